@@ -1,0 +1,52 @@
+// IP addresses and transport endpoints as plain values: no sockets, no sockaddr.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace turnpike::protocol {
+
+// STUN's address family codes (RFC 8489 section 14.1).
+enum class AddressFamily : std::uint8_t { kIpv4 = 0x01, kIpv6 = 0x02 };
+
+// An IPv4 or IPv6 address in network byte order. IPv4 uses the first 4 bytes.
+class IpAddress {
+ public:
+  IpAddress() = default;  // 0.0.0.0
+  static IpAddress v4(std::array<std::uint8_t, 4> bytes);
+  static IpAddress v6(std::array<std::uint8_t, 16> bytes);
+  // Parses dotted-quad IPv4 or RFC 4291 text IPv6 (no zone, no brackets).
+  static std::optional<IpAddress> parse(std::string_view text);
+
+  [[nodiscard]] AddressFamily family() const { return family_; }
+  [[nodiscard]] bool isV4() const { return family_ == AddressFamily::kIpv4; }
+  [[nodiscard]] bool isV6() const { return family_ == AddressFamily::kIpv6; }
+  // 4 bytes for IPv4, 16 for IPv6.
+  [[nodiscard]] std::size_t size() const { return isV4() ? 4 : 16; }
+  [[nodiscard]] const std::array<std::uint8_t, 16>& bytes() const { return bytes_; }
+  [[nodiscard]] std::string toString() const;
+
+  friend bool operator==(const IpAddress&, const IpAddress&) = default;
+  friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
+
+ private:
+  AddressFamily family_ = AddressFamily::kIpv4;
+  std::array<std::uint8_t, 16> bytes_{};
+};
+
+// An address and a port: one side of a 5-tuple.
+struct Endpoint {
+  IpAddress address;
+  std::uint16_t port = 0;
+
+  // "1.2.3.4:5" or "[::1]:5".
+  [[nodiscard]] std::string toString() const;
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+  friend auto operator<=>(const Endpoint&, const Endpoint&) = default;
+};
+
+}  // namespace turnpike::protocol
