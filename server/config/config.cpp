@@ -1,0 +1,780 @@
+// YAML -> ServerConfig. yaml-cpp throws; every exception is caught in the two public loaders and
+// turned into a ConfigError, so nothing escapes this file (style.md section 6).
+#include "server/config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <functional>
+#include <initializer_list>
+#include <limits>
+#include <memory>
+#include <set>
+#include <system_error>
+#include <utility>
+
+namespace turnpike::server {
+namespace {
+
+using protocol::IpAddress;
+using Status = std::expected<void, ConfigError>;
+template <typename T>
+using Result = std::expected<T, ConfigError>;
+
+constexpr std::uint16_t kStunPort = 3478;     // RFC 8489 section 6
+constexpr std::uint16_t kStunTlsPort = 5349;  // RFC 8489 section 6
+constexpr std::int64_t kMaxPort = 65535;
+constexpr std::int64_t kMinRelayPort = 1024;
+constexpr std::int64_t kMaxLifetime = 86400;
+constexpr std::int64_t kMaxThreads = 256;
+constexpr std::int64_t kMaxUint32 = std::numeric_limits<std::uint32_t>::max();
+// REALM and SOFTWARE: fewer than 128 characters and at most 763 bytes (RFC 8489 14.9, 14.14).
+constexpr std::size_t kMaxTextChars = 127;
+constexpr std::size_t kMaxTextBytes = 763;
+// USERNAME: at most 509 bytes (RFC 8489 14.3).
+constexpr std::size_t kMaxUsernameBytes = 509;
+constexpr std::size_t kMaxFileBytes = std::size_t{16} << 20U;
+constexpr std::size_t kMaxQuotedValue = 40;
+
+template <typename E>
+struct EnumName {
+  std::string_view name;
+  E value;
+};
+
+constexpr std::array<EnumName<Transport>, 3> kTransports{
+    {{"udp", Transport::kUdp}, {"tcp", Transport::kTcp}, {"tls", Transport::kTls}}};
+constexpr std::array<EnumName<LogLevel>, 4> kLogLevels{{{"debug", LogLevel::kDebug},
+                                                        {"info", LogLevel::kInfo},
+                                                        {"warn", LogLevel::kWarn},
+                                                        {"error", LogLevel::kError}}};
+constexpr std::array<EnumName<LogFormat>, 2> kLogFormats{
+    {{"text", LogFormat::kText}, {"json", LogFormat::kJson}}};
+
+std::unexpected<ConfigError> fail(std::string key, std::string message) {
+  return std::unexpected(ConfigError{std::move(key), std::move(message)});
+}
+
+// ---- Key paths and error text ----
+
+std::string childPath(std::string_view path, std::string_view key) {
+  std::string result(path);
+  if (!result.empty()) {
+    result += '.';
+  }
+  result += key;
+  return result;
+}
+
+std::string indexPath(std::string_view path, std::size_t index) {
+  return std::string(path) + "[" + std::to_string(index) + "]";
+}
+
+std::string location(const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  if (node.IsNull() || mark.is_null()) {
+    return "";
+  }
+  return " (line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1) +
+         ")";
+}
+
+// What a node is, for "got ..." in messages. Scalars are quoted and shortened.
+std::string describe(const YAML::Node& node) {
+  if (node.IsSequence()) {
+    return "a list of " + std::to_string(node.size()) + " item(s)";
+  }
+  if (node.IsMap()) {
+    return "a map";
+  }
+  if (!node.IsScalar()) {
+    return "an empty value";
+  }
+  std::string text = node.Scalar();
+  if (text.size() > kMaxQuotedValue) {
+    text = text.substr(0, kMaxQuotedValue) + "...";
+  }
+  const bool quoted = node.Tag() == "!";
+  return (quoted ? "the quoted string \"" : "\"") + text + "\"";
+}
+
+std::unexpected<ConfigError> typeError(const YAML::Node& node, std::string path,
+                                       std::string_view expected) {
+  return fail(std::move(path),
+              "must be " + std::string(expected) + ", got " + describe(node) + location(node));
+}
+
+// ---- Scalar readers ----
+
+Result<std::string> readString(const YAML::Node& node, const std::string& path) {
+  if (!node.IsScalar()) {
+    return typeError(node, path, "a string");
+  }
+  return node.Scalar();
+}
+
+// Plain decimal integers only: "1.5", "0x10", a quoted "5" and a map are all type errors.
+Result<std::int64_t> readInt(const YAML::Node& node, const std::string& path, std::int64_t min,
+                             std::int64_t max) {
+  const auto error = [&] {
+    return typeError(node, path,
+                     "an integer between " + std::to_string(min) + " and " + std::to_string(max));
+  };
+  const bool plain = node.Tag() == "?" || node.Tag() == "tag:yaml.org,2002:int";
+  if (!node.IsScalar() || !plain) {
+    return error();
+  }
+  const std::string& text = node.Scalar();
+  const char* end = text.data() + text.size();
+  std::int64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc{} || ptr != end || value < min || value > max) {
+    return error();
+  }
+  return value;
+}
+
+Result<IpAddress> readAddress(const YAML::Node& node, const std::string& path) {
+  const std::optional<IpAddress> address =
+      node.IsScalar() ? IpAddress::parse(node.Scalar()) : std::nullopt;
+  if (!address) {
+    return typeError(node, path, "an IPv4 or IPv6 address literal");
+  }
+  return *address;
+}
+
+std::uint8_t maxPrefix(const IpAddress& address) { return address.isV4() ? 32 : 128; }
+
+IpAddress maskHostBits(const IpAddress& address, std::uint8_t prefix_length) {
+  std::array<std::uint8_t, 16> bytes = address.bytes();
+  for (std::size_t i = 0; i < address.size(); ++i) {
+    const std::size_t first_bit = i * 8;
+    if (first_bit >= prefix_length) {
+      bytes.at(i) = 0;
+    } else if (first_bit + 8 > prefix_length) {
+      const auto keep = static_cast<unsigned>(prefix_length - first_bit);
+      bytes.at(i) = static_cast<std::uint8_t>(bytes.at(i) & (0xFFU << (8 - keep)));
+    }
+  }
+  if (address.isV4()) {
+    return IpAddress::v4({bytes[0], bytes[1], bytes[2], bytes[3]});
+  }
+  return IpAddress::v6(bytes);
+}
+
+// "10.0.0.0/8", "::1/128", or a bare address (a host prefix). Host bits are masked off.
+Result<Cidr> readCidr(const YAML::Node& node, const std::string& path) {
+  const auto error = [&] { return typeError(node, path, "an address or address/prefix (CIDR)"); };
+  if (!node.IsScalar()) {
+    return error();
+  }
+  const std::string_view text = node.Scalar();
+  const std::size_t slash = text.find('/');
+  const std::optional<IpAddress> address = IpAddress::parse(text.substr(0, slash));
+  if (!address) {
+    return error();
+  }
+  std::uint8_t prefix_length = maxPrefix(*address);
+  if (slash != std::string_view::npos) {
+    const std::string_view digits = text.substr(slash + 1);
+    const char* end = digits.data() + digits.size();
+    const auto [ptr, ec] = std::from_chars(digits.data(), end, prefix_length);
+    if (digits.empty() || ec != std::errc{} || ptr != end || prefix_length > maxPrefix(*address)) {
+      return error();
+    }
+  }
+  return Cidr{maskHostBits(*address, prefix_length), prefix_length};
+}
+
+template <typename E, std::size_t N>
+Result<E> readEnum(const YAML::Node& node, const std::string& path,
+                   const std::array<EnumName<E>, N>& names) {
+  std::string expected = "one of";
+  for (const auto& entry : names) {
+    if (node.IsScalar() && node.Scalar() == entry.name) {
+      return entry.value;
+    }
+    expected += (&entry == names.data() ? " " : ", ") + std::string(entry.name);
+  }
+  return typeError(node, path, expected);
+}
+
+// ---- Structure: maps with a fixed set of keys, and lists ----
+
+using FieldReader = std::function<Status(const YAML::Node& value, const std::string& path)>;
+
+struct Field {
+  std::string_view name;
+  FieldReader read;
+};
+
+template <typename T, typename U>
+Status assignTo(Result<T> result, U& out) {
+  if (!result) {
+    return std::unexpected(std::move(result.error()));
+  }
+  out = static_cast<U>(std::move(*result));
+  return {};
+}
+
+std::string keyNames(std::initializer_list<Field> fields) {
+  std::string names;
+  for (const Field& field : fields) {
+    names += (names.empty() ? "" : ", ") + std::string(field.name);
+  }
+  return names;
+}
+
+// Checks that `node` is a map whose keys are all known and unique, then reads each value.
+Status readMap(const YAML::Node& node, const std::string& path,
+               std::initializer_list<Field> fields) {
+  if (!node.IsMap()) {
+    return typeError(node, path, "a map");
+  }
+  std::set<std::string, std::less<>> seen;
+  for (const auto& entry : node) {
+    if (!entry.first.IsScalar()) {
+      return fail(path.empty() ? "(root)" : path,
+                  "keys must be strings, got " + describe(entry.first) + location(entry.first));
+    }
+    const std::string& name = entry.first.Scalar();
+    const std::string key_path = childPath(path, name);
+    const auto* field = std::ranges::find(fields, name, &Field::name);
+    if (field == fields.end()) {
+      return fail(key_path,
+                  "unknown key" + location(entry.first) + "; expected one of: " + keyNames(fields));
+    }
+    if (!seen.insert(name).second) {
+      return fail(key_path, "is set more than once" + location(entry.first));
+    }
+    if (Status status = field->read(entry.second, key_path); !status) {
+      return status;
+    }
+  }
+  return {};
+}
+
+Status readList(const YAML::Node& node, const std::string& path, const FieldReader& read_item) {
+  if (!node.IsSequence()) {
+    return typeError(node, path, "a list");
+  }
+  std::size_t index = 0;
+  for (const auto& item : node) {
+    if (Status status = read_item(item, indexPath(path, index++)); !status) {
+      return status;
+    }
+  }
+  return {};
+}
+
+// ---- Field readers for readMap ----
+
+FieldReader stringField(std::string& out) {
+  return [&out](const YAML::Node& node, const std::string& path) {
+    return assignTo(readString(node, path), out);
+  };
+}
+
+template <typename T>
+FieldReader intField(T& out, std::int64_t min, std::int64_t max) {
+  return [&out, min, max](const YAML::Node& node, const std::string& path) {
+    return assignTo(readInt(node, path, min, max), out);
+  };
+}
+
+FieldReader addressField(IpAddress& out) {
+  return [&out](const YAML::Node& node, const std::string& path) {
+    return assignTo(readAddress(node, path), out);
+  };
+}
+
+template <typename E, std::size_t N>
+FieldReader enumField(const std::array<EnumName<E>, N>& names, E& out) {
+  return [&names, &out](const YAML::Node& node, const std::string& path) {
+    return assignTo(readEnum(node, path, names), out);
+  };
+}
+
+// A list whose items are read by `read_item` (e.g. readAddress) and appended to `out`.
+template <typename T>
+FieldReader listField(Result<T> (*read_item)(const YAML::Node&, const std::string&),
+                      std::vector<T>& out) {
+  return [read_item, &out](const YAML::Node& node, const std::string& path) {
+    out.clear();
+    return readList(node, path, [&](const YAML::Node& item, const std::string& item_path) {
+      return assignTo(read_item(item, item_path), out.emplace_back());
+    });
+  };
+}
+
+template <typename T>
+FieldReader sectionField(Status (*read_section)(const YAML::Node&, const std::string&, T&),
+                         T& out) {
+  return [read_section, &out](const YAML::Node& node, const std::string& path) {
+    return read_section(node, path, out);
+  };
+}
+
+// ---- Sections ----
+
+Status readListener(const YAML::Node& node, const std::string& path, ListenerConfig& out) {
+  out.port = 0;  // Not a valid input (the range starts at 1), so 0 means "use the default".
+  Status status = readMap(node, path,
+                          {{"transport", enumField(kTransports, out.transport)},
+                           {"address", addressField(out.address)},
+                           {"port", intField(out.port, 1, kMaxPort)}});
+  if (!status) {
+    return status;
+  }
+  if (!node["transport"].IsDefined()) {
+    return fail(childPath(path, "transport"), "is required: udp, tcp or tls" + location(node));
+  }
+  if (out.port == 0) {
+    out.port = out.transport == Transport::kTls ? kStunTlsPort : kStunPort;
+  }
+  return {};
+}
+
+Status readListeners(const YAML::Node& node, const std::string& path,
+                     std::vector<ListenerConfig>& out) {
+  out.clear();
+  return readList(node, path, [&](const YAML::Node& item, const std::string& item_path) {
+    return readListener(item, item_path, out.emplace_back());
+  });
+}
+
+Status readTls(const YAML::Node& node, const std::string& path, TlsConfig& out) {
+  return readMap(node, path,
+                 {{"certificate", stringField(out.certificate)},
+                  {"private_key", stringField(out.private_key)}});
+}
+
+Status readPortRange(const YAML::Node& node, const std::string& path, RelayConfig& out) {
+  std::vector<std::uint16_t> ports;
+  Status status = readList(node, path, [&](const YAML::Node& item, const std::string& item_path) {
+    return assignTo(readInt(item, item_path, kMinRelayPort, kMaxPort), ports.emplace_back());
+  });
+  if (!status) {
+    return status;
+  }
+  if (ports.size() != 2) {
+    return typeError(node, path, "a list of two ports [min, max]");
+  }
+  out.port_min = ports[0];
+  out.port_max = ports[1];
+  return {};
+}
+
+Status readRelay(const YAML::Node& node, const std::string& path, RelayConfig& out) {
+  return readMap(node, path,
+                 {{"addresses", listField(readAddress, out.addresses)},
+                  {"external_addresses", listField(readAddress, out.external_addresses)},
+                  {"port_range", sectionField(readPortRange, out)}});
+}
+
+Status readAllocation(const YAML::Node& node, const std::string& path, AllocationConfig& out) {
+  return readMap(node, path,
+                 {{"default_lifetime", intField(out.default_lifetime, 1, kMaxLifetime)},
+                  {"max_lifetime", intField(out.max_lifetime, 1, kMaxLifetime)}});
+}
+
+// user: password pairs. The keys are data, not schema, so readMap does not apply.
+Status readUsers(const YAML::Node& node, const std::string& path,
+                 std::map<std::string, std::string>& out) {
+  if (!node.IsMap()) {
+    return typeError(node, path, "a map of user: password");
+  }
+  out.clear();
+  for (const auto& entry : node) {
+    if (!entry.first.IsScalar()) {
+      return fail(
+          path, "user names must be strings, got " + describe(entry.first) + location(entry.first));
+    }
+    const std::string user_path = childPath(path, entry.first.Scalar());
+    Result<std::string> password = readString(entry.second, user_path);
+    if (!password) {
+      return std::unexpected(std::move(password.error()));
+    }
+    if (!out.emplace(entry.first.Scalar(), std::move(*password)).second) {
+      return fail(user_path, "is set more than once" + location(entry.first));
+    }
+  }
+  return {};
+}
+
+Status readAuth(const YAML::Node& node, const std::string& path, AuthConfig& out) {
+  return readMap(node, path,
+                 {{"secrets", listField(readString, out.secrets)},
+                  {"users", sectionField(readUsers, out.users)}});
+}
+
+Status readPeers(const YAML::Node& node, const std::string& path, PeersConfig& out) {
+  return readMap(
+      node, path,
+      {{"allow", listField(readCidr, out.allow)}, {"deny", listField(readCidr, out.deny)}});
+}
+
+Status readLimits(const YAML::Node& node, const std::string& path, LimitsConfig& out) {
+  return readMap(node, path,
+                 {{"allocations_total", intField(out.allocations_total, 0, kMaxUint32)},
+                  {"allocations_per_user", intField(out.allocations_per_user, 0, kMaxUint32)}});
+}
+
+Status readHttp(const YAML::Node& node, const std::string& path, HttpConfig& out) {
+  return readMap(
+      node, path,
+      {{"address", addressField(out.address)}, {"port", intField(out.port, 0, kMaxPort)}});
+}
+
+Status readLog(const YAML::Node& node, const std::string& path, LogConfig& out) {
+  return readMap(node, path,
+                 {{"level", enumField(kLogLevels, out.level)},
+                  {"format", enumField(kLogFormats, out.format)}});
+}
+
+Status readRoot(const YAML::Node& root, ServerConfig& out) {
+  return readMap(root, "",
+                 {{"realm", stringField(out.realm)},
+                  {"software", stringField(out.software)},
+                  {"listeners", sectionField(readListeners, out.listeners)},
+                  {"tls", sectionField(readTls, out.tls)},
+                  {"relay", sectionField(readRelay, out.relay)},
+                  {"allocation", sectionField(readAllocation, out.allocation)},
+                  {"auth", sectionField(readAuth, out.auth)},
+                  {"peers", sectionField(readPeers, out.peers)},
+                  {"limits", sectionField(readLimits, out.limits)},
+                  {"http", sectionField(readHttp, out.http)},
+                  {"log", sectionField(readLog, out.log)},
+                  {"threads", intField(out.threads, 0, kMaxThreads)}});
+}
+
+// The values the schema documents for absent keys; ServerConfig{} leaves listeners empty.
+ServerConfig defaultConfig() {
+  ServerConfig config;
+  config.listeners = {
+      ListenerConfig{Transport::kUdp, IpAddress(), kStunPort},
+      ListenerConfig{Transport::kTcp, IpAddress(), kStunPort},
+  };
+  config.http.address = IpAddress::v4({127, 0, 0, 1});
+  return config;
+}
+
+// May throw (yaml-cpp); loadConfigText catches.
+Result<ServerConfig> parseText(std::string_view yaml_text) {
+  const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
+  if (documents.size() > 1) {
+    return fail("(yaml)", "expected one YAML document, found " + std::to_string(documents.size()));
+  }
+  ServerConfig config = defaultConfig();
+  // No document, or one that is only "~" or comments: all defaults.
+  if (!documents.empty() && !documents.front().IsNull()) {
+    const YAML::Node& root = documents.front();
+    if (!root.IsMap()) {
+      return fail("(root)", "the configuration must be a map of settings (key: value), got " +
+                                describe(root));
+    }
+    if (Status status = readRoot(root, config); !status) {
+      return std::unexpected(std::move(status.error()));
+    }
+  }
+  if (Status status = validate(config); !status) {
+    return std::unexpected(std::move(status.error()));
+  }
+  return config;
+}
+
+Result<std::string> readFile(const std::string& path) {
+  struct FileCloser {
+    void operator()(std::FILE* file) const { static_cast<void>(std::fclose(file)); }
+  };
+  const auto cannot_read = [&path](const std::string& reason) {
+    return fail("(file)", "cannot read " + path + ": " + reason);
+  };
+  errno = 0;
+  const std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  if (!file) {
+    return cannot_read(std::system_category().message(errno));
+  }
+  std::string text;
+  std::array<char, 4096> chunk{};
+  std::size_t count = 0;
+  do {
+    count = std::fread(chunk.data(), 1, chunk.size(), file.get());
+    text.append(chunk.data(), count);
+    if (text.size() > kMaxFileBytes) {
+      return cannot_read("file is larger than 16 MiB");
+    }
+  } while (count == chunk.size());
+  if (std::ferror(file.get()) != 0) {
+    return cannot_read(std::system_category().message(errno));
+  }
+  return text;
+}
+
+// ---- Checks on the plain struct, run by validate() ----
+
+std::size_t countUtf8Chars(std::string_view text) {
+  return static_cast<std::size_t>(std::ranges::count_if(
+      text, [](char c) { return (static_cast<unsigned char>(c) & 0xC0U) != 0x80U; }));
+}
+
+Status checkStunText(std::string_view text, const std::string& key, bool allow_empty) {
+  if (text.empty() && !allow_empty) {
+    return fail(key, "must not be empty");
+  }
+  if (countUtf8Chars(text) > kMaxTextChars || text.size() > kMaxTextBytes) {
+    return fail(key, "must be fewer than 128 characters and at most 763 bytes, got " +
+                         std::to_string(text.size()) + " bytes");
+  }
+  return {};
+}
+
+Status validateText(const ServerConfig& config) {
+  if (Status status = checkStunText(config.realm, "realm", false); !status) {
+    return status;
+  }
+  return checkStunText(config.software, "software", true);
+}
+
+std::string describeListener(const ListenerConfig& listener) {
+  return std::string(toString(listener.transport)) + " " +
+         protocol::Endpoint{listener.address, listener.port}.toString();
+}
+
+Status validateListeners(const ServerConfig& config) {
+  const auto& listeners = config.listeners;
+  if (listeners.empty()) {
+    return fail("listeners", "must contain at least one listener");
+  }
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    if (listeners[i].port == 0) {
+      return fail(indexPath("listeners", i) + ".port", "must be between 1 and 65535, got 0");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      const bool same = listeners[i].transport == listeners[j].transport &&
+                        listeners[i].address == listeners[j].address &&
+                        listeners[i].port == listeners[j].port;
+      if (same) {
+        return fail(indexPath("listeners", i), "duplicates " + indexPath("listeners", j) + " (" +
+                                                   describeListener(listeners[i]) + ")");
+      }
+    }
+  }
+  return {};
+}
+
+Status validateTls(const ServerConfig& config) {
+  const auto tls_listener =
+      std::ranges::find(config.listeners, Transport::kTls, &ListenerConfig::transport);
+  if (tls_listener == config.listeners.end()) {
+    return {};
+  }
+  const std::string reason =
+      "is required because " +
+      indexPath("listeners", static_cast<std::size_t>(tls_listener - config.listeners.begin())) +
+      " uses tls";
+  if (config.tls.certificate.empty()) {
+    return fail("tls.certificate", reason);
+  }
+  if (config.tls.private_key.empty()) {
+    return fail("tls.private_key", reason);
+  }
+  return {};
+}
+
+Status validateRelay(const ServerConfig& config) {
+  const RelayConfig& relay = config.relay;
+  const auto& internal = relay.addresses;
+  const auto& external = relay.external_addresses;
+  if (!external.empty() && external.size() != internal.size()) {
+    return fail("relay.external_addresses", "must have as many entries as relay.addresses (" +
+                                                std::to_string(internal.size()) + "), got " +
+                                                std::to_string(external.size()));
+  }
+  for (std::size_t i = 0; i < external.size(); ++i) {
+    if (external[i].family() != internal[i].family()) {
+      return fail(indexPath("relay.external_addresses", i),
+                  "must be the same address family as " + indexPath("relay.addresses", i) + " (" +
+                      internal[i].toString() + ")");
+    }
+  }
+  if (relay.port_min < kMinRelayPort) {
+    return fail("relay.port_range",
+                "min port must be at least 1024, got " + std::to_string(relay.port_min));
+  }
+  if (relay.port_min > relay.port_max) {
+    return fail("relay.port_range", "min port (" + std::to_string(relay.port_min) +
+                                        ") must not exceed max port (" +
+                                        std::to_string(relay.port_max) + ")");
+  }
+  return {};
+}
+
+Status validateAllocation(const ServerConfig& config) {
+  const AllocationConfig& allocation = config.allocation;
+  const std::array<std::pair<std::uint32_t, const char*>, 2> lifetimes{
+      {{allocation.default_lifetime, "allocation.default_lifetime"},
+       {allocation.max_lifetime, "allocation.max_lifetime"}}};
+  for (const auto& [seconds, key] : lifetimes) {
+    if (seconds < 1 || seconds > kMaxLifetime) {
+      return fail(key, "must be between 1 and 86400 seconds, got " + std::to_string(seconds));
+    }
+  }
+  if (allocation.default_lifetime > allocation.max_lifetime) {
+    return fail("allocation.default_lifetime", "(" + std::to_string(allocation.default_lifetime) +
+                                                   ") must not exceed allocation.max_lifetime (" +
+                                                   std::to_string(allocation.max_lifetime) + ")");
+  }
+  return {};
+}
+
+Status validateAuth(const ServerConfig& config) {
+  for (std::size_t i = 0; i < config.auth.secrets.size(); ++i) {
+    if (config.auth.secrets[i].empty()) {
+      return fail(indexPath("auth.secrets", i), "must not be empty");
+    }
+  }
+  for (const auto& [user, password] : config.auth.users) {
+    const std::string key = childPath("auth.users", user);
+    if (user.empty()) {
+      return fail("auth.users", "user names must not be empty");
+    }
+    if (user.find(':') != std::string::npos) {
+      return fail(key, "user name must not contain ':'");
+    }
+    if (user.size() > kMaxUsernameBytes) {
+      return fail(key, "user name must be at most 509 bytes");
+    }
+    if (password.empty()) {
+      return fail(key, "password must not be empty");
+    }
+  }
+  return {};
+}
+
+Status checkCidrs(const std::vector<Cidr>& cidrs, std::string_view path) {
+  for (std::size_t i = 0; i < cidrs.size(); ++i) {
+    if (cidrs[i].prefix_length > maxPrefix(cidrs[i].address)) {
+      return fail(indexPath(path, i), "prefix length " + std::to_string(cidrs[i].prefix_length) +
+                                          " is too long for " + cidrs[i].address.toString());
+    }
+  }
+  return {};
+}
+
+Status validatePeers(const ServerConfig& config) {
+  if (Status status = checkCidrs(config.peers.allow, "peers.allow"); !status) {
+    return status;
+  }
+  return checkCidrs(config.peers.deny, "peers.deny");
+}
+
+Status validateThreads(const ServerConfig& config) {
+  if (config.threads > kMaxThreads) {
+    return fail("threads", "must be between 0 and 256, got " + std::to_string(config.threads));
+  }
+  return {};
+}
+
+}  // namespace
+
+const std::string_view kDefaultConfigYaml = R"yaml(# turnpike configuration: the built-in defaults.
+# Every key is optional; an absent key takes the value shown here. Unknown keys are
+# rejected so that typos are caught.
+
+# REALM sent in authentication challenges: non-empty, fewer than 128 characters.
+realm: turnpike
+
+# SOFTWARE attribute added to responses; "" omits it.
+software: turnpike
+
+# STUN/TURN listeners. transport: udp, tcp or tls (required). address: an IPv4 or
+# IPv6 literal, default 0.0.0.0. port: 1..65535, default 3478 (5349 for tls).
+listeners:
+  - {transport: udp, address: 0.0.0.0, port: 3478}
+  - {transport: tcp, address: 0.0.0.0, port: 3478}
+
+# PEM files, required when a tls listener exists:
+# tls: {certificate: /etc/turnpike/cert.pem, private_key: /etc/turnpike/key.pem}
+
+# --- Reserved for TURN relay (not yet active) ---
+relay:
+  addresses: []            # relay sockets bind here (IP literals)
+  external_addresses: []   # advertised instead, one per relay address, same family
+  port_range: [49152, 65535]
+allocation: {default_lifetime: 600, max_lifetime: 3600}   # seconds, at most 86400
+auth:
+  secrets: []   # REST API shared secrets; the first one mints credentials
+  users: {}     # static long-term users, name: password
+peers:
+  allow: []     # CIDR prefixes, e.g. 10.0.0.0/8 or "::1/128"
+  deny: []
+limits: {allocations_total: 0, allocations_per_user: 0}   # 0 = unlimited
+# --- End of reserved keys ---
+
+# HTTP endpoint (metrics, health checks). port 0 disables it.
+http: {address: 127.0.0.1, port: 9641}
+
+# level: debug, info, warn or error. format: text or json.
+log: {level: info, format: text}
+
+# Worker threads: 0 = one per CPU core, at most 256.
+threads: 0
+)yaml";
+
+std::string_view toString(Transport transport) {
+  const auto* entry = std::ranges::find(kTransports, transport, &EnumName<Transport>::value);
+  return entry == kTransports.end() ? "?" : entry->name;
+}
+
+std::string toString(const ConfigError& error) {
+  if (error.key.empty()) {
+    return "config: " + error.message;
+  }
+  return "config: " + error.key + ": " + error.message;
+}
+
+std::expected<ServerConfig, ConfigError> loadConfigText(std::string_view yaml_text) {
+  try {
+    return parseText(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return fail("(yaml)", e.what());  // yaml-cpp's text includes the line and column.
+  } catch (const std::exception& e) {
+    return fail("(internal)", std::string("unexpected error while loading: ") + e.what());
+  } catch (...) {
+    return fail("(internal)", "unexpected error while loading");
+  }
+}
+
+std::expected<ServerConfig, ConfigError> loadConfigFile(const std::string& path) {
+  try {
+    Result<std::string> text = readFile(path);
+    if (!text) {
+      return std::unexpected(std::move(text.error()));
+    }
+    return loadConfigText(*text);
+  } catch (const std::exception& e) {
+    return fail("(file)", "cannot read " + path + ": " + e.what());
+  } catch (...) {
+    return fail("(file)", "cannot read " + path);
+  }
+}
+
+std::expected<void, ConfigError> validate(const ServerConfig& config) {
+  using Check = Status (*)(const ServerConfig&);
+  constexpr std::array<Check, 8> kChecks{validateText,  validateListeners,  validateTls,
+                                         validateRelay, validateAllocation, validateAuth,
+                                         validatePeers, validateThreads};
+  for (const Check check : kChecks) {
+    if (Status status = check(config); !status) {
+      return status;
+    }
+  }
+  return {};
+}
+
+}  // namespace turnpike::server

@@ -1,0 +1,112 @@
+// Plain server configuration. yaml-cpp types never leave server/config/ (style.md section 1).
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/stun/endpoint.hpp"
+
+namespace turnpike::server {
+
+enum class Transport : std::uint8_t { kUdp, kTcp, kTls };
+
+[[nodiscard]] std::string_view toString(Transport transport);
+
+struct ListenerConfig {
+  Transport transport = Transport::kUdp;
+  protocol::IpAddress address;  // 0.0.0.0 by default
+  std::uint16_t port = 3478;
+};
+
+struct TlsConfig {
+  std::string certificate;  // PEM file path; required when a tls listener exists
+  std::string private_key;  // PEM file path
+};
+
+// An address prefix such as 10.0.0.0/8 or ::1/128.
+struct Cidr {
+  protocol::IpAddress address;
+  std::uint8_t prefix_length = 0;
+};
+
+struct RelayConfig {
+  std::vector<protocol::IpAddress> addresses;           // relay sockets bind here
+  std::vector<protocol::IpAddress> external_addresses;  // advertised instead, 1:1 with addresses
+  std::uint16_t port_min = 49152;
+  std::uint16_t port_max = 65535;
+};
+
+struct AllocationConfig {
+  std::uint32_t default_lifetime = 600;  // seconds
+  std::uint32_t max_lifetime = 3600;     // seconds
+};
+
+struct AuthConfig {
+  std::vector<std::string> secrets;          // REST shared secrets; the first mints
+  std::map<std::string, std::string> users;  // static long-term users: name -> password
+};
+
+struct PeersConfig {
+  std::vector<Cidr> allow;
+  std::vector<Cidr> deny;
+};
+
+struct LimitsConfig {
+  std::uint32_t allocations_total = 0;     // 0 = unlimited
+  std::uint32_t allocations_per_user = 0;  // 0 = unlimited
+};
+
+struct HttpConfig {
+  protocol::IpAddress address = protocol::IpAddress::v4({127, 0, 0, 1});
+  std::uint16_t port = 9641;
+};
+
+enum class LogLevel : std::uint8_t { kDebug, kInfo, kWarn, kError };
+enum class LogFormat : std::uint8_t { kText, kJson };
+
+struct LogConfig {
+  LogLevel level = LogLevel::kInfo;
+  LogFormat format = LogFormat::kText;
+};
+
+struct ServerConfig {
+  std::string realm = "turnpike";
+  std::string software = "turnpike";  // SOFTWARE attribute; empty = omit
+  std::vector<ListenerConfig> listeners;
+  TlsConfig tls;
+  RelayConfig relay;
+  AllocationConfig allocation;
+  AuthConfig auth;
+  PeersConfig peers;
+  LimitsConfig limits;
+  HttpConfig http;
+  LogConfig log;
+  std::uint32_t threads = 0;  // 0 = one worker per core
+};
+
+// A configuration problem: the dotted key path ("listeners[1].port") and what is wrong with it.
+struct ConfigError {
+  std::string key;
+  std::string message;
+};
+
+[[nodiscard]] std::string toString(const ConfigError& error);
+
+// The embedded default configuration (STUN/TURN on UDP and TCP 0.0.0.0:3478, HTTP on
+// 127.0.0.1:9641), as YAML text. loadConfigText(kDefaultConfigYaml) yields the defaults.
+extern const std::string_view kDefaultConfigYaml;
+
+// Parses YAML text into a validated ServerConfig. Never throws.
+[[nodiscard]] std::expected<ServerConfig, ConfigError> loadConfigText(std::string_view yaml_text);
+
+// Reads and parses a YAML file. Never throws.
+[[nodiscard]] std::expected<ServerConfig, ConfigError> loadConfigFile(const std::string& path);
+
+// Cross-field checks (e.g. a tls listener needs tls.certificate). Called by the loaders.
+[[nodiscard]] std::expected<void, ConfigError> validate(const ServerConfig& config);
+
+}  // namespace turnpike::server
