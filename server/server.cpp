@@ -1,0 +1,69 @@
+#include "server/server.hpp"
+
+#include <thread>
+
+#include "server/log.hpp"
+
+namespace turnpike::server {
+
+std::size_t workerCountFor(std::uint32_t threads) {
+  if (threads != 0) {
+    return threads;
+  }
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : cores;
+}
+
+Server::Server(ServerConfig config) : config_(std::move(config)) {}
+
+Server::~Server() { (void)stop(); }
+
+std::expected<void, std::string> Server::start() {
+  const std::size_t count = workerCountFor(config_.threads);
+  for (std::size_t i = 0; i < count; ++i) {
+    auto worker = std::make_unique<Worker>(i, config_);
+    if (auto opened = worker->open(); !opened) {
+      workers_.clear();
+      return std::unexpected(opened.error());
+    }
+    workers_.push_back(std::move(worker));
+  }
+  for (const std::string& listener : workers_.front()->listenerDescriptions()) {
+    TP_LOG(kInfo, "listening on ", listener);
+  }
+  for (auto& worker : workers_) {
+    worker->start();
+  }
+  TP_LOG(kInfo, "started ", count, " worker thread", count == 1 ? "" : "s");
+  return {};
+}
+
+bool Server::stop() {
+  for (auto& worker : workers_) {
+    worker->stop();
+  }
+  bool clean = true;
+  for (auto& worker : workers_) {
+    clean = worker->join() == 0 && clean;
+  }
+  return clean;
+}
+
+ServerTotals Server::totals() const {
+  ServerTotals totals;
+  for (const auto& worker : workers_) {
+    const WorkerStats& stats = worker->stats();
+    for (std::size_t i = 0; i < totals.stun_outcomes.size(); ++i) {
+      totals.stun_outcomes[i] += stats.stun_outcomes[i].get();
+    }
+    for (std::size_t i = 0; i < totals.tcp_closed.size(); ++i) {
+      totals.tcp_closed[i] += stats.tcp_closed[i].get();
+    }
+    totals.tcp_accepted += stats.tcp_accepted.get();
+    totals.tcp_active += stats.tcp_active.get();
+    totals.channel_data_dropped += stats.channel_data_dropped.get();
+  }
+  return totals;
+}
+
+}  // namespace turnpike::server

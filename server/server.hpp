@@ -1,0 +1,46 @@
+// The whole server: N workers sharing nothing but the read-only config.
+#pragma once
+
+#include <expected>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/config/config.hpp"
+#include "server/worker.hpp"
+
+namespace turnpike::server {
+
+// Totals over all workers, read while they run.
+struct ServerTotals {
+  std::array<std::uint64_t, protocol::kStunOutcomeCount> stun_outcomes{};
+  std::array<std::uint64_t, uv::kCloseReasonCount> tcp_closed{};
+  std::uint64_t tcp_accepted = 0;
+  std::uint64_t tcp_active = 0;
+  std::uint64_t channel_data_dropped = 0;
+};
+
+class Server {
+ public:
+  explicit Server(ServerConfig config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Opens every listener in every worker and starts the worker threads.
+  [[nodiscard]] std::expected<void, std::string> start();
+  // Stops all workers and waits for them. Returns false if a loop had handles left open.
+  [[nodiscard]] bool stop();
+
+  [[nodiscard]] ServerTotals totals() const;
+  [[nodiscard]] std::size_t workerCount() const { return workers_.size(); }
+
+ private:
+  ServerConfig config_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+// Worker threads for a config value: 0 means one per core.
+[[nodiscard]] std::size_t workerCountFor(std::uint32_t threads);
+
+}  // namespace turnpike::server

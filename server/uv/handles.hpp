@@ -1,0 +1,58 @@
+// Shared pieces of the libuv layer: handle ownership (style.md section 4) and address
+// conversion between protocol::Endpoint and sockaddr.
+#pragma once
+
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <expected>
+#include <string>
+
+#include "protocol/stun/endpoint.hpp"
+
+namespace turnpike::server::uv {
+
+// A libuv error code with the call that produced it, e.g. {"bind", UV_EADDRINUSE}.
+struct UvError {
+  std::string what;
+  int code = 0;
+  [[nodiscard]] std::string toString() const;
+};
+
+// Closes a heap-allocated handle: data = nullptr, then uv_close with a callback that deletes it.
+// The owning C++ object may be destroyed at once; libuv's memory lives until the callback.
+template <typename Handle>
+void closeAndDelete(Handle* handle) {
+  if (handle == nullptr) {
+    return;
+  }
+  auto* base = reinterpret_cast<uv_handle_t*>(handle);  // NOLINT: libuv handle "inheritance"
+  base->data = nullptr;
+  if (uv_is_closing(base) == 0) {
+    uv_close(base, [](uv_handle_t* closed) {
+      delete reinterpret_cast<Handle*>(closed);  // NOLINT
+    });
+  }
+}
+
+template <typename Handle>
+uv_handle_t* asHandle(Handle* handle) {
+  return reinterpret_cast<uv_handle_t*>(handle);  // NOLINT
+}
+
+template <typename Handle>
+uv_stream_t* asStream(Handle* handle) {
+  return reinterpret_cast<uv_stream_t*>(handle);  // NOLINT
+}
+
+// Converts between protocol endpoints and socket addresses.
+[[nodiscard]] sockaddr_storage toSockaddr(const protocol::Endpoint& endpoint);
+[[nodiscard]] protocol::Endpoint fromSockaddr(const sockaddr* address);
+
+// A socket bound to endpoint with SO_REUSEADDR and SO_REUSEPORT, so every worker can bind the
+// same listener address and the kernel spreads 5-tuples across them. Returns the fd.
+enum class SocketKind { kUdp, kTcp };
+[[nodiscard]] std::expected<int, UvError> openBoundSocket(SocketKind kind,
+                                                          const protocol::Endpoint& endpoint);
+
+}  // namespace turnpike::server::uv

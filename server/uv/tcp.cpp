@@ -1,0 +1,217 @@
+#include "server/uv/tcp.hpp"
+
+#include <unistd.h>
+
+#include <vector>
+
+namespace turnpike::server::uv {
+namespace {
+
+constexpr int kListenBacklog = 1024;
+
+struct QueuedWrite {
+  uv_write_t request{};
+  std::vector<std::byte> data;
+  std::shared_ptr<std::size_t> queued_bytes;
+};
+
+protocol::Endpoint endpointOf(uv_tcp_t* handle, bool peer) {
+  sockaddr_storage address{};
+  int length = sizeof(address);
+  auto* addr = reinterpret_cast<sockaddr*>(&address);  // NOLINT
+  const int rc =
+      peer ? uv_tcp_getpeername(handle, addr, &length) : uv_tcp_getsockname(handle, addr, &length);
+  return rc == 0 ? fromSockaddr(addr) : protocol::Endpoint{};
+}
+
+}  // namespace
+
+std::string_view toString(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::kPeerClosed:
+      return "peer_closed";
+    case CloseReason::kReadError:
+      return "read_error";
+    case CloseReason::kFramingError:
+      return "framing_error";
+    case CloseReason::kWriteOverflow:
+      return "write_overflow";
+    case CloseReason::kWriteError:
+      return "write_error";
+    case CloseReason::kLocalClose:
+      return "local_close";
+  }
+  return "unknown";
+}
+
+TcpConnection::TcpConnection(uv_tcp_t* handle, TcpConnectionCallbacks& callbacks)
+    : handle_(handle), callbacks_(callbacks) {
+  handle_->data = this;
+  peer_ = endpointOf(handle_, /*peer=*/true);
+  local_ = endpointOf(handle_, /*peer=*/false);
+}
+
+TcpConnection::~TcpConnection() {
+  uv_read_stop(asStream(handle_));
+  closeAndDelete(handle_);
+}
+
+std::expected<void, UvError> TcpConnection::start() {
+  uv_tcp_nodelay(handle_, 1);
+  if (const int rc = uv_read_start(asStream(handle_), onAlloc, onRead); rc != 0) {
+    return std::unexpected(UvError{"uv_read_start", rc});
+  }
+  return {};
+}
+
+void TcpConnection::onAlloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buffer) {
+  auto* self = static_cast<TcpConnection*>(handle->data);
+  if (self == nullptr) {
+    *buffer = uv_buf_init(nullptr, 0);
+    return;
+  }
+  // Read straight into the framer; an empty span (framer failed) makes libuv report UV_ENOBUFS.
+  const protocol::MutableBytes space = self->framer_.writableSpace();
+  *buffer = uv_buf_init(reinterpret_cast<char*>(space.data()),  // NOLINT
+                        static_cast<unsigned>(space.size()));
+}
+
+void TcpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buffer*/) {
+  auto* self = static_cast<TcpConnection*>(stream->data);
+  if (self == nullptr || nread == 0) {
+    return;
+  }
+  if (nread < 0) {
+    const bool peer_gone = nread == UV_EOF || nread == UV_ECONNRESET;
+    self->close(nread == UV_ENOBUFS ? CloseReason::kFramingError
+                : peer_gone         ? CloseReason::kPeerClosed
+                                    : CloseReason::kReadError);
+    return;
+  }
+  self->framer_.commit(static_cast<std::size_t>(nread));
+  self->drainFrames();
+}
+
+void TcpConnection::drainFrames() {
+  while (!closed_) {
+    auto frame = framer_.next();
+    if (!frame) {
+      close(CloseReason::kFramingError);
+      return;
+    }
+    if (!*frame) {
+      return;
+    }
+    callbacks_.onFrame(*this, **frame);
+  }
+}
+
+void TcpConnection::write(protocol::ConstBytes data) {
+  if (closed_ || data.empty()) {
+    return;
+  }
+  uv_buf_t buffer =
+      uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(data.data())),  // NOLINT
+                  static_cast<unsigned>(data.size()));
+  std::size_t written = 0;
+  if (*queued_bytes_ == 0) {  // keep order: never write around queued bytes
+    const int rc = uv_try_write(asStream(handle_), &buffer, 1);
+    if (rc < 0 && rc != UV_EAGAIN) {
+      close(CloseReason::kWriteError);
+      return;
+    }
+    written = rc > 0 ? static_cast<std::size_t>(rc) : 0;
+  }
+  if (written == data.size()) {
+    return;
+  }
+  const protocol::ConstBytes rest = data.subspan(written);
+  if (*queued_bytes_ + rest.size() > kMaxQueuedWriteBytes) {
+    close(CloseReason::kWriteOverflow);
+    return;
+  }
+  auto* queued = new QueuedWrite{{}, {rest.begin(), rest.end()}, queued_bytes_};
+  *queued_bytes_ += rest.size();
+  buffer = uv_buf_init(reinterpret_cast<char*>(queued->data.data()),  // NOLINT
+                       static_cast<unsigned>(queued->data.size()));
+  queued->request.data = queued;
+  const int rc = uv_write(&queued->request, asStream(handle_), &buffer, 1,
+                          [](uv_write_t* request, int status) {
+                            auto* done = static_cast<QueuedWrite*>(request->data);
+                            *done->queued_bytes -= done->data.size();
+                            auto* owner = static_cast<TcpConnection*>(request->handle->data);
+                            delete done;
+                            if (status < 0 && status != UV_ECANCELED && owner != nullptr) {
+                              owner->close(CloseReason::kWriteError);
+                            }
+                          });
+  if (rc != 0) {
+    *queued_bytes_ -= rest.size();
+    delete queued;
+    close(CloseReason::kWriteError);
+  }
+}
+
+void TcpConnection::close(CloseReason reason) {
+  if (closed_) {
+    return;
+  }
+  closed_ = true;
+  uv_read_stop(asStream(handle_));
+  callbacks_.onClosed(*this, reason);
+}
+
+TcpListener::TcpListener(Loop& loop, TcpListenerCallbacks& listener_callbacks,
+                         TcpConnectionCallbacks& connection_callbacks)
+    : loop_(loop),
+      listener_callbacks_(listener_callbacks),
+      connection_callbacks_(connection_callbacks),
+      handle_(new uv_tcp_t) {
+  uv_tcp_init(loop_.get(), handle_);
+  handle_->data = this;
+}
+
+TcpListener::~TcpListener() { closeAndDelete(handle_); }
+
+std::expected<std::unique_ptr<TcpListener>, UvError> TcpListener::open(
+    Loop& loop, const protocol::Endpoint& local, TcpListenerCallbacks& listener_callbacks,
+    TcpConnectionCallbacks& connection_callbacks) {
+  auto fd = openBoundSocket(SocketKind::kTcp, local);
+  if (!fd) {
+    return std::unexpected(fd.error());
+  }
+  std::unique_ptr<TcpListener> listener(
+      new TcpListener(loop, listener_callbacks, connection_callbacks));
+  if (const int rc = uv_tcp_open(listener->handle_, *fd); rc != 0) {
+    ::close(*fd);
+    return std::unexpected(UvError{"uv_tcp_open", rc});
+  }
+  if (const int rc = uv_listen(asStream(listener->handle_), kListenBacklog, onConnection);
+      rc != 0) {
+    return std::unexpected(UvError{"listen " + local.toString(), rc});
+  }
+  listener->local_ = endpointOf(listener->handle_, /*peer=*/false);
+  return listener;
+}
+
+void TcpListener::onConnection(uv_stream_t* server, int status) {
+  auto* self = static_cast<TcpListener*>(server->data);
+  if (self == nullptr) {
+    return;
+  }
+  if (status < 0) {
+    ++self->accept_errors_;
+    return;
+  }
+  auto* client = new uv_tcp_t;
+  uv_tcp_init(self->loop_.get(), client);
+  if (uv_accept(server, asStream(client)) != 0) {
+    ++self->accept_errors_;
+    closeAndDelete(client);
+    return;
+  }
+  self->listener_callbacks_.onAccepted(
+      std::make_unique<TcpConnection>(client, self->connection_callbacks_));
+}
+
+}  // namespace turnpike::server::uv
