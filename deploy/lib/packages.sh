@@ -1,0 +1,47 @@
+# Sourced by deploy/quickstart.sh and tests/run.sh: Debian package lists and an installer that
+# runs apt-get only for what is missing (and apt-get update only when something is).
+
+# What building and running turnpike needs.
+TURNPIKE_BUILD_PACKAGES=(
+  build-essential cmake pkg-config git
+  libuv1-dev libssl-dev libevent-dev libyaml-cpp-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+# What the test suite needs on top: coturn's reference clients, socat (carries coturn's UDP-only
+# STUN client over TCP), iproute2 (ss), clang-19 with its libFuzzer/sanitizer runtimes, and
+# clang-format for the format check.
+TURNPIKE_TEST_PACKAGES=(
+  coturn socat iproute2 procps clang-19 libclang-rt-19-dev clang-format
+)
+
+# ensure_packages PACKAGE... : installs the missing ones.
+ensure_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$pkg")
+    fi
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    return 0
+  fi
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo=(sudo)
+    else
+      echo "error: missing packages (${missing[*]}) and not root; run as root or install them" >&2
+      return 1
+    fi
+  fi
+  echo "installing: ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" || return 1
+  # The tests only use coturn's client tools. On a systemd machine its package also starts a TURN
+  # server on 3478, which would take turnpike's default port: stop and disable it.
+  if [[ " ${missing[*]} " == *" coturn "* ]] && command -v systemctl >/dev/null 2>&1; then
+    "${sudo[@]}" systemctl disable --now coturn >/dev/null 2>&1 || true
+  fi
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Quick start, command 2: installs what is missing, builds, and runs every test through ctest:
+#   1. Release build: unit, integration, interop and benchmark smoke tests
+#   2. ASan+UBSan build: unit and integration tests
+#   3. clang-19 libFuzzer build: each fuzz target for TURNPIKE_FUZZ_SECONDS (default 60)
+# TURNPIKE_STAGES="release asan fuzz" picks stages. Exits non-zero if any stage fails.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=deploy/lib/packages.sh
+source deploy/lib/packages.sh
+
+stages=${TURNPIKE_STAGES:-release asan fuzz}
+fuzz_seconds=${TURNPIKE_FUZZ_SECONDS:-60}
+jobs=$(nproc)
+failed=()
+
+ensure_packages "${TURNPIKE_BUILD_PACKAGES[@]}" "${TURNPIKE_TEST_PACKAGES[@]}" || exit 1
+
+# stage NAME BUILD_DIR CTEST_ARGS -- CMAKE_ARGS...
+stage() {
+  local name=$1 dir=$2 ctest_args=$3
+  shift 4
+  echo "=== $name: configure and build ($dir)"
+  if ! cmake -S . -B "$dir" "$@" >"$dir.configure.log" 2>&1; then
+    cat "$dir.configure.log"
+    failed+=("$name (configure)")
+    return
+  fi
+  if ! cmake --build "$dir" -j"$jobs"; then
+    failed+=("$name (build)")
+    return
+  fi
+  echo "=== $name: ctest $ctest_args"
+  # shellcheck disable=SC2086
+  if ! (cd "$dir" && ctest --output-on-failure -j"$jobs" $ctest_args); then
+    failed+=("$name (tests)")
+  fi
+}
+
+mkdir -p build
+for s in $stages; do
+  case $s in
+    release)
+      stage release build "" -- -DCMAKE_BUILD_TYPE=Release ;;
+    asan)
+      stage asan build-asan "-L unit|integration" -- -DCMAKE_BUILD_TYPE=Debug \
+        -DTURNPIKE_SANITIZE=address,undefined -DTURNPIKE_BUILD_BENCHMARKS=OFF ;;
+    fuzz)
+      # One fuzzer at a time: each uses a whole core.
+      CXX=clang++-19 stage fuzz build-fuzz "-L fuzz -j1" -- -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DTURNPIKE_FUZZ=ON -DTURNPIKE_FUZZ_SECONDS="$fuzz_seconds" ;;
+    *) echo "unknown stage $s" >&2; failed+=("$s (unknown)") ;;
+  esac
+done
+
+echo
+if [ ${#failed[@]} -ne 0 ]; then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "all stages passed: $stages"
