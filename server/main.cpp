@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "server/config/config.hpp"
+#include "server/http/http_server.hpp"
 #include "server/log.hpp"
+#include "server/metrics/metrics.hpp"
 #include "server/server.hpp"
 
 namespace {
@@ -55,14 +57,24 @@ int run(ServerConfig config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  const turnpike::server::HttpConfig http_config = config.http;
   turnpike::server::Server server(std::move(config));
   if (auto started = server.start(); !started) {
     TP_LOG(kError, started.error());
     return 1;
   }
+  turnpike::server::HttpServer http(http_config, [&server] {
+    return turnpike::server::renderMetrics(server.totals(), server.workerCount(), TURNPIKE_VERSION);
+  });
+  if (auto started = http.start(); !started) {
+    TP_LOG(kError, started.error());
+    (void)server.stop();
+    return 1;
+  }
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   TP_LOG(kInfo, "received ", signal_number == SIGINT ? "SIGINT" : "SIGTERM", ", shutting down");
+  http.stop();
   const bool clean = server.stop();
   logTotals(server);
   if (!clean) {

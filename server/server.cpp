@@ -62,6 +62,7 @@ ServerTotals Server::totals() const {
     totals.tcp_accepted += stats.tcp_accepted.get();
     totals.tcp_active += stats.tcp_active.get();
     totals.channel_data_dropped += stats.channel_data_dropped.get();
+    totals.udp_datagrams_received += stats.udp_datagrams_received.get();
   }
   return totals;
 }

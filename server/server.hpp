@@ -18,6 +18,7 @@ struct ServerTotals {
   std::uint64_t tcp_accepted = 0;
   std::uint64_t tcp_active = 0;
   std::uint64_t channel_data_dropped = 0;
+  std::uint64_t udp_datagrams_received = 0;
 };
 
 class Server {

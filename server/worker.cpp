@@ -100,6 +100,7 @@ protocol::ConstBytes Worker::answer(protocol::ConstBytes request,
 
 void Worker::onDatagram(uv::UdpSocket& socket, protocol::ConstBytes data,
                         const protocol::Endpoint& source) {
+  stats_.udp_datagrams_received.add();
   if (protocol::looksLikeChannelData(data)) {
     stats_.channel_data_dropped.add();  // no allocations yet: nothing to relay to
     return;

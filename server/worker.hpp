@@ -40,7 +40,7 @@ struct WorkerStats {
   WorkerCounter tcp_accepted;
   WorkerCounter tcp_active;
   WorkerCounter channel_data_dropped;  // ChannelData with no allocation to carry it
-  WorkerCounter udp_send_dropped;
+  WorkerCounter udp_datagrams_received;
 };
 
 class Worker final : public uv::UdpSocketCallbacks,

@@ -22,9 +22,10 @@ inline constexpr std::uint16_t kMaxChannelNumber = 0x4FFF;  // 0x5000-0xFFFF are
   return channel >= kMinChannelNumber && channel <= kMaxChannelNumber;
 }
 
-// The first two bits of a ChannelData message are 01 (RFC 8656 section 12, RFC 7983).
+// RFC 7983 demultiplexing: a first byte of 64-79 is a TURN channel (0x4000-0x4FFF). Other
+// bytes with the bits 01 (0x50-0x7F) are reserved numbers, not ChannelData.
 [[nodiscard]] inline bool looksLikeChannelData(ConstBytes data) {
-  return !data.empty() && (load8(data, 0) & 0xC0U) == 0x40U;
+  return !data.empty() && (load8(data, 0) & 0xF0U) == 0x40U;
 }
 
 enum class ChannelDataError : std::uint8_t { kTooShort, kBadChannel, kTruncated };

@@ -1,0 +1,85 @@
+#include "server/http/http_server.hpp"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/thread.h>
+
+#include <mutex>
+
+#include "server/log.hpp"
+
+namespace turnpike::server {
+namespace {
+
+void reply(evhttp_request* request, int code, const char* reason, const char* content_type,
+           const std::string& body) {
+  evkeyvalq* headers = evhttp_request_get_output_headers(request);
+  evhttp_add_header(headers, "Content-Type", content_type);
+  evbuffer* buffer = evbuffer_new();
+  evbuffer_add(buffer, body.data(), body.size());
+  evhttp_send_reply(request, code, reason, buffer);
+  evbuffer_free(buffer);
+}
+
+}  // namespace
+
+void HttpServer::handle(evhttp_request* request, void* self_pointer) {
+  auto* self = static_cast<HttpServer*>(self_pointer);
+  const char* path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(request));
+  const std::string_view route = path == nullptr ? "" : path;
+  if (route == "/metrics") {
+    reply(request, HTTP_OK, "OK", "text/plain; version=0.0.4; charset=utf-8", self->metrics_());
+  } else if (route == "/healthz") {
+    reply(request, HTTP_OK, "OK", "text/plain; charset=utf-8", "ok\n");
+  } else {
+    reply(request, HTTP_NOTFOUND, "Not Found", "text/plain; charset=utf-8", "not found\n");
+  }
+}
+
+void HttpServer::BaseDeleter::operator()(event_base* base) const { event_base_free(base); }
+void HttpServer::HttpDeleter::operator()(evhttp* http) const { evhttp_free(http); }
+
+HttpServer::HttpServer(const HttpConfig& config, MetricsSource metrics)
+    : config_(config), metrics_(std::move(metrics)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+std::expected<void, std::string> HttpServer::start() {
+  if (config_.port == 0) {
+    return {};
+  }
+  // stop() breaks the loop from another thread: libevent needs its pthreads locking for that.
+  static std::once_flag threads_enabled;
+  std::call_once(threads_enabled, [] { evthread_use_pthreads(); });
+  base_.reset(event_base_new());
+  http_.reset(evhttp_new(base_.get()));
+  if (!base_ || !http_) {
+    return std::unexpected("http: cannot create the libevent base");
+  }
+  evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+  evhttp_set_max_body_size(http_.get(), 4096);
+  evhttp_set_timeout(http_.get(), 10);
+  evhttp_set_gencb(http_.get(), &HttpServer::handle, this);
+  const std::string address = config_.address.toString();
+  if (evhttp_bind_socket(http_.get(), address.c_str(), config_.port) != 0) {
+    const std::string where = protocol::Endpoint{config_.address, config_.port}.toString();
+    http_.reset();
+    base_.reset();
+    return std::unexpected("http: cannot bind " + where);
+  }
+  TP_LOG(kInfo, "listening on http ", protocol::Endpoint{config_.address, config_.port}.toString());
+  thread_ = std::thread([this] { event_base_dispatch(base_.get()); });
+  return {};
+}
+
+void HttpServer::stop() {
+  if (thread_.joinable()) {
+    event_base_loopbreak(base_.get());
+    thread_.join();
+  }
+  http_.reset();
+  base_.reset();
+}
+
+}  // namespace turnpike::server

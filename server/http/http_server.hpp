@@ -1,0 +1,49 @@
+// The operations HTTP endpoint (libevent), on its own thread: GET /metrics and GET /healthz.
+#pragma once
+
+#include <expected>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "server/config/config.hpp"
+
+struct event_base;
+struct evhttp;
+struct evhttp_request;
+
+namespace turnpike::server {
+
+class HttpServer {
+ public:
+  // Produces the /metrics body; called on the HTTP thread.
+  using MetricsSource = std::function<std::string()>;
+
+  HttpServer(const HttpConfig& config, MetricsSource metrics);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts the thread. A port of 0 in the config means HTTP is off: nothing happens.
+  [[nodiscard]] std::expected<void, std::string> start();
+  void stop();
+
+ private:
+  static void handle(evhttp_request* request, void* self_pointer);
+
+  struct BaseDeleter {
+    void operator()(event_base* base) const;
+  };
+  struct HttpDeleter {
+    void operator()(evhttp* http) const;
+  };
+
+  HttpConfig config_;
+  MetricsSource metrics_;
+  std::unique_ptr<event_base, BaseDeleter> base_;
+  std::unique_ptr<evhttp, HttpDeleter> http_;
+  std::thread thread_;
+};
+
+}  // namespace turnpike::server
