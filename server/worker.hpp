@@ -85,7 +85,7 @@ class Worker final : public uv::UdpSocketCallbacks,
   std::vector<std::unique_ptr<uv::UdpSocket>> udp_sockets_;
   std::vector<std::unique_ptr<uv::TcpListener>> tcp_listeners_;
   std::unordered_map<uv::TcpConnection*, std::shared_ptr<uv::TcpConnection>> connections_;
-  std::array<std::byte, 2048> response_buffer_{};
+  std::array<std::byte, protocol::kMinResponseBuffer> response_buffer_{};
   WorkerStats stats_;
   std::thread thread_;
   int open_handles_at_exit_ = 0;
