@@ -23,8 +23,22 @@ constexpr std::string_view kUsage =
     "       turnpike --print-default-config      print the embedded default config\n"
     "       turnpike --version\n";
 
+// Loads and validates a config, including what this build cannot run yet.
+std::expected<ServerConfig, turnpike::server::ConfigError> load(const std::string* path) {
+  auto config = path == nullptr
+                    ? turnpike::server::loadConfigText(turnpike::server::kDefaultConfigYaml)
+                    : turnpike::server::loadConfigFile(*path);
+  if (!config) {
+    return config;
+  }
+  if (auto implemented = turnpike::server::checkImplemented(*config); !implemented) {
+    return std::unexpected(implemented.error());
+  }
+  return config;
+}
+
 int checkConfig(const std::string& path) {
-  auto config = turnpike::server::loadConfigFile(path);
+  auto config = load(&path);
   if (!config) {
     std::cerr << path << ": " << toString(config.error()) << "\n";
     return 1;
@@ -105,9 +119,7 @@ int main(int argc, char** argv) {
     return checkConfig(args[1]);
   }
   if (args.empty() || (args.size() == 2 && args[0] == "--config")) {
-    auto config = args.empty()
-                      ? turnpike::server::loadConfigText(turnpike::server::kDefaultConfigYaml)
-                      : turnpike::server::loadConfigFile(args[1]);
+    auto config = load(args.empty() ? nullptr : &args[1]);
     if (!config) {
       std::cerr << (args.empty() ? "default config" : args[1]) << ": " << toString(config.error())
                 << "\n";

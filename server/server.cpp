@@ -14,6 +14,16 @@ std::size_t workerCountFor(std::uint32_t threads) {
   return cores == 0 ? 1 : cores;
 }
 
+std::expected<void, ConfigError> checkImplemented(const ServerConfig& config) {
+  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+    if (config.listeners[i].transport == Transport::kTls) {
+      return std::unexpected(ConfigError{"listeners[" + std::to_string(i) + "].transport",
+                                         "tls listeners are not implemented yet"});
+    }
+  }
+  return {};
+}
+
 Server::Server(ServerConfig config) : config_(std::move(config)) {}
 
 Server::~Server() { (void)stop(); }
