@@ -65,7 +65,12 @@ void Worker::start() {
   });
 }
 
-void Worker::stop() { loop_.wake(); }
+void Worker::stop() {
+  // Once only: the wake-up closes the loop's async handle.
+  if (thread_.joinable() && !stop_requested_.exchange(true)) {
+    loop_.wake();
+  }
+}
 
 int Worker::join() {
   if (thread_.joinable()) {

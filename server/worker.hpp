@@ -56,7 +56,7 @@ class Worker final : public uv::UdpSocketCallbacks,
   [[nodiscard]] std::expected<void, std::string> open();
   // Runs the loop on a new thread.
   void start();
-  // Asks the loop (from any thread) to close its handles and return.
+  // Asks the loop (from any thread) to close its handles and return. Idempotent.
   void stop();
   // Waits for the thread. Returns the number of libuv handles left open (0 = clean).
   [[nodiscard]] int join();
@@ -88,6 +88,7 @@ class Worker final : public uv::UdpSocketCallbacks,
   std::array<std::byte, protocol::kMinResponseBuffer> response_buffer_{};
   WorkerStats stats_;
   std::thread thread_;
+  std::atomic<bool> stop_requested_{false};
   int open_handles_at_exit_ = 0;
 };
 

@@ -34,10 +34,11 @@ MutableBytes StreamFramer::writableSpace() {
     end_ -= begin_;
     begin_ = 0;
   }
-  // Grow only for a frame known to need it; wanted_ <= max_frame_size_ was checked in next().
-  if (end_ == capacity_ || wanted_ > capacity_) {
-    const std::size_t new_capacity =
-        std::min(max_frame_size_, std::max({capacity_ * 2, wanted_, end_ + 1}));
+  // Grow only when full, by doubling: memory follows the bytes a peer has actually sent, not the
+  // length its header claims (a 4-byte header cannot make the server reserve 64 KiB).
+  // A full buffer below the limit holds an incomplete frame that fits (next() checked it).
+  if (end_ == capacity_) {
+    const std::size_t new_capacity = std::min(max_frame_size_, capacity_ * 2);
     auto bigger = std::make_unique<std::byte[]>(new_capacity);  // NOLINT
     std::memcpy(bigger.get(), buffer_.get(), end_);
     buffer_ = std::move(bigger);
@@ -81,10 +82,8 @@ std::expected<std::optional<Frame>, FramerError> StreamFramer::next() {
     return std::unexpected(*error_);
   }
   if (available.size() < frame_size) {
-    wanted_ = frame_size;
     return std::nullopt;
   }
-  wanted_ = 0;
   begin_ += frame_size;
   return Frame{kind, available.first(frame_bytes)};
 }

@@ -55,7 +55,6 @@ class StreamFramer {
   std::unique_ptr<std::byte[]> buffer_;  // NOLINT(cppcoreguidelines-avoid-c-arrays)
   std::size_t begin_ = 0;                // first unconsumed byte
   std::size_t end_ = 0;                  // one past the last received byte
-  std::size_t wanted_ = 0;               // size of the incomplete frame at begin_, once known
   std::optional<FramerError> error_;
 };
 

@@ -262,13 +262,25 @@ TEST(StreamFramerTest, FrameTooLarge) {
       ASSERT_TRUE(result);
       EXPECT_FALSE(*result);  // waiting for the rest
       EXPECT_FALSE(framer.writableSpace().empty());
-      EXPECT_EQ(framer.capacity(), 256U);
+      // Memory follows the bytes received, not the length the header claims.
+      EXPECT_EQ(framer.capacity(), 64U);
       continue;
     }
     ASSERT_FALSE(result);
     EXPECT_EQ(result.error(), FramerError::kFrameTooLarge);
     expectStickyError(framer, FramerError::kFrameTooLarge);
   }
+}
+
+// A peer that sends only a header claiming a 64 KiB frame makes the server hold no more than the
+// initial buffer; the buffer grows only as the frame's bytes arrive.
+TEST(StreamFramerTest, ClaimedLengthDoesNotReserveMemory) {
+  StreamFramer framer;
+  auto result = pushAndNext(framer, octets({0x40, 0x00, 0xFF, 0xFF}));
+  ASSERT_TRUE(result);
+  EXPECT_FALSE(*result);
+  EXPECT_FALSE(framer.writableSpace().empty());
+  EXPECT_EQ(framer.capacity(), StreamFramer::kDefaultInitialCapacity);
 }
 
 TEST(StreamFramerTest, CapacityIsClamped) {

@@ -1,0 +1,634 @@
+#include "tests/integration/server_fixture.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+#include "protocol/stun/attributes.hpp"
+
+namespace turnpike::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using protocol::Endpoint;
+using protocol::IpAddress;
+
+constexpr Millis kPollStep = 10ms;
+constexpr Millis kProbeInterval = 100ms;
+constexpr int kStartAttempts = 3;
+
+// Milliseconds left until deadline, for poll(); 0 when it has passed.
+int remainingMs(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now()).count();
+  return static_cast<int>(std::clamp<long long>(left, 0, 60'000));
+}
+
+// Waits for events on fd until deadline; false on timeout. Retries on EINTR.
+bool pollFor(int fd, short events, Clock::time_point deadline) {
+  while (true) {
+    pollfd entry{fd, events, 0};
+    const int rc = ::poll(&entry, 1, remainingMs(deadline));
+    if (rc > 0) {
+      return true;
+    }
+    if (rc == 0 || errno != EINTR) {
+      return false;
+    }
+  }
+}
+
+socklen_t toSockaddr(const Endpoint& endpoint, sockaddr_storage& out) {
+  out = {};
+  if (endpoint.address.isV4()) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&out);  // NOLINT
+    in->sin_family = AF_INET;
+    in->sin_port = htons(endpoint.port);
+    std::memcpy(&in->sin_addr, endpoint.address.bytes().data(), 4);
+    return sizeof(sockaddr_in);
+  }
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(&out);  // NOLINT
+  in6->sin6_family = AF_INET6;
+  in6->sin6_port = htons(endpoint.port);
+  std::memcpy(&in6->sin6_addr, endpoint.address.bytes().data(), 16);
+  return sizeof(sockaddr_in6);
+}
+
+Endpoint fromSockaddr(const sockaddr_storage& address) {
+  if (address.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&address);  // NOLINT
+    std::array<std::uint8_t, 4> bytes{};
+    std::memcpy(bytes.data(), &in->sin_addr, 4);
+    return {IpAddress::v4(bytes), ntohs(in->sin_port)};
+  }
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);  // NOLINT
+  std::array<std::uint8_t, 16> bytes{};
+  std::memcpy(bytes.data(), &in6->sin6_addr, 16);
+  return {IpAddress::v6(bytes), ntohs(in6->sin6_port)};
+}
+
+int familyOf(const IpAddress& address) { return address.isV4() ? AF_INET : AF_INET6; }
+
+UniqueFd openSocket(const IpAddress& address, int type) {
+  return UniqueFd(::socket(familyOf(address), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+}
+
+bool bindTo(int fd, const Endpoint& endpoint) {
+  sockaddr_storage address{};
+  const socklen_t length = toSockaddr(endpoint, address);
+  return ::bind(fd, reinterpret_cast<const sockaddr*>(&address), length) == 0;  // NOLINT
+}
+
+bool connectTo(int fd, const Endpoint& endpoint) {
+  sockaddr_storage address{};
+  const socklen_t length = toSockaddr(endpoint, address);
+  return ::connect(fd, reinterpret_cast<const sockaddr*>(&address), length) == 0 ||  // NOLINT
+         errno == EINPROGRESS;
+}
+
+std::string describeStatus(int status) {
+  if (WIFEXITED(status)) {
+    return "exit code " + std::to_string(WEXITSTATUS(status));
+  }
+  if (WIFSIGNALED(status)) {
+    return "killed by signal " + std::to_string(WTERMSIG(status));
+  }
+  return "status " + std::to_string(status);
+}
+
+std::string configYaml(const ServerOptions& options, std::uint16_t port) {
+  const std::string address = options.ipv6 ? "\"::1\"" : "127.0.0.1";
+  std::ostringstream yaml;
+  yaml << "listeners:\n";
+  if (options.udp) {
+    yaml << "  - {transport: udp, address: " << address << ", port: " << port << "}\n";
+  }
+  if (options.tcp) {
+    yaml << "  - {transport: tcp, address: " << address << ", port: " << port << "}\n";
+  }
+  yaml << "software: \"" << options.software << "\"\n"
+       << "threads: " << options.threads << "\n"
+       << "log: {level: debug}\n"
+       << "http: {port: 0}\n";
+  return yaml.str();
+}
+
+bool isBindingSuccess(const Bytes& reply, const protocol::TransactionId& id) {
+  auto message = protocol::Message::parse(reply);
+  return message &&
+         message->type() == protocol::messageType(protocol::Method::kBinding,
+                                                  protocol::MessageClass::kSuccessResponse) &&
+         message->transactionId() == id;
+}
+
+}  // namespace
+
+// ---- UniqueFd, TempDir ----
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+  if (this != &other) {
+    reset();
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+void UniqueFd::reset() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "turnpike-itest-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    ADD_FAILURE() << "mkdtemp: " << std::strerror(errno);
+    return;
+  }
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  if (!path_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+}
+
+std::filesystem::path TempDir::write(const std::string& name, const std::string& text) const {
+  const std::filesystem::path file = path_ / name;
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out << text;
+  EXPECT_TRUE(out.good()) << "cannot write " << file;
+  return file;
+}
+
+std::string readTextFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// ---- Processes ----
+
+namespace {
+
+// fork + exec with stdin from /dev/null and stdout/stderr into files (the same file when the
+// paths are equal). Everything the child needs is prepared before fork: after it, only
+// async-signal-safe calls.
+pid_t forkExec(const std::string& binary, const std::vector<std::string>& args,
+               const std::string& out_path, const std::string& err_path) {
+  std::vector<std::string> storage;
+  storage.push_back(binary);
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& arg : storage) {
+    argv.push_back(arg.data());
+  }
+  argv.push_back(nullptr);
+  const bool same_file = out_path == err_path;
+  const pid_t parent = ::getpid();
+
+  const pid_t pid = ::fork();
+  if (pid != 0) {
+    return pid;  // the parent, or -1
+  }
+  // The child: die with the test process so that a crashed test leaves no server behind.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) {
+    ::_exit(127);
+  }
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_TRUNC | O_APPEND;
+  const int null_fd = ::open("/dev/null", O_RDONLY);
+  const int out_fd = ::open(out_path.c_str(), kFlags, 0600);
+  const int err_fd = same_file ? out_fd : ::open(err_path.c_str(), kFlags, 0600);
+  if (null_fd < 0 || out_fd < 0 || err_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 ||
+      ::dup2(err_fd, 2) < 0) {
+    ::_exit(127);
+  }
+  // Signals blocked or ignored by the test runner must not leak into the server.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+  ::execv(argv[0], argv.data());
+  ::_exit(127);
+}
+
+}  // namespace
+
+pid_t spawnProcess(const std::string& binary, const std::vector<std::string>& args,
+                   const std::filesystem::path& log_path) {
+  return forkExec(binary, args, log_path.string(), log_path.string());
+}
+
+std::optional<int> waitForExit(pid_t pid, Millis timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (true) {
+    int status = 0;
+    const pid_t rc = ::waitpid(pid, &status, WNOHANG);
+    if (rc == pid) {
+      return status;
+    }
+    if (rc < 0 && errno != EINTR) {
+      return std::nullopt;
+    }
+    if (Clock::now() >= deadline) {
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(kPollStep);
+  }
+}
+
+ProcessResult runTurnpike(const std::vector<std::string>& args, Millis timeout) {
+  ProcessResult result;
+  const TempDir dir;
+  const std::string out_path = (dir.path() / "stdout").string();
+  const std::string err_path = (dir.path() / "stderr").string();
+  const pid_t pid = forkExec(TURNPIKE_BINARY, args, out_path, err_path);
+  if (pid < 0) {
+    ADD_FAILURE() << "fork: " << std::strerror(errno);
+    return result;
+  }
+  std::optional<int> status = waitForExit(pid, timeout);
+  if (!status) {
+    result.timed_out = true;
+    ::kill(pid, SIGKILL);
+    status = waitForExit(pid, kStopTimeout);
+  }
+  if (status) {
+    result.exited = WIFEXITED(*status);
+    result.exit_code = result.exited ? WEXITSTATUS(*status) : -1;
+    result.signal = WIFSIGNALED(*status) ? WTERMSIG(*status) : 0;
+  }
+  result.out = readTextFile(out_path);
+  result.err = readTextFile(err_path);
+  return result;
+}
+
+// ---- Sockets ----
+
+Endpoint loopback(bool ipv6, std::uint16_t port) {
+  return {ipv6 ? *IpAddress::parse("::1") : IpAddress::v4({127, 0, 0, 1}), port};
+}
+
+Endpoint localEndpointOf(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {  // NOLINT
+    ADD_FAILURE() << "getsockname: " << std::strerror(errno);
+    return {};
+  }
+  return fromSockaddr(address);
+}
+
+std::optional<std::uint16_t> pickFreePort(const IpAddress& address) {
+  constexpr int kAttempts = 20;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    const UniqueFd udp = openSocket(address, SOCK_DGRAM);
+    if (!udp.valid() || !bindTo(udp.get(), {address, 0})) {
+      return std::nullopt;  // the address itself is unusable
+    }
+    const std::uint16_t port = localEndpointOf(udp.get()).port;
+    const UniqueFd tcp = openSocket(address, SOCK_STREAM);
+    if (tcp.valid() && bindTo(tcp.get(), {address, port})) {
+      return port;
+    }
+  }
+  return std::nullopt;
+}
+
+UniqueFd boundSocket(int type, const Endpoint& local) {
+  UniqueFd fd = openSocket(local.address, type);
+  if (!fd.valid() || !bindTo(fd.get(), local)) {
+    return {};
+  }
+  return fd;
+}
+
+UniqueFd udpConnect(const Endpoint& server) {
+  UniqueFd fd = openSocket(server.address, SOCK_DGRAM);
+  if (!fd.valid() || !bindTo(fd.get(), loopback(server.address.isV6())) ||
+      !connectTo(fd.get(), server)) {
+    ADD_FAILURE() << "udp socket to " << server.toString() << ": " << std::strerror(errno);
+    return {};
+  }
+  return fd;
+}
+
+bool sendUdp(int fd, protocol::ConstBytes data) {
+  const ssize_t sent = ::send(fd, data.data(), data.size(), 0);
+  if (sent != static_cast<ssize_t>(data.size())) {
+    ADD_FAILURE() << "udp send of " << data.size() << " bytes: " << std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+std::optional<Bytes> recvUdp(int fd, Millis timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Bytes buffer(protocol::kMaxMessageSize + 1);
+  while (pollFor(fd, POLLIN, deadline)) {
+    const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (n >= 0) {
+      buffer.resize(static_cast<std::size_t>(n));
+      return buffer;
+    }
+    // ECONNREFUSED: an ICMP port unreachable from an earlier send (server not up yet).
+    if (errno != EAGAIN && errno != EINTR && errno != ECONNREFUSED) {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+bool noUdpReply(int fd, Millis window) { return !recvUdp(fd, window).has_value(); }
+
+UniqueFd tcpConnect(const Endpoint& server, Millis timeout) {
+  UniqueFd fd = openSocket(server.address, SOCK_STREAM);
+  if (!fd.valid() || !connectTo(fd.get(), server) ||
+      !pollFor(fd.get(), POLLOUT, Clock::now() + timeout)) {
+    return {};
+  }
+  int error = 0;
+  socklen_t length = sizeof(error);
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0) {
+    return {};
+  }
+  return fd;
+}
+
+bool sendAll(int fd, protocol::ConstBytes data, Millis timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (!data.empty()) {
+    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      data = data.subspan(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      return false;
+    }
+    if (!pollFor(fd, POLLOUT, deadline)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<Bytes> recvExactly(int fd, std::size_t n, Millis timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Bytes buffer(n);
+  std::size_t have = 0;
+  while (have < n) {
+    const ssize_t got = ::recv(fd, buffer.data() + have, n - have, MSG_DONTWAIT);
+    if (got > 0) {
+      have += static_cast<std::size_t>(got);
+      continue;
+    }
+    if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+      return std::nullopt;  // EOF or error
+    }
+    if (!pollFor(fd, POLLIN, deadline)) {
+      return std::nullopt;
+    }
+  }
+  return buffer;
+}
+
+std::optional<Bytes> recvStun(int fd, Millis timeout) {
+  const auto deadline = Clock::now() + timeout;
+  auto header = recvExactly(fd, protocol::kHeaderSize, timeout);
+  if (!header) {
+    return std::nullopt;
+  }
+  const std::size_t length = protocol::load16(*header, 2);
+  const auto left =
+      std::max(Millis(0), std::chrono::duration_cast<Millis>(deadline - Clock::now()));
+  auto body = recvExactly(fd, length, left);
+  if (!body) {
+    return std::nullopt;
+  }
+  header->insert(header->end(), body->begin(), body->end());
+  return header;
+}
+
+bool waitForPeerClose(int fd, Millis timeout) {
+  const auto deadline = Clock::now() + timeout;
+  std::array<std::byte, 4096> sink{};
+  while (true) {
+    const ssize_t n = ::recv(fd, sink.data(), sink.size(), MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+      return true;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      return false;
+    }
+    if (n < 0 && !pollFor(fd, POLLIN, deadline)) {
+      return false;
+    }
+  }
+}
+
+bool tcpStaysQuiet(int fd, Millis window) {
+  if (pollFor(fd, POLLIN, Clock::now() + window)) {
+    return false;  // data, EOF or an error arrived
+  }
+  return true;
+}
+
+// ---- STUN ----
+
+protocol::TransactionId randomTransactionId() {
+  static std::mt19937_64 engine{std::random_device{}()};
+  protocol::TransactionId id{};
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (std::byte& b : id) {
+    b = static_cast<std::byte>(byte(engine));
+  }
+  return id;
+}
+
+Bytes buildMessage(const protocol::TransactionId& id,
+                   const std::function<void(protocol::MessageBuilder&)>& add, std::uint16_t type) {
+  Bytes buffer(protocol::kMaxMessageSize);
+  protocol::MessageBuilder builder(buffer, type, id);
+  if (add) {
+    add(builder);
+  }
+  const auto out = builder.finish();
+  if (!out) {
+    ADD_FAILURE() << "building a test message failed: " << protocol::toString(out.error());
+    return {};
+  }
+  buffer.resize(out->size());
+  return buffer;
+}
+
+std::optional<protocol::Message> parseReply(const Bytes& bytes) {
+  auto message = protocol::Message::parse(bytes);
+  if (!message) {
+    ADD_FAILURE() << "reply of " << bytes.size()
+                  << " bytes does not parse: " << protocol::toString(message.error());
+    return std::nullopt;
+  }
+  return *message;
+}
+
+std::optional<protocol::ConstBytes> attributeValue(const protocol::Message& message,
+                                                   std::uint16_t type) {
+  const protocol::RawAttribute* attribute = message.find(type);
+  if (attribute == nullptr) {
+    return std::nullopt;
+  }
+  return message.value(*attribute);
+}
+
+// ---- ServerFixture ----
+
+void ServerFixture::SetUp() {
+  const ServerOptions opts = options();
+  const IpAddress address = loopback(opts.ipv6).address;
+  std::string failure;
+  for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
+    const std::optional<std::uint16_t> port = pickFreePort(address);
+    if (!port) {
+      if (opts.ipv6) {
+        GTEST_SKIP() << "cannot bind UDP and TCP on ::1 (no IPv6 loopback)";
+      }
+      FAIL() << "no free port on " << address.toString();
+    }
+    if (tryStart(opts, *port, failure)) {
+      return;
+    }
+    if (pid_ > 0) {
+      break;  // running but not answering: not a port race, give up
+    }
+  }
+  FAIL() << "turnpike did not start: " << failure << "\n--- server log ---\n" << serverLog();
+}
+
+bool ServerFixture::tryStart(const ServerOptions& options, std::uint16_t port,
+                             std::string& failure) {
+  server_ = loopback(options.ipv6, port);
+  const std::filesystem::path config = dir_.write("turnpike.yaml", configYaml(options, port));
+  log_path_ = dir_.path() / "turnpike.log";
+  pid_ = spawnProcess(TURNPIKE_BINARY, {"--config", config.string()}, log_path_);
+  if (pid_ < 0) {
+    failure = std::string("fork: ") + std::strerror(errno);
+    return false;
+  }
+  return waitUntilAnswering(options, failure);
+}
+
+bool ServerFixture::waitUntilAnswering(const ServerOptions& options, std::string& failure) {
+  const auto deadline = Clock::now() + kStartTimeout;
+  const UniqueFd udp = options.udp ? udpClient() : UniqueFd();
+  while (Clock::now() < deadline) {
+    if (const std::optional<int> status = waitForExit(pid_, 0ms)) {
+      failure = "exited during start-up with " + describeStatus(*status);
+      pid_ = -1;
+      return false;
+    }
+    if (options.udp) {
+      const protocol::TransactionId id = randomTransactionId();
+      sendUdp(udp.get(), buildMessage(id));
+      const auto probe_deadline = Clock::now() + kProbeInterval;
+      while (Clock::now() < probe_deadline) {
+        const auto reply =
+            recvUdp(udp.get(), std::chrono::duration_cast<Millis>(probe_deadline - Clock::now()));
+        if (reply && isBindingSuccess(*reply, id)) {
+          return true;
+        }
+      }
+    } else {
+      if (tcpConnect(server_, kProbeInterval).valid()) {
+        return true;
+      }
+      std::this_thread::sleep_for(kProbeInterval);
+    }
+  }
+  failure = "no Binding answer within " + std::to_string(kStartTimeout.count()) + " ms";
+  return false;
+}
+
+void ServerFixture::TearDown() {
+  if (pid_ > 0) {
+    stopServer(SIGTERM);
+  }
+}
+
+void ServerFixture::stopServer(int signal) {
+  ASSERT_GT(pid_, 0) << "the server is not running";
+  const pid_t pid = std::exchange(pid_, -1);
+  ASSERT_EQ(::kill(pid, signal), 0) << std::strerror(errno);
+  std::optional<int> status = waitForExit(pid, kStopTimeout);
+  if (!status) {
+    ::kill(pid, SIGKILL);
+    (void)waitForExit(pid, kStopTimeout);
+    FAIL() << "turnpike did not exit within " << kStopTimeout.count() << " ms of signal " << signal
+           << "\n--- server log ---\n"
+           << serverLog();
+  }
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+      << describeStatus(*status) << "\n--- server log ---\n"
+      << serverLog();
+  EXPECT_NE(serverLog().find("stopped"), std::string::npos)
+      << "no \"stopped\" in the log\n--- server log ---\n"
+      << serverLog();
+}
+
+std::string ServerFixture::serverLog() const {
+  return log_path_.empty() ? std::string() : readTextFile(log_path_);
+}
+
+bool ServerFixture::serverRunning() const {
+  if (pid_ <= 0) {
+    return false;
+  }
+  // WNOWAIT: look without reaping, so that stopServer still collects the exit status.
+  siginfo_t info{};
+  const int rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
+  return rc == 0 && info.si_pid == 0;
+}
+
+bool ServerFixture::udpBindingWorks() const {
+  const UniqueFd udp = udpClient();
+  const protocol::TransactionId id = randomTransactionId();
+  if (!udp.valid() || !sendUdp(udp.get(), buildMessage(id))) {
+    return false;
+  }
+  const auto reply = recvUdp(udp.get());
+  return reply && isBindingSuccess(*reply, id);
+}
+
+bool ServerFixture::tcpBindingWorks() const {
+  const UniqueFd tcp = tcpClient();
+  const protocol::TransactionId id = randomTransactionId();
+  if (!tcp.valid() || !sendAll(tcp.get(), buildMessage(id))) {
+    return false;
+  }
+  const auto reply = recvStun(tcp.get());
+  return reply && isBindingSuccess(*reply, id);
+}
+
+}  // namespace turnpike::test

@@ -1,0 +1,205 @@
+// Integration-test support: runs the real turnpike binary (TURNPIKE_BINARY) on 127.0.0.1 or ::1
+// with a generated config, and talks to it over UDP and TCP sockets. Every wait is bounded: each
+// helper takes a timeout and gives up (returning nullopt/false) when it expires.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "protocol/stun/builder.hpp"
+#include "protocol/stun/endpoint.hpp"
+#include "protocol/stun/message.hpp"
+#include "protocol/stun/types.hpp"
+
+namespace turnpike::protocol {
+// Readable gtest failure output for endpoints.
+inline void PrintTo(const Endpoint& endpoint, std::ostream* os) { *os << endpoint.toString(); }
+}  // namespace turnpike::protocol
+
+namespace turnpike::test {
+
+using namespace std::chrono_literals;
+using Bytes = std::vector<std::byte>;
+using Millis = std::chrono::milliseconds;
+
+// How long a reply may take before a test gives up on it.
+inline constexpr Millis kReplyTimeout = 2000ms;
+// How long "no reply" is awaited.
+inline constexpr Millis kNoReplyWindow = 300ms;
+// Server start-up and shutdown bounds.
+inline constexpr Millis kStartTimeout = 5000ms;
+inline constexpr Millis kStopTimeout = 5000ms;
+
+// ---- File descriptors and temporary files ----
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  [[nodiscard]] int get() const { return fd_; }
+  [[nodiscard]] bool valid() const { return fd_ >= 0; }
+  void reset();
+
+ private:
+  int fd_ = -1;
+};
+
+// A fresh directory under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+  // Writes text to a file in the directory and returns its path.
+  std::filesystem::path write(const std::string& name, const std::string& text) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+[[nodiscard]] std::string readTextFile(const std::filesystem::path& path);
+
+// ---- Child processes ----
+
+struct ProcessResult {
+  bool timed_out = false;  // killed with SIGKILL after the timeout
+  int exit_code = -1;      // valid when exited
+  bool exited = false;     // false: killed by a signal (or timed out)
+  int signal = 0;          // the terminating signal when !exited
+  std::string out;
+  std::string err;
+};
+
+// Runs turnpike with args to completion (at most `timeout`, then SIGKILL), capturing its output.
+[[nodiscard]] ProcessResult runTurnpike(const std::vector<std::string>& args,
+                                        Millis timeout = kStartTimeout);
+
+// Starts the binary with stdin from /dev/null and stdout+stderr into log_path. The child is
+// killed if the test process dies. Returns the pid, or -1.
+[[nodiscard]] pid_t spawnProcess(const std::string& binary, const std::vector<std::string>& args,
+                                 const std::filesystem::path& log_path);
+
+// Waits for a child to exit, at most timeout. Returns the waitpid status, or nullopt on timeout.
+[[nodiscard]] std::optional<int> waitForExit(pid_t pid, Millis timeout);
+
+// ---- Sockets ----
+
+[[nodiscard]] protocol::Endpoint loopback(bool ipv6, std::uint16_t port = 0);
+[[nodiscard]] protocol::Endpoint localEndpointOf(int fd);
+
+// A free port on this address for both UDP and TCP (bound then released), or nullopt when the
+// address cannot be bound at all (e.g. no IPv6).
+[[nodiscard]] std::optional<std::uint16_t> pickFreePort(const protocol::IpAddress& address);
+
+// A non-blocking socket (SOCK_DGRAM or SOCK_STREAM) bound to local without SO_REUSEADDR or
+// SO_REUSEPORT, or an invalid fd.
+[[nodiscard]] UniqueFd boundSocket(int type, const protocol::Endpoint& local);
+
+// A non-blocking UDP socket bound to an ephemeral port on the loopback of server's family and
+// connected to server, so that only the server's datagrams are received.
+[[nodiscard]] UniqueFd udpConnect(const protocol::Endpoint& server);
+bool sendUdp(int fd, protocol::ConstBytes data);
+// The next datagram, or nullopt after timeout.
+[[nodiscard]] std::optional<Bytes> recvUdp(int fd, Millis timeout = kReplyTimeout);
+// True when nothing arrives for `window`.
+[[nodiscard]] bool noUdpReply(int fd, Millis window = kNoReplyWindow);
+
+// A non-blocking TCP connection, or an invalid fd when it is not established within timeout.
+[[nodiscard]] UniqueFd tcpConnect(const protocol::Endpoint& server, Millis timeout = kReplyTimeout);
+bool sendAll(int fd, protocol::ConstBytes data, Millis timeout = kReplyTimeout);
+// Exactly n bytes, or nullopt on timeout, EOF or error.
+[[nodiscard]] std::optional<Bytes> recvExactly(int fd, std::size_t n,
+                                               Millis timeout = kReplyTimeout);
+// One STUN message framed by its header length.
+[[nodiscard]] std::optional<Bytes> recvStun(int fd, Millis timeout = kReplyTimeout);
+// True when the peer closes (recv returns 0 or ECONNRESET) within timeout; data is discarded.
+[[nodiscard]] bool waitForPeerClose(int fd, Millis timeout = kReplyTimeout);
+// True when nothing arrives and the connection stays open for `window`.
+[[nodiscard]] bool tcpStaysQuiet(int fd, Millis window = kNoReplyWindow);
+
+// ---- STUN ----
+
+[[nodiscard]] protocol::TransactionId randomTransactionId();
+
+// A Binding request (or another type) built with MessageBuilder; `add` appends attributes.
+[[nodiscard]] Bytes buildMessage(const protocol::TransactionId& id,
+                                 const std::function<void(protocol::MessageBuilder&)>& add = {},
+                                 std::uint16_t type = protocol::messageType(
+                                     protocol::Method::kBinding, protocol::MessageClass::kRequest));
+
+// Parses a reply that must be a valid RFC 8489 message; fails the test otherwise. The Message
+// views `bytes`, which must outlive it.
+[[nodiscard]] std::optional<protocol::Message> parseReply(const Bytes& bytes);
+
+// The value of the first attribute of a type, or nullopt.
+[[nodiscard]] std::optional<protocol::ConstBytes> attributeValue(const protocol::Message& message,
+                                                                 std::uint16_t type);
+
+// ---- The server fixture ----
+
+struct ServerOptions {
+  bool ipv6 = false;  // listen on ::1 instead of 127.0.0.1; the test is skipped without IPv6
+  bool udp = true;
+  bool tcp = true;
+  std::string software = "turnpike";
+  int threads = 2;
+};
+
+// Starts turnpike in SetUp (skipping when the loopback address cannot be bound) and stops it with
+// SIGTERM in TearDown, checking exit code 0 and "stopped" in the log. Derived fixtures override
+// options() to change the config.
+class ServerFixture : public ::testing::Test {
+ protected:
+  [[nodiscard]] virtual ServerOptions options() const { return {}; }
+
+  void SetUp() override;
+  void TearDown() override;
+
+  // Sends `signal` and waits (bounded) for a clean exit: code 0 and "stopped" logged.
+  void stopServer(int signal);
+
+  [[nodiscard]] const protocol::Endpoint& server() const { return server_; }
+  [[nodiscard]] std::string serverLog() const;
+  // True while the child has not exited (it is not reaped here).
+  [[nodiscard]] bool serverRunning() const;
+
+  [[nodiscard]] UniqueFd udpClient() const { return udpConnect(server_); }
+  [[nodiscard]] UniqueFd tcpClient() const { return tcpConnect(server_); }
+
+  // A Binding request over UDP; true when a Binding success response comes back.
+  [[nodiscard]] bool udpBindingWorks() const;
+  // The same over a new TCP connection.
+  [[nodiscard]] bool tcpBindingWorks() const;
+
+ private:
+  // One start attempt: false if the child exited early (e.g. lost a port race).
+  bool tryStart(const ServerOptions& options, std::uint16_t port, std::string& failure);
+  bool waitUntilAnswering(const ServerOptions& options, std::string& failure);
+
+  TempDir dir_;
+  std::filesystem::path log_path_;
+  protocol::Endpoint server_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace turnpike::test
