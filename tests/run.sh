@@ -56,6 +56,13 @@ for s in $stages; do
   esac
 done
 
+# How much fuzzing this run did, per target (from ctest's log of the fuzz stage).
+if [ -f build-fuzz/Testing/Temporary/LastTest.log ] && [[ " $stages " == *" fuzz "* ]]; then
+  echo "=== fuzz executions"
+  awk '/^[0-9]+\/[0-9]+ Testing: /{name=$3} /stat::number_of_executed_units/{print name": "$2" inputs"}' \
+    build-fuzz/Testing/Temporary/LastTest.log
+fi
+
 echo
 if [ ${#failed[@]} -ne 0 ]; then
   echo "FAILED: ${failed[*]}"

@@ -48,10 +48,14 @@ std::string IpAddress::toString() const {
 }
 
 std::string Endpoint::toString() const {
+  // Appends rather than "[" + ...: g++ 12 warns falsely (-Wrestrict) on that form.
+  std::string text;
   if (address.isV6()) {
-    return "[" + address.toString() + "]:" + std::to_string(port);
+    text.append("[").append(address.toString()).append("]");
+  } else {
+    text.append(address.toString());
   }
-  return address.toString() + ":" + std::to_string(port);
+  return text.append(":").append(std::to_string(port));
 }
 
 }  // namespace turnpike::protocol
