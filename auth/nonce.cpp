@@ -1,0 +1,163 @@
+#include "auth/nonce.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <limits>
+#include <memory>
+
+#include "auth/base64.hpp"
+
+namespace turnpike::auth {
+namespace {
+
+constexpr std::size_t kExpirySize = 8;
+constexpr std::size_t kMacSize = 12;
+constexpr std::size_t kPayloadSize = kExpirySize + kMacSize;
+
+// The cookie and the feature set we advertise: base64 of 0x000001 (password algorithms).
+constexpr std::string_view kPrefix = "obMatJos2AAAB";
+static_assert(kPrefix.starts_with(kNonceCookie));
+static_assert(kPrefix.size() + base64UrlEncodedSize(kPayloadSize) == NonceCodec::kNonceLength);
+
+// OpenSSL takes unsigned char; going through void* avoids a reinterpret_cast.
+const unsigned char* asUchar(const void* data) { return static_cast<const unsigned char*>(data); }
+unsigned char* asUchar(void* data) { return static_cast<unsigned char*>(data); }
+
+struct MacCtxDeleter {
+  void operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }
+};
+using MacCtxPtr = std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter>;
+
+// One HMAC-SHA256 context per thread, fetched once (EVP_MAC_fetch is too slow per request).
+EVP_MAC_CTX* hmacSha256Context() {
+  thread_local const MacCtxPtr ctx = [] {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    MacCtxPtr made(EVP_MAC_CTX_new(mac));
+    EVP_MAC_free(mac);
+    std::array<OSSL_PARAM, 2> params{
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+        OSSL_PARAM_construct_end()};
+    EVP_MAC_CTX_set_params(made.get(), params.data());
+    return made;
+  }();
+  return ctx.get();
+}
+
+std::array<std::byte, kExpirySize> storeExpiry(std::int64_t expiry) {
+  const auto value = static_cast<std::uint64_t>(expiry);
+  std::array<std::byte, kExpirySize> bytes{};
+  for (std::size_t i = 0; i < kExpirySize; ++i) {
+    bytes[i] = static_cast<std::byte>(value >> (8U * (kExpirySize - 1 - i)));
+  }
+  return bytes;
+}
+
+std::int64_t loadExpiry(std::span<const std::byte, kExpirySize> bytes) {
+  std::uint64_t value = 0;
+  for (const std::byte b : bytes) {
+    value = value << 8U | std::to_integer<std::uint64_t>(b);
+  }
+  return static_cast<std::int64_t>(value);
+}
+
+}  // namespace
+
+std::string_view toString(NonceVerdict verdict) {
+  switch (verdict) {
+    case NonceVerdict::kValid:
+      return "valid";
+    case NonceVerdict::kStale:
+      return "stale";
+    case NonceVerdict::kInvalid:
+      return "invalid";
+  }
+  return "unknown";
+}
+
+NonceCodec::NonceCodec(std::span<const std::byte> key, std::int64_t lifetime_seconds)
+    : key_(key.begin(), key.end()), lifetime_seconds_(lifetime_seconds) {}
+
+std::optional<NonceCodec::Key> NonceCodec::randomKey() {
+  Key key{};
+  if (RAND_bytes(asUchar(key.data()), static_cast<int>(key.size())) != 1) {
+    return std::nullopt;
+  }
+  return key;
+}
+
+NonceCodec::Mac NonceCodec::mac(std::span<const std::byte, kExpirySize> expiry,
+                                const protocol::IpAddress& client) const {
+  EVP_MAC_CTX* ctx = hmacSha256Context();
+  // An empty key is valid HMAC input, but OpenSSL wants a non-null pointer.
+  static constexpr unsigned char kEmpty = 0;
+  EVP_MAC_init(ctx, key_.empty() ? &kEmpty : asUchar(key_.data()), key_.size(), nullptr);
+  EVP_MAC_update(ctx, asUchar(expiry.data()), expiry.size());
+  EVP_MAC_update(ctx, client.bytes().data(), client.size());
+  std::array<std::byte, 32> full{};
+  std::size_t length = 0;
+  EVP_MAC_final(ctx, asUchar(full.data()), &length, full.size());
+  Mac truncated{};
+  std::copy_n(full.begin(), truncated.size(), truncated.begin());
+  return truncated;
+}
+
+std::string NonceCodec::mint(const protocol::IpAddress& client, std::int64_t now_unix) const {
+  std::int64_t expiry = 0;
+  if (__builtin_add_overflow(now_unix, lifetime_seconds_, &expiry)) {
+    expiry = lifetime_seconds_ > 0 ? std::numeric_limits<std::int64_t>::max()
+                                   : std::numeric_limits<std::int64_t>::min();
+  }
+  std::array<std::byte, kPayloadSize> payload{};
+  const auto expiry_bytes = storeExpiry(expiry);
+  std::copy(expiry_bytes.begin(), expiry_bytes.end(), payload.begin());
+  const Mac tag = mac(expiry_bytes, client);
+  std::copy(tag.begin(), tag.end(), payload.begin() + kExpirySize);
+  std::string nonce(kPrefix);
+  nonce += base64UrlEncode(payload);
+  return nonce;
+}
+
+NonceVerdict NonceCodec::verify(std::string_view nonce, const protocol::IpAddress& client,
+                                std::int64_t now_unix) const {
+  if (nonce.size() != kNonceLength || !nonce.starts_with(kPrefix)) {
+    return NonceVerdict::kInvalid;
+  }
+  // Strict decoding gives every payload a single encoding, so no character can be changed
+  // without changing the decoded bytes.
+  std::array<std::byte, kPayloadSize> payload{};
+  const auto size = base64UrlDecode(nonce.substr(kPrefix.size()), payload);
+  if (!size || *size != kPayloadSize) {
+    return NonceVerdict::kInvalid;
+  }
+  const auto expiry_bytes = std::span(payload).first<kExpirySize>();
+  const Mac expected = mac(expiry_bytes, client);
+  if (CRYPTO_memcmp(expected.data(), payload.data() + kExpirySize, kMacSize) != 0) {
+    return NonceVerdict::kInvalid;
+  }
+  return now_unix <= loadExpiry(expiry_bytes) ? NonceVerdict::kValid : NonceVerdict::kStale;
+}
+
+std::optional<std::uint32_t> nonceSecurityFeatures(std::string_view nonce) {
+  constexpr std::size_t kFeatureChars = 4;
+  if (!nonce.starts_with(kNonceCookie) || nonce.size() < kNonceCookie.size() + kFeatureChars) {
+    return std::nullopt;
+  }
+  std::array<std::byte, 3> bits{};
+  const auto size = base64Decode(nonce.substr(kNonceCookie.size(), kFeatureChars), bits);
+  if (!size || *size != bits.size()) {
+    return std::nullopt;
+  }
+  return std::to_integer<std::uint32_t>(bits[0]) << 16U |
+         std::to_integer<std::uint32_t>(bits[1]) << 8U | std::to_integer<std::uint32_t>(bits[2]);
+}
+
+bool nonceHasPasswordAlgorithms(std::string_view nonce) {
+  const auto features = nonceSecurityFeatures(nonce);
+  return features && (*features & kSecurityFeaturePasswordAlgorithms) != 0;
+}
+
+}  // namespace turnpike::auth
