@@ -3,6 +3,8 @@
 #include <arpa/inet.h>  // inet_pton/inet_ntop: text conversion only, no I/O
 
 #include <algorithm>
+#include <charconv>
+#include <system_error>
 
 namespace turnpike::protocol {
 
@@ -56,6 +58,68 @@ std::string Endpoint::toString() const {
     text.append(address.toString());
   }
   return text.append(":").append(std::to_string(port));
+}
+
+namespace {
+
+std::uint8_t maxPrefixLength(const IpAddress& address) { return address.isV4() ? 32 : 128; }
+
+// Keeps the first `length` bits of each address byte and zeroes the rest.
+std::uint8_t maskedByte(std::uint8_t byte, std::size_t index, std::size_t length) {
+  const std::size_t first_bit = index * 8;
+  if (first_bit >= length) {
+    return 0;
+  }
+  if (first_bit + 8 > length) {
+    const auto keep = static_cast<unsigned>(length - first_bit);
+    return static_cast<std::uint8_t>(byte & (0xFFU << (8 - keep)));
+  }
+  return byte;
+}
+
+}  // namespace
+
+std::optional<AddressPrefix> AddressPrefix::parse(std::string_view text) {
+  const std::size_t slash = text.find('/');
+  const std::optional<IpAddress> address = IpAddress::parse(text.substr(0, slash));
+  if (!address) {
+    return std::nullopt;
+  }
+  std::uint8_t length = maxPrefixLength(*address);
+  if (slash != std::string_view::npos) {
+    const std::string_view digits = text.substr(slash + 1);
+    const char* end = digits.data() + digits.size();
+    const auto [ptr, ec] = std::from_chars(digits.data(), end, length);
+    if (digits.empty() || ec != std::errc{} || ptr != end || length > maxPrefixLength(*address)) {
+      return std::nullopt;
+    }
+  }
+  std::array<std::uint8_t, 16> bytes = address->bytes();
+  for (std::size_t i = 0; i < address->size(); ++i) {
+    bytes.at(i) = maskedByte(bytes.at(i), i, length);
+  }
+  if (address->isV4()) {
+    return AddressPrefix{IpAddress::v4({bytes[0], bytes[1], bytes[2], bytes[3]}), length};
+  }
+  return AddressPrefix{IpAddress::v6(bytes), length};
+}
+
+bool AddressPrefix::contains(const IpAddress& ip) const {
+  if (ip.family() != address.family()) {
+    return false;
+  }
+  // A length past the family's size (only possible for a prefix built in code) means all bits.
+  const std::size_t bits = std::min<std::size_t>(length, maxPrefixLength(address));
+  for (std::size_t i = 0; i * 8 < bits; ++i) {
+    if (maskedByte(ip.bytes().at(i), i, bits) != maskedByte(address.bytes().at(i), i, bits)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string AddressPrefix::toString() const {
+  return address.toString().append("/").append(std::to_string(length));
 }
 
 }  // namespace turnpike::protocol

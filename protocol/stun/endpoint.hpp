@@ -49,4 +49,23 @@ struct Endpoint {
   friend auto operator<=>(const Endpoint&, const Endpoint&) = default;
 };
 
+// An address prefix (CIDR block) such as 10.0.0.0/8 or ::1/128 (RFC 4632 section 3.1, RFC 4291
+// section 2.3). parse() always yields zero host bits.
+struct AddressPrefix {
+  IpAddress address;
+  std::uint8_t length = 0;  // at most 32 for IPv4, 128 for IPv6
+
+  // "10.0.0.0/8", "::1/128", or a bare address (the full length). Host bits are masked off, so
+  // "10.1.2.3/8" gives 10.0.0.0/8. No spaces, no zone, no brackets; nullopt on anything else.
+  [[nodiscard]] static std::optional<AddressPrefix> parse(std::string_view text);
+
+  // True if the first `length` bits of ip equal the prefix's. Never true across families: an
+  // IPv4-mapped IPv6 address is not inside an IPv4 prefix (map it first if that is what you mean).
+  [[nodiscard]] bool contains(const IpAddress& ip) const;
+  // Always "address/length", e.g. "10.0.0.0/8" or "::1/128".
+  [[nodiscard]] std::string toString() const;
+
+  friend bool operator==(const AddressPrefix&, const AddressPrefix&) = default;
+};
+
 }  // namespace turnpike::protocol

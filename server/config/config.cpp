@@ -147,47 +147,14 @@ Result<IpAddress> readAddress(const YAML::Node& node, const std::string& path) {
   return *address;
 }
 
-std::uint8_t maxPrefix(const IpAddress& address) { return address.isV4() ? 32 : 128; }
-
-IpAddress maskHostBits(const IpAddress& address, std::uint8_t prefix_length) {
-  std::array<std::uint8_t, 16> bytes = address.bytes();
-  for (std::size_t i = 0; i < address.size(); ++i) {
-    const std::size_t first_bit = i * 8;
-    if (first_bit >= prefix_length) {
-      bytes.at(i) = 0;
-    } else if (first_bit + 8 > prefix_length) {
-      const auto keep = static_cast<unsigned>(prefix_length - first_bit);
-      bytes.at(i) = static_cast<std::uint8_t>(bytes.at(i) & (0xFFU << (8 - keep)));
-    }
-  }
-  if (address.isV4()) {
-    return IpAddress::v4({bytes[0], bytes[1], bytes[2], bytes[3]});
-  }
-  return IpAddress::v6(bytes);
-}
-
 // "10.0.0.0/8", "::1/128", or a bare address (a host prefix). Host bits are masked off.
 Result<Cidr> readCidr(const YAML::Node& node, const std::string& path) {
-  const auto error = [&] { return typeError(node, path, "an address or address/prefix (CIDR)"); };
-  if (!node.IsScalar()) {
-    return error();
+  const std::optional<Cidr> cidr =
+      node.IsScalar() ? protocol::AddressPrefix::parse(node.Scalar()) : std::nullopt;
+  if (!cidr) {
+    return typeError(node, path, "an address or address/prefix (CIDR)");
   }
-  const std::string_view text = node.Scalar();
-  const std::size_t slash = text.find('/');
-  const std::optional<IpAddress> address = IpAddress::parse(text.substr(0, slash));
-  if (!address) {
-    return error();
-  }
-  std::uint8_t prefix_length = maxPrefix(*address);
-  if (slash != std::string_view::npos) {
-    const std::string_view digits = text.substr(slash + 1);
-    const char* end = digits.data() + digits.size();
-    const auto [ptr, ec] = std::from_chars(digits.data(), end, prefix_length);
-    if (digits.empty() || ec != std::errc{} || ptr != end || prefix_length > maxPrefix(*address)) {
-      return error();
-    }
-  }
-  return Cidr{maskHostBits(*address, prefix_length), prefix_length};
+  return *cidr;
 }
 
 template <typename E, std::size_t N>
@@ -656,10 +623,12 @@ Status validateAuth(const ServerConfig& config) {
   return {};
 }
 
+std::uint8_t maxPrefix(const IpAddress& address) { return address.isV4() ? 32 : 128; }
+
 Status checkCidrs(const std::vector<Cidr>& cidrs, std::string_view path) {
   for (std::size_t i = 0; i < cidrs.size(); ++i) {
-    if (cidrs[i].prefix_length > maxPrefix(cidrs[i].address)) {
-      return fail(indexPath(path, i), "prefix length " + std::to_string(cidrs[i].prefix_length) +
+    if (cidrs[i].length > maxPrefix(cidrs[i].address)) {
+      return fail(indexPath(path, i), "prefix length " + std::to_string(cidrs[i].length) +
                                           " is too long for " + cidrs[i].address.toString());
     }
   }

@@ -27,11 +27,8 @@ struct TlsConfig {
   std::string private_key;  // PEM file path
 };
 
-// An address prefix such as 10.0.0.0/8 or ::1/128.
-struct Cidr {
-  protocol::IpAddress address;
-  std::uint8_t prefix_length = 0;
-};
+// An address prefix such as 10.0.0.0/8 or ::1/128; parsed by protocol::AddressPrefix::parse.
+using Cidr = protocol::AddressPrefix;
 
 struct RelayConfig {
   std::vector<protocol::IpAddress> addresses;           // relay sockets bind here

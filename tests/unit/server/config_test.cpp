@@ -35,7 +35,7 @@ void expectSameCidrs(const std::vector<Cidr>& a, const std::vector<Cidr>& b) {
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i].address, b[i].address) << i;
-    EXPECT_EQ(a[i].prefix_length, b[i].prefix_length) << i;
+    EXPECT_EQ(a[i].length, b[i].length) << i;
   }
 }
 
