@@ -41,8 +41,8 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 
-// Rejects valid configs that ask for what this build does not do yet (TLS listeners), naming
-// the key, so --check-config and start-up fail the same way.
+// Rejects valid configs that ask for what this build does not do yet, naming the key, so
+// --check-config and start-up fail the same way. Nothing is rejected today.
 [[nodiscard]] std::expected<void, ConfigError> checkImplemented(const ServerConfig& config);
 
 // Worker threads for a config value: 0 means one per core.

@@ -5,8 +5,12 @@
 
 namespace turnpike::server {
 
-Worker::Worker(std::size_t index, const ServerConfig& config)
-    : index_(index), config_(config), binding_options_{config.software, false} {
+Worker::Worker(std::size_t index, const ServerConfig& config,
+               std::shared_ptr<tls::TlsContext> tls_context)
+    : index_(index),
+      config_(config),
+      tls_context_(std::move(tls_context)),
+      binding_options_{config.software, false} {
   loop_.setWakeHandler([this] { closeAll(); });
 }
 
@@ -39,9 +43,18 @@ std::expected<void, std::string> Worker::open() {
         tcp_listeners_.push_back(std::move(*tcp));
         break;
       }
-      case Transport::kTls:
-        return std::unexpected("tls listener " + local.toString() +
-                               ": TLS listeners are not implemented yet");
+      case Transport::kTls: {
+        if (tls_context_ == nullptr) {
+          return std::unexpected("tls listener " + local.toString() + ": no TLS context loaded");
+        }
+        auto tls = uv::TcpListener::open(loop_, local, *this, *this, tls_context_);
+        if (!tls) {
+          return std::unexpected("tls listener " + local.toString() + ": " +
+                                 tls.error().toString());
+        }
+        tcp_listeners_.push_back(std::move(*tls));
+        break;
+      }
     }
   }
   return {};
@@ -53,7 +66,7 @@ std::vector<std::string> Worker::listenerDescriptions() const {
     out.push_back("udp " + socket->localEndpoint().toString());
   }
   for (const auto& listener : tcp_listeners_) {
-    out.push_back("tcp " + listener->localEndpoint().toString());
+    out.push_back((listener->isTls() ? "tls " : "tcp ") + listener->localEndpoint().toString());
   }
   return out;
 }

@@ -47,7 +47,9 @@ class Worker final : public uv::UdpSocketCallbacks,
                      public uv::TcpListenerCallbacks,
                      public uv::TcpConnectionCallbacks {
  public:
-  Worker(std::size_t index, const ServerConfig& config);
+  // tls_context serves every tls listener; it may be null when the config has none.
+  Worker(std::size_t index, const ServerConfig& config,
+         std::shared_ptr<tls::TlsContext> tls_context = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -80,6 +82,7 @@ class Worker final : public uv::UdpSocketCallbacks,
 
   std::size_t index_;
   const ServerConfig& config_;
+  std::shared_ptr<tls::TlsContext> tls_context_;
   protocol::BindingOptions binding_options_;
   uv::Loop loop_;
   std::vector<std::unique_ptr<uv::UdpSocket>> udp_sockets_;

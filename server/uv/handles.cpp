@@ -45,7 +45,8 @@ protocol::Endpoint fromSockaddr(const sockaddr* address) {
   return endpoint;
 }
 
-std::expected<int, UvError> openBoundSocket(SocketKind kind, const protocol::Endpoint& endpoint) {
+std::expected<int, UvError> openBoundSocket(SocketKind kind, const protocol::Endpoint& endpoint,
+                                            SocketOptions options) {
   const int family = endpoint.address.isV4() ? AF_INET : AF_INET6;
   const int type =
       (kind == SocketKind::kUdp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
@@ -54,8 +55,19 @@ std::expected<int, UvError> openBoundSocket(SocketKind kind, const protocol::End
     return std::unexpected(UvError{"socket", -errno});
   }
   const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (options.reuse_port) {
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  }
+  if (options.dont_fragment) {
+    const int pmtu = IP_PMTUDISC_DO;
+    if (family == AF_INET) {
+      ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+    } else {
+      const int pmtu6 = IPV6_PMTUDISC_DO;
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu6, sizeof(pmtu6));
+    }
+  }
   if (family == AF_INET6) {
     // An IPv6 listener serves IPv6 only; IPv4 gets its own listener.
     ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));

@@ -49,10 +49,17 @@ uv_stream_t* asStream(Handle* handle) {
 [[nodiscard]] sockaddr_storage toSockaddr(const protocol::Endpoint& endpoint);
 [[nodiscard]] protocol::Endpoint fromSockaddr(const sockaddr* address);
 
-// A socket bound to endpoint with SO_REUSEADDR and SO_REUSEPORT, so every worker can bind the
-// same listener address and the kernel spreads 5-tuples across them. Returns the fd.
+// A socket bound to endpoint. Listeners use SO_REUSEPORT, so every worker can bind the same
+// listener address and the kernel spreads 5-tuples across them; relay sockets must not (each
+// relay port belongs to one allocation). dont_fragment sets DF (IP_PMTUDISC_DO). Returns the fd;
+// a bind failure carries the errno as a libuv code (UV_EADDRINUSE, UV_EMFILE, ...).
 enum class SocketKind { kUdp, kTcp };
+struct SocketOptions {
+  bool reuse_port = true;
+  bool dont_fragment = false;
+};
 [[nodiscard]] std::expected<int, UvError> openBoundSocket(SocketKind kind,
-                                                          const protocol::Endpoint& endpoint);
+                                                          const protocol::Endpoint& endpoint,
+                                                          SocketOptions options = {});
 
 }  // namespace turnpike::server::uv

@@ -4,6 +4,10 @@
 
 #include <vector>
 
+#include "server/log.hpp"
+#include "server/tls/tls_context.hpp"
+#include "server/tls/tls_session.hpp"
+
 namespace turnpike::server::uv {
 namespace {
 
@@ -40,28 +44,62 @@ std::string_view toString(CloseReason reason) {
       return "write_error";
     case CloseReason::kLocalClose:
       return "local_close";
+    case CloseReason::kTlsError:
+      return "tls_error";
+    case CloseReason::kHandshakeTimeout:
+      return "tls_handshake_timeout";
   }
   return "unknown";
 }
 
-TcpConnection::TcpConnection(uv_tcp_t* handle, TcpConnectionCallbacks& callbacks)
-    : handle_(handle), callbacks_(callbacks) {
+TcpConnection::TcpConnection(uv_tcp_t* handle, TcpConnectionCallbacks& callbacks,
+                             SSL_CTX* tls_context, std::chrono::milliseconds handshake_timeout)
+    : handle_(handle), callbacks_(callbacks), handshake_timeout_(handshake_timeout) {
   handle_->data = this;
   peer_ = endpointOf(handle_, /*peer=*/true);
   local_ = endpointOf(handle_, /*peer=*/false);
+  if (tls_context != nullptr) {
+    tls_ = std::make_unique<tls::TlsSession>(tls_context);
+    tls_buffer_ = std::make_unique<std::array<std::byte, kTlsReadBufferSize>>();
+  }
 }
 
 TcpConnection::~TcpConnection() {
   uv_read_stop(asStream(handle_));
   closeAndDelete(handle_);
+  closeAndDelete(handshake_timer_);
 }
 
 std::expected<void, UvError> TcpConnection::start() {
   uv_tcp_nodelay(handle_, 1);
+  if (tls_ != nullptr) {
+    // A client that connects and never finishes the handshake must not hold the connection
+    // (and its TLS state) forever.
+    handshake_timer_ = new uv_timer_t;
+    uv_timer_init(handle_->loop, handshake_timer_);
+    handshake_timer_->data = this;
+    const auto timeout_ms = static_cast<std::uint64_t>(handshake_timeout_.count());
+    if (const int rc = uv_timer_start(handshake_timer_, onHandshakeTimeout, timeout_ms, 0);
+        rc != 0) {
+      return std::unexpected(UvError{"uv_timer_start", rc});
+    }
+  }
   if (const int rc = uv_read_start(asStream(handle_), onAlloc, onRead); rc != 0) {
     return std::unexpected(UvError{"uv_read_start", rc});
   }
   return {};
+}
+
+void TcpConnection::onHandshakeTimeout(uv_timer_t* timer) {
+  if (auto* self = static_cast<TcpConnection*>(timer->data); self != nullptr) {
+    self->close(CloseReason::kHandshakeTimeout);
+  }
+}
+
+void TcpConnection::stopHandshakeTimer() {
+  // The handle is not needed again: free it now rather than with the connection.
+  closeAndDelete(handshake_timer_);
+  handshake_timer_ = nullptr;
 }
 
 void TcpConnection::onAlloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buffer) {
@@ -70,13 +108,15 @@ void TcpConnection::onAlloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_b
     *buffer = uv_buf_init(nullptr, 0);
     return;
   }
-  // Read straight into the framer; an empty span (framer failed) makes libuv report UV_ENOBUFS.
-  const protocol::MutableBytes space = self->framer_.writableSpace();
+  // TLS: ciphertext into the connection's buffer. TCP: straight into the framer; an empty span
+  // (framer failed) makes libuv report UV_ENOBUFS.
+  const protocol::MutableBytes space =
+      self->tls_ != nullptr ? *self->tls_buffer_ : self->framer_.writableSpace();
   *buffer = uv_buf_init(reinterpret_cast<char*>(space.data()),  // NOLINT
                         static_cast<unsigned>(space.size()));
 }
 
-void TcpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buffer*/) {
+void TcpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer) {
   auto* self = static_cast<TcpConnection*>(stream->data);
   if (self == nullptr || nread == 0) {
     return;
@@ -88,8 +128,54 @@ void TcpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /
                                     : CloseReason::kReadError);
     return;
   }
+  if (self->tls_ != nullptr) {
+    const auto* ciphertext = reinterpret_cast<const std::byte*>(buffer->base);  // NOLINT
+    self->receiveTls({ciphertext, static_cast<std::size_t>(nread)});
+    return;
+  }
   self->framer_.commit(static_cast<std::size_t>(nread));
   self->drainFrames();
+}
+
+void TcpConnection::receiveTls(protocol::ConstBytes ciphertext) {
+  // The session copies the ciphertext, which frees tls_buffer_ for flushTls() below.
+  auto result = tls_->receive(ciphertext);
+  // Decrypt straight into the framer. Whole frames are consumed by drainFrames(), so the framer
+  // always has space for more unless it failed (and closed the connection).
+  while (result && !closed_) {
+    const protocol::MutableBytes space = framer_.writableSpace();
+    if (space.empty()) {
+      close(CloseReason::kFramingError);
+      break;
+    }
+    const auto read = tls_->readPlaintext(space);
+    if (!read) {
+      result = std::unexpected(read.error());
+    } else if (*read == 0) {
+      break;
+    } else {
+      framer_.commit(*read);
+      drainFrames();
+    }
+  }
+  if (handshake_timer_ != nullptr && tls_->handshakeDone()) {
+    stopHandshakeTimer();
+  }
+  // Whatever the session produced: the server's handshake flight, session tickets, an alert.
+  flushTls();
+  if (!result) {
+    const bool peer_closed = result.error() == tls::TlsError::kClosed;
+    TP_LOG(kDebug, "tls ", peer_.toString(), ": ",
+           peer_closed ? std::string_view("close_notify") : tls_->errorText());
+    close(peer_closed ? CloseReason::kPeerClosed : CloseReason::kTlsError);
+  }
+}
+
+void TcpConnection::flushTls() {
+  const protocol::MutableBytes scratch = *tls_buffer_;
+  while (!closed_ && tls_->pendingCiphertext() > 0) {
+    send(scratch.first(tls_->takeCiphertext(scratch)));
+  }
 }
 
 void TcpConnection::drainFrames() {
@@ -107,6 +193,23 @@ void TcpConnection::drainFrames() {
 }
 
 void TcpConnection::write(protocol::ConstBytes data) {
+  if (closed_ || data.empty()) {
+    return;
+  }
+  if (tls_ == nullptr) {
+    send(data);
+    return;
+  }
+  if (auto written = tls_->writePlaintext(data); !written) {
+    TP_LOG(kDebug, "tls ", peer_.toString(), ": write: ", tls_->errorText());
+    flushTls();
+    close(CloseReason::kTlsError);
+    return;
+  }
+  flushTls();
+}
+
+void TcpConnection::send(protocol::ConstBytes data) {
   if (closed_ || data.empty()) {
     return;
   }
@@ -156,16 +259,30 @@ void TcpConnection::close(CloseReason reason) {
   if (closed_) {
     return;
   }
+  if (tls_ != nullptr &&
+      (reason == CloseReason::kLocalClose || reason == CloseReason::kFramingError)) {
+    // The TLS layer is healthy: say goodbye properly (RFC 8446 section 6.1), best effort.
+    tls_->sendCloseNotify();
+    flushTls();
+    if (closed_) {
+      return;  // the flush failed and closed the connection already
+    }
+  }
   closed_ = true;
   uv_read_stop(asStream(handle_));
+  stopHandshakeTimer();
   callbacks_.onClosed(*this, reason);
 }
 
 TcpListener::TcpListener(Loop& loop, TcpListenerCallbacks& listener_callbacks,
-                         TcpConnectionCallbacks& connection_callbacks)
+                         TcpConnectionCallbacks& connection_callbacks,
+                         std::shared_ptr<tls::TlsContext> tls_context,
+                         std::chrono::milliseconds handshake_timeout)
     : loop_(loop),
       listener_callbacks_(listener_callbacks),
       connection_callbacks_(connection_callbacks),
+      tls_context_(std::move(tls_context)),
+      handshake_timeout_(handshake_timeout),
       handle_(new uv_tcp_t) {
   uv_tcp_init(loop_.get(), handle_);
   handle_->data = this;
@@ -175,13 +292,14 @@ TcpListener::~TcpListener() { closeAndDelete(handle_); }
 
 std::expected<std::unique_ptr<TcpListener>, UvError> TcpListener::open(
     Loop& loop, const protocol::Endpoint& local, TcpListenerCallbacks& listener_callbacks,
-    TcpConnectionCallbacks& connection_callbacks) {
+    TcpConnectionCallbacks& connection_callbacks, std::shared_ptr<tls::TlsContext> tls_context,
+    std::chrono::milliseconds handshake_timeout) {
   auto fd = openBoundSocket(SocketKind::kTcp, local);
   if (!fd) {
     return std::unexpected(fd.error());
   }
-  std::unique_ptr<TcpListener> listener(
-      new TcpListener(loop, listener_callbacks, connection_callbacks));
+  std::unique_ptr<TcpListener> listener(new TcpListener(
+      loop, listener_callbacks, connection_callbacks, std::move(tls_context), handshake_timeout));
   if (const int rc = uv_tcp_open(listener->handle_, *fd); rc != 0) {
     ::close(*fd);
     return std::unexpected(UvError{"uv_tcp_open", rc});
@@ -210,8 +328,9 @@ void TcpListener::onConnection(uv_stream_t* server, int status) {
     closeAndDelete(client);
     return;
   }
-  self->listener_callbacks_.onAccepted(
-      std::make_unique<TcpConnection>(client, self->connection_callbacks_));
+  SSL_CTX* tls_context = self->tls_context_ != nullptr ? self->tls_context_->get() : nullptr;
+  self->listener_callbacks_.onAccepted(std::make_unique<TcpConnection>(
+      client, self->connection_callbacks_, tls_context, self->handshake_timeout_));
 }
 
 }  // namespace turnpike::server::uv

@@ -1,9 +1,15 @@
-// TCP listener and connections on a libuv loop. Each connection reads straight into its own
-// bounded StreamFramer (no copy) and hands out whole STUN messages and ChannelData frames.
+// TCP and TLS listeners and connections on a libuv loop. Each connection hands out whole STUN
+// messages and ChannelData frames from its own bounded StreamFramer. Plain TCP reads straight
+// into the framer (no copy); TLS reads ciphertext into a small per-connection buffer, feeds it to
+// a TlsSession and decrypts straight into the framer, so framing is the same for both.
 #pragma once
 
 #include <uv.h>
 
+#include <openssl/types.h>
+
+#include <array>
+#include <chrono>
 #include <cstdint>
 #include <expected>
 #include <memory>
@@ -13,6 +19,11 @@
 #include "protocol/turn/stream_framer.hpp"
 #include "server/uv/handles.hpp"
 #include "server/uv/loop.hpp"
+
+namespace turnpike::server::tls {
+class TlsContext;
+class TlsSession;
+}  // namespace turnpike::server::tls
 
 namespace turnpike::server::uv {
 
@@ -24,9 +35,12 @@ enum class CloseReason : std::uint8_t {
   kFramingError,   // bytes that are neither STUN nor ChannelData, or an oversized frame
   kWriteOverflow,  // the peer does not read and the write queue hit its bound
   kWriteError,
-  kLocalClose,  // the server closed it (shutdown, policy)
+  kLocalClose,        // the server closed it (shutdown, policy)
+  kTlsError,          // TLS handshake failure (e.g. TLS 1.1 or garbage), bad record, alert
+  kHandshakeTimeout,  // the TLS handshake did not finish within the handshake timeout
 };
-inline constexpr std::size_t kCloseReasonCount = 6;
+inline constexpr std::size_t kCloseReasonCount = 8;
+static_assert(static_cast<std::size_t>(CloseReason::kHandshakeTimeout) + 1 == kCloseReasonCount);
 [[nodiscard]] std::string_view toString(CloseReason reason);
 
 class TcpConnectionCallbacks {
@@ -46,14 +60,24 @@ class TcpConnection {
   // Bytes waiting to be written before the connection is closed as a slow reader.
   static constexpr std::size_t kMaxQueuedWriteBytes = 256U * 1024U;
 
-  // Takes ownership of an accepted, initialised handle.
-  TcpConnection(uv_tcp_t* handle, TcpConnectionCallbacks& callbacks);
+  // Ciphertext read per read callback on TLS connections; whole STUN messages are far smaller,
+  // and a longer TLS record simply takes several reads.
+  static constexpr std::size_t kTlsReadBufferSize = 4096;
+  // A TLS connection whose handshake has not finished by then is closed (kHandshakeTimeout).
+  static constexpr std::chrono::milliseconds kDefaultHandshakeTimeout{10'000};
+
+  // Takes ownership of an accepted, initialised handle. With a non-null tls_context the
+  // connection speaks TLS (server side) and reading starts with the handshake.
+  TcpConnection(uv_tcp_t* handle, TcpConnectionCallbacks& callbacks, SSL_CTX* tls_context = nullptr,
+                std::chrono::milliseconds handshake_timeout = kDefaultHandshakeTimeout);
   ~TcpConnection();
   TcpConnection(const TcpConnection&) = delete;
   TcpConnection& operator=(const TcpConnection&) = delete;
 
+  // Starts reading (and, with TLS, the handshake timer).
   [[nodiscard]] std::expected<void, UvError> start();
-  // Writes all of data, queueing a copy of what the kernel does not take at once.
+  // Writes all of data (encrypted first with TLS), queueing a copy of what the kernel does not
+  // take at once.
   void write(protocol::ConstBytes data);
   // Stops reading, closes the socket and reports onClosed (once).
   void close(CloseReason reason);
@@ -61,15 +85,31 @@ class TcpConnection {
   [[nodiscard]] const protocol::Endpoint& peer() const { return peer_; }
   [[nodiscard]] const protocol::Endpoint& local() const { return local_; }
   [[nodiscard]] bool closed() const { return closed_; }
+  [[nodiscard]] bool isTls() const { return tls_ != nullptr; }
 
  private:
   static void onAlloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer);
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
+  static void onHandshakeTimeout(uv_timer_t* timer);
   void drainFrames();
+  // TLS: feeds ciphertext to the session, decrypts into the framer, sends what the session
+  // produced (handshake, tickets, alerts) and closes on a TLS error.
+  void receiveTls(protocol::ConstBytes ciphertext);
+  // Moves the session's pending ciphertext to the socket, through tls_buffer_.
+  void flushTls();
+  // try_write, then a bounded queue for the rest.
+  void send(protocol::ConstBytes data);
+  void stopHandshakeTimer();
 
   uv_tcp_t* handle_;
   TcpConnectionCallbacks& callbacks_;
   protocol::StreamFramer framer_;
+  // TLS only (null for plain TCP). tls_buffer_ receives ciphertext between onAlloc and
+  // receiveTls(); after that it is scratch space for outgoing ciphertext.
+  std::unique_ptr<tls::TlsSession> tls_;
+  std::unique_ptr<std::array<std::byte, kTlsReadBufferSize>> tls_buffer_;
+  uv_timer_t* handshake_timer_ = nullptr;
+  std::chrono::milliseconds handshake_timeout_;
   protocol::Endpoint peer_;
   protocol::Endpoint local_;
   bool closed_ = false;
@@ -87,24 +127,32 @@ class TcpListenerCallbacks {
 
 class TcpListener {
  public:
+  // With a tls_context, every accepted connection speaks TLS.
   [[nodiscard]] static std::expected<std::unique_ptr<TcpListener>, UvError> open(
       Loop& loop, const protocol::Endpoint& local, TcpListenerCallbacks& listener_callbacks,
-      TcpConnectionCallbacks& connection_callbacks);
+      TcpConnectionCallbacks& connection_callbacks,
+      std::shared_ptr<tls::TlsContext> tls_context = nullptr,
+      std::chrono::milliseconds handshake_timeout = TcpConnection::kDefaultHandshakeTimeout);
   ~TcpListener();
   TcpListener(const TcpListener&) = delete;
   TcpListener& operator=(const TcpListener&) = delete;
 
   [[nodiscard]] const protocol::Endpoint& localEndpoint() const { return local_; }
   [[nodiscard]] std::uint64_t acceptErrors() const { return accept_errors_; }
+  [[nodiscard]] bool isTls() const { return tls_context_ != nullptr; }
 
  private:
   TcpListener(Loop& loop, TcpListenerCallbacks& listener_callbacks,
-              TcpConnectionCallbacks& connection_callbacks);
+              TcpConnectionCallbacks& connection_callbacks,
+              std::shared_ptr<tls::TlsContext> tls_context,
+              std::chrono::milliseconds handshake_timeout);
   static void onConnection(uv_stream_t* server, int status);
 
   Loop& loop_;
   TcpListenerCallbacks& listener_callbacks_;
   TcpConnectionCallbacks& connection_callbacks_;
+  std::shared_ptr<tls::TlsContext> tls_context_;
+  std::chrono::milliseconds handshake_timeout_;
   uv_tcp_t* handle_;
   protocol::Endpoint local_;
   std::uint64_t accept_errors_ = 0;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <vector>
 
 namespace turnpike::server::uv {
@@ -30,8 +31,9 @@ UdpSocket::~UdpSocket() {
 
 std::expected<std::unique_ptr<UdpSocket>, UvError> UdpSocket::open(Loop& loop,
                                                                    const protocol::Endpoint& local,
-                                                                   UdpSocketCallbacks& callbacks) {
-  auto fd = openBoundSocket(SocketKind::kUdp, local);
+                                                                   UdpSocketCallbacks& callbacks,
+                                                                   SocketOptions options) {
+  auto fd = openBoundSocket(SocketKind::kUdp, local, options);
   if (!fd) {
     return std::unexpected(fd.error());
   }
@@ -78,26 +80,42 @@ void UdpSocket::onReceive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buffe
   self->callbacks_.onDatagram(*self, data, fromSockaddr(address));
 }
 
-void UdpSocket::send(const protocol::Endpoint& destination, protocol::ConstBytes data) {
+void UdpSocket::send(const protocol::Endpoint& destination,
+                     std::span<const protocol::ConstBytes> parts) {
+  constexpr std::size_t kMaxParts = 4;
+  if (parts.size() > kMaxParts) {
+    ++counters_.send_dropped;
+    return;
+  }
   const sockaddr_storage address = toSockaddr(destination);
   const auto* addr = reinterpret_cast<const sockaddr*>(&address);  // NOLINT
-  uv_buf_t buffer =
-      uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(data.data())),  // NOLINT
-                  static_cast<unsigned>(data.size()));
-  const int rc = uv_udp_try_send(handle_, &buffer, 1, addr);
+  std::array<uv_buf_t, kMaxParts> buffers{};
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    buffers[i] =
+        uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(parts[i].data())),  // NOLINT
+                    static_cast<unsigned>(parts[i].size()));
+    total += parts[i].size();
+  }
+  const int rc =
+      uv_udp_try_send(handle_, buffers.data(), static_cast<unsigned>(parts.size()), addr);
   if (rc >= 0) {
     ++counters_.sent;
     return;
   }
-  if (rc != UV_EAGAIN || *queued_bytes_ + data.size() > kMaxQueuedBytes) {
+  if (rc != UV_EAGAIN || *queued_bytes_ + total > kMaxQueuedBytes) {
     ++counters_.send_dropped;
     return;
   }
   // The kernel buffer is full: copy and let libuv send when the socket is writable.
-  auto* queued = new QueuedSend{{}, {data.begin(), data.end()}, queued_bytes_};
-  *queued_bytes_ += data.size();
-  buffer = uv_buf_init(reinterpret_cast<char*>(queued->data.data()),  // NOLINT
-                       static_cast<unsigned>(queued->data.size()));
+  auto* queued = new QueuedSend{{}, {}, queued_bytes_};
+  queued->data.reserve(total);
+  for (const protocol::ConstBytes part : parts) {
+    queued->data.insert(queued->data.end(), part.begin(), part.end());
+  }
+  *queued_bytes_ += total;
+  uv_buf_t buffer = uv_buf_init(reinterpret_cast<char*>(queued->data.data()),  // NOLINT
+                                static_cast<unsigned>(queued->data.size()));
   queued->request.data = queued;
   const int send_rc = uv_udp_send(&queued->request, handle_, &buffer, 1, addr,
                                   [](uv_udp_send_t* request, int /*status*/) {
@@ -106,7 +124,7 @@ void UdpSocket::send(const protocol::Endpoint& destination, protocol::ConstBytes
                                     delete done;
                                   });
   if (send_rc != 0) {
-    *queued_bytes_ -= data.size();
+    *queued_bytes_ -= total;
     delete queued;
     ++counters_.send_dropped;
     return;

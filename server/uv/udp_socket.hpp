@@ -40,15 +40,20 @@ class UdpSocket {
     std::uint64_t send_dropped = 0;  // queue full or send error
   };
 
-  // Binds with SO_REUSEPORT and starts receiving.
+  // Binds (listeners with SO_REUSEPORT, see SocketOptions) and starts receiving.
   [[nodiscard]] static std::expected<std::unique_ptr<UdpSocket>, UvError> open(
-      Loop& loop, const protocol::Endpoint& local, UdpSocketCallbacks& callbacks);
+      Loop& loop, const protocol::Endpoint& local, UdpSocketCallbacks& callbacks,
+      SocketOptions options = {});
 
   ~UdpSocket();
   UdpSocket(const UdpSocket&) = delete;
   UdpSocket& operator=(const UdpSocket&) = delete;
 
-  void send(const protocol::Endpoint& destination, protocol::ConstBytes data);
+  void send(const protocol::Endpoint& destination, protocol::ConstBytes data) {
+    send(destination, std::span(&data, 1));
+  }
+  // Sends the parts as one datagram (header and payload without joining them first).
+  void send(const protocol::Endpoint& destination, std::span<const protocol::ConstBytes> parts);
 
   [[nodiscard]] const protocol::Endpoint& localEndpoint() const { return local_; }
   [[nodiscard]] const Counters& counters() const { return counters_; }

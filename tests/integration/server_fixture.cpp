@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "protocol/stun/attributes.hpp"
+#include "tests/support/test_certificate.hpp"
 
 namespace turnpike::test {
 namespace {
@@ -112,7 +113,15 @@ std::string describeStatus(int status) {
   return "status " + std::to_string(status);
 }
 
-std::string configYaml(const ServerOptions& options, std::uint16_t port) {
+// tls: the tls listener's endpoint and PEM files, used when options.tls.
+struct TlsListenerFiles {
+  std::uint16_t port = 0;
+  std::string certificate;
+  std::string private_key;
+};
+
+std::string configYaml(const ServerOptions& options, std::uint16_t port,
+                       const TlsListenerFiles& tls) {
   const std::string address = options.ipv6 ? "\"::1\"" : "127.0.0.1";
   std::ostringstream yaml;
   yaml << "listeners:\n";
@@ -121,6 +130,11 @@ std::string configYaml(const ServerOptions& options, std::uint16_t port) {
   }
   if (options.tcp) {
     yaml << "  - {transport: tcp, address: " << address << ", port: " << port << "}\n";
+  }
+  if (options.tls) {
+    yaml << "  - {transport: tls, address: " << address << ", port: " << tls.port << "}\n"
+         << "tls: {certificate: \"" << tls.certificate << "\", private_key: \"" << tls.private_key
+         << "\"}\n";
   }
   yaml << "software: \"" << options.software << "\"\n"
        << "threads: " << options.threads << "\n"
@@ -530,7 +544,31 @@ void ServerFixture::SetUp() {
 bool ServerFixture::tryStart(const ServerOptions& options, std::uint16_t port,
                              std::string& failure) {
   server_ = loopback(options.ipv6, port);
-  const std::filesystem::path config = dir_.write("turnpike.yaml", configYaml(options, port));
+  TlsListenerFiles tls;
+  if (options.tls) {
+    if (tls_certificate_.empty()) {
+      CertificateFiles files;
+      if (const std::string error = writeSelfSignedCertificate(dir_.path(), "server", files);
+          !error.empty()) {
+        failure = "cannot make a test certificate: " + error;
+        return false;
+      }
+      tls_certificate_ = files.certificate;
+      tls_private_key_ = files.private_key;
+    }
+    // Its own port: TCP and TLS cannot share one.
+    std::optional<std::uint16_t> tls_port;
+    for (int attempt = 0; attempt < kStartAttempts && (!tls_port || *tls_port == port); ++attempt) {
+      tls_port = pickFreePort(server_.address);
+    }
+    if (!tls_port || *tls_port == port) {
+      failure = "no free port for the tls listener";
+      return false;
+    }
+    tls = {*tls_port, tls_certificate_.string(), tls_private_key_.string()};
+    tls_server_ = loopback(options.ipv6, *tls_port);
+  }
+  const std::filesystem::path config = dir_.write("turnpike.yaml", configYaml(options, port, tls));
   log_path_ = dir_.path() / "turnpike.log";
   pid_ = spawnProcess(TURNPIKE_BINARY, {"--config", config.string()}, log_path_);
   if (pid_ < 0) {

@@ -1,6 +1,6 @@
 // Integration-test support: runs the real turnpike binary (TURNPIKE_BINARY) on 127.0.0.1 or ::1
-// with a generated config, and talks to it over UDP and TCP sockets. Every wait is bounded: each
-// helper takes a timeout and gives up (returning nullopt/false) when it expires.
+// with a generated config, and talks to it over UDP and TCP sockets (TLS: tls_test.cpp). Every wait
+// is bounded: each helper takes a timeout and gives up (returning nullopt/false) when it expires.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -163,6 +163,8 @@ struct ServerOptions {
   bool tcp = true;
   std::string software = "turnpike";
   int threads = 2;
+  // A tls listener on its own port (tlsServer()), with a certificate generated for the test.
+  bool tls = false;
 };
 
 // Starts turnpike in SetUp (skipping when the loopback address cannot be bound) and stops it with
@@ -179,6 +181,9 @@ class ServerFixture : public ::testing::Test {
   void stopServer(int signal);
 
   [[nodiscard]] const protocol::Endpoint& server() const { return server_; }
+  // The tls listener (options().tls), and the certificate it serves.
+  [[nodiscard]] const protocol::Endpoint& tlsServer() const { return tls_server_; }
+  [[nodiscard]] const std::filesystem::path& tlsCertificate() const { return tls_certificate_; }
   [[nodiscard]] std::string serverLog() const;
   // True while the child has not exited (it is not reaped here).
   [[nodiscard]] bool serverRunning() const;
@@ -199,6 +204,9 @@ class ServerFixture : public ::testing::Test {
   TempDir dir_;
   std::filesystem::path log_path_;
   protocol::Endpoint server_;
+  protocol::Endpoint tls_server_;
+  std::filesystem::path tls_certificate_;
+  std::filesystem::path tls_private_key_;
   pid_t pid_ = -1;
 };
 

@@ -1,0 +1,553 @@
+// TlsContext and TlsSession, with no sockets: a server TlsSession and an OpenSSL client on memory
+// BIOs, with the test moving bytes between them. The certificate is generated per run.
+#include "server/tls/tls_session.hpp"
+
+#include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdlib.h>  // mkdtemp
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/tls/tls_context.hpp"
+#include "tests/support/test_certificate.hpp"
+
+namespace turnpike::server::tls {
+namespace {
+
+using Bytes = std::vector<std::byte>;
+using protocol::ConstBytes;
+
+// How the test server's connection reads: at most this much ciphertext per "read".
+constexpr std::size_t kReadChunk = 4096;
+
+Bytes bytesOf(std::string_view text) {
+  Bytes out(text.size());
+  std::memcpy(out.data(), text.data(), text.size());
+  return out;
+}
+
+Bytes pattern(std::size_t size) {
+  Bytes out(size);
+  for (std::size_t i = 0; i < size; ++i) {
+    out[i] = static_cast<std::byte>((i * 7 + i / 251) & 0xFF);
+  }
+  return out;
+}
+
+// One directory with a certificate, its key and a key that matches nothing, for every test.
+class Files {
+ public:
+  Files() {
+    std::string pattern_path =
+        (std::filesystem::temp_directory_path() / "turnpike-tls-XXXXXX").string();
+    if (::mkdtemp(pattern_path.data()) != nullptr) {
+      dir = pattern_path;
+      error = test::writeSelfSignedCertificate(dir, "server", files);
+      if (error.empty()) {
+        error = test::writePrivateKey(dir / "other.key.pem");
+      }
+    } else {
+      error = "mkdtemp failed";
+    }
+  }
+  ~Files() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  }
+  Files(const Files&) = delete;
+  Files& operator=(const Files&) = delete;
+
+  std::filesystem::path dir;
+  test::CertificateFiles files;
+  std::string error;
+};
+
+struct ClientContextFree {
+  void operator()(SSL_CTX* context) const { SSL_CTX_free(context); }
+};
+using ClientContext = std::unique_ptr<SSL_CTX, ClientContextFree>;
+
+// The peer of the session under test: an OpenSSL client on two memory BIOs.
+class Client {
+ public:
+  explicit Client(SSL_CTX* context) : ssl_(SSL_new(context)) {
+    BIO* in = BIO_new(BIO_s_mem());
+    BIO* out = BIO_new(BIO_s_mem());
+    BIO_set_mem_eof_return(in, -1);
+    SSL_set_bio(ssl_, in, out);
+    SSL_set_connect_state(ssl_);
+    SSL_set1_host(ssl_, "localhost");
+  }
+  ~Client() { SSL_free(ssl_); }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  [[nodiscard]] SSL* ssl() const { return ssl_; }
+  // Advances the client's handshake; the SSL_get_error code (SSL_ERROR_NONE when done).
+  int handshake() { return SSL_get_error(ssl_, SSL_do_handshake(ssl_)); }
+  [[nodiscard]] bool done() const { return SSL_is_init_finished(ssl_) == 1; }
+
+  Bytes takeOutput() {
+    Bytes out(BIO_ctrl_pending(SSL_get_wbio(ssl_)));
+    std::size_t read = 0;
+    if (!out.empty()) {
+      EXPECT_EQ(BIO_read_ex(SSL_get_wbio(ssl_), out.data(), out.size(), &read), 1);
+    }
+    return out;
+  }
+  void give(ConstBytes ciphertext) {
+    std::size_t written = 0;
+    ASSERT_EQ(BIO_write_ex(SSL_get_rbio(ssl_), ciphertext.data(), ciphertext.size(), &written), 1);
+  }
+  void write(ConstBytes plaintext) {
+    std::size_t written = 0;
+    ASSERT_EQ(SSL_write_ex(ssl_, plaintext.data(), plaintext.size(), &written), 1);
+    ASSERT_EQ(written, plaintext.size());
+  }
+  // Everything decryptable now; last_error is the SSL_get_error code that stopped reading.
+  Bytes read(int* last_error = nullptr) {
+    Bytes out;
+    std::array<std::byte, 1500> buffer{};
+    while (true) {
+      std::size_t n = 0;
+      const int rc = SSL_read_ex(ssl_, buffer.data(), buffer.size(), &n);
+      if (rc != 1) {
+        if (last_error != nullptr) {
+          *last_error = SSL_get_error(ssl_, rc);
+        }
+        return out;
+      }
+      out.insert(out.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+  }
+
+ private:
+  SSL* ssl_;
+};
+
+// Drains the session's pending ciphertext the way the connection does: through a small buffer.
+Bytes drainServer(TlsSession& server) {
+  Bytes out;
+  std::array<std::byte, kReadChunk> scratch{};
+  while (server.pendingCiphertext() > 0) {
+    const std::size_t n = server.takeCiphertext(scratch);
+    if (n == 0) {
+      ADD_FAILURE() << "pending ciphertext that cannot be taken";
+      break;
+    }
+    out.insert(out.end(), scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  return out;
+}
+
+// Feeds ciphertext to the server in chunks and reads plaintext into `plaintext` through a small
+// buffer, as server/uv/tcp.cpp does. Returns the first error.
+std::expected<void, TlsError> serverReceive(TlsSession& server, ConstBytes ciphertext,
+                                            Bytes& plaintext, std::size_t chunk = kReadChunk) {
+  while (!ciphertext.empty()) {
+    const std::size_t n = std::min(chunk, ciphertext.size());
+    if (auto received = server.receive(ciphertext.first(n)); !received) {
+      return received;
+    }
+    ciphertext = ciphertext.subspan(n);
+    std::array<std::byte, 1000> space{};
+    while (true) {
+      const auto read = server.readPlaintext(space);
+      if (!read) {
+        return std::unexpected(read.error());
+      }
+      if (*read == 0) {
+        break;
+      }
+      plaintext.insert(plaintext.end(), space.begin(),
+                       space.begin() + static_cast<std::ptrdiff_t>(*read));
+    }
+  }
+  return {};
+}
+
+// Moves bytes both ways until neither side has anything to send. Stops at the server's first
+// error, after handing its alert (if any) to the client.
+std::expected<void, TlsError> pump(Client& client, TlsSession& server, Bytes& server_plaintext,
+                                   std::size_t chunk = kReadChunk) {
+  for (int round = 0; round < 50; ++round) {
+    if (!client.done()) {
+      (void)client.handshake();
+    }
+    const Bytes to_server = client.takeOutput();
+    const auto received = serverReceive(server, to_server, server_plaintext, chunk);
+    const Bytes to_client = drainServer(server);
+    client.give(to_client);
+    if (!received) {
+      return received;
+    }
+    if (to_server.empty() && to_client.empty()) {
+      return {};
+    }
+  }
+  ADD_FAILURE() << "the peers never went quiet";
+  return {};
+}
+
+class TlsSessionTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { files_ = new Files(); }
+  static void TearDownTestSuite() {
+    delete files_;
+    files_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(files_->error.empty()) << files_->error;
+    auto loaded = TlsContext::load(serverConfig());
+    ASSERT_TRUE(loaded) << loaded.error();
+    server_context_ = std::move(*loaded);
+    client_context_ = newClientContext();
+  }
+  void TearDown() override { ERR_clear_error(); }
+
+  static TlsConfig serverConfig() {
+    return {files_->files.certificate.string(), files_->files.private_key.string()};
+  }
+
+  // A client that trusts exactly the test certificate and checks the name "localhost".
+  static ClientContext newClientContext() {
+    ClientContext context(SSL_CTX_new(TLS_client_method()));
+    EXPECT_EQ(
+        SSL_CTX_load_verify_locations(context.get(), files_->files.certificate.c_str(), nullptr),
+        1);
+    SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
+    return context;
+  }
+
+  // A server session with a finished handshake with `client`.
+  void handshake(Client& client, TlsSession& server) {
+    Bytes plaintext;
+    ASSERT_TRUE(pump(client, server, plaintext));
+    ASSERT_TRUE(client.done());
+    ASSERT_TRUE(server.handshakeDone());
+    ASSERT_EQ(SSL_get_verify_result(client.ssl()), X509_V_OK);
+    ASSERT_TRUE(plaintext.empty());
+  }
+
+  static Files* files_;
+  std::shared_ptr<TlsContext> server_context_;
+  ClientContext client_context_;
+};
+
+Files* TlsSessionTest::files_ = nullptr;
+
+// ---- Handshake ----
+
+TEST_F(TlsSessionTest, HandshakeCompletesWithTls13ByDefault) {
+  TlsSession server(server_context_->get());
+  Client client(client_context_.get());
+  EXPECT_FALSE(server.handshakeDone());
+  handshake(client, server);
+  EXPECT_EQ(SSL_version(client.ssl()), TLS1_3_VERSION);
+  EXPECT_TRUE(server.errorText().empty());
+}
+
+TEST_F(TlsSessionTest, Tls12ClientGetsAnEcdheAeadSuite) {
+  SSL_CTX_set_max_proto_version(client_context_.get(), TLS1_2_VERSION);
+  TlsSession server(server_context_->get());
+  Client client(client_context_.get());
+  handshake(client, server);
+  EXPECT_EQ(SSL_version(client.ssl()), TLS1_2_VERSION);
+  const std::string cipher = SSL_get_cipher_name(client.ssl());
+  EXPECT_EQ(cipher.rfind("ECDHE-", 0), 0U) << cipher;
+  EXPECT_TRUE(cipher.find("GCM") != std::string::npos ||
+              cipher.find("CHACHA20-POLY1305") != std::string::npos)
+      << cipher;
+}
+
+TEST_F(TlsSessionTest, HandshakeDeliveredOneByteAtATimeCompletes) {
+  TlsSession server(server_context_->get());
+  Client client(client_context_.get());
+  Bytes plaintext;
+  ASSERT_TRUE(pump(client, server, plaintext, /*chunk=*/1));
+  EXPECT_TRUE(client.done());
+  EXPECT_TRUE(server.handshakeDone());
+}
+
+TEST_F(TlsSessionTest, Tls11ClientIsRefusedWithAProtocolVersionAlert) {
+  // Security level 0 lets this OpenSSL build offer TLS 1.1 at all; otherwise the client would
+  // fail on its own and the server would prove nothing.
+  SSL_CTX_set_security_level(client_context_.get(), 0);
+  ASSERT_EQ(SSL_CTX_set_cipher_list(client_context_.get(), "DEFAULT:@SECLEVEL=0"), 1);
+  SSL_CTX_set_min_proto_version(client_context_.get(), TLS1_VERSION);
+  SSL_CTX_set_max_proto_version(client_context_.get(), TLS1_1_VERSION);
+  TlsSession server(server_context_->get());
+  Client client(client_context_.get());
+  ASSERT_EQ(client.handshake(), SSL_ERROR_WANT_READ);
+  const Bytes client_hello = client.takeOutput();
+  ASSERT_FALSE(client_hello.empty()) << "the client did not offer TLS 1.1";
+
+  Bytes plaintext;
+  const auto received = serverReceive(server, client_hello, plaintext);
+  ASSERT_FALSE(received);
+  EXPECT_EQ(received.error(), TlsError::kProtocol);
+  EXPECT_FALSE(server.errorText().empty());
+  EXPECT_FALSE(server.handshakeDone());
+
+  // The server's alert tells the client why.
+  client.give(drainServer(server));
+  EXPECT_EQ(client.handshake(), SSL_ERROR_SSL);
+  EXPECT_EQ(ERR_GET_REASON(ERR_peek_error()), SSL_R_TLSV1_ALERT_PROTOCOL_VERSION)
+      << ERR_reason_error_string(ERR_peek_error());
+
+  // The error is sticky.
+  std::array<std::byte, 16> space{};
+  const auto read = server.readPlaintext(space);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error(), TlsError::kProtocol);
+  EXPECT_FALSE(server.receive(client_hello));
+}
+
+TEST_F(TlsSessionTest, Tls12ClientOfferingOnlyCbcSuitesIsRefused) {
+  SSL_CTX_set_max_proto_version(client_context_.get(), TLS1_2_VERSION);
+  ASSERT_EQ(SSL_CTX_set_cipher_list(client_context_.get(), "ECDHE-ECDSA-AES128-SHA"), 1);
+  TlsSession server(server_context_->get());
+  Client client(client_context_.get());
+  Bytes plaintext;
+  const auto pumped = pump(client, server, plaintext);
+  ASSERT_FALSE(pumped);
+  EXPECT_EQ(pumped.error(), TlsError::kProtocol);
+  EXPECT_FALSE(client.done());
+}
+
+struct GarbageCase {
+  const char* name;
+  Bytes bytes;
+};
+
+TEST_F(TlsSessionTest, GarbageInsteadOfAClientHelloIsAnError) {
+  Bytes stun_header(20);
+  stun_header[1] = std::byte{0x01};  // a plain STUN Binding request header
+  stun_header[4] = std::byte{0x21};
+  stun_header[5] = std::byte{0x12};
+  stun_header[6] = std::byte{0xA4};
+  stun_header[7] = std::byte{0x42};
+  const std::vector<GarbageCase> cases{
+      {"0xFF bytes", Bytes(32, std::byte{0xFF})},
+      {"HTTP request", bytesOf("GET / HTTP/1.1\r\nHost: x\r\n\r\n")},
+      {"STUN over the TLS port", stun_header},
+      {"handshake record with a nonsense body",
+       {std::byte{0x16}, std::byte{0x03}, std::byte{0x01}, std::byte{0x00}, std::byte{0x04},
+        std::byte{0x01}, std::byte{0xFF}, std::byte{0xFF}, std::byte{0xFF}}},
+  };
+  for (const GarbageCase& garbage : cases) {
+    SCOPED_TRACE(garbage.name);
+    TlsSession server(server_context_->get());
+    Bytes plaintext;
+    const auto received = serverReceive(server, garbage.bytes, plaintext);
+    ASSERT_FALSE(received);
+    EXPECT_EQ(received.error(), TlsError::kProtocol);
+    EXPECT_FALSE(server.errorText().empty());
+    EXPECT_TRUE(plaintext.empty());
+  }
+}
+
+TEST_F(TlsSessionTest, PartialClientHelloWaitsForMore) {
+  TlsSession server(server_context_->get());
+  Client client(client_context_.get());
+  (void)client.handshake();
+  const Bytes hello = client.takeOutput();
+  ASSERT_GT(hello.size(), 10U);
+  ASSERT_TRUE(server.receive(ConstBytes(hello).first(10)));
+  EXPECT_EQ(server.pendingCiphertext(), 0U);
+  EXPECT_FALSE(server.handshakeDone());
+  ASSERT_TRUE(server.receive(ConstBytes(hello).subspan(10)));
+  EXPECT_GT(server.pendingCiphertext(), 0U) << "no ServerHello";
+}
+
+// ---- Application data ----
+
+TEST_F(TlsSessionTest, PlaintextRoundTripsBothWays) {
+  TlsSession server(server_context_->get());
+  Client client(client_context_.get());
+  handshake(client, server);
+
+  client.write(bytesOf("ping"));
+  Bytes at_server;
+  ASSERT_TRUE(serverReceive(server, client.takeOutput(), at_server));
+  EXPECT_EQ(at_server, bytesOf("ping"));
+
+  ASSERT_TRUE(server.writePlaintext(bytesOf("pong")));
+  client.give(drainServer(server));
+  EXPECT_EQ(client.read(), bytesOf("pong"));
+}
+
+TEST_F(TlsSessionTest, HundredKilobytesRoundTripBothWays) {
+  TlsSession server(server_context_->get());
+  Client client(client_context_.get());
+  handshake(client, server);
+  const Bytes data = pattern(100 * 1024);
+
+  client.write(data);
+  Bytes at_server;
+  ASSERT_TRUE(serverReceive(server, client.takeOutput(), at_server));
+  EXPECT_EQ(at_server, data);
+
+  ASSERT_TRUE(server.writePlaintext(data));
+  EXPECT_GT(server.pendingCiphertext(), data.size());  // several records, each with overhead
+  client.give(drainServer(server));
+  EXPECT_EQ(server.pendingCiphertext(), 0U);
+  EXPECT_EQ(client.read(), data);
+}
+
+TEST_F(TlsSessionTest, ManyWritesReadAsOneStream) {
+  TlsSession server(server_context_->get());
+  Client client(client_context_.get());
+  handshake(client, server);
+  Bytes expected;
+  for (int i = 0; i < 20; ++i) {
+    const Bytes piece = pattern(static_cast<std::size_t>(37 * i + 1));
+    ASSERT_TRUE(server.writePlaintext(piece));
+    expected.insert(expected.end(), piece.begin(), piece.end());
+  }
+  client.give(drainServer(server));
+  EXPECT_EQ(client.read(), expected);
+}
+
+TEST_F(TlsSessionTest, CorruptRecordAfterTheHandshakeIsAnError) {
+  TlsSession server(server_context_->get());
+  Client client(client_context_.get());
+  handshake(client, server);
+  client.write(bytesOf("hello"));
+  Bytes record = client.takeOutput();
+  record.back() ^= std::byte{0x01};  // breaks the AEAD tag
+  // receive() buffers it; decryption fails on the read.
+  ASSERT_TRUE(server.receive(record));
+  std::array<std::byte, 64> space{};
+  const auto read = server.readPlaintext(space);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error(), TlsError::kProtocol);
+  EXPECT_GT(server.pendingCiphertext(), 0U) << "no bad_record_mac alert";
+  EXPECT_FALSE(server.writePlaintext(bytesOf("x")));
+}
+
+TEST_F(TlsSessionTest, WriteBeforeTheHandshakeIsRefused) {
+  TlsSession server(server_context_->get());
+  EXPECT_FALSE(server.writePlaintext(bytesOf("early")));
+  EXPECT_EQ(server.pendingCiphertext(), 0U);
+}
+
+// ---- Closing ----
+
+TEST_F(TlsSessionTest, ClientCloseNotifyReadsAsClosed) {
+  TlsSession server(server_context_->get());
+  Client client(client_context_.get());
+  handshake(client, server);
+  ASSERT_EQ(SSL_shutdown(client.ssl()), 0);
+  ASSERT_TRUE(server.receive(client.takeOutput()));
+  std::array<std::byte, 64> space{};
+  const auto read = server.readPlaintext(space);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error(), TlsError::kClosed);
+}
+
+TEST_F(TlsSessionTest, ServerCloseNotifyReachesTheClient) {
+  TlsSession server(server_context_->get());
+  Client client(client_context_.get());
+  handshake(client, server);
+  server.sendCloseNotify();
+  client.give(drainServer(server));
+  int last_error = 0;
+  EXPECT_TRUE(client.read(&last_error).empty());
+  EXPECT_EQ(last_error, SSL_ERROR_ZERO_RETURN);
+}
+
+TEST_F(TlsSessionTest, CloseNotifyBeforeTheHandshakeSendsNothing) {
+  TlsSession server(server_context_->get());
+  server.sendCloseNotify();
+  EXPECT_EQ(server.pendingCiphertext(), 0U);
+}
+
+// ---- Resumption (session tickets are on) ----
+
+TEST_F(TlsSessionTest, SecondConnectionResumesWithATicket) {
+  SSL_SESSION* session = nullptr;
+  {
+    TlsSession server(server_context_->get());
+    Client client(client_context_.get());
+    handshake(client, server);
+    (void)client.read();  // processes the NewSessionTicket messages
+    session = SSL_get1_session(client.ssl());
+    ASSERT_NE(session, nullptr);
+    ASSERT_EQ(SSL_SESSION_is_resumable(session), 1);
+    // A client freed without close_notify marks its session not resumable.
+    (void)SSL_shutdown(client.ssl());
+  }
+  TlsSession server(server_context_->get());
+  Client client(client_context_.get());
+  ASSERT_EQ(SSL_set_session(client.ssl(), session), 1);
+  SSL_SESSION_free(session);
+  handshake(client, server);
+  EXPECT_EQ(SSL_session_reused(client.ssl()), 1);
+}
+
+// ---- TlsContext ----
+
+TEST_F(TlsSessionTest, ContextRefusesOldVersionsCompressionAndRenegotiation) {
+  SSL_CTX* context = server_context_->get();
+  EXPECT_EQ(SSL_CTX_get_min_proto_version(context), TLS1_2_VERSION);
+  const std::uint64_t options = SSL_CTX_get_options(context);
+  EXPECT_NE(options & SSL_OP_NO_COMPRESSION, 0U);
+  EXPECT_NE(options & SSL_OP_NO_RENEGOTIATION, 0U);
+  EXPECT_NE(options & SSL_OP_CIPHER_SERVER_PREFERENCE, 0U);
+  EXPECT_EQ(options & SSL_OP_NO_TICKET, 0U);
+}
+
+std::string loadError(const TlsConfig& config) {
+  auto loaded = TlsContext::load(config);
+  EXPECT_FALSE(loaded) << "loaded " << config.certificate << " / " << config.private_key;
+  return loaded ? std::string() : loaded.error();
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST_F(TlsSessionTest, LoadNamesTheMissingCertificate) {
+  const std::string missing = (files_->dir / "missing.pem").string();
+  const std::string error = loadError({missing, serverConfig().private_key});
+  EXPECT_TRUE(contains(error, "tls.certificate: cannot read " + missing + ": ")) << error;
+  EXPECT_TRUE(contains(error, "No such file")) << error;
+}
+
+TEST_F(TlsSessionTest, LoadNamesTheMissingKey) {
+  const std::string missing = (files_->dir / "missing.key").string();
+  const std::string error = loadError({serverConfig().certificate, missing});
+  EXPECT_TRUE(contains(error, "tls.private_key: cannot read " + missing + ": ")) << error;
+  EXPECT_TRUE(contains(error, "No such file")) << error;
+}
+
+TEST_F(TlsSessionTest, LoadRejectsAKeyThatDoesNotMatch) {
+  const std::string other = (files_->dir / "other.key.pem").string();
+  const std::string error = loadError({serverConfig().certificate, other});
+  EXPECT_TRUE(contains(error, "tls.private_key: " + other + " does not match")) << error;
+  EXPECT_TRUE(contains(error, "mismatch")) << error;
+}
+
+TEST_F(TlsSessionTest, LoadRejectsFilesThatAreNotPem) {
+  const std::filesystem::path junk = files_->dir / "junk.pem";
+  std::ofstream(junk) << "not a certificate\n";
+  EXPECT_TRUE(contains(loadError({junk.string(), serverConfig().private_key}),
+                       "tls.certificate: cannot read " + junk.string()));
+  EXPECT_TRUE(contains(loadError({serverConfig().certificate, junk.string()}),
+                       "tls.private_key: cannot read " + junk.string()));
+  // The certificate and key the wrong way round.
+  EXPECT_TRUE(contains(loadError({serverConfig().private_key, serverConfig().certificate}),
+                       "tls.certificate"));
+}
+
+}  // namespace
+}  // namespace turnpike::server::tls
