@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "server/config/config.hpp"
+#include "server/credentials_command.hpp"
 #include "server/http/http_server.hpp"
 #include "server/log.hpp"
 #include "server/metrics/metrics.hpp"
@@ -21,6 +22,8 @@ constexpr std::string_view kUsage =
     "usage: turnpike [--config FILE.yaml]   run the server (embedded defaults without --config)\n"
     "       turnpike --check-config FILE.yaml   validate a config file and exit\n"
     "       turnpike --print-default-config      print the embedded default config\n"
+    "       turnpike credentials --secret S --user NAME [--ttl SECONDS]\n"
+    "                                          mint a REST (shared secret) credential\n"
     "       turnpike --version\n";
 
 // Loads and validates a config, including what this build cannot run yet.
@@ -114,6 +117,10 @@ int main(int argc, char** argv) {
   if (args.size() == 1 && args[0] == "--print-default-config") {
     std::cout << turnpike::server::kDefaultConfigYaml;
     return 0;
+  }
+  if (!args.empty() && args[0] == "credentials") {
+    return turnpike::server::runCredentialsCommand({args.begin() + 1, args.end()}, std::cout,
+                                                   std::cerr);
   }
   if (args.size() == 2 && args[0] == "--check-config") {
     return checkConfig(args[1]);

@@ -238,6 +238,23 @@ void MessageBuilder::addFingerprint() {
                              static_cast<std::uint16_t>(size_ - kHeaderSize)));
 }
 
+std::size_t MessageBuilder::addExternalValue(std::uint16_t type, std::size_t length) {
+  const std::size_t padded = (length + 3U) & ~std::size_t{3};
+  if (error_) {
+    return 0;
+  }
+  if (length > 0xFFFF || size_ + kAttributeHeaderSize > buffer_.size() ||
+      size_ - kHeaderSize + kAttributeHeaderSize + padded > 0xFFFF) {
+    error_ = BuildError::kValueTooLong;
+    return 0;
+  }
+  store16(buffer_, size_, type);
+  store16(buffer_, size_ + 2, static_cast<std::uint16_t>(length));
+  size_ += kAttributeHeaderSize;
+  store16(buffer_, 2, static_cast<std::uint16_t>(size_ - kHeaderSize + padded));
+  return padded - length;
+}
+
 std::expected<ConstBytes, BuildError> MessageBuilder::finish() const {
   if (error_) {
     return std::unexpected(*error_);

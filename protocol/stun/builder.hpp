@@ -55,6 +55,11 @@ class MessageBuilder {
   // FINGERPRINT; must be the last attribute (RFC 8489 section 14.7).
   void addFingerprint();
 
+  // Writes only the header of an attribute whose `length`-byte value the caller sends right
+  // after the built bytes (no copy), then `padding` zero bytes. Counts it in the message length.
+  // Must be the last attribute: no integrity or FINGERPRINT can follow. Returns the padding.
+  std::size_t addExternalValue(std::uint16_t type, std::size_t length);
+
   // The finished message: a prefix of the buffer.
   [[nodiscard]] std::expected<ConstBytes, BuildError> finish() const;
   [[nodiscard]] std::size_t size() const { return size_; }

@@ -1,0 +1,99 @@
+// An allocation and what hangs off it (RFC 8656 sections 2.2, 2.3, 2.5): relayed transport
+// addresses, permissions (by peer IP, 300 s) and channel bindings (number <-> peer, 600 s).
+// Small vectors scanned linearly: an allocation has a handful of each (capped by the core).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/long_term_key.hpp"
+#include "protocol/stun/types.hpp"
+#include "protocol/turn/core_types.hpp"
+
+namespace turnpike::protocol {
+
+inline constexpr Seconds kPermissionLifetime{300};  // RFC 8656 section 9
+inline constexpr Seconds kChannelLifetime{600};     // RFC 8656 section 12
+// RFC 8656 section 12: after a binding expires, neither its number nor its peer may be bound
+// to anything else for 5 more minutes.
+inline constexpr Seconds kChannelCooldown{300};
+// RFC 8489 section 6.3.4 (Ti = 39.5 s): how long a response is kept for retransmissions.
+inline constexpr Seconds kResponseCacheLifetime{40};
+
+struct Permission {
+  IpAddress peer;
+  MonotonicTime expires;
+};
+
+struct ChannelBinding {
+  std::uint16_t number = 0;
+  Endpoint peer;
+  MonotonicTime expires;  // relaying stops here; the entry stays until expires + cooldown
+  bool active = true;     // false once its expiry has been processed (cooling down)
+};
+
+// What Allocation::expire removed or deactivated, for the event sink.
+struct ExpiryCounts {
+  std::size_t permissions = 0;
+  std::size_t channels = 0;
+};
+
+// One relayed transport address: the relay socket and what is advertised for it.
+struct RelayLeg {
+  SocketRef socket;
+  Endpoint local;    // where the relay socket is bound
+  Endpoint relayed;  // XOR-RELAYED-ADDRESS (external address when configured)
+};
+
+// A response kept so that a retransmitted request gets the same answer (RFC 8656 section 7.2).
+struct CachedResponse {
+  TransactionId transaction_id{};
+  MonotonicTime expires;
+  std::vector<std::byte> bytes;
+};
+
+// Which key and integrity attribute a client authenticated with (RFC 8489 section 9.2).
+struct SessionKey {
+  auth::Md5Key md5{};
+  std::optional<auth::Sha256Key> sha256;  // set when the client chose PASSWORD-ALGORITHM SHA-256
+};
+
+struct Allocation {
+  std::uint64_t id = 0;
+  ClientSource source;
+  std::vector<RelayLeg> legs;  // one per address family (two for dual allocations)
+  MonotonicTime created;
+  MonotonicTime expires;
+  MonotonicTime scheduled;  // the earliest deadline already queued in the core's timer heap
+  // Authentication state: later requests must use the same username (else 441).
+  std::string username;
+  std::string user;
+  std::optional<std::int64_t> credential_expires_at;
+  SessionKey key;
+  std::vector<Permission> permissions;
+  std::vector<ChannelBinding> channels;
+  std::vector<CachedResponse> responses;
+  // Accounting.
+  std::uint64_t bytes_to_peer = 0;
+  std::uint64_t packets_to_peer = 0;
+  std::uint64_t bytes_to_client = 0;
+  std::uint64_t packets_to_client = 0;
+
+  [[nodiscard]] const RelayLeg* legFor(AddressFamily family) const;
+  [[nodiscard]] const RelayLeg* legFor(const SocketRef& socket) const;
+  [[nodiscard]] bool hasPermission(const IpAddress& peer, MonotonicTime now) const;
+  // The active (not expired) binding for a number or a peer.
+  [[nodiscard]] const ChannelBinding* channelByNumber(std::uint16_t number,
+                                                      MonotonicTime now) const;
+  [[nodiscard]] const ChannelBinding* channelByPeer(const Endpoint& peer, MonotonicTime now) const;
+  // The earliest time something about this allocation changes on its own.
+  [[nodiscard]] MonotonicTime nextDeadline() const;
+  // Drops expired permissions, deactivates expired channels, forgets cooled-down ones, and drops
+  // stale cached responses.
+  ExpiryCounts expire(MonotonicTime now);
+};
+
+}  // namespace turnpike::protocol

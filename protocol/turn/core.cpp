@@ -1,0 +1,412 @@
+#include "protocol/turn/core.hpp"
+
+#include <algorithm>
+
+#include "auth/long_term_key.hpp"
+#include "protocol/stun/binding.hpp"
+#include "protocol/stun/integrity.hpp"
+#include "protocol/turn/channel_data.hpp"
+
+namespace turnpike::protocol {
+namespace {
+
+// PASSWORD-ALGORITHMS offered in challenges, in order of preference (RFC 8489 section 14.11).
+constexpr std::array<std::byte, 8> kOfferedAlgorithms{
+    std::byte{0x00}, std::byte{0x02}, std::byte{0x00}, std::byte{0x00},   // SHA-256, no params
+    std::byte{0x00}, std::byte{0x01}, std::byte{0x00}, std::byte{0x00}};  // MD5, no params
+
+std::optional<RequestMethod> requestMethodOf(const Message& message) {
+  switch (static_cast<Method>(message.method())) {
+    case Method::kAllocate:
+      return RequestMethod::kAllocate;
+    case Method::kRefresh:
+      return RequestMethod::kRefresh;
+    case Method::kCreatePermission:
+      return RequestMethod::kCreatePermission;
+    case Method::kChannelBind:
+      return RequestMethod::kChannelBind;
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::string_view toString(AllocationEnd end) {
+  switch (end) {
+    case AllocationEnd::kExpired:
+      return "expired";
+    case AllocationEnd::kDeleted:
+      return "deleted";
+    case AllocationEnd::kConnectionClosed:
+      return "connection_closed";
+    case AllocationEnd::kShutdown:
+      return "shutdown";
+  }
+  return "unknown";
+}
+
+OutboxEntry* Outbox::add(const SocketRef& socket, const Endpoint& destination) {
+  if (count_ == entries_.size()) {
+    return nullptr;
+  }
+  OutboxEntry& entry = entries_[count_++];
+  entry.socket = socket;
+  entry.destination = destination;
+  entry.head_size = 0;
+  entry.payload = {};
+  entry.padding = 0;
+  return &entry;
+}
+
+ConstBytes Core::AuthResult::keyBytes() const {
+  if (algorithm == PasswordAlgorithm::kSha256 && key.sha256) {
+    return *key.sha256;
+  }
+  return key.md5;
+}
+
+std::size_t Core::SourceHash::operator()(const ClientSource& source) const {
+  const auto& client = source.client.address.bytes();
+  std::uint64_t h = source.socket.id * 0x9E3779B97F4A7C15ULL;
+  for (std::size_t i = 0; i < source.client.address.size(); i += 4) {
+    h ^= (static_cast<std::uint64_t>(client[i]) << 24U |
+          static_cast<std::uint64_t>(client[i + 1]) << 16U |
+          static_cast<std::uint64_t>(client[i + 2]) << 8U | client[i + 3]) +
+         0x9E3779B97F4A7C15ULL + (h << 6U) + (h >> 2U);
+  }
+  h ^= (static_cast<std::uint64_t>(source.client.port) << 8U) ^
+       static_cast<std::uint64_t>(source.transport);
+  return static_cast<std::size_t>(h);
+}
+
+Core::Core(CoreConfig config, CoreDependencies dependencies)
+    : config_(std::move(config)),
+      deps_(dependencies),
+      ports_in_use_(config_.relay_addresses.size()) {}
+
+Core::~Core() = default;
+
+const Allocation* Core::findAllocation(const ClientSource& source) const {
+  const auto it = by_source_.find(source);
+  return it == by_source_.end() ? nullptr : allocations_.at(it->second).get();
+}
+
+void Core::onClientMessage(const ClientSource& source, ConstBytes bytes, MonotonicTime now,
+                           Outbox& outbox) {
+  if (looksLikeChannelData(bytes)) {
+    handleChannelData(source, bytes, now, outbox);
+  } else {
+    handleStun(source, bytes, now, outbox);
+  }
+}
+
+void Core::handleStun(const ClientSource& source, ConstBytes bytes, MonotonicTime now,
+                      Outbox& outbox) {
+  auto message = Message::parse(bytes);
+  if (!message || message->isMethod(Method::kBinding)) {
+    // Binding, RFC 3489 clients and anything malformed: the STUN responder decides.
+    OutboxEntry* entry = outbox.add(source.socket, source.client);
+    if (entry == nullptr) {
+      return;
+    }
+    const BindingOptions options{config_.software, config_.nat_discovery};
+    const StunResult result = handleStunRequest(bytes, source.client, options, entry->head_buffer);
+    stats_.stun_outcomes[static_cast<std::size_t>(result.outcome)].add();
+    entry->head_size = result.response.size();
+    if (result.response.empty()) {
+      outbox.removeLast();  // dropped: nothing to send
+    }
+    return;
+  }
+  // RFC 8489 section 7.3: a wrong FINGERPRINT means the message is not STUN.
+  if (verifyFingerprint(*message) == IntegrityResult::kMismatch) {
+    stats_.stun_outcomes[static_cast<std::size_t>(StunOutcome::kDropBadFingerprint)].add();
+    return;
+  }
+  switch (message->messageClass()) {
+    case MessageClass::kRequest:
+      handleRequest(*message, source, now, outbox);
+      return;
+    case MessageClass::kIndication:
+      if (message->isMethod(Method::kSend)) {
+        handleSendIndication(*message, source, now, outbox);
+        return;
+      }
+      [[fallthrough]];
+    default:
+      stats_.stun_outcomes[static_cast<std::size_t>(StunOutcome::kDropNotRequest)].add();
+  }
+}
+
+void Core::handleRequest(const Message& message, const ClientSource& source, MonotonicTime now,
+                         Outbox& outbox) {
+  const auto method = requestMethodOf(message);
+  if (!method) {
+    // Connect/ConnectionBind (RFC 6062) and unknown methods.
+    stats_.stun_outcomes[static_cast<std::size_t>(StunOutcome::kMethodNotAllowed)].add();
+    sendError(message, source, TurnError{error::kBadRequest}, nullptr, false, now, outbox);
+    return;
+  }
+  auto count = [&](std::uint16_t code) {
+    stats_.requests[static_cast<std::size_t>(*method)][requestResultIndex(code)].add();
+  };
+  const auto found = by_source_.find(source);
+  Allocation* allocation =
+      found == by_source_.end() ? nullptr : allocations_.at(found->second).get();
+  // RFC 8656 section 7.2 / RFC 8489 section 6.3.4: a retransmission gets the cached answer.
+  if (allocation != nullptr && replayCached(*allocation, message, outbox)) {
+    return;
+  }
+  const std::int64_t unix_now = deps_.clock.unixNow();
+  auto auth = authenticate(message, source, allocation, unix_now);
+  if (!auth) {
+    stats_.auth_failures[static_cast<std::size_t>(auth.error().failure)].add();
+    count(auth.error().error.code);
+    sendError(message, source, auth.error().error, nullptr, auth.error().challenge, now, outbox);
+    return;
+  }
+  Request request{message, source, now, unix_now, std::move(*auth)};
+  // RFC 8489 section 6.3.1: unknown comprehension-required attributes get 420.
+  TurnError unknown{error::kUnknownAttribute};
+  unknown.unknown_count = findUnknownRequired(
+      message, BindingOptions{config_.software, config_.nat_discovery}, unknown.unknown);
+  if (unknown.unknown_count > 0) {
+    count(unknown.code);
+    sendError(message, source, unknown, &request.auth, false, now, outbox);
+    return;
+  }
+  auto fail = [&](const TurnError& error) {
+    count(error.code);
+    sendError(message, source, error, &request.auth, false, now, outbox);
+  };
+  if (*method == RequestMethod::kAllocate) {
+    auto reply = allocate(request);
+    if (!reply) {
+      fail(reply.error());
+      return;
+    }
+    count(0);
+    respondToAllocate(request, *reply, outbox);
+    return;
+  }
+  if (allocation == nullptr) {
+    fail(TurnError{error::kAllocationMismatch});  // RFC 8656 sections 7.3, 9.2, 11.2
+    return;
+  }
+  std::expected<Seconds, TurnError> lifetime = Seconds{0};
+  std::expected<void, TurnError> done;
+  switch (*method) {
+    case RequestMethod::kRefresh:
+      lifetime = refresh(request, *allocation);
+      break;
+    case RequestMethod::kCreatePermission:
+      done = createPermission(request, *allocation);
+      break;
+    case RequestMethod::kChannelBind:
+      done = channelBind(request, *allocation);
+      break;
+    case RequestMethod::kAllocate:
+      break;
+  }
+  if (!lifetime || !done) {
+    fail(!lifetime ? lifetime.error() : done.error());
+    return;
+  }
+  count(0);
+  const bool is_refresh = *method == RequestMethod::kRefresh;
+  sendSuccess(request, outbox, [&](MessageBuilder& builder) {
+    if (is_refresh) {
+      builder.addU32(attr::kLifetime, static_cast<std::uint32_t>(lifetime->count()));
+    }
+  });
+  if (is_refresh && lifetime->count() == 0) {
+    endAllocation(allocation->id, AllocationEnd::kDeleted, now);  // RFC 8656 section 7.3
+    return;
+  }
+  if (const auto entries = outbox.entries(); !entries.empty()) {
+    cacheResponse(*allocation, message, entries.back().head(), now);
+  }
+  schedule(*allocation);
+}
+
+std::expected<Core::AuthResult, Core::AuthError> Core::authenticate(const Message& message,
+                                                                    const ClientSource& source,
+                                                                    const Allocation* allocation,
+                                                                    std::int64_t unix_now) const {
+  // RFC 8489 section 9.2.4, in order.
+  const RawAttribute* mi = message.find(attr::kMessageIntegrity);
+  const RawAttribute* mi256 = message.find(attr::kMessageIntegritySha256);
+  if (mi == nullptr && mi256 == nullptr) {
+    return std::unexpected(AuthError{{error::kUnauthenticated}, true, AuthFailure::kNoCredentials});
+  }
+  const RawAttribute* username_attribute = message.find(attr::kUsername);
+  const RawAttribute* realm = message.find(attr::kRealm);
+  const RawAttribute* nonce = message.find(attr::kNonce);
+  if (realm == nullptr || nonce == nullptr ||
+      (username_attribute == nullptr && !message.has(attr::kUserhash))) {
+    return std::unexpected(AuthError{{error::kBadRequest}, false, AuthFailure::kBadRequest});
+  }
+  if (deps_.nonces.verify(decodeText(message.value(*nonce)), source.client.address, unix_now) !=
+      NonceCheck::kValid) {
+    return std::unexpected(AuthError{{error::kStaleNonce}, true, AuthFailure::kStaleNonce});
+  }
+  if (username_attribute == nullptr) {
+    // USERHASH needs a reverse lookup that REST usernames cannot have: not supported.
+    return std::unexpected(AuthError{{error::kUnauthenticated}, true, AuthFailure::kUnknownUser});
+  }
+  const std::string_view username = decodeText(message.value(*username_attribute));
+  if (allocation != nullptr && allocation->username != username) {
+    return std::unexpected(
+        AuthError{{error::kWrongCredentials}, false, AuthFailure::kWrongCredentials});
+  }
+  // PASSWORD-ALGORITHMS must echo what the server offered, and PASSWORD-ALGORITHM pick one.
+  PasswordAlgorithm algorithm = PasswordAlgorithm::kMd5;
+  const RawAttribute* algorithms = message.find(attr::kPasswordAlgorithms);
+  const RawAttribute* chosen = message.find(attr::kPasswordAlgorithm);
+  if ((algorithms == nullptr) != (chosen == nullptr)) {
+    return std::unexpected(AuthError{{error::kBadRequest}, false, AuthFailure::kBadRequest});
+  }
+  if (algorithms != nullptr) {
+    const ConstBytes offered = message.value(*algorithms);
+    auto picked = decodePasswordAlgorithm(message.value(*chosen));
+    if (!std::ranges::equal(offered, kOfferedAlgorithms) || !picked ||
+        (picked->algorithm != static_cast<std::uint16_t>(PasswordAlgorithm::kMd5) &&
+         picked->algorithm != static_cast<std::uint16_t>(PasswordAlgorithm::kSha256))) {
+      return std::unexpected(AuthError{{error::kBadRequest}, false, AuthFailure::kBadRequest});
+    }
+    algorithm = static_cast<PasswordAlgorithm>(picked->algorithm);
+  }
+  auto verify = [&](const AuthResult& candidate) {
+    const ConstBytes key = candidate.keyBytes();
+    return (mi256 != nullptr ? verifyMessageIntegritySha256(message, key)
+                             : verifyMessageIntegrity(message, key)) == IntegrityResult::kOk;
+  };
+  AuthResult result;
+  result.username = std::string(username);
+  result.algorithm = algorithm;
+  result.sha256_mac = mi256 != nullptr;
+  // Within an allocation the key is cached; a REST credential is still checked for expiry.
+  if (allocation != nullptr &&
+      (algorithm == PasswordAlgorithm::kMd5 || allocation->key.sha256.has_value())) {
+    if (allocation->credential_expires_at && *allocation->credential_expires_at < unix_now) {
+      return std::unexpected(AuthError{{error::kUnauthenticated}, true, AuthFailure::kExpired});
+    }
+    result.key = allocation->key;
+    result.credential.user = allocation->user;
+    result.credential.expires_at = allocation->credential_expires_at;
+    if (verify(result)) {
+      return result;
+    }
+    return std::unexpected(AuthError{{error::kUnauthenticated}, true, AuthFailure::kBadIntegrity});
+  }
+  auto credential = deps_.credentials.lookup(username, unix_now);
+  if (!credential) {
+    return std::unexpected(AuthError{{error::kUnauthenticated},
+                                     true,
+                                     credential.error() == CredentialLookupError::kExpired
+                                         ? AuthFailure::kExpired
+                                         : AuthFailure::kUnknownUser});
+  }
+  for (const std::string& password : credential->passwords) {
+    result.key.md5 = auth::longTermKeyMd5(username, config_.realm, password);
+    if (algorithm == PasswordAlgorithm::kSha256) {
+      result.key.sha256 = auth::longTermKeySha256(username, config_.realm, password);
+    }
+    if (verify(result)) {
+      result.credential = std::move(*credential);
+      return result;
+    }
+  }
+  return std::unexpected(AuthError{{error::kUnauthenticated}, true, AuthFailure::kBadIntegrity});
+}
+
+void Core::sendSuccess(const Request& request, Outbox& outbox,
+                       const std::function<void(MessageBuilder&)>& add_attributes) {
+  OutboxEntry* entry = outbox.add(request.source.socket, request.source.client);
+  if (entry == nullptr) {
+    return;
+  }
+  MessageBuilder builder(entry->head_buffer,
+                         messageType(request.message.method(), MessageClass::kSuccessResponse),
+                         request.message.transactionId());
+  add_attributes(builder);
+  if (!config_.software.empty()) {
+    builder.addText(attr::kSoftware, config_.software);
+  }
+  if (request.auth.sha256_mac) {
+    builder.addMessageIntegritySha256(request.auth.keyBytes());
+  } else {
+    builder.addMessageIntegrity(request.auth.keyBytes());
+  }
+  if (request.message.has(attr::kFingerprint)) {
+    builder.addFingerprint();
+  }
+  auto bytes = builder.finish();
+  entry->head_size = bytes ? bytes->size() : 0;
+}
+
+void Core::sendError(const Message& message, const ClientSource& source, const TurnError& error,
+                     const AuthResult* auth, bool challenge, MonotonicTime /*now*/,
+                     Outbox& outbox) {
+  OutboxEntry* entry = outbox.add(source.socket, source.client);
+  if (entry == nullptr) {
+    return;
+  }
+  // RFC 8489 section 6.3.4. No SOFTWARE: unauthenticated error traffic stays small.
+  MessageBuilder builder(entry->head_buffer,
+                         messageType(message.method(), MessageClass::kErrorResponse),
+                         message.transactionId());
+  builder.addErrorCode(error.code);
+  if (error.unknown_count > 0) {
+    builder.addUnknownAttributes(std::span(error.unknown).first(error.unknown_count));
+  }
+  if (challenge) {
+    // RFC 8489 section 9.2.4: REALM and a fresh NONCE; PASSWORD-ALGORITHMS because the nonce
+    // cookie announces that feature.
+    builder.addText(attr::kRealm, config_.realm);
+    builder.addText(attr::kNonce, deps_.nonces.mint(source.client.address, deps_.clock.unixNow()));
+    builder.addBytes(attr::kPasswordAlgorithms, kOfferedAlgorithms);
+  }
+  if (auth != nullptr) {
+    if (auth->sha256_mac) {
+      builder.addMessageIntegritySha256(auth->keyBytes());
+    } else {
+      builder.addMessageIntegrity(auth->keyBytes());
+    }
+  }
+  if (message.has(attr::kFingerprint)) {
+    builder.addFingerprint();
+  }
+  auto bytes = builder.finish();
+  entry->head_size = bytes ? bytes->size() : 0;
+}
+
+void Core::cacheResponse(Allocation& allocation, const Message& message, ConstBytes response,
+                         MonotonicTime now) {
+  // A few recent answers are enough: clients retransmit one transaction at a time.
+  constexpr std::size_t kMaxCached = 4;
+  if (allocation.responses.size() == kMaxCached) {
+    allocation.responses.erase(allocation.responses.begin());
+  }
+  allocation.responses.push_back(CachedResponse{
+      message.transactionId(), now + kResponseCacheLifetime, {response.begin(), response.end()}});
+}
+
+bool Core::replayCached(const Allocation& allocation, const Message& message,
+                        Outbox& outbox) const {
+  const TransactionId id = message.transactionId();
+  for (const CachedResponse& cached : allocation.responses) {
+    if (cached.transaction_id == id && cached.bytes.size() <= OutboxEntry::kMaxHead) {
+      OutboxEntry* entry = outbox.add(allocation.source.socket, allocation.source.client);
+      if (entry != nullptr) {
+        std::ranges::copy(cached.bytes, entry->head_buffer.begin());
+        entry->head_size = cached.bytes.size();
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace turnpike::protocol

@@ -1,0 +1,214 @@
+// The TURN server core (RFC 8656 with RFC 8489 long-term authentication), sans I/O: it takes a
+// message, where it came from and `now`, changes its allocation table, and appends what to send
+// to an outbox. One core per worker thread; nothing in it is shared.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "protocol/stun/attributes.hpp"
+#include "protocol/stun/builder.hpp"
+#include "protocol/stun/message.hpp"
+#include "protocol/turn/allocation.hpp"
+#include "protocol/turn/core_types.hpp"
+#include "protocol/turn/peer_policy.hpp"
+#include "protocol/turn/stats.hpp"
+
+namespace turnpike::protocol {
+
+// A relay address and what clients are told it is (1:1 NAT: external_addresses).
+struct RelayAddress {
+  IpAddress local;
+  IpAddress advertised;
+};
+
+struct CoreConfig {
+  std::string realm = "turnpike";
+  std::string software;  // SOFTWARE on success responses; empty omits it
+  Seconds default_lifetime{600};
+  Seconds max_lifetime{3600};
+  std::vector<RelayAddress> relay_addresses;
+  std::uint16_t port_min = 49152;
+  std::uint16_t port_max = 65535;
+  std::size_t max_permissions = 64;  // per allocation; one more gets 508
+  std::size_t max_channels = 64;     // per allocation; one more gets 508
+  bool nat_discovery = false;
+};
+
+// Allocation limits that span workers (allocations_total, allocations_per_user).
+enum class QuotaVerdict : std::uint8_t { kOk, kUserLimit, kTotalLimit };
+class AllocationQuota {
+ public:
+  virtual ~AllocationQuota() = default;
+  [[nodiscard]] virtual QuotaVerdict acquire(std::string_view user) = 0;
+  virtual void release(std::string_view user) = 0;
+};
+
+enum class AllocationEnd : std::uint8_t { kExpired, kDeleted, kConnectionClosed, kShutdown };
+[[nodiscard]] std::string_view toString(AllocationEnd end);
+
+// Allocation lifecycle events (accounting records, logs).
+class CoreEvents {
+ public:
+  virtual void onAllocationCreated(const Allocation& allocation) = 0;
+  virtual void onAllocationEnded(const Allocation& allocation, AllocationEnd end,
+                                 MonotonicTime now) = 0;
+
+ protected:
+  ~CoreEvents() = default;
+};
+
+struct CoreDependencies {
+  RelaySockets& relays;
+  RandomSource& random;
+  const WallClock& clock;
+  const CredentialSource& credentials;
+  const NonceSource& nonces;
+  AllocationQuota& quota;
+  const PeerPolicy& policy;
+  CoreEvents* events = nullptr;  // optional
+};
+
+// An error answer: the code, and for 420 the attributes to list in UNKNOWN-ATTRIBUTES.
+struct TurnError {
+  std::uint16_t code = error::kBadRequest;
+  std::array<std::uint16_t, 8> unknown{};
+  std::size_t unknown_count = 0;
+};
+
+class Core {
+ public:
+  Core(CoreConfig config, CoreDependencies dependencies);
+  ~Core();
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  // A STUN message or ChannelData from a client (one UDP datagram or one stream frame).
+  void onClientMessage(const ClientSource& source, ConstBytes bytes, MonotonicTime now,
+                       Outbox& outbox);
+  // A datagram from a peer on the relay socket opened with `tag`.
+  void onPeerDatagram(std::uint64_t tag, const Endpoint& peer, ConstBytes bytes, MonotonicTime now,
+                      Outbox& outbox);
+  // A TCP/TLS client connection closed: its allocation ends with it (RFC 8656 section 3.1).
+  void onConnectionClosed(const SocketRef& connection, MonotonicTime now);
+  // Expires what is due. Call at nextDeadline().
+  void onTimer(MonotonicTime now);
+  [[nodiscard]] std::optional<MonotonicTime> nextDeadline() const;
+  // Ends every allocation (clean shutdown).
+  void shutdown(MonotonicTime now);
+
+  [[nodiscard]] const CoreStats& stats() const { return stats_; }
+  [[nodiscard]] std::size_t allocationCount() const { return allocations_.size(); }
+  [[nodiscard]] const Allocation* findAllocation(const ClientSource& source) const;
+
+  // Result of authenticating a request (RFC 8489 section 9.2.4).
+  struct AuthResult {
+    std::string username;
+    UserCredential credential;
+    SessionKey key;
+    PasswordAlgorithm algorithm = PasswordAlgorithm::kMd5;
+    bool sha256_mac = false;  // answer with MESSAGE-INTEGRITY-SHA256
+    // The key bytes for response integrity: the MD5 or the SHA-256 long-term key.
+    [[nodiscard]] ConstBytes keyBytes() const;
+  };
+  struct AuthError {
+    TurnError error;
+    bool challenge = false;  // include REALM and NONCE (401, 438)
+    AuthFailure failure = AuthFailure::kNoCredentials;
+  };
+
+ private:
+  struct SourceHash {
+    std::size_t operator()(const ClientSource& source) const;
+  };
+  // One request being handled.
+  struct Request {
+    const Message& message;
+    const ClientSource& source;
+    MonotonicTime now;
+    std::int64_t unix_now;
+    AuthResult auth;
+  };
+
+  // Dispatch.
+  void handleStun(const ClientSource& source, ConstBytes bytes, MonotonicTime now, Outbox& outbox);
+  void handleRequest(const Message& message, const ClientSource& source, MonotonicTime now,
+                     Outbox& outbox);
+  void handleChannelData(const ClientSource& source, ConstBytes bytes, MonotonicTime now,
+                         Outbox& outbox);
+  void handleSendIndication(const Message& message, const ClientSource& source, MonotonicTime now,
+                            Outbox& outbox);
+
+  // Authentication.
+  [[nodiscard]] std::expected<AuthResult, AuthError> authenticate(const Message& message,
+                                                                  const ClientSource& source,
+                                                                  const Allocation* allocation,
+                                                                  std::int64_t unix_now) const;
+
+  // Method handlers: each returns the attributes of its success response, or an error.
+  struct AllocateReply {
+    Allocation* allocation = nullptr;
+    Seconds lifetime{0};
+    std::optional<std::uint64_t> reservation_token;
+    std::optional<std::uint16_t> ipv6_error;  // ADDRESS-ERROR-CODE for a failed IPv6 leg
+  };
+  [[nodiscard]] std::expected<AllocateReply, TurnError> allocate(Request& request);
+  void respondToAllocate(const Request& request, const AllocateReply& reply, Outbox& outbox);
+  [[nodiscard]] std::expected<Seconds, TurnError> refresh(Request& request, Allocation& allocation);
+  [[nodiscard]] std::expected<void, TurnError> createPermission(Request& request,
+                                                                Allocation& allocation);
+  [[nodiscard]] std::expected<void, TurnError> channelBind(Request& request,
+                                                           Allocation& allocation);
+
+  // Responses.
+  void sendSuccess(const Request& request, Outbox& outbox,
+                   const std::function<void(MessageBuilder&)>& add_attributes);
+  void sendError(const Message& message, const ClientSource& source, const TurnError& error,
+                 const AuthResult* auth, bool challenge, MonotonicTime now, Outbox& outbox);
+  void cacheResponse(Allocation& allocation, const Message& message, ConstBytes response,
+                     MonotonicTime now);
+  [[nodiscard]] bool replayCached(const Allocation& allocation, const Message& message,
+                                  Outbox& outbox) const;
+
+  // Relay ports and allocation lifetime.
+  [[nodiscard]] std::expected<RelayLeg, std::uint16_t> openLeg(AddressFamily family,
+                                                               std::uint64_t tag, bool even,
+                                                               bool dont_fragment);
+  void closeLeg(const RelayLeg& leg);
+  void endAllocation(std::uint64_t id, AllocationEnd end, MonotonicTime now);
+  void schedule(Allocation& allocation);
+  [[nodiscard]] Seconds grantedLifetime(const Message& message) const;
+  [[nodiscard]] bool peerAllowed(const Endpoint& peer);
+  void relayToPeer(Allocation& allocation, const Endpoint& peer, ConstBytes payload,
+                   Outbox& outbox);
+
+  CoreConfig config_;
+  CoreDependencies deps_;
+  CoreStats stats_;
+  std::uint64_t next_id_ = 1;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Allocation>> allocations_;
+  std::unordered_map<ClientSource, std::uint64_t, SourceHash> by_source_;
+  std::unordered_map<std::uint64_t, std::uint64_t> by_connection_;  // TCP/TLS connection id
+  // Ports this core holds, per relay address (skipped without a bind attempt).
+  std::vector<std::unordered_set<std::uint16_t>> ports_in_use_;
+  // Ports held for EVEN-PORT R-bit reservations (RFC 8656 section 7.2), by token.
+  struct Reservation {
+    RelayLeg leg;
+    std::uint64_t tag = 0;  // the relay socket's tag: the id of the allocation that claims it
+    MonotonicTime expires;
+  };
+  std::unordered_map<std::uint64_t, Reservation> reservations_;
+  // (deadline, allocation id); entries whose allocation moved on are skipped when popped.
+  using Deadline = std::pair<MonotonicTime, std::uint64_t>;
+  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
+};
+
+}  // namespace turnpike::protocol

@@ -1,0 +1,356 @@
+// Allocate and the allocation lifecycle: relay ports, reservations, lifetimes, deadlines.
+#include <algorithm>
+
+#include "protocol/turn/core.hpp"
+
+namespace turnpike::protocol {
+namespace {
+
+// Random port picks before giving up with 508 (ports held by other processes are skipped).
+constexpr int kPortAttempts = 64;
+// RFC 8656 section 7.2: a reserved port is held about 30 seconds.
+constexpr Seconds kReservationLifetime{30};
+
+std::size_t familyIndex(const Allocation& allocation) {
+  return !allocation.legs.empty() && allocation.legs.front().relayed.address.isV6() ? 1 : 0;
+}
+
+}  // namespace
+
+Seconds Core::grantedLifetime(const Message& message) const {
+  // RFC 8656 sections 7.2 and 7.3: min(requested, maximum) when above the default, else the
+  // default; a requested 0 (Refresh) stays 0.
+  const RawAttribute* lifetime = message.find(attr::kLifetime);
+  if (lifetime == nullptr) {
+    return config_.default_lifetime;
+  }
+  const auto requested = decodeU32(message.value(*lifetime));
+  if (!requested) {
+    return config_.default_lifetime;
+  }
+  if (*requested == 0) {
+    return Seconds{0};
+  }
+  const Seconds capped = std::min(Seconds{*requested}, config_.max_lifetime);
+  return std::max(capped, config_.default_lifetime);
+}
+
+std::expected<RelayLeg, std::uint16_t> Core::openLeg(AddressFamily family, std::uint64_t tag,
+                                                     bool even, bool dont_fragment) {
+  std::vector<std::size_t> candidates;
+  for (std::size_t i = 0; i < config_.relay_addresses.size(); ++i) {
+    if (config_.relay_addresses[i].local.family() == family) {
+      candidates.push_back(i);
+    }
+  }
+  if (candidates.empty()) {
+    return std::unexpected(error::kAddressFamilyNotSupported);
+  }
+  const std::uint32_t range = config_.port_max - config_.port_min + 1U;
+  for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
+    const std::size_t index = candidates[deps_.random.next() % candidates.size()];
+    auto port = static_cast<std::uint32_t>(config_.port_min + deps_.random.next() % range);
+    if (even) {
+      port &= ~1U;
+      if (port < config_.port_min || port + 1 > config_.port_max) {
+        continue;
+      }
+    }
+    auto& in_use = ports_in_use_[index];
+    if (in_use.size() >= range) {
+      break;  // every port of this address is ours already
+    }
+    const auto port16 = static_cast<std::uint16_t>(port);
+    if (in_use.contains(port16)) {
+      continue;
+    }
+    const RelayAddress& address = config_.relay_addresses[index];
+    const Endpoint local{address.local, port16};
+    auto socket = deps_.relays.open(local, tag, dont_fragment);
+    if (!socket) {
+      if (socket.error() == RelayOpenError::kAddressInUse) {
+        continue;  // another process (often an ephemeral client port) holds it
+      }
+      return std::unexpected(error::kInsufficientCapacity);
+    }
+    in_use.insert(port16);
+    stats_.relay_ports_in_use.add();
+    return RelayLeg{*socket, local, Endpoint{address.advertised, port16}};
+  }
+  return std::unexpected(error::kInsufficientCapacity);
+}
+
+void Core::closeLeg(const RelayLeg& leg) {
+  deps_.relays.close(leg.socket);
+  for (std::size_t i = 0; i < config_.relay_addresses.size(); ++i) {
+    if (config_.relay_addresses[i].local == leg.local.address &&
+        ports_in_use_[i].erase(leg.local.port) > 0) {
+      stats_.relay_ports_in_use.sub();
+      return;
+    }
+  }
+}
+
+std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
+  const Message& message = request.message;
+  // RFC 8656 section 7.2, after authentication:
+  // 2. A 5-tuple already in use (retransmissions were answered from the cache): 437.
+  if (by_source_.contains(request.source)) {
+    return std::unexpected(TurnError{error::kAllocationMismatch});
+  }
+  // 3. REQUESTED-TRANSPORT must be present; only UDP relaying is offered (RFC 6062 is not).
+  const RawAttribute* transport = message.find(attr::kRequestedTransport);
+  if (transport == nullptr) {
+    return std::unexpected(TurnError{error::kBadRequest});
+  }
+  if (auto protocol = decodeRequestedTransport(message.value(*transport));
+      !protocol || *protocol != kProtocolUdp) {
+    return std::unexpected(TurnError{error::kUnsupportedTransportProtocol});
+  }
+  // 4. DONT-FRAGMENT is honoured: relay sockets then set DF.
+  const bool dont_fragment = message.has(attr::kDontFragment);
+  // 5-6. RESERVATION-TOKEN excludes EVEN-PORT and REQUESTED-ADDRESS-FAMILY.
+  const RawAttribute* token = message.find(attr::kReservationToken);
+  const RawAttribute* even_port = message.find(attr::kEvenPort);
+  const RawAttribute* requested_family = message.find(attr::kRequestedAddressFamily);
+  const RawAttribute* additional_family = message.find(attr::kAdditionalAddressFamily);
+  if ((token != nullptr && (even_port != nullptr || requested_family != nullptr)) ||
+      (requested_family != nullptr && additional_family != nullptr)) {
+    return std::unexpected(TurnError{error::kBadRequest});
+  }
+  AddressFamily family = AddressFamily::kIpv4;
+  if (requested_family != nullptr) {
+    auto decoded = decodeAddressFamily(message.value(*requested_family));
+    if (!decoded) {
+      return std::unexpected(TurnError{error::kAddressFamilyNotSupported});
+    }
+    family = *decoded;
+  }
+  bool dual = false;
+  if (additional_family != nullptr) {
+    // RFC 8656 section 7.2: ADDITIONAL-ADDRESS-FAMILY may only ask for IPv6.
+    auto decoded = decodeAddressFamily(message.value(*additional_family));
+    if (!decoded || *decoded != AddressFamily::kIpv6) {
+      return std::unexpected(TurnError{error::kBadRequest});
+    }
+    dual = true;
+  }
+  bool reserve_next = false;
+  if (even_port != nullptr) {
+    auto r_bit = decodeEvenPort(message.value(*even_port));
+    if (!r_bit) {
+      return std::unexpected(TurnError{error::kBadRequest});
+    }
+    reserve_next = *r_bit;
+  }
+  // Quotas (486 per user, 508 server-wide).
+  const std::string& user = request.auth.credential.user;
+  switch (deps_.quota.acquire(user)) {
+    case QuotaVerdict::kOk:
+      break;
+    case QuotaVerdict::kUserLimit:
+      stats_.quota_rejected.add();
+      return std::unexpected(TurnError{error::kAllocationQuotaReached});
+    case QuotaVerdict::kTotalLimit:
+      stats_.quota_rejected.add();
+      return std::unexpected(TurnError{error::kInsufficientCapacity});
+  }
+  auto allocation = std::make_unique<Allocation>();
+  AllocateReply reply;
+  auto fail = [&](std::uint16_t code) {
+    for (const RelayLeg& leg : allocation->legs) {
+      closeLeg(leg);
+    }
+    deps_.quota.release(user);
+    return std::unexpected(TurnError{code});
+  };
+  // 7. The relayed transport address: a reserved port, or a new random one.
+  if (token != nullptr) {
+    auto decoded = decodeReservationToken(message.value(*token));
+    std::uint64_t key = 0;
+    for (const std::byte b : decoded.value_or(ReservationToken{})) {
+      key = (key << 8U) | std::to_integer<std::uint64_t>(b);
+    }
+    auto it = reservations_.find(key);
+    if (!decoded || it == reservations_.end() || it->second.expires <= request.now) {
+      return fail(error::kInsufficientCapacity);  // RFC 8656: an invalid token gets 508
+    }
+    allocation->id = it->second.tag;
+    allocation->legs.push_back(it->second.leg);
+    reservations_.erase(it);
+  } else {
+    allocation->id = next_id_++;
+    auto leg = openLeg(family, allocation->id, even_port != nullptr, dont_fragment);
+    if (!leg) {
+      return fail(leg.error());
+    }
+    allocation->legs.push_back(*leg);
+  }
+  if (dual) {
+    auto leg6 = openLeg(AddressFamily::kIpv6, allocation->id, false, dont_fragment);
+    if (leg6) {
+      allocation->legs.push_back(*leg6);
+    } else {
+      reply.ipv6_error = leg6.error();  // the IPv4 allocation still succeeds
+    }
+  }
+  if (reserve_next) {
+    // EVEN-PORT with R: hold port + 1 under a token for a later Allocate.
+    const RelayLeg& first = allocation->legs.front();
+    const std::uint64_t tag = next_id_++;
+    const Endpoint next_local{first.local.address,
+                              static_cast<std::uint16_t>(first.local.port + 1)};
+    auto socket = deps_.relays.open(next_local, tag, dont_fragment);
+    if (!socket) {
+      return fail(error::kInsufficientCapacity);
+    }
+    const std::uint64_t key = deps_.random.next();
+    reservations_[key] =
+        Reservation{RelayLeg{*socket, next_local, Endpoint{first.relayed.address, next_local.port}},
+                    tag, request.now + kReservationLifetime};
+    reply.reservation_token = key;
+  }
+  const Seconds lifetime = grantedLifetime(message);
+  allocation->source = request.source;
+  allocation->created = request.now;
+  allocation->expires = request.now + (lifetime.count() == 0 ? config_.default_lifetime : lifetime);
+  allocation->username = request.auth.username;
+  allocation->user = user;
+  allocation->credential_expires_at = request.auth.credential.expires_at;
+  allocation->key = request.auth.key;
+  reply.lifetime = std::chrono::duration_cast<Seconds>(allocation->expires - request.now);
+  Allocation& stored = *allocation;
+  by_source_.emplace(request.source, stored.id);
+  if (request.source.socket.kind == SocketRef::Kind::kConnection) {
+    by_connection_.emplace(request.source.socket.id, stored.id);
+  }
+  allocations_.emplace(stored.id, std::move(allocation));
+  stats_.allocations_created.add();
+  stats_.allocations_active[static_cast<std::size_t>(request.source.transport)][familyIndex(stored)]
+      .add();
+  if (deps_.events != nullptr) {
+    deps_.events->onAllocationCreated(stored);
+  }
+  reply.allocation = &stored;
+  return reply;
+}
+
+void Core::respondToAllocate(const Request& request, const AllocateReply& reply, Outbox& outbox) {
+  Allocation& allocation = *reply.allocation;
+  sendSuccess(request, outbox, [&](MessageBuilder& builder) {
+    for (const RelayLeg& leg : allocation.legs) {
+      builder.addXorAddress(attr::kXorRelayedAddress, leg.relayed);
+    }
+    builder.addU32(attr::kLifetime, static_cast<std::uint32_t>(reply.lifetime.count()));
+    if (reply.reservation_token) {
+      ReservationToken token{};
+      for (std::size_t i = 0; i < token.size(); ++i) {
+        token[i] = static_cast<std::byte>(*reply.reservation_token >> (8U * (7 - i)));
+      }
+      builder.addBytes(attr::kReservationToken, token);
+    }
+    if (reply.ipv6_error) {
+      builder.addAddressErrorCode(AddressFamily::kIpv6, *reply.ipv6_error);
+    }
+    builder.addXorAddress(attr::kXorMappedAddress, request.source.client);
+  });
+  if (const auto entries = outbox.entries(); !entries.empty()) {
+    cacheResponse(allocation, request.message, entries.back().head(), request.now);
+  }
+  schedule(allocation);
+}
+
+void Core::schedule(Allocation& allocation) {
+  // Queue a deadline only when it is earlier than the one already queued: that one fires
+  // first and reschedules. This keeps the heap to about one entry per allocation.
+  const MonotonicTime deadline = allocation.nextDeadline();
+  if (allocation.scheduled == MonotonicTime{} || deadline < allocation.scheduled) {
+    allocation.scheduled = deadline;
+    deadlines_.emplace(deadline, allocation.id);
+  }
+}
+
+void Core::endAllocation(std::uint64_t id, AllocationEnd end, MonotonicTime now) {
+  const auto it = allocations_.find(id);
+  if (it == allocations_.end()) {
+    return;
+  }
+  Allocation& allocation = *it->second;
+  if (deps_.events != nullptr) {
+    deps_.events->onAllocationEnded(allocation, end, now);
+  }
+  for (const RelayLeg& leg : allocation.legs) {
+    closeLeg(leg);
+  }
+  deps_.quota.release(allocation.user);
+  stats_.allocations_deleted.add();
+  stats_
+      .allocations_active[static_cast<std::size_t>(allocation.source.transport)]
+                         [familyIndex(allocation)]
+      .sub();
+  stats_.permissions_active.sub(allocation.permissions.size());
+  stats_.channels_active.sub(static_cast<std::uint64_t>(
+      std::ranges::count_if(allocation.channels, &ChannelBinding::active)));
+  by_source_.erase(allocation.source);
+  if (allocation.source.socket.kind == SocketRef::Kind::kConnection) {
+    by_connection_.erase(allocation.source.socket.id);
+  }
+  allocations_.erase(it);
+}
+
+void Core::onConnectionClosed(const SocketRef& connection, MonotonicTime now) {
+  if (const auto it = by_connection_.find(connection.id); it != by_connection_.end()) {
+    endAllocation(it->second, AllocationEnd::kConnectionClosed, now);
+  }
+}
+
+void Core::onTimer(MonotonicTime now) {
+  while (!deadlines_.empty() && deadlines_.top().first <= now) {
+    const auto [when, id] = deadlines_.top();
+    deadlines_.pop();
+    const auto it = allocations_.find(id);
+    if (it == allocations_.end() || it->second->scheduled != when) {
+      continue;  // ended, or a later entry for it is the live one
+    }
+    Allocation& allocation = *it->second;
+    if (allocation.expires <= now) {
+      endAllocation(id, AllocationEnd::kExpired, now);  // RFC 8656 section 7: lifetime over
+      continue;
+    }
+    const ExpiryCounts expired = allocation.expire(now);
+    stats_.permissions_active.sub(expired.permissions);
+    stats_.channels_active.sub(expired.channels);
+    allocation.scheduled = MonotonicTime{};
+    schedule(allocation);
+  }
+  std::erase_if(reservations_, [&](const auto& entry) {
+    if (entry.second.expires > now) {
+      return false;
+    }
+    closeLeg(entry.second.leg);
+    return true;
+  });
+}
+
+std::optional<MonotonicTime> Core::nextDeadline() const {
+  std::optional<MonotonicTime> next;
+  if (!deadlines_.empty()) {
+    next = deadlines_.top().first;
+  }
+  for (const auto& [key, reservation] : reservations_) {
+    next = next ? std::min(*next, reservation.expires) : reservation.expires;
+  }
+  return next;
+}
+
+void Core::shutdown(MonotonicTime now) {
+  while (!allocations_.empty()) {
+    endAllocation(allocations_.begin()->first, AllocationEnd::kShutdown, now);
+  }
+  for (const auto& [key, reservation] : reservations_) {
+    closeLeg(reservation.leg);
+  }
+  reservations_.clear();
+}
+
+}  // namespace turnpike::protocol

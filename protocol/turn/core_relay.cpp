@@ -1,0 +1,145 @@
+// The data path (RFC 8656 sections 10-12): Send and Data indications, ChannelData both ways.
+// Relayed payloads are never copied: outbox entries point into the caller's buffer.
+#include "protocol/stun/integrity.hpp"
+#include "protocol/turn/channel_data.hpp"
+#include "protocol/turn/core.hpp"
+
+namespace turnpike::protocol {
+namespace {
+
+std::size_t transportIndex(ClientTransport transport) {
+  return static_cast<std::size_t>(transport);
+}
+
+}  // namespace
+
+void Core::relayToPeer(Allocation& allocation, const Endpoint& peer, ConstBytes payload,
+                       Outbox& outbox) {
+  const RelayLeg* leg = allocation.legFor(peer.address.family());
+  OutboxEntry* entry = leg == nullptr ? nullptr : outbox.add(leg->socket, peer);
+  if (entry == nullptr) {
+    stats_.relay_drops[static_cast<std::size_t>(RelayDrop::kSendFailed)].add();
+    return;
+  }
+  entry->payload = payload;
+  allocation.bytes_to_peer += payload.size();
+  ++allocation.packets_to_peer;
+  const std::size_t transport = transportIndex(allocation.source.transport);
+  stats_.relayed_bytes[0][transport].add(payload.size());
+  stats_.relayed_packets[0][transport].add();
+}
+
+void Core::handleSendIndication(const Message& message, const ClientSource& source,
+                                MonotonicTime now, Outbox& outbox) {
+  auto drop = [&](RelayDrop reason) { stats_.relay_drops[static_cast<std::size_t>(reason)].add(); };
+  // RFC 8656 section 10.2: no allocation, no XOR-PEER-ADDRESS or DATA, no permission: discard.
+  const auto found = by_source_.find(source);
+  if (found == by_source_.end()) {
+    drop(RelayDrop::kNoAllocation);
+    return;
+  }
+  Allocation& allocation = *allocations_.at(found->second);
+  const RawAttribute* peer_attribute = message.find(attr::kXorPeerAddress);
+  const RawAttribute* data = message.find(attr::kData);
+  const std::expected<Endpoint, AttributeError> peer =
+      peer_attribute == nullptr
+          ? std::expected<Endpoint, AttributeError>(std::unexpected(AttributeError::kBadLength))
+          : decodeXorAddress(message.value(*peer_attribute), message.transactionId());
+  if (!peer || data == nullptr) {
+    drop(RelayDrop::kMalformed);
+    return;
+  }
+  if (!allocation.hasPermission(peer->address, now)) {
+    drop(RelayDrop::kNoPermission);
+    return;
+  }
+  // The permission checked the address; the port may still be one of the server's own.
+  if (!deps_.policy.isAllowed(*peer)) {
+    stats_.peer_denied.add();
+    drop(RelayDrop::kDenied);
+    return;
+  }
+  relayToPeer(allocation, *peer, message.value(*data), outbox);
+}
+
+void Core::handleChannelData(const ClientSource& source, ConstBytes bytes, MonotonicTime now,
+                             Outbox& outbox) {
+  auto drop = [&](RelayDrop reason) { stats_.relay_drops[static_cast<std::size_t>(reason)].add(); };
+  auto channel_data = parseChannelData(bytes);
+  if (!channel_data) {
+    drop(RelayDrop::kMalformed);
+    return;
+  }
+  const auto found = by_source_.find(source);
+  if (found == by_source_.end()) {
+    drop(RelayDrop::kNoAllocation);
+    return;
+  }
+  Allocation& allocation = *allocations_.at(found->second);
+  // RFC 8656 section 12.6: an unbound channel, or a peer whose permission lapsed: discard.
+  const ChannelBinding* channel = allocation.channelByNumber(channel_data->channel, now);
+  if (channel == nullptr) {
+    drop(RelayDrop::kNoChannel);
+    return;
+  }
+  if (!allocation.hasPermission(channel->peer.address, now)) {
+    drop(RelayDrop::kNoPermission);
+    return;
+  }
+  relayToPeer(allocation, channel->peer, channel_data->data, outbox);
+}
+
+void Core::onPeerDatagram(std::uint64_t tag, const Endpoint& peer, ConstBytes bytes,
+                          MonotonicTime now, Outbox& outbox) {
+  const auto found = allocations_.find(tag);
+  if (found == allocations_.end()) {
+    return;  // a reserved port not yet claimed
+  }
+  Allocation& allocation = *found->second;
+  // RFC 8656 section 11.3 / 12.7: only peers with a permission get through.
+  if (!allocation.hasPermission(peer.address, now)) {
+    stats_.relay_drops[static_cast<std::size_t>(RelayDrop::kNoPermission)].add();
+    return;
+  }
+  OutboxEntry* entry = outbox.add(allocation.source.socket, allocation.source.client);
+  if (entry == nullptr || bytes.size() > 0xFFFF) {
+    stats_.relay_drops[static_cast<std::size_t>(RelayDrop::kSendFailed)].add();
+    return;
+  }
+  const bool stream = allocation.source.transport != ClientTransport::kUdp;
+  if (const ChannelBinding* channel = allocation.channelByPeer(peer, now)) {
+    // ChannelData: 4-byte header, payload, and padding to 4 bytes on streams (section 12.5).
+    writeChannelDataHeader(entry->head_buffer, channel->number,
+                           static_cast<std::uint16_t>(bytes.size()));
+    entry->head_size = kChannelDataHeaderSize;
+    entry->padding = static_cast<std::uint8_t>(channelDataSize(bytes.size(), stream) -
+                                               kChannelDataHeaderSize - bytes.size());
+  } else {
+    // Data indication (section 11.3): XOR-PEER-ADDRESS, then DATA whose value is the payload.
+    TransactionId id{};
+    const std::uint64_t random_high = deps_.random.next();
+    const std::uint64_t random_low = deps_.random.next();
+    for (std::size_t i = 0; i < id.size(); ++i) {
+      id[i] = static_cast<std::byte>((i < 8 ? random_high : random_low) >> (8U * (i % 8)));
+    }
+    MessageBuilder builder(entry->head_buffer,
+                           messageType(Method::kData, MessageClass::kIndication), id);
+    builder.addXorAddress(attr::kXorPeerAddress, peer);
+    entry->padding = static_cast<std::uint8_t>(builder.addExternalValue(attr::kData, bytes.size()));
+    auto head = builder.finish();
+    if (!head) {
+      outbox.removeLast();
+      stats_.relay_drops[static_cast<std::size_t>(RelayDrop::kSendFailed)].add();
+      return;
+    }
+    entry->head_size = head->size();
+  }
+  entry->payload = bytes;
+  allocation.bytes_to_client += bytes.size();
+  ++allocation.packets_to_client;
+  const std::size_t transport = transportIndex(allocation.source.transport);
+  stats_.relayed_bytes[1][transport].add(bytes.size());
+  stats_.relayed_packets[1][transport].add();
+}
+
+}  // namespace turnpike::protocol

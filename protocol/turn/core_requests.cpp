@@ -1,0 +1,148 @@
+// Refresh, CreatePermission and ChannelBind (RFC 8656 sections 7.3, 9.2, 11.2).
+#include <algorithm>
+
+#include "protocol/turn/channel_data.hpp"
+#include "protocol/turn/core.hpp"
+
+namespace turnpike::protocol {
+
+bool Core::peerAllowed(const Endpoint& peer) {
+  if (deps_.policy.isAllowed(peer)) {
+    return true;
+  }
+  stats_.peer_denied.add();
+  return false;
+}
+
+std::expected<Seconds, TurnError> Core::refresh(Request& request, Allocation& allocation) {
+  const Message& message = request.message;
+  // RFC 8656 section 7.3: REQUESTED-ADDRESS-FAMILY must name a family the allocation has.
+  if (const RawAttribute* family = message.find(attr::kRequestedAddressFamily)) {
+    auto decoded = decodeAddressFamily(message.value(*family));
+    if (!decoded || allocation.legFor(*decoded) == nullptr) {
+      return std::unexpected(TurnError{error::kPeerAddressFamilyMismatch});
+    }
+  }
+  const Seconds lifetime = grantedLifetime(message);
+  if (lifetime.count() > 0) {
+    allocation.expires = request.now + lifetime;
+  }
+  return lifetime;
+}
+
+namespace {
+
+// Installs or refreshes a permission; false when a new one would pass the cap.
+bool installPermission(Allocation& allocation, const IpAddress& peer, MonotonicTime now,
+                       std::size_t max_permissions, StatCounter& active) {
+  auto it = std::ranges::find(allocation.permissions, peer, &Permission::peer);
+  if (it != allocation.permissions.end()) {
+    it->expires = now + kPermissionLifetime;
+    return true;
+  }
+  if (allocation.permissions.size() >= max_permissions) {
+    return false;
+  }
+  allocation.permissions.push_back(Permission{peer, now + kPermissionLifetime});
+  active.add();
+  return true;
+}
+
+bool hasPermissionEntry(const Allocation& allocation, const IpAddress& peer) {
+  return std::ranges::find(allocation.permissions, peer, &Permission::peer) !=
+         allocation.permissions.end();
+}
+
+}  // namespace
+
+std::expected<void, TurnError> Core::createPermission(Request& request, Allocation& allocation) {
+  const Message& message = request.message;
+  // RFC 8656 section 9.2: every XOR-PEER-ADDRESS is checked before any is installed.
+  std::array<IpAddress, Message::kMaxAttributes> peers{};
+  std::size_t count = 0;
+  std::size_t new_peers = 0;
+  for (const RawAttribute& attribute : message.attributes()) {
+    if (attribute.type != attr::kXorPeerAddress) {
+      continue;
+    }
+    auto peer = decodeXorAddress(message.value(attribute), message.transactionId());
+    if (!peer) {
+      return std::unexpected(TurnError{error::kBadRequest});
+    }
+    if (allocation.legFor(peer->address.family()) == nullptr) {
+      return std::unexpected(TurnError{error::kPeerAddressFamilyMismatch});
+    }
+    if (!peerAllowed(*peer)) {
+      return std::unexpected(TurnError{error::kForbidden});
+    }
+    const bool repeated = std::ranges::find(std::span(peers).first(count), peer->address) !=
+                          std::span(peers).first(count).end();
+    if (!repeated && !hasPermissionEntry(allocation, peer->address)) {
+      ++new_peers;
+    }
+    peers[count++] = peer->address;
+  }
+  if (count == 0) {
+    return std::unexpected(TurnError{error::kBadRequest});
+  }
+  if (allocation.permissions.size() + new_peers > config_.max_permissions) {
+    return std::unexpected(TurnError{error::kInsufficientCapacity});
+  }
+  for (const IpAddress& peer : std::span(peers).first(count)) {
+    (void)installPermission(allocation, peer, request.now, config_.max_permissions,
+                            stats_.permissions_active);
+  }
+  return {};
+}
+
+std::expected<void, TurnError> Core::channelBind(Request& request, Allocation& allocation) {
+  const Message& message = request.message;
+  const MonotonicTime now = request.now;
+  // RFC 8656 section 11.2.
+  const RawAttribute* number_attribute = message.find(attr::kChannelNumber);
+  const RawAttribute* peer_attribute = message.find(attr::kXorPeerAddress);
+  if (number_attribute == nullptr || peer_attribute == nullptr) {
+    return std::unexpected(TurnError{error::kBadRequest});
+  }
+  auto number = decodeChannelNumber(message.value(*number_attribute));
+  auto peer = decodeXorAddress(message.value(*peer_attribute), message.transactionId());
+  if (!number || !isValidChannelNumber(*number) || !peer) {
+    return std::unexpected(TurnError{error::kBadRequest});
+  }
+  if (allocation.legFor(peer->address.family()) == nullptr) {
+    return std::unexpected(TurnError{error::kPeerAddressFamilyMismatch});
+  }
+  if (!peerAllowed(*peer)) {
+    return std::unexpected(TurnError{error::kForbidden});
+  }
+  // A number stays tied to its peer (and the peer to its number) while bound and for the
+  // cooldown after: rebinding either to something else is 400 (section 11.2 and section 12).
+  auto same_number = std::ranges::find(allocation.channels, *number, &ChannelBinding::number);
+  auto same_peer = std::ranges::find(allocation.channels, *peer, &ChannelBinding::peer);
+  if ((same_number != allocation.channels.end() && same_number->peer != *peer) ||
+      (same_peer != allocation.channels.end() && same_peer->number != *number)) {
+    return std::unexpected(TurnError{error::kBadRequest});
+  }
+  const bool new_channel = same_number == allocation.channels.end();
+  const bool new_permission = !hasPermissionEntry(allocation, peer->address);
+  if ((new_channel && allocation.channels.size() >= config_.max_channels) ||
+      (new_permission && allocation.permissions.size() >= config_.max_permissions)) {
+    return std::unexpected(TurnError{error::kInsufficientCapacity});
+  }
+  if (new_channel) {
+    allocation.channels.push_back(ChannelBinding{*number, *peer, now + kChannelLifetime, true});
+    stats_.channels_active.add();
+  } else {
+    if (!same_number->active) {
+      same_number->active = true;
+      stats_.channels_active.add();
+    }
+    same_number->expires = now + kChannelLifetime;
+  }
+  // The binding also installs or refreshes a permission for the peer's address.
+  (void)installPermission(allocation, peer->address, now, config_.max_permissions,
+                          stats_.permissions_active);
+  return {};
+}
+
+}  // namespace turnpike::protocol

@@ -1,0 +1,130 @@
+// What the TURN core exchanges with its adapters (style.md section 2): where a message came
+// from, what to send where (the outbox), and the interfaces for relay sockets, randomness, the
+// wall clock, credentials and events. The core itself does no I/O and reads no clock.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/stun/byte_io.hpp"
+#include "protocol/stun/endpoint.hpp"
+
+namespace turnpike::protocol {
+
+using MonotonicTime = std::chrono::steady_clock::time_point;
+using Seconds = std::chrono::seconds;
+
+enum class ClientTransport : std::uint8_t { kUdp, kTcp, kTls };
+inline constexpr std::size_t kClientTransportCount = 3;
+[[nodiscard]] std::string_view toString(ClientTransport transport);
+
+// A socket the adapter owns, named by the adapter: a UDP listener, a TCP/TLS connection, or a
+// relay socket. The core only hands these back in outbox entries.
+struct SocketRef {
+  enum class Kind : std::uint8_t { kListener, kConnection, kRelay };
+  Kind kind = Kind::kListener;
+  std::uint64_t id = 0;
+  friend bool operator==(const SocketRef&, const SocketRef&) = default;
+};
+
+// The client side of a 5-tuple (RFC 8656 section 2): how a client message arrived.
+struct ClientSource {
+  ClientTransport transport = ClientTransport::kUdp;
+  SocketRef socket;  // UDP listener, or the TCP/TLS connection
+  Endpoint client;   // the client's address as seen by the server
+  Endpoint server;   // the listener address the client sent to
+  friend bool operator==(const ClientSource&, const ClientSource&) = default;
+};
+
+// One thing to send. `head` is built by the core; `payload` points into the input the core was
+// called with (relayed data is never copied), and stays valid until the call returns.
+struct OutboxEntry {
+  static constexpr std::size_t kMaxHead = 2048;
+  SocketRef socket;
+  Endpoint destination;  // for connections, informational
+  std::array<std::byte, kMaxHead> head_buffer{};
+  std::size_t head_size = 0;
+  ConstBytes payload;
+  std::uint8_t padding = 0;  // zero bytes after the payload (ChannelData over streams)
+
+  [[nodiscard]] ConstBytes head() const { return ConstBytes(head_buffer).first(head_size); }
+  [[nodiscard]] std::size_t size() const { return head_size + payload.size() + padding; }
+};
+
+// Entries produced by one core call. The adapter sends them and clears the outbox.
+class Outbox {
+ public:
+  static constexpr std::size_t kCapacity = 4;
+  // A new entry, or nullptr when full (the core never needs more than two per call).
+  [[nodiscard]] OutboxEntry* add(const SocketRef& socket, const Endpoint& destination);
+  [[nodiscard]] std::span<const OutboxEntry> entries() const {
+    return std::span(entries_).first(count_);
+  }
+  void clear() { count_ = 0; }
+  void removeLast() {
+    if (count_ > 0) {
+      --count_;
+    }
+  }
+
+ private:
+  std::array<OutboxEntry, kCapacity> entries_{};
+  std::size_t count_ = 0;
+};
+
+// Opens and closes relay sockets (UDP, bound to a relay address and port). The adapter tags each
+// socket with the allocation's id and reports its datagrams with that tag.
+enum class RelayOpenError : std::uint8_t { kAddressInUse, kNoResources, kOther };
+class RelaySockets {
+ public:
+  virtual ~RelaySockets() = default;
+  [[nodiscard]] virtual std::expected<SocketRef, RelayOpenError> open(const Endpoint& local,
+                                                                      std::uint64_t tag,
+                                                                      bool dont_fragment) = 0;
+  virtual void close(const SocketRef& socket) = 0;
+};
+
+// Random numbers for port choice, reservation tokens and IDs.
+class RandomSource {
+ public:
+  virtual ~RandomSource() = default;
+  [[nodiscard]] virtual std::uint64_t next() = 0;
+};
+
+// Unix time in seconds, for credential expiry and nonces (which other nodes must agree on).
+class WallClock {
+ public:
+  virtual ~WallClock() = default;
+  [[nodiscard]] virtual std::int64_t unixNow() const = 0;
+};
+
+// Passwords for a username: one for a static user, one per shared secret for REST credentials.
+struct UserCredential {
+  std::string user;                        // the account: static name or the REST user part
+  std::vector<std::string> passwords;      // candidates, tried in order
+  std::optional<std::int64_t> expires_at;  // REST credentials: unix expiry
+};
+enum class CredentialLookupError : std::uint8_t { kUnknownUser, kExpired };
+class CredentialSource {
+ public:
+  virtual ~CredentialSource() = default;
+  [[nodiscard]] virtual std::expected<UserCredential, CredentialLookupError> lookup(
+      std::string_view username, std::int64_t now_unix) const = 0;
+};
+
+enum class NonceCheck : std::uint8_t { kValid, kStale, kInvalid };
+class NonceSource {
+ public:
+  virtual ~NonceSource() = default;
+  [[nodiscard]] virtual std::string mint(const IpAddress& client, std::int64_t now_unix) const = 0;
+  [[nodiscard]] virtual NonceCheck verify(std::string_view nonce, const IpAddress& client,
+                                          std::int64_t now_unix) const = 0;
+};
+
+}  // namespace turnpike::protocol

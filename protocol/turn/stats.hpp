@@ -1,0 +1,86 @@
+// Counters kept by one TURN core (one worker thread) and read by the metrics thread. Single
+// writer: an increment is a relaxed load and store, never a locked read-modify-write.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+
+#include "protocol/stun/binding.hpp"
+#include "protocol/turn/core_types.hpp"
+
+namespace turnpike::protocol {
+
+class StatCounter {
+ public:
+  void add(std::uint64_t n = 1) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void sub(std::uint64_t n = 1) {
+    value_.store(value_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t get() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+// Requests by method and by result.
+enum class RequestMethod : std::uint8_t { kAllocate, kRefresh, kCreatePermission, kChannelBind };
+inline constexpr std::size_t kRequestMethodCount = 4;
+[[nodiscard]] std::string_view toString(RequestMethod method);
+
+// Request results: 0 is success, then the error codes TURN uses, then "other".
+inline constexpr std::array<std::uint16_t, 14> kResultCodes{0,   300, 400, 401, 403, 420, 437,
+                                                            438, 440, 441, 442, 443, 486, 508};
+inline constexpr std::size_t kRequestResultCount = kResultCodes.size() + 1;
+[[nodiscard]] std::size_t requestResultIndex(std::uint16_t code);
+// "success", "400", ..., "other".
+[[nodiscard]] std::string_view requestResultLabel(std::size_t index);
+
+enum class AuthFailure : std::uint8_t {
+  kNoCredentials,  // the first 401 challenge: no MESSAGE-INTEGRITY
+  kBadRequest,     // integrity without USERNAME, REALM or NONCE
+  kStaleNonce,
+  kUnknownUser,
+  kExpired,           // REST credential past its expiry
+  kBadIntegrity,      // wrong password
+  kWrongCredentials,  // another username than the allocation's (441)
+};
+inline constexpr std::size_t kAuthFailureCount = 7;
+[[nodiscard]] std::string_view toString(AuthFailure failure);
+
+enum class RelayDrop : std::uint8_t {
+  kNoAllocation,  // ChannelData or Send indication from a 5-tuple without an allocation
+  kNoPermission,  // to or from a peer without a permission
+  kNoChannel,     // ChannelData on an unbound channel
+  kDenied,        // Send indication to a peer the policy denies
+  kMalformed,     // a Send indication without XOR-PEER-ADDRESS or DATA, bad ChannelData
+  kSendFailed,    // outbox full
+};
+inline constexpr std::size_t kRelayDropCount = 6;
+[[nodiscard]] std::string_view toString(RelayDrop drop);
+
+enum class Direction : std::uint8_t { kToPeer, kToClient };
+
+struct CoreStats {
+  std::array<StatCounter, kStunOutcomeCount> stun_outcomes;
+  std::array<std::array<StatCounter, kRequestResultCount>, kRequestMethodCount> requests;
+  std::array<StatCounter, kAuthFailureCount> auth_failures;
+  // [transport][family: 0 = IPv4, 1 = IPv6]
+  std::array<std::array<StatCounter, 2>, kClientTransportCount> allocations_active;
+  StatCounter allocations_created;
+  StatCounter allocations_deleted;
+  StatCounter permissions_active;
+  StatCounter channels_active;
+  StatCounter peer_denied;
+  StatCounter quota_rejected;
+  StatCounter relay_ports_in_use;
+  std::array<StatCounter, kRelayDropCount> relay_drops;
+  // [direction][transport]
+  std::array<std::array<StatCounter, kClientTransportCount>, 2> relayed_bytes;
+  std::array<std::array<StatCounter, kClientTransportCount>, 2> relayed_packets;
+};
+
+}  // namespace turnpike::protocol

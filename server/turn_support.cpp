@@ -1,0 +1,194 @@
+#include "server/turn_support.hpp"
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+
+#include "server/log.hpp"
+#include "server/uv/handles.hpp"
+
+namespace turnpike::server {
+
+std::int64_t SystemWallClock::unixNow() const {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+SeededRandom::SeededRandom() {
+  std::array<std::uint32_t, 8> seed{};
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(seed.data()),  // NOLINT
+                 static_cast<int>(sizeof(seed))) != 1) {
+    std::random_device device;
+    std::ranges::generate(seed, std::ref(device));
+  }
+  std::seed_seq sequence(seed.begin(), seed.end());
+  engine_.seed(sequence);
+}
+
+std::expected<protocol::UserCredential, protocol::CredentialLookupError> CredentialAdapter::lookup(
+    std::string_view username, std::int64_t now_unix) const {
+  auto credential = store_.lookup(username, now_unix);
+  if (!credential) {
+    return std::unexpected(credential.error() == auth::CredentialError::kExpired
+                               ? protocol::CredentialLookupError::kExpired
+                               : protocol::CredentialLookupError::kUnknownUser);
+  }
+  return protocol::UserCredential{std::move(credential->user), std::move(credential->passwords),
+                                  credential->expires_at};
+}
+
+protocol::NonceCheck NonceAdapter::verify(std::string_view nonce, const protocol::IpAddress& client,
+                                          std::int64_t now_unix) const {
+  switch (codec_.verify(nonce, client, now_unix)) {
+    case auth::NonceVerdict::kValid:
+      return protocol::NonceCheck::kValid;
+    case auth::NonceVerdict::kStale:
+      return protocol::NonceCheck::kStale;
+    case auth::NonceVerdict::kInvalid:
+      return protocol::NonceCheck::kInvalid;
+  }
+  return protocol::NonceCheck::kInvalid;
+}
+
+protocol::QuotaVerdict SharedQuota::acquire(std::string_view user) {
+  const std::lock_guard lock(mutex_);
+  if (limits_.allocations_total != 0 && total_ >= limits_.allocations_total) {
+    return protocol::QuotaVerdict::kTotalLimit;
+  }
+  auto it = per_user_.find(user);
+  if (limits_.allocations_per_user != 0 && it != per_user_.end() &&
+      it->second >= limits_.allocations_per_user) {
+    return protocol::QuotaVerdict::kUserLimit;
+  }
+  if (it == per_user_.end()) {
+    it = per_user_.emplace(std::string(user), 0).first;
+  }
+  ++it->second;
+  ++total_;
+  return protocol::QuotaVerdict::kOk;
+}
+
+void SharedQuota::release(std::string_view user) {
+  const std::lock_guard lock(mutex_);
+  if (auto it = per_user_.find(user); it != per_user_.end()) {
+    if (--it->second == 0) {
+      per_user_.erase(it);
+    }
+    --total_;
+  }
+}
+
+namespace {
+
+bool isWildcard(const protocol::IpAddress& address) {
+  return std::ranges::all_of(std::span(address.bytes()).first(address.size()),
+                             [](std::uint8_t b) { return b == 0; });
+}
+
+// The host's interface addresses, in getifaddrs order.
+std::vector<protocol::IpAddress> interfaceAddresses() {
+  std::vector<protocol::IpAddress> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) {
+    return out;
+  }
+  for (const ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
+    if (it->ifa_addr != nullptr &&
+        (it->ifa_addr->sa_family == AF_INET || it->ifa_addr->sa_family == AF_INET6)) {
+      out.push_back(uv::fromSockaddr(it->ifa_addr).address);
+    }
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+// Globally routable enough to relay from: not loopback, link-local or wildcard.
+bool isRelayCandidate(const protocol::IpAddress& address) {
+  const auto& b = address.bytes();
+  if (isWildcard(address)) {
+    return false;
+  }
+  if (address.isV4()) {
+    return b[0] != 127 && !(b[0] == 169 && b[1] == 254);
+  }
+  const bool loopback =
+      std::all_of(b.begin(), b.begin() + 15, [](auto x) { return x == 0; }) && b[15] == 1;
+  return !loopback && !(b[0] == 0xFE && (b[1] & 0xC0U) == 0x80U);
+}
+
+}  // namespace
+
+std::vector<protocol::RelayAddress> resolveRelayAddresses(const ServerConfig& config) {
+  std::vector<protocol::RelayAddress> relays;
+  const auto& relay = config.relay;
+  for (std::size_t i = 0; i < relay.addresses.size(); ++i) {
+    const protocol::IpAddress advertised =
+        i < relay.external_addresses.size() ? relay.external_addresses[i] : relay.addresses[i];
+    relays.push_back({relay.addresses[i], advertised});
+  }
+  if (!relays.empty()) {
+    return relays;
+  }
+  // No relay addresses configured: the listeners' own specific addresses...
+  for (const ListenerConfig& listener : config.listeners) {
+    const bool known =
+        std::ranges::any_of(relays, [&](const auto& r) { return r.local == listener.address; });
+    if (!isWildcard(listener.address) && !known) {
+      relays.push_back({listener.address, listener.address});
+    }
+  }
+  if (!relays.empty()) {
+    return relays;
+  }
+  // ...or the host's first usable IPv4 and IPv6 addresses.
+  for (const protocol::IpAddress& address : interfaceAddresses()) {
+    const bool family_taken = std::ranges::any_of(
+        relays, [&](const auto& r) { return r.local.family() == address.family(); });
+    if (isRelayCandidate(address) && !family_taken) {
+      relays.push_back({address, address});
+    }
+  }
+  return relays;
+}
+
+protocol::CoreConfig makeCoreConfig(const ServerConfig& config,
+                                    std::vector<protocol::RelayAddress> relays) {
+  protocol::CoreConfig core;
+  core.realm = config.realm;
+  core.software = config.software;
+  core.default_lifetime = protocol::Seconds{config.allocation.default_lifetime};
+  core.max_lifetime = protocol::Seconds{config.allocation.max_lifetime};
+  core.relay_addresses = std::move(relays);
+  core.port_min = config.relay.port_min;
+  core.port_max = config.relay.port_max;
+  return core;
+}
+
+protocol::PeerPolicy makePeerPolicy(const ServerConfig& config,
+                                    const std::vector<protocol::RelayAddress>& /*relays*/) {
+  // Own endpoints are the listeners (a wildcard listener stands for every interface address).
+  // Relay addresses are deliberately not denied: two clients relaying through the same server
+  // (both browsers relay-only) are each other's peers at their relayed addresses.
+  std::vector<protocol::Endpoint> own;
+  const std::vector<protocol::IpAddress> interfaces = interfaceAddresses();
+  for (const ListenerConfig& listener : config.listeners) {
+    if (!isWildcard(listener.address)) {
+      own.push_back({listener.address, listener.port});
+      continue;
+    }
+    for (const protocol::IpAddress& address : interfaces) {
+      if (address.family() == listener.address.family()) {
+        own.push_back({address, listener.port});
+      }
+    }
+    own.push_back({listener.address, listener.port});
+  }
+  return protocol::PeerPolicy(config.peers.allow, config.peers.deny, std::move(own));
+}
+
+}  // namespace turnpike::server

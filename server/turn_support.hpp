@@ -1,0 +1,90 @@
+// What a worker's TURN core needs from the process: the config translated into core terms, and
+// the real implementations of its interfaces (credentials, nonces, clock, randomness, quotas).
+// Everything here is shared by the workers and safe to call from any of them.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "auth/credentials.hpp"
+#include "auth/nonce.hpp"
+#include "protocol/turn/core.hpp"
+#include "server/config/config.hpp"
+
+namespace turnpike::server {
+
+// RFC 8489 section 9.2: nonces expire; clients then get 438 and retry with the new one.
+inline constexpr std::int64_t kNonceLifetimeSeconds = 600;
+
+class SystemWallClock final : public protocol::WallClock {
+ public:
+  [[nodiscard]] std::int64_t unixNow() const override;
+};
+
+// A per-worker PRNG seeded from the OS CSPRNG (port choice, tokens, indication IDs).
+class SeededRandom final : public protocol::RandomSource {
+ public:
+  SeededRandom();
+  [[nodiscard]] std::uint64_t next() override { return engine_(); }
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+class CredentialAdapter final : public protocol::CredentialSource {
+ public:
+  explicit CredentialAdapter(const auth::CredentialStore& store) : store_(store) {}
+  [[nodiscard]] std::expected<protocol::UserCredential, protocol::CredentialLookupError> lookup(
+      std::string_view username, std::int64_t now_unix) const override;
+
+ private:
+  const auth::CredentialStore& store_;
+};
+
+class NonceAdapter final : public protocol::NonceSource {
+ public:
+  explicit NonceAdapter(const auth::NonceCodec& codec) : codec_(codec) {}
+  [[nodiscard]] std::string mint(const protocol::IpAddress& client,
+                                 std::int64_t now_unix) const override {
+    return codec_.mint(client, now_unix);
+  }
+  [[nodiscard]] protocol::NonceCheck verify(std::string_view nonce,
+                                            const protocol::IpAddress& client,
+                                            std::int64_t now_unix) const override;
+
+ private:
+  const auth::NonceCodec& codec_;
+};
+
+// allocations_total and allocations_per_user across all workers (taken only on Allocate and
+// allocation end, never per packet).
+class SharedQuota final : public protocol::AllocationQuota {
+ public:
+  explicit SharedQuota(const LimitsConfig& limits) : limits_(limits) {}
+  [[nodiscard]] protocol::QuotaVerdict acquire(std::string_view user) override;
+  void release(std::string_view user) override;
+
+ private:
+  LimitsConfig limits_;
+  std::mutex mutex_;
+  std::uint64_t total_ = 0;
+  std::map<std::string, std::uint32_t, std::less<>> per_user_;
+};
+
+// The relay addresses to use: relay.addresses (with external_addresses), or, when none are
+// configured, the listeners' specific addresses, or else the host's first global IPv4 and IPv6
+// addresses (getifaddrs). Never a wildcard.
+[[nodiscard]] std::vector<protocol::RelayAddress> resolveRelayAddresses(const ServerConfig& config);
+
+[[nodiscard]] protocol::CoreConfig makeCoreConfig(const ServerConfig& config,
+                                                  std::vector<protocol::RelayAddress> relays);
+
+// peers.allow / peers.deny plus the server's own listener endpoints and relay addresses.
+[[nodiscard]] protocol::PeerPolicy makePeerPolicy(
+    const ServerConfig& config, const std::vector<protocol::RelayAddress>& relays);
+
+}  // namespace turnpike::server
