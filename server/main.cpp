@@ -61,7 +61,7 @@ void logTotals(const turnpike::server::Server& server) {
   TP_LOG(
       kInfo, "tcp connections accepted=", totals.tcp_accepted, " framing_errors=",
       totals.tcp_closed[static_cast<std::size_t>(turnpike::server::uv::CloseReason::kFramingError)],
-      " channel_data_dropped=", totals.channel_data_dropped);
+      " allocations_active=", totals.allocations_active);
 }
 
 int run(ServerConfig config) {

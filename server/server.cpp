@@ -36,9 +36,18 @@ std::expected<void, std::string> Server::start() {
     }
     tls_context = std::move(*loaded);
   }
+  shared_ = std::make_unique<TurnShared>(config_);
+  if (shared_->relays.empty()) {
+    TP_LOG(kWarn, "no relay address: set relay.addresses; Allocate will fail with 440");
+  }
+  for (const protocol::RelayAddress& relay : shared_->relays) {
+    TP_LOG(kInfo, "relay address ", relay.local.toString(),
+           relay.advertised == relay.local ? "" : " advertised as " + relay.advertised.toString(),
+           " ports ", config_.relay.port_min, "-", config_.relay.port_max);
+  }
   const std::size_t count = workerCountFor(config_.threads);
   for (std::size_t i = 0; i < count; ++i) {
-    auto worker = std::make_unique<Worker>(i, config_, tls_context);
+    auto worker = std::make_unique<Worker>(i, config_, *shared_, tls_context);
     if (auto opened = worker->open(); !opened) {
       workers_.clear();
       return std::unexpected(opened.error());
@@ -70,16 +79,22 @@ ServerTotals Server::totals() const {
   ServerTotals totals;
   for (const auto& worker : workers_) {
     const WorkerStats& stats = worker->stats();
+    const protocol::CoreStats& core = worker->coreStats();
     for (std::size_t i = 0; i < totals.stun_outcomes.size(); ++i) {
-      totals.stun_outcomes[i] += stats.stun_outcomes[i].get();
+      totals.stun_outcomes[i] += core.stun_outcomes[i].get();
     }
     for (std::size_t i = 0; i < totals.tcp_closed.size(); ++i) {
       totals.tcp_closed[i] += stats.tcp_closed[i].get();
     }
     totals.tcp_accepted += stats.tcp_accepted.get();
     totals.tcp_active += stats.tcp_active.get();
-    totals.channel_data_dropped += stats.channel_data_dropped.get();
     totals.udp_datagrams_received += stats.udp_datagrams_received.get();
+    for (const auto& by_family : core.allocations_active) {
+      for (const auto& count : by_family) {
+        totals.allocations_active += count.get();
+      }
+    }
+    totals.cores.push_back(&core);
   }
   return totals;
 }

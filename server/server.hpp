@@ -1,4 +1,4 @@
-// The whole server: N workers sharing nothing but the read-only config.
+// The whole server: N workers sharing only the read-only config and TurnShared.
 #pragma once
 
 #include <expected>
@@ -17,8 +17,10 @@ struct ServerTotals {
   std::array<std::uint64_t, uv::kCloseReasonCount> tcp_closed{};
   std::uint64_t tcp_accepted = 0;
   std::uint64_t tcp_active = 0;
-  std::uint64_t channel_data_dropped = 0;
   std::uint64_t udp_datagrams_received = 0;
+  std::uint64_t allocations_active = 0;
+  // Each worker core's counters, for the TURN metric families (valid while the server lives).
+  std::vector<const protocol::CoreStats*> cores;
 };
 
 class Server {
@@ -38,6 +40,7 @@ class Server {
 
  private:
   ServerConfig config_;
+  std::unique_ptr<TurnShared> shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

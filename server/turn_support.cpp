@@ -3,6 +3,7 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -81,6 +82,44 @@ void SharedQuota::release(std::string_view user) {
     }
     --total_;
   }
+}
+
+SharedReservations::~SharedReservations() {
+  for (const auto& [token, port] : ports_) {
+    ::close(static_cast<int>(port.handle));
+  }
+}
+
+void SharedReservations::expireLocked(protocol::MonotonicTime now) {
+  std::erase_if(ports_, [now](const auto& entry) {
+    if (entry.second.expires > now) {
+      return false;
+    }
+    ::close(static_cast<int>(entry.second.handle));
+    return true;
+  });
+}
+
+void SharedReservations::put(std::uint64_t token, const protocol::ReservedPort& port,
+                             protocol::MonotonicTime now) {
+  const std::lock_guard lock(mutex_);
+  expireLocked(now);
+  if (!ports_.emplace(token, port).second) {
+    ::close(static_cast<int>(port.handle));  // a token collision: 1 in 2^64, drop the new one
+  }
+}
+
+std::optional<protocol::ReservedPort> SharedReservations::take(std::uint64_t token,
+                                                               protocol::MonotonicTime now) {
+  const std::lock_guard lock(mutex_);
+  expireLocked(now);
+  const auto it = ports_.find(token);
+  if (it == ports_.end()) {
+    return std::nullopt;
+  }
+  protocol::ReservedPort port = it->second;
+  ports_.erase(it);
+  return port;
 }
 
 namespace {
@@ -190,5 +229,23 @@ protocol::PeerPolicy makePeerPolicy(const ServerConfig& config,
   }
   return protocol::PeerPolicy(config.peers.allow, config.peers.deny, std::move(own));
 }
+
+namespace {
+
+auth::NonceCodec::Key nonceKey() {
+  // A fresh random key per process: nonces stay valid across this server's workers. Nodes that
+  // should accept each other's nonces will share a configured key (fleet issue).
+  return auth::NonceCodec::randomKey().value_or(auth::NonceCodec::Key{});
+}
+
+}  // namespace
+
+TurnShared::TurnShared(const ServerConfig& config)
+    : credentials(config.auth.users, config.auth.secrets),
+      nonces(nonceKey(), kNonceLifetimeSeconds),
+      quota(config.limits),
+      relays(resolveRelayAddresses(config)),
+      policy(makePeerPolicy(config, relays)),
+      core_config(makeCoreConfig(config, relays)) {}
 
 }  // namespace turnpike::server

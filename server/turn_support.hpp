@@ -75,6 +75,26 @@ class SharedQuota final : public protocol::AllocationQuota {
   std::map<std::string, std::uint32_t, std::less<>> per_user_;
 };
 
+// RESERVATION-TOKEN reservations for all workers. A reserved port is a bound socket fd that no
+// loop reads; the worker that claims the token adopts the fd. Expired ones are closed here.
+class SharedReservations final : public protocol::ReservationStore {
+ public:
+  SharedReservations() = default;
+  ~SharedReservations() override;
+  SharedReservations(const SharedReservations&) = delete;
+  SharedReservations& operator=(const SharedReservations&) = delete;
+
+  void put(std::uint64_t token, const protocol::ReservedPort& port,
+           protocol::MonotonicTime now) override;
+  [[nodiscard]] std::optional<protocol::ReservedPort> take(std::uint64_t token,
+                                                           protocol::MonotonicTime now) override;
+
+ private:
+  void expireLocked(protocol::MonotonicTime now);
+  std::mutex mutex_;
+  std::map<std::uint64_t, protocol::ReservedPort> ports_;
+};
+
 // The relay addresses to use: relay.addresses (with external_addresses), or, when none are
 // configured, the listeners' specific addresses, or else the host's first global IPv4 and IPv6
 // addresses (getifaddrs). Never a wildcard.
@@ -86,5 +106,24 @@ class SharedQuota final : public protocol::AllocationQuota {
 // peers.allow / peers.deny plus the server's own listener endpoints and relay addresses.
 [[nodiscard]] protocol::PeerPolicy makePeerPolicy(
     const ServerConfig& config, const std::vector<protocol::RelayAddress>& relays);
+
+// Everything the workers' cores share, built once from the config. Immutable once built except
+// the quota (which locks); not copyable or movable (the adapters point at their neighbours).
+struct TurnShared {
+  explicit TurnShared(const ServerConfig& config);
+  TurnShared(const TurnShared&) = delete;
+  TurnShared& operator=(const TurnShared&) = delete;
+
+  auth::CredentialStore credentials;
+  auth::NonceCodec nonces;
+  CredentialAdapter credential_adapter{credentials};
+  NonceAdapter nonce_adapter{nonces};
+  SharedQuota quota;
+  SharedReservations reservations;
+  SystemWallClock clock;
+  std::vector<protocol::RelayAddress> relays;
+  protocol::PeerPolicy policy;
+  protocol::CoreConfig core_config;
+};
 
 }  // namespace turnpike::server

@@ -5,13 +5,20 @@
 
 namespace turnpike::server {
 
-Worker::Worker(std::size_t index, const ServerConfig& config,
+Worker::Worker(std::size_t index, const ServerConfig& config, TurnShared& shared,
                std::shared_ptr<tls::TlsContext> tls_context)
     : index_(index),
       config_(config),
+      shared_(shared),
       tls_context_(std::move(tls_context)),
-      binding_options_{config.software, false} {
+      core_(shared.core_config,
+            protocol::CoreDependencies{*this, random_, shared.clock, shared.credential_adapter,
+                                       shared.nonce_adapter, shared.quota, shared.reservations,
+                                       shared.policy, this}),
+      timer_(new uv_timer_t) {
   loop_.setWakeHandler([this] { closeAll(); });
+  uv_timer_init(loop_.get(), timer_);
+  timer_->data = this;
 }
 
 Worker::~Worker() {
@@ -94,39 +101,48 @@ int Worker::join() {
 
 void Worker::closeAll() {
   TP_LOG(kDebug, "worker ", index_, ": closing ", connections_.size(), " connections");
+  core_.shutdown(std::chrono::steady_clock::now());  // ends allocations, closes relay sockets
   // Move the table out first: close() calls onClosed, which edits connections_.
   auto connections = std::move(connections_);
   connections_.clear();
-  for (auto& [raw, connection] : connections) {
+  for (auto& [id, connection] : connections) {
     connection->close(uv::CloseReason::kLocalClose);
   }
   connections.clear();
   udp_sockets_.clear();
   tcp_listeners_.clear();
+  relays_.clear();
+  uv::closeAndDelete(timer_);
+  timer_ = nullptr;
   stats_.tcp_active.set(0);
   // With every handle closing, uv_run returns and the thread finishes in Loop::shutdown().
   loop_.closeHandles();
 }
 
-protocol::ConstBytes Worker::answer(protocol::ConstBytes request,
-                                    const protocol::Endpoint& source) {
-  const protocol::StunResult result =
-      protocol::handleStunRequest(request, source, binding_options_, response_buffer_);
-  stats_.stun_outcomes[static_cast<std::size_t>(result.outcome)].add();
-  return result.response;
+std::uint64_t Worker::listenerIndex(const uv::UdpSocket& socket) const {
+  for (std::size_t i = 0; i < udp_sockets_.size(); ++i) {
+    if (udp_sockets_[i].get() == &socket) {
+      return i;
+    }
+  }
+  return 0;
 }
 
 void Worker::onDatagram(uv::UdpSocket& socket, protocol::ConstBytes data,
                         const protocol::Endpoint& source) {
   stats_.udp_datagrams_received.add();
-  if (protocol::looksLikeChannelData(data)) {
-    stats_.channel_data_dropped.add();  // no allocations yet: nothing to relay to
-    return;
-  }
-  const protocol::ConstBytes response = answer(data, source);
-  if (!response.empty()) {
-    socket.send(source, response);
-  }
+  const protocol::ClientSource client{
+      protocol::ClientTransport::kUdp,
+      protocol::SocketRef{protocol::SocketRef::Kind::kListener, listenerIndex(socket)}, source,
+      socket.localEndpoint()};
+  core_.onClientMessage(client, data, std::chrono::steady_clock::now(), outbox_);
+  flush();
+}
+
+void Worker::RelaySlot::onDatagram(uv::UdpSocket& /*socket*/, protocol::ConstBytes data,
+                                   const protocol::Endpoint& source) {
+  worker.core_.onPeerDatagram(tag, source, data, std::chrono::steady_clock::now(), worker.outbox_);
+  worker.flush();
 }
 
 void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
@@ -135,31 +151,184 @@ void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
     TP_LOG(kDebug, "tcp ", connection->peer().toString(), ": ", started.error().toString());
     return;  // the handle is closed by the destructor
   }
-  uv::TcpConnection* raw = connection.get();
-  connections_.emplace(raw, std::move(connection));
+  const std::uint64_t id = next_connection_id_++;
+  connection->setId(id);
+  connections_.emplace(id, std::move(connection));
   stats_.tcp_active.set(connections_.size());
 }
 
 void Worker::onFrame(uv::TcpConnection& connection, const protocol::Frame& frame) {
-  if (frame.kind == protocol::FrameKind::kChannelData) {
-    stats_.channel_data_dropped.add();
-    return;
-  }
-  const protocol::ConstBytes response = answer(frame.bytes, connection.peer());
-  if (!response.empty()) {
-    connection.write(response);
-  }
+  const protocol::ClientSource client{
+      connection.isTls() ? protocol::ClientTransport::kTls : protocol::ClientTransport::kTcp,
+      protocol::SocketRef{protocol::SocketRef::Kind::kConnection, connection.id()},
+      connection.peer(), connection.local()};
+  core_.onClientMessage(client, frame.bytes, std::chrono::steady_clock::now(), outbox_);
+  flush();
 }
 
 void Worker::onClosed(uv::TcpConnection& connection, uv::CloseReason reason) {
   stats_.tcp_closed[static_cast<std::size_t>(reason)].add();
   TP_LOG(kDebug, "tcp ", connection.peer().toString(), " closed: ", uv::toString(reason));
-  auto it = connections_.find(&connection);
+  core_.onConnectionClosed(
+      protocol::SocketRef{protocol::SocketRef::Kind::kConnection, connection.id()},
+      std::chrono::steady_clock::now());
+  auto it = connections_.find(connection.id());
   if (it != connections_.end()) {
     loop_.deleteLater(std::move(it->second));
     connections_.erase(it);
   }
   stats_.tcp_active.set(connections_.size());
+}
+
+namespace {
+
+protocol::RelayOpenError relayError(const uv::UvError& error, const protocol::Endpoint& local) {
+  const int code = error.code;
+  if (code == UV_EADDRINUSE || code == UV_EACCES) {
+    return protocol::RelayOpenError::kAddressInUse;
+  }
+  TP_LOG(kWarn, "relay socket ", local.toString(), ": ", error.toString());
+  return code == UV_EMFILE || code == UV_ENFILE || code == UV_ENOBUFS
+             ? protocol::RelayOpenError::kNoResources
+             : protocol::RelayOpenError::kOther;
+}
+
+}  // namespace
+
+protocol::SocketRef Worker::addRelay(std::unique_ptr<RelaySlot> slot) {
+  std::size_t index = relays_.size();
+  if (!free_relay_slots_.empty()) {
+    index = free_relay_slots_.back();
+    free_relay_slots_.pop_back();
+    relays_[index] = std::move(slot);
+  } else {
+    relays_.push_back(std::move(slot));
+  }
+  return protocol::SocketRef{protocol::SocketRef::Kind::kRelay, index};
+}
+
+std::expected<protocol::SocketRef, protocol::RelayOpenError> Worker::open(
+    const protocol::Endpoint& local, std::uint64_t tag, bool dont_fragment) {
+  auto slot = std::make_unique<RelaySlot>(*this, tag);
+  auto socket = uv::UdpSocket::open(
+      loop_, local, *slot, uv::SocketOptions{.reuse_port = false, .dont_fragment = dont_fragment});
+  if (!socket) {
+    return std::unexpected(relayError(socket.error(), local));
+  }
+  slot->socket = std::move(*socket);
+  return addRelay(std::move(slot));
+}
+
+std::expected<std::uint64_t, protocol::RelayOpenError> Worker::reserve(
+    const protocol::Endpoint& local) {
+  auto fd =
+      uv::openBoundSocket(uv::SocketKind::kUdp, local, uv::SocketOptions{.reuse_port = false});
+  if (!fd) {
+    return std::unexpected(relayError(fd.error(), local));
+  }
+  return static_cast<std::uint64_t>(*fd);
+}
+
+std::expected<protocol::SocketRef, protocol::RelayOpenError> Worker::adopt(std::uint64_t reserved,
+                                                                           std::uint64_t tag) {
+  auto slot = std::make_unique<RelaySlot>(*this, tag);
+  auto socket = uv::UdpSocket::adopt(loop_, static_cast<int>(reserved), *slot);
+  if (!socket) {
+    TP_LOG(kWarn, "reserved relay socket: ", socket.error().toString());
+    return std::unexpected(protocol::RelayOpenError::kOther);
+  }
+  slot->socket = std::move(*socket);
+  return addRelay(std::move(slot));
+}
+
+void Worker::close(const protocol::SocketRef& socket) {
+  if (socket.id < relays_.size() && relays_[socket.id] != nullptr) {
+    // Closing from inside this socket's own callback is safe: the UdpSocket only closes its
+    // libuv handle, whose memory lives until the close callback.
+    relays_[socket.id].reset();
+    free_relay_slots_.push_back(socket.id);
+  }
+}
+
+void Worker::onAllocationCreated(const protocol::Allocation& allocation) {
+  TP_LOG(kDebug, "allocation created user=", allocation.user,
+         " client=", toString(allocation.source.transport), " ",
+         allocation.source.client.toString(),
+         " relay=", allocation.legs.front().relayed.toString());
+}
+
+void Worker::onAllocationEnded(const protocol::Allocation& allocation, protocol::AllocationEnd end,
+                               protocol::MonotonicTime now) {
+  // One accounting record per allocation (style.md section 8: not per packet).
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(now - allocation.created).count();
+  TP_LOG(kInfo, "allocation ended user=", allocation.user,
+         " client=", toString(allocation.source.transport), " ",
+         allocation.source.client.toString(),
+         " relay=", allocation.legs.empty() ? "-" : allocation.legs.front().relayed.toString(),
+         " peers=", allocation.permissions.size(), " to_peer_bytes=", allocation.bytes_to_peer,
+         " to_peer_packets=", allocation.packets_to_peer,
+         " to_client_bytes=", allocation.bytes_to_client,
+         " to_client_packets=", allocation.packets_to_client, " duration_s=", seconds,
+         " reason=", toString(end));
+}
+
+void Worker::flush() {
+  static constexpr std::array<std::byte, 3> kPadding{};
+  for (const protocol::OutboxEntry& entry : outbox_.entries()) {
+    std::array<protocol::ConstBytes, 3> parts{};
+    std::size_t count = 0;
+    for (const protocol::ConstBytes part :
+         {entry.head(), entry.payload, protocol::ConstBytes(kPadding).first(entry.padding)}) {
+      if (!part.empty()) {
+        parts[count++] = part;
+      }
+    }
+    const auto message = std::span<const protocol::ConstBytes>(parts).first(count);
+    switch (entry.socket.kind) {
+      case protocol::SocketRef::Kind::kListener:
+        if (entry.socket.id < udp_sockets_.size()) {
+          udp_sockets_[entry.socket.id]->send(entry.destination, message);
+        }
+        break;
+      case protocol::SocketRef::Kind::kRelay:
+        if (entry.socket.id < relays_.size() && relays_[entry.socket.id] != nullptr) {
+          relays_[entry.socket.id]->socket->send(entry.destination, message);
+        }
+        break;
+      case protocol::SocketRef::Kind::kConnection:
+        if (auto it = connections_.find(entry.socket.id); it != connections_.end()) {
+          it->second->write(message);
+        }
+        break;
+    }
+  }
+  outbox_.clear();
+  armTimer();
+}
+
+void Worker::armTimer() {
+  // One timer per loop, armed for the core's next deadline (style.md section 2). Re-arm only
+  // when the deadline moved earlier; a late wake-up re-arms from onTimer.
+  const auto next = core_.nextDeadline();
+  if (!next || timer_ == nullptr || (armed_for_ && *armed_for_ <= *next)) {
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  const auto delay = *next > now ? std::chrono::ceil<std::chrono::milliseconds>(*next - now)
+                                 : std::chrono::milliseconds{0};
+  uv_timer_start(timer_, &Worker::onTimer, static_cast<std::uint64_t>(delay.count()), 0);
+  armed_for_ = *next;
+}
+
+void Worker::onTimer(uv_timer_t* timer) {
+  auto* self = static_cast<Worker*>(timer->data);
+  if (self == nullptr) {
+    return;
+  }
+  self->armed_for_.reset();
+  self->core_.onTimer(std::chrono::steady_clock::now());
+  self->flush();
 }
 
 }  // namespace turnpike::server

@@ -12,8 +12,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "protocol/stun/binding.hpp"
+#include "protocol/turn/core.hpp"
 #include "server/config/config.hpp"
+#include "server/turn_support.hpp"
 #include "server/uv/loop.hpp"
 #include "server/uv/tcp.hpp"
 #include "server/uv/udp_socket.hpp"
@@ -34,21 +35,24 @@ class WorkerCounter {
   std::atomic<std::uint64_t> value_{0};
 };
 
+// Transport counters; STUN/TURN counters live in the worker's core (protocol::CoreStats).
 struct WorkerStats {
-  std::array<WorkerCounter, protocol::kStunOutcomeCount> stun_outcomes;
   std::array<WorkerCounter, uv::kCloseReasonCount> tcp_closed;
   WorkerCounter tcp_accepted;
   WorkerCounter tcp_active;
-  WorkerCounter channel_data_dropped;  // ChannelData with no allocation to carry it
   WorkerCounter udp_datagrams_received;
+  WorkerCounter udp_send_dropped;
 };
 
 class Worker final : public uv::UdpSocketCallbacks,
                      public uv::TcpListenerCallbacks,
-                     public uv::TcpConnectionCallbacks {
+                     public uv::TcpConnectionCallbacks,
+                     public protocol::RelaySockets,
+                     public protocol::CoreEvents {
  public:
-  // tls_context serves every tls listener; it may be null when the config has none.
-  Worker(std::size_t index, const ServerConfig& config,
+  // tls_context serves every tls listener; it may be null when the config has none. `shared`
+  // outlives the worker.
+  Worker(std::size_t index, const ServerConfig& config, TurnShared& shared,
          std::shared_ptr<tls::TlsContext> tls_context = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
@@ -64,6 +68,7 @@ class Worker final : public uv::UdpSocketCallbacks,
   [[nodiscard]] int join();
 
   [[nodiscard]] const WorkerStats& stats() const { return stats_; }
+  [[nodiscard]] const protocol::CoreStats& coreStats() const { return core_.stats(); }
   [[nodiscard]] std::vector<std::string> listenerDescriptions() const;
 
   // uv::UdpSocketCallbacks
@@ -74,21 +79,55 @@ class Worker final : public uv::UdpSocketCallbacks,
   // uv::TcpConnectionCallbacks
   void onFrame(uv::TcpConnection& connection, const protocol::Frame& frame) override;
   void onClosed(uv::TcpConnection& connection, uv::CloseReason reason) override;
+  // protocol::RelaySockets
+  [[nodiscard]] std::expected<protocol::SocketRef, protocol::RelayOpenError> open(
+      const protocol::Endpoint& local, std::uint64_t tag, bool dont_fragment) override;
+  void close(const protocol::SocketRef& socket) override;
+  [[nodiscard]] std::expected<std::uint64_t, protocol::RelayOpenError> reserve(
+      const protocol::Endpoint& local) override;
+  [[nodiscard]] std::expected<protocol::SocketRef, protocol::RelayOpenError> adopt(
+      std::uint64_t reserved, std::uint64_t tag) override;
+  // protocol::CoreEvents
+  void onAllocationCreated(const protocol::Allocation& allocation) override;
+  void onAllocationEnded(const protocol::Allocation& allocation, protocol::AllocationEnd end,
+                         protocol::MonotonicTime now) override;
 
  private:
-  // Answers one STUN message; returns the response (empty when dropped) and counts the outcome.
-  protocol::ConstBytes answer(protocol::ConstBytes request, const protocol::Endpoint& source);
+  // A relay socket and the allocation tag its datagrams are reported with.
+  struct RelaySlot final : uv::UdpSocketCallbacks {
+    RelaySlot(Worker& owner, std::uint64_t relay_tag) : worker(owner), tag(relay_tag) {}
+    void onDatagram(uv::UdpSocket& socket, protocol::ConstBytes data,
+                    const protocol::Endpoint& source) override;
+    Worker& worker;
+    std::uint64_t tag;
+    std::unique_ptr<uv::UdpSocket> socket;
+  };
+
   void closeAll();
+  [[nodiscard]] protocol::SocketRef addRelay(std::unique_ptr<RelaySlot> slot);
+  // Sends what the core put in the outbox, then re-arms the deadline timer.
+  void flush();
+  void armTimer();
+  static void onTimer(uv_timer_t* timer);
+  [[nodiscard]] std::uint64_t listenerIndex(const uv::UdpSocket& socket) const;
 
   std::size_t index_;
   const ServerConfig& config_;
+  TurnShared& shared_;
   std::shared_ptr<tls::TlsContext> tls_context_;
-  protocol::BindingOptions binding_options_;
   uv::Loop loop_;
   std::vector<std::unique_ptr<uv::UdpSocket>> udp_sockets_;
   std::vector<std::unique_ptr<uv::TcpListener>> tcp_listeners_;
-  std::unordered_map<uv::TcpConnection*, std::shared_ptr<uv::TcpConnection>> connections_;
-  std::array<std::byte, protocol::kMinResponseBuffer> response_buffer_{};
+  std::unordered_map<std::uint64_t, std::shared_ptr<uv::TcpConnection>> connections_;
+  std::uint64_t next_connection_id_ = 1;
+  // Relay sockets by slot (SocketRef::id); freed slots are reused.
+  std::vector<std::unique_ptr<RelaySlot>> relays_;
+  std::vector<std::size_t> free_relay_slots_;
+  SeededRandom random_;
+  protocol::Core core_;
+  protocol::Outbox outbox_;
+  uv_timer_t* timer_ = nullptr;
+  std::optional<protocol::MonotonicTime> armed_for_;
   WorkerStats stats_;
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};

@@ -16,16 +16,19 @@ namespace turnpike::protocol {
 
 inline constexpr std::size_t kChannelDataHeaderSize = 4;
 inline constexpr std::uint16_t kMinChannelNumber = 0x4000;
-inline constexpr std::uint16_t kMaxChannelNumber = 0x4FFF;  // 0x5000-0xFFFF are reserved
+// RFC 8656 section 12 narrows channels to 0x4000-0x4FFF, but RFC 5766 allowed up to 0x7FFF and
+// clients still pick from that range (libwebrtc, coturn's clients): accepting it is what keeps
+// browsers working. 0x8000 and up can never be ChannelData (the first bits must be 01).
+inline constexpr std::uint16_t kMaxChannelNumber = 0x7FFF;
 
 [[nodiscard]] constexpr bool isValidChannelNumber(std::uint16_t channel) {
   return channel >= kMinChannelNumber && channel <= kMaxChannelNumber;
 }
 
-// RFC 7983 demultiplexing: a first byte of 64-79 is a TURN channel (0x4000-0x4FFF). Other
-// bytes with the bits 01 (0x50-0x7F) are reserved numbers, not ChannelData.
+// ChannelData starts with the bits 01 (RFC 8656 section 12; RFC 7983 gives TURN channels the
+// first bytes 64-79, RFC 5766 clients use up to 127).
 [[nodiscard]] inline bool looksLikeChannelData(ConstBytes data) {
-  return !data.empty() && (load8(data, 0) & 0xF0U) == 0x40U;
+  return !data.empty() && (load8(data, 0) & 0xC0U) == 0x40U;
 }
 
 enum class ChannelDataError : std::uint8_t { kTooShort, kBadChannel, kTruncated };

@@ -191,7 +191,7 @@ void Core::handleRequest(const Message& message, const ClientSource& source, Mon
     return;
   }
   if (allocation == nullptr) {
-    fail(TurnError{error::kAllocationMismatch});  // RFC 8656 sections 7.3, 9.2, 11.2
+    fail(TurnError{error::kAllocationMismatch});  // RFC 8656 sections 8.2, 10.2, 12.2
     return;
   }
   std::expected<Seconds, TurnError> lifetime = Seconds{0};
@@ -221,7 +221,7 @@ void Core::handleRequest(const Message& message, const ClientSource& source, Mon
     }
   });
   if (is_refresh && lifetime->count() == 0) {
-    endAllocation(allocation->id, AllocationEnd::kDeleted, now);  // RFC 8656 section 7.3
+    endAllocation(allocation->id, AllocationEnd::kDeleted, now);  // RFC 8656 section 8.2
     return;
   }
   if (const auto entries = outbox.entries(); !entries.empty()) {
@@ -247,19 +247,6 @@ std::expected<Core::AuthResult, Core::AuthError> Core::authenticate(const Messag
       (username_attribute == nullptr && !message.has(attr::kUserhash))) {
     return std::unexpected(AuthError{{error::kBadRequest}, false, AuthFailure::kBadRequest});
   }
-  if (deps_.nonces.verify(decodeText(message.value(*nonce)), source.client.address, unix_now) !=
-      NonceCheck::kValid) {
-    return std::unexpected(AuthError{{error::kStaleNonce}, true, AuthFailure::kStaleNonce});
-  }
-  if (username_attribute == nullptr) {
-    // USERHASH needs a reverse lookup that REST usernames cannot have: not supported.
-    return std::unexpected(AuthError{{error::kUnauthenticated}, true, AuthFailure::kUnknownUser});
-  }
-  const std::string_view username = decodeText(message.value(*username_attribute));
-  if (allocation != nullptr && allocation->username != username) {
-    return std::unexpected(
-        AuthError{{error::kWrongCredentials}, false, AuthFailure::kWrongCredentials});
-  }
   // PASSWORD-ALGORITHMS must echo what the server offered, and PASSWORD-ALGORITHM pick one.
   PasswordAlgorithm algorithm = PasswordAlgorithm::kMd5;
   const RawAttribute* algorithms = message.find(attr::kPasswordAlgorithms);
@@ -277,6 +264,26 @@ std::expected<Core::AuthResult, Core::AuthError> Core::authenticate(const Messag
     }
     algorithm = static_cast<PasswordAlgorithm>(picked->algorithm);
   }
+  if (username_attribute == nullptr) {
+    // USERHASH needs a reverse lookup that REST usernames cannot have: not supported.
+    return std::unexpected(AuthError{{error::kUnauthenticated}, true, AuthFailure::kUnknownUser});
+  }
+  const std::string_view username = decodeText(message.value(*username_attribute));
+  // The last two checks of section 9.2.4, once the key is known to be right: a stale nonce gets
+  // 438; another username than the allocation's gets 441 (RFC 8656 section 5; an Allocate on a
+  // used 5-tuple gets 437 from the handler instead).
+  auto finish = [&](AuthResult result) -> std::expected<AuthResult, AuthError> {
+    if (deps_.nonces.verify(decodeText(message.value(*nonce)), source.client.address, unix_now) !=
+        NonceCheck::kValid) {
+      return std::unexpected(AuthError{{error::kStaleNonce}, true, AuthFailure::kStaleNonce});
+    }
+    if (allocation != nullptr && allocation->username != username &&
+        !message.isMethod(Method::kAllocate)) {
+      return std::unexpected(
+          AuthError{{error::kWrongCredentials}, false, AuthFailure::kWrongCredentials});
+    }
+    return result;
+  };
   auto verify = [&](const AuthResult& candidate) {
     const ConstBytes key = candidate.keyBytes();
     return (mi256 != nullptr ? verifyMessageIntegritySha256(message, key)
@@ -285,9 +292,10 @@ std::expected<Core::AuthResult, Core::AuthError> Core::authenticate(const Messag
   AuthResult result;
   result.username = std::string(username);
   result.algorithm = algorithm;
-  result.sha256_mac = mi256 != nullptr;
+  // Section 9.2.4: answer with MESSAGE-INTEGRITY-SHA256 when the client used it or chose SHA-256.
+  result.sha256_mac = mi256 != nullptr || algorithm == PasswordAlgorithm::kSha256;
   // Within an allocation the key is cached; a REST credential is still checked for expiry.
-  if (allocation != nullptr &&
+  if (allocation != nullptr && allocation->username == username &&
       (algorithm == PasswordAlgorithm::kMd5 || allocation->key.sha256.has_value())) {
     if (allocation->credential_expires_at && *allocation->credential_expires_at < unix_now) {
       return std::unexpected(AuthError{{error::kUnauthenticated}, true, AuthFailure::kExpired});
@@ -296,7 +304,7 @@ std::expected<Core::AuthResult, Core::AuthError> Core::authenticate(const Messag
     result.credential.user = allocation->user;
     result.credential.expires_at = allocation->credential_expires_at;
     if (verify(result)) {
-      return result;
+      return finish(std::move(result));
     }
     return std::unexpected(AuthError{{error::kUnauthenticated}, true, AuthFailure::kBadIntegrity});
   }
@@ -315,7 +323,7 @@ std::expected<Core::AuthResult, Core::AuthError> Core::authenticate(const Messag
     }
     if (verify(result)) {
       result.credential = std::move(*credential);
-      return result;
+      return finish(std::move(result));
     }
   }
   return std::unexpected(AuthError{{error::kUnauthenticated}, true, AuthFailure::kBadIntegrity});

@@ -73,6 +73,7 @@ struct CoreDependencies {
   const CredentialSource& credentials;
   const NonceSource& nonces;
   AllocationQuota& quota;
+  ReservationStore& reservations;
   const PeerPolicy& policy;
   CoreEvents* events = nullptr;  // optional
 };
@@ -179,9 +180,20 @@ class Core {
                                   Outbox& outbox) const;
 
   // Relay ports and allocation lifetime.
-  [[nodiscard]] std::expected<RelayLeg, std::uint16_t> openLeg(AddressFamily family,
-                                                               std::uint64_t tag, bool even,
-                                                               bool dont_fragment);
+  // A relay socket on a random free port of the family (an even one, and with reserve_next
+  // also N + 1 held as a reserved port), or the error code to answer.
+  struct OpenedLegs {
+    RelayLeg leg;
+    std::optional<ReservedPort> reserved;
+  };
+  [[nodiscard]] std::expected<OpenedLegs, std::uint16_t> openLeg(AddressFamily family,
+                                                                 std::uint64_t tag, bool even,
+                                                                 bool dont_fragment,
+                                                                 bool reserve_next);
+  [[nodiscard]] std::expected<SocketRef, RelayOpenError> bindRelay(std::size_t address_index,
+                                                                   std::uint16_t port,
+                                                                   std::uint64_t tag,
+                                                                   bool dont_fragment);
   void closeLeg(const RelayLeg& leg);
   void endAllocation(std::uint64_t id, AllocationEnd end, MonotonicTime now);
   void schedule(Allocation& allocation);
@@ -199,13 +211,6 @@ class Core {
   std::unordered_map<std::uint64_t, std::uint64_t> by_connection_;  // TCP/TLS connection id
   // Ports this core holds, per relay address (skipped without a bind attempt).
   std::vector<std::unordered_set<std::uint16_t>> ports_in_use_;
-  // Ports held for EVEN-PORT R-bit reservations (RFC 8656 section 7.2), by token.
-  struct Reservation {
-    RelayLeg leg;
-    std::uint64_t tag = 0;  // the relay socket's tag: the id of the allocation that claims it
-    MonotonicTime expires;
-  };
-  std::unordered_map<std::uint64_t, Reservation> reservations_;
   // (deadline, allocation id); entries whose allocation moved on are skipped when popped.
   using Deadline = std::pair<MonotonicTime, std::uint64_t>;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;

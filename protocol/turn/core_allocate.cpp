@@ -35,8 +35,22 @@ Seconds Core::grantedLifetime(const Message& message) const {
   return std::max(capped, config_.default_lifetime);
 }
 
-std::expected<RelayLeg, std::uint16_t> Core::openLeg(AddressFamily family, std::uint64_t tag,
-                                                     bool even, bool dont_fragment) {
+std::expected<SocketRef, RelayOpenError> Core::bindRelay(std::size_t address_index,
+                                                         std::uint16_t port, std::uint64_t tag,
+                                                         bool dont_fragment) {
+  const Endpoint local{config_.relay_addresses[address_index].local, port};
+  auto socket = deps_.relays.open(local, tag, dont_fragment);
+  if (socket) {
+    ports_in_use_[address_index].insert(port);
+    stats_.relay_ports_in_use.add();
+  }
+  return socket;
+}
+
+std::expected<Core::OpenedLegs, std::uint16_t> Core::openLeg(AddressFamily family,
+                                                             std::uint64_t tag, bool even,
+                                                             bool dont_fragment,
+                                                             bool reserve_next) {
   std::vector<std::size_t> candidates;
   for (std::size_t i = 0; i < config_.relay_addresses.size(); ++i) {
     if (config_.relay_addresses[i].local.family() == family) {
@@ -47,35 +61,48 @@ std::expected<RelayLeg, std::uint16_t> Core::openLeg(AddressFamily family, std::
     return std::unexpected(error::kAddressFamilyNotSupported);
   }
   const std::uint32_t range = config_.port_max - config_.port_min + 1U;
+  const bool pair = reserve_next;  // EVEN-PORT with R: N and N + 1 (RFC 8656 section 7.2)
   for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
     const std::size_t index = candidates[deps_.random.next() % candidates.size()];
     auto port = static_cast<std::uint32_t>(config_.port_min + deps_.random.next() % range);
     if (even) {
       port &= ~1U;
-      if (port < config_.port_min || port + 1 > config_.port_max) {
-        continue;
-      }
+    }
+    if (port < config_.port_min || (pair && port + 1 > config_.port_max)) {
+      continue;
     }
     auto& in_use = ports_in_use_[index];
     if (in_use.size() >= range) {
       break;  // every port of this address is ours already
     }
     const auto port16 = static_cast<std::uint16_t>(port);
-    if (in_use.contains(port16)) {
+    const auto next16 = static_cast<std::uint16_t>(port + 1);
+    if (in_use.contains(port16) || (pair && in_use.contains(next16))) {
       continue;
     }
-    const RelayAddress& address = config_.relay_addresses[index];
-    const Endpoint local{address.local, port16};
-    auto socket = deps_.relays.open(local, tag, dont_fragment);
+    auto socket = bindRelay(index, port16, tag, dont_fragment);
     if (!socket) {
       if (socket.error() == RelayOpenError::kAddressInUse) {
         continue;  // another process (often an ephemeral client port) holds it
       }
       return std::unexpected(error::kInsufficientCapacity);
     }
-    in_use.insert(port16);
-    stats_.relay_ports_in_use.add();
-    return RelayLeg{*socket, local, Endpoint{address.advertised, port16}};
+    const RelayAddress& address = config_.relay_addresses[index];
+    OpenedLegs opened{RelayLeg{*socket, {address.local, port16}, {address.advertised, port16}},
+                      std::nullopt};
+    if (pair) {
+      const Endpoint next_local{address.local, next16};
+      auto next = deps_.relays.reserve(next_local);
+      if (!next) {
+        closeLeg(opened.leg);  // N + 1 is taken: look for another pair
+        if (next.error() == RelayOpenError::kAddressInUse) {
+          continue;
+        }
+        return std::unexpected(error::kInsufficientCapacity);
+      }
+      opened.reserved = ReservedPort{*next, next_local, {address.advertised, next16}, {}};
+    }
+    return opened;
   }
   return std::unexpected(error::kInsufficientCapacity);
 }
@@ -114,7 +141,9 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
   const RawAttribute* even_port = message.find(attr::kEvenPort);
   const RawAttribute* requested_family = message.find(attr::kRequestedAddressFamily);
   const RawAttribute* additional_family = message.find(attr::kAdditionalAddressFamily);
-  if ((token != nullptr && (even_port != nullptr || requested_family != nullptr)) ||
+  // (and RFC 8656 section 7.2 step 8: a reservation cannot go with a dual allocation).
+  if ((token != nullptr &&
+       (even_port != nullptr || requested_family != nullptr || additional_family != nullptr)) ||
       (requested_family != nullptr && additional_family != nullptr)) {
     return std::unexpected(TurnError{error::kBadRequest});
   }
@@ -138,7 +167,7 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
   bool reserve_next = false;
   if (even_port != nullptr) {
     auto r_bit = decodeEvenPort(message.value(*even_port));
-    if (!r_bit) {
+    if (!r_bit || (*r_bit && dual)) {
       return std::unexpected(TurnError{error::kBadRequest});
     }
     reserve_next = *r_bit;
@@ -171,44 +200,46 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
     for (const std::byte b : decoded.value_or(ReservationToken{})) {
       key = (key << 8U) | std::to_integer<std::uint64_t>(b);
     }
-    auto it = reservations_.find(key);
-    if (!decoded || it == reservations_.end() || it->second.expires <= request.now) {
+    // The token may have been minted by another worker: the store is shared.
+    auto reserved = decoded ? deps_.reservations.take(key, request.now) : std::nullopt;
+    if (!reserved) {
       return fail(error::kInsufficientCapacity);  // RFC 8656: an invalid token gets 508
     }
-    allocation->id = it->second.tag;
-    allocation->legs.push_back(it->second.leg);
-    reservations_.erase(it);
-  } else {
     allocation->id = next_id_++;
-    auto leg = openLeg(family, allocation->id, even_port != nullptr, dont_fragment);
-    if (!leg) {
-      return fail(leg.error());
-    }
-    allocation->legs.push_back(*leg);
-  }
-  if (dual) {
-    auto leg6 = openLeg(AddressFamily::kIpv6, allocation->id, false, dont_fragment);
-    if (leg6) {
-      allocation->legs.push_back(*leg6);
-    } else {
-      reply.ipv6_error = leg6.error();  // the IPv4 allocation still succeeds
-    }
-  }
-  if (reserve_next) {
-    // EVEN-PORT with R: hold port + 1 under a token for a later Allocate.
-    const RelayLeg& first = allocation->legs.front();
-    const std::uint64_t tag = next_id_++;
-    const Endpoint next_local{first.local.address,
-                              static_cast<std::uint16_t>(first.local.port + 1)};
-    auto socket = deps_.relays.open(next_local, tag, dont_fragment);
+    auto socket = deps_.relays.adopt(reserved->handle, allocation->id);
     if (!socket) {
       return fail(error::kInsufficientCapacity);
     }
-    const std::uint64_t key = deps_.random.next();
-    reservations_[key] =
-        Reservation{RelayLeg{*socket, next_local, Endpoint{first.relayed.address, next_local.port}},
-                    tag, request.now + kReservationLifetime};
-    reply.reservation_token = key;
+    for (std::size_t i = 0; i < config_.relay_addresses.size(); ++i) {
+      if (config_.relay_addresses[i].local == reserved->local.address) {
+        ports_in_use_[i].insert(reserved->local.port);
+        stats_.relay_ports_in_use.add();
+      }
+    }
+    allocation->legs.push_back(RelayLeg{*socket, reserved->local, reserved->relayed});
+  } else {
+    allocation->id = next_id_++;
+    // EVEN-PORT with R: N + 1 is held under a token for a later Allocate.
+    auto opened =
+        openLeg(family, allocation->id, even_port != nullptr, dont_fragment, reserve_next);
+    if (!opened) {
+      return fail(opened.error());
+    }
+    allocation->legs.push_back(opened->leg);
+    if (opened->reserved) {
+      const std::uint64_t key = deps_.random.next();
+      opened->reserved->expires = request.now + kReservationLifetime;
+      deps_.reservations.put(key, *opened->reserved, request.now);
+      reply.reservation_token = key;
+    }
+  }
+  if (dual) {
+    auto leg6 = openLeg(AddressFamily::kIpv6, allocation->id, false, dont_fragment, false);
+    if (leg6) {
+      allocation->legs.push_back(leg6->leg);
+    } else {
+      reply.ipv6_error = leg6.error();  // the IPv4 allocation still succeeds
+    }
   }
   const Seconds lifetime = grantedLifetime(message);
   allocation->source = request.source;
@@ -323,22 +354,12 @@ void Core::onTimer(MonotonicTime now) {
     allocation.scheduled = MonotonicTime{};
     schedule(allocation);
   }
-  std::erase_if(reservations_, [&](const auto& entry) {
-    if (entry.second.expires > now) {
-      return false;
-    }
-    closeLeg(entry.second.leg);
-    return true;
-  });
 }
 
 std::optional<MonotonicTime> Core::nextDeadline() const {
   std::optional<MonotonicTime> next;
   if (!deadlines_.empty()) {
     next = deadlines_.top().first;
-  }
-  for (const auto& [key, reservation] : reservations_) {
-    next = next ? std::min(*next, reservation.expires) : reservation.expires;
   }
   return next;
 }
@@ -347,10 +368,6 @@ void Core::shutdown(MonotonicTime now) {
   while (!allocations_.empty()) {
     endAllocation(allocations_.begin()->first, AllocationEnd::kShutdown, now);
   }
-  for (const auto& [key, reservation] : reservations_) {
-    closeLeg(reservation.leg);
-  }
-  reservations_.clear();
 }
 
 }  // namespace turnpike::protocol

@@ -1,4 +1,4 @@
-// The data path (RFC 8656 sections 10-12): Send and Data indications, ChannelData both ways.
+// The data path (RFC 8656 sections 11-12): Send and Data indications, ChannelData both ways.
 // Relayed payloads are never copied: outbox entries point into the caller's buffer.
 #include "protocol/stun/integrity.hpp"
 #include "protocol/turn/channel_data.hpp"
@@ -32,7 +32,7 @@ void Core::relayToPeer(Allocation& allocation, const Endpoint& peer, ConstBytes 
 void Core::handleSendIndication(const Message& message, const ClientSource& source,
                                 MonotonicTime now, Outbox& outbox) {
   auto drop = [&](RelayDrop reason) { stats_.relay_drops[static_cast<std::size_t>(reason)].add(); };
-  // RFC 8656 section 10.2: no allocation, no XOR-PEER-ADDRESS or DATA, no permission: discard.
+  // RFC 8656 section 11.2: no allocation, no XOR-PEER-ADDRESS or DATA, no permission: discard.
   const auto found = by_source_.find(source);
   if (found == by_source_.end()) {
     drop(RelayDrop::kNoAllocation);
@@ -96,13 +96,15 @@ void Core::onPeerDatagram(std::uint64_t tag, const Endpoint& peer, ConstBytes by
     return;  // a reserved port not yet claimed
   }
   Allocation& allocation = *found->second;
-  // RFC 8656 section 11.3 / 12.7: only peers with a permission get through.
+  // RFC 8656 sections 11.3 and 12.6: only peers with a permission get through.
   if (!allocation.hasPermission(peer.address, now)) {
     stats_.relay_drops[static_cast<std::size_t>(RelayDrop::kNoPermission)].add();
     return;
   }
-  OutboxEntry* entry = outbox.add(allocation.source.socket, allocation.source.client);
-  if (entry == nullptr || bytes.size() > 0xFFFF) {
+  OutboxEntry* entry = bytes.size() > 0xFFFF
+                           ? nullptr
+                           : outbox.add(allocation.source.socket, allocation.source.client);
+  if (entry == nullptr) {
     stats_.relay_drops[static_cast<std::size_t>(RelayDrop::kSendFailed)].add();
     return;
   }

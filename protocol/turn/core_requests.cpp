@@ -1,4 +1,4 @@
-// Refresh, CreatePermission and ChannelBind (RFC 8656 sections 7.3, 9.2, 11.2).
+// Refresh, CreatePermission and ChannelBind (RFC 8656 sections 8.2, 10.2, 12.2).
 #include <algorithm>
 
 #include "protocol/turn/channel_data.hpp"
@@ -16,7 +16,7 @@ bool Core::peerAllowed(const Endpoint& peer) {
 
 std::expected<Seconds, TurnError> Core::refresh(Request& request, Allocation& allocation) {
   const Message& message = request.message;
-  // RFC 8656 section 7.3: REQUESTED-ADDRESS-FAMILY must name a family the allocation has.
+  // RFC 8656 section 8.2: REQUESTED-ADDRESS-FAMILY must name a family the allocation has.
   if (const RawAttribute* family = message.find(attr::kRequestedAddressFamily)) {
     auto decoded = decodeAddressFamily(message.value(*family));
     if (!decoded || allocation.legFor(*decoded) == nullptr) {
@@ -57,7 +57,8 @@ bool hasPermissionEntry(const Allocation& allocation, const IpAddress& peer) {
 
 std::expected<void, TurnError> Core::createPermission(Request& request, Allocation& allocation) {
   const Message& message = request.message;
-  // RFC 8656 section 9.2: every XOR-PEER-ADDRESS is checked before any is installed.
+  // RFC 8656 section 10.2: every XOR-PEER-ADDRESS is checked before any is installed. The port
+  // is ignored: a permission is for an IP address.
   std::array<IpAddress, Message::kMaxAttributes> peers{};
   std::size_t count = 0;
   std::size_t new_peers = 0;
@@ -72,7 +73,8 @@ std::expected<void, TurnError> Core::createPermission(Request& request, Allocati
     if (allocation.legFor(peer->address.family()) == nullptr) {
       return std::unexpected(TurnError{error::kPeerAddressFamilyMismatch});
     }
-    if (!peerAllowed(*peer)) {
+    if (!deps_.policy.isAddressAllowed(peer->address)) {
+      stats_.peer_denied.add();
       return std::unexpected(TurnError{error::kForbidden});
     }
     const bool repeated = std::ranges::find(std::span(peers).first(count), peer->address) !=
@@ -98,7 +100,7 @@ std::expected<void, TurnError> Core::createPermission(Request& request, Allocati
 std::expected<void, TurnError> Core::channelBind(Request& request, Allocation& allocation) {
   const Message& message = request.message;
   const MonotonicTime now = request.now;
-  // RFC 8656 section 11.2.
+  // RFC 8656 section 12.2.
   const RawAttribute* number_attribute = message.find(attr::kChannelNumber);
   const RawAttribute* peer_attribute = message.find(attr::kXorPeerAddress);
   if (number_attribute == nullptr || peer_attribute == nullptr) {
@@ -116,7 +118,11 @@ std::expected<void, TurnError> Core::channelBind(Request& request, Allocation& a
     return std::unexpected(TurnError{error::kForbidden});
   }
   // A number stays tied to its peer (and the peer to its number) while bound and for the
-  // cooldown after: rebinding either to something else is 400 (section 11.2 and section 12).
+  // cooldown after: rebinding either to something else is 400 (sections 12 and 12.2). Cooled-down
+  // entries are forgotten here too, not only when the timer runs.
+  const ExpiryCounts expired = allocation.expire(now);
+  stats_.permissions_active.sub(expired.permissions);
+  stats_.channels_active.sub(expired.channels);
   auto same_number = std::ranges::find(allocation.channels, *number, &ChannelBinding::number);
   auto same_peer = std::ranges::find(allocation.channels, *peer, &ChannelBinding::peer);
   if ((same_number != allocation.channels.end() && same_number->peer != *peer) ||

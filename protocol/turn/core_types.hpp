@@ -88,6 +88,29 @@ class RelaySockets {
                                                                       std::uint64_t tag,
                                                                       bool dont_fragment) = 0;
   virtual void close(const SocketRef& socket) = 0;
+  // A port held for a later Allocate (EVEN-PORT with R): bound, not read. The handle can be
+  // adopted by any worker's core, or released, from any thread.
+  [[nodiscard]] virtual std::expected<std::uint64_t, RelayOpenError> reserve(
+      const Endpoint& local) = 0;
+  [[nodiscard]] virtual std::expected<SocketRef, RelayOpenError> adopt(std::uint64_t reserved,
+                                                                       std::uint64_t tag) = 0;
+};
+
+// Reserved ports by RESERVATION-TOKEN, shared by every worker's core: the Allocate that claims
+// a token may arrive on another worker (another 5-tuple). Expired entries are released by the
+// store itself.
+struct ReservedPort {
+  std::uint64_t handle = 0;  // from RelaySockets::reserve
+  Endpoint local;
+  Endpoint relayed;
+  MonotonicTime expires;
+};
+class ReservationStore {
+ public:
+  virtual ~ReservationStore() = default;
+  virtual void put(std::uint64_t token, const ReservedPort& port, MonotonicTime now) = 0;
+  [[nodiscard]] virtual std::optional<ReservedPort> take(std::uint64_t token,
+                                                         MonotonicTime now) = 0;
 };
 
 // Random numbers for port choice, reservation tokens and IDs.

@@ -127,8 +127,19 @@ PeerPolicy::Verdict PeerPolicy::check(const Endpoint& peer) const {
   if (peer.port == 0) {
     return Verdict::kDeniedBuiltIn;
   }
+  return checkAddress(peer.address);
+}
+
+PeerPolicy::Verdict PeerPolicy::checkAddress(const IpAddress& peer_address) const {
+  const IpAddress address = unmapped(peer_address);
+  const bool whole_address_own = std::ranges::any_of(own_endpoints_, [&](const Endpoint& endpoint) {
+    return endpoint.port == 0 && endpoint.address == address;
+  });
+  if (whole_address_own) {
+    return Verdict::kDeniedOwnAddress;
+  }
   // 3. Operator denials win over everything but step 1; they see both forms of a mapped peer.
-  if (anyContains(deny_, address) || anyContains(deny_, peer.address)) {
+  if (anyContains(deny_, address) || anyContains(deny_, peer_address)) {
     return Verdict::kDeniedConfig;
   }
   // 4. Operator exceptions to the built-in list, e.g. allow 127.0.0.0/8 for local tests.

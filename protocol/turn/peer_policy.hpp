@@ -51,6 +51,12 @@ class PeerPolicy {
     return check(peer) == Verdict::kAllowed;
   }
   [[nodiscard]] Verdict check(const Endpoint& peer) const;
+  // The address-only part (steps 3-6, and own endpoints that cover every port): permissions are
+  // per IP address and ignore the port (RFC 8656 section 10.2); sends check the full endpoint.
+  [[nodiscard]] Verdict checkAddress(const IpAddress& address) const;
+  [[nodiscard]] bool isAddressAllowed(const IpAddress& address) const {
+    return checkAddress(address) == Verdict::kAllowed;
+  }
 
  private:
   std::vector<AddressPrefix> allow_;

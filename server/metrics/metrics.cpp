@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "server/metrics/core_metrics.hpp"
+
 namespace turnpike::server {
 namespace {
 
@@ -54,10 +56,6 @@ std::string renderMetrics(const ServerTotals& totals, std::size_t workers,
              MetricType::Counter,
              {sample(MetricType::Counter, static_cast<double>(totals.udp_datagrams_received))}));
   families.push_back(family(
-      "turnpike_channel_data_dropped_total",
-      "ChannelData messages dropped because no allocation can carry them.", MetricType::Counter,
-      {sample(MetricType::Counter, static_cast<double>(totals.channel_data_dropped))}));
-  families.push_back(family(
       "turnpike_tcp_connections_accepted_total", "TCP connections accepted.", MetricType::Counter,
       {sample(MetricType::Counter, static_cast<double>(totals.tcp_accepted))}));
   families.push_back(family("turnpike_tcp_connections_active", "TCP connections open now.",
@@ -72,6 +70,7 @@ std::string renderMetrics(const ServerTotals& totals, std::size_t workers,
   families.push_back(family("turnpike_tcp_connections_closed_total",
                             "TCP connections closed, by reason.", MetricType::Counter,
                             std::move(closed)));
+  appendCoreMetrics(totals.cores, families);
   return prometheus::TextSerializer().Serialize(families);
 }
 

@@ -79,6 +79,12 @@ class TcpConnection {
   // Writes all of data (encrypted first with TLS), queueing a copy of what the kernel does not
   // take at once.
   void write(protocol::ConstBytes data);
+  // Writes the parts in order (a header, a payload, padding).
+  void write(std::span<const protocol::ConstBytes> parts) {
+    for (const protocol::ConstBytes part : parts) {
+      write(part);
+    }
+  }
   // Stops reading, closes the socket and reports onClosed (once).
   void close(CloseReason reason);
 
@@ -86,6 +92,9 @@ class TcpConnection {
   [[nodiscard]] const protocol::Endpoint& local() const { return local_; }
   [[nodiscard]] bool closed() const { return closed_; }
   [[nodiscard]] bool isTls() const { return tls_ != nullptr; }
+  // The owner's name for this connection (the worker's connection id).
+  void setId(std::uint64_t id) { id_ = id; }
+  [[nodiscard]] std::uint64_t id() const { return id_; }
 
  private:
   static void onAlloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer);
@@ -113,6 +122,7 @@ class TcpConnection {
   protocol::Endpoint peer_;
   protocol::Endpoint local_;
   bool closed_ = false;
+  std::uint64_t id_ = 0;
   std::shared_ptr<std::size_t> queued_bytes_ = std::make_shared<std::size_t>(0);
 };
 

@@ -37,9 +37,14 @@ std::expected<std::unique_ptr<UdpSocket>, UvError> UdpSocket::open(Loop& loop,
   if (!fd) {
     return std::unexpected(fd.error());
   }
+  return adopt(loop, *fd, callbacks);
+}
+
+std::expected<std::unique_ptr<UdpSocket>, UvError> UdpSocket::adopt(Loop& loop, int fd,
+                                                                    UdpSocketCallbacks& callbacks) {
   std::unique_ptr<UdpSocket> socket(new UdpSocket(loop, callbacks));
-  if (const int rc = uv_udp_open(socket->handle_, *fd); rc != 0) {
-    ::close(*fd);
+  if (const int rc = uv_udp_open(socket->handle_, fd); rc != 0) {
+    ::close(fd);
     return std::unexpected(UvError{"uv_udp_open", rc});
   }
   sockaddr_storage bound{};

@@ -44,6 +44,10 @@ class UdpSocket {
   [[nodiscard]] static std::expected<std::unique_ptr<UdpSocket>, UvError> open(
       Loop& loop, const protocol::Endpoint& local, UdpSocketCallbacks& callbacks,
       SocketOptions options = {});
+  // Wraps a socket that is already bound (a reserved relay port) and starts receiving. Takes
+  // ownership of fd, also on failure.
+  [[nodiscard]] static std::expected<std::unique_ptr<UdpSocket>, UvError> adopt(
+      Loop& loop, int fd, UdpSocketCallbacks& callbacks);
 
   ~UdpSocket();
   UdpSocket(const UdpSocket&) = delete;

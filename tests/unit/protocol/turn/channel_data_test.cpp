@@ -29,8 +29,9 @@ Bytes rawChannelData(std::uint16_t channel, std::uint16_t length, ConstBytes pay
 }
 
 TEST(ChannelDataTest, ParsesValidMessages) {
-  for (const std::uint16_t channel : {std::uint16_t{0x4000}, std::uint16_t{0x4001},
-                                      std::uint16_t{0x4ABC}, std::uint16_t{0x4FFF}}) {
+  for (const std::uint16_t channel :
+       {std::uint16_t{0x4000}, std::uint16_t{0x4001}, std::uint16_t{0x4ABC}, std::uint16_t{0x4FFF},
+        std::uint16_t{0x5000}, std::uint16_t{0x7FFF}}) {
     for (const std::size_t length : {0U, 1U, 3U, 4U, 100U}) {
       SCOPED_TRACE(testing::Message() << std::hex << channel << " length " << std::dec << length);
       const Bytes payload = patternBytes(length);
@@ -47,10 +48,10 @@ TEST(ChannelDataTest, ParsesValidMessages) {
 }
 
 TEST(ChannelDataTest, RejectsChannelsOutsideRange) {
-  // 0x0000-0x3FFF are STUN's; 0x5000-0xFFFF are reserved (RFC 8656 section 12).
-  for (const std::uint16_t channel :
-       {std::uint16_t{0x0000}, std::uint16_t{0x3FFF}, std::uint16_t{0x5000}, std::uint16_t{0x7FFF},
-        std::uint16_t{0x8000}, std::uint16_t{0xFFFF}}) {
+  // 0x0000-0x3FFF are STUN's; 0x8000 and up are not ChannelData. 0x5000-0x7FFF are accepted
+  // for RFC 5766 clients (libwebrtc, coturn) although RFC 8656 reserves them.
+  for (const std::uint16_t channel : {std::uint16_t{0x0000}, std::uint16_t{0x3FFF},
+                                      std::uint16_t{0x8000}, std::uint16_t{0xFFFF}}) {
     SCOPED_TRACE(channel);
     const Bytes message = rawChannelData(channel, 4, patternBytes(4));
     const auto parsed = parseChannelData(message);
@@ -188,13 +189,12 @@ TEST(ChannelDataTest, WriteChannelDataHeader) {
 }
 
 TEST(ChannelDataTest, LooksLikeChannelData) {
-  // RFC 7983: a first byte of 64-79 is a TURN channel.
+  // The bits 01: 0x40-0x7F (RFC 5766's channel range, which clients still use).
   EXPECT_FALSE(looksLikeChannelData({}));
-  for (const std::uint8_t first : {0x40, 0x4F}) {
+  for (const std::uint8_t first : {0x40, 0x4F, 0x50, 0x7F}) {
     EXPECT_TRUE(looksLikeChannelData(octets({first}))) << int{first};
   }
-  // 0x50-0x7F have the bits 01 but are reserved channel numbers, not ChannelData.
-  for (const std::uint8_t first : {0x00, 0x01, 0x3F, 0x50, 0x7F, 0x80, 0xBF, 0xC0, 0xFF}) {
+  for (const std::uint8_t first : {0x00, 0x01, 0x3F, 0x80, 0xBF, 0xC0, 0xFF}) {
     EXPECT_FALSE(looksLikeChannelData(octets({first, 0x00, 0x00, 0x00}))) << int{first};
   }
   // A STUN message is never taken for ChannelData.
