@@ -193,7 +193,9 @@ TEST_F(UdpBindingTest, Rfc3489ClientGetsMappedAddressAndItsTransactionIdEchoed) 
   EXPECT_FALSE(message->has(attr::kXorMappedAddress));
 }
 
-TEST_F(UdpBindingTest, AllocateRequestGets400) {
+// An unauthenticated Allocate gets the long-term credential challenge (RFC 8489 section 9.2.4),
+// small and without SOFTWARE; a method the server does not serve gets 400.
+TEST_F(UdpBindingTest, UnauthenticatedAllocateGets401Challenge) {
   const UniqueFd client = udpClient();
   const TransactionId id = randomTransactionId();
   const auto reply = udpExchange(
@@ -205,6 +207,22 @@ TEST_F(UdpBindingTest, AllocateRequestGets400) {
   ASSERT_TRUE(message);
   EXPECT_EQ(message->type(), messageType(Method::kAllocate, MessageClass::kErrorResponse));
   EXPECT_EQ(message->transactionId(), id);
+  EXPECT_EQ(errorCode(*message), protocol::error::kUnauthenticated);
+  EXPECT_TRUE(message->has(attr::kRealm));
+  EXPECT_TRUE(message->has(attr::kNonce));
+  EXPECT_FALSE(message->has(attr::kSoftware));
+}
+
+TEST_F(UdpBindingTest, UnservedMethodGets400) {
+  const UniqueFd client = udpClient();
+  const TransactionId id = randomTransactionId();
+  const auto reply = udpExchange(
+      client,
+      buildMessage(
+          id, [](MessageBuilder&) {}, messageType(Method::kConnect, MessageClass::kRequest)));
+  ASSERT_TRUE(reply) << "no reply";
+  const auto message = parseReply(*reply);
+  ASSERT_TRUE(message);
   EXPECT_EQ(errorCode(*message), protocol::error::kBadRequest);
 }
 
