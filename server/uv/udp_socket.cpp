@@ -71,8 +71,9 @@ void UdpSocket::onAlloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t
 void UdpSocket::onReceive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buffer,
                           const sockaddr* address, unsigned flags) {
   auto* self = static_cast<UdpSocket*>(handle->data);
-  // nread == 0 with no address: nothing more to read; errors on UDP are transient (ICMP).
-  if (self == nullptr || nread <= 0 || address == nullptr) {
+  // nread == 0 with no address: nothing more to read; with an address it is an empty datagram,
+  // which is valid and relayed. Errors on UDP are transient (ICMP).
+  if (self == nullptr || nread < 0 || address == nullptr) {
     return;
   }
   ++self->counters_.received;
@@ -94,6 +95,11 @@ void UdpSocket::send(const protocol::Endpoint& destination,
   }
   const sockaddr_storage address = toSockaddr(destination);
   const auto* addr = reinterpret_cast<const sockaddr*>(&address);  // NOLINT
+  // An empty datagram is valid (a zero-length relayed payload): libuv wants one buffer anyway.
+  static constexpr protocol::ConstBytes kEmpty{};
+  if (parts.empty()) {
+    parts = std::span(&kEmpty, 1);
+  }
   std::array<uv_buf_t, kMaxParts> buffers{};
   std::size_t total = 0;
   for (std::size_t i = 0; i < parts.size(); ++i) {
