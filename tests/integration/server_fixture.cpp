@@ -120,8 +120,65 @@ struct TlsListenerFiles {
   std::string private_key;
 };
 
+// A YAML flow list of double-quoted strings: ["a", "b"].
+std::string yamlList(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const std::string& item : items) {
+    out += (out.size() > 1 ? ", \"" : "\"") + item + "\"";
+  }
+  return out + "]";
+}
+
+// The TURN keys of the config: only those the options set.
+void turnYaml(const ServerOptions& options, std::ostringstream& yaml) {
+  if (!options.realm.empty()) {
+    yaml << "realm: \"" << options.realm << "\"\n";
+  }
+  const bool port_range = options.relay_port_min != 0 && options.relay_port_max != 0;
+  if (!options.relay_addresses.empty() || port_range) {
+    yaml << "relay:\n";
+    if (!options.relay_addresses.empty()) {
+      yaml << "  addresses: " << yamlList(options.relay_addresses) << "\n";
+    }
+    if (port_range) {
+      yaml << "  port_range: [" << options.relay_port_min << ", " << options.relay_port_max
+           << "]\n";
+    }
+  }
+  if (!options.users.empty() || !options.secrets.empty()) {
+    yaml << "auth:\n";
+    if (!options.users.empty()) {
+      yaml << "  users:\n";
+      for (const auto& [user, password] : options.users) {
+        yaml << "    \"" << user << "\": \"" << password << "\"\n";
+      }
+    }
+    if (!options.secrets.empty()) {
+      yaml << "  secrets: " << yamlList(options.secrets) << "\n";
+    }
+  }
+  if (!options.peers_allow.empty()) {
+    yaml << "peers: {allow: " << yamlList(options.peers_allow) << "}\n";
+  }
+  if (options.default_lifetime != 0 || options.max_lifetime != 0) {
+    yaml << "allocation: {";
+    if (options.default_lifetime != 0) {
+      yaml << "default_lifetime: " << options.default_lifetime
+           << (options.max_lifetime != 0 ? ", " : "");
+    }
+    if (options.max_lifetime != 0) {
+      yaml << "max_lifetime: " << options.max_lifetime;
+    }
+    yaml << "}\n";
+  }
+  if (options.allocations_total != 0 || options.allocations_per_user != 0) {
+    yaml << "limits: {allocations_total: " << options.allocations_total
+         << ", allocations_per_user: " << options.allocations_per_user << "}\n";
+  }
+}
+
 std::string configYaml(const ServerOptions& options, std::uint16_t port,
-                       const TlsListenerFiles& tls) {
+                       const TlsListenerFiles& tls, std::uint16_t http_port) {
   const std::string address = options.ipv6 ? "\"::1\"" : "127.0.0.1";
   std::ostringstream yaml;
   yaml << "listeners:\n";
@@ -139,7 +196,12 @@ std::string configYaml(const ServerOptions& options, std::uint16_t port,
   yaml << "software: \"" << options.software << "\"\n"
        << "threads: " << options.threads << "\n"
        << "log: {level: debug}\n"
-       << "http: {port: 0}\n";
+       << "http: {";
+  if (http_port != 0) {
+    yaml << "address: " << address << ", ";
+  }
+  yaml << "port: " << http_port << "}\n";
+  turnYaml(options, yaml);
   return yaml.str();
 }
 
@@ -470,6 +532,60 @@ bool tcpStaysQuiet(int fd, Millis window) {
   return true;
 }
 
+std::optional<Bytes> recvUntilClose(int fd, Millis timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Bytes out;
+  std::array<std::byte, 4096> chunk{};
+  while (true) {
+    const ssize_t n = ::recv(fd, chunk.data(), chunk.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      out.insert(out.end(), chunk.begin(), chunk.begin() + n);
+      continue;
+    }
+    if (n == 0) {
+      return out;
+    }
+    if (errno != EAGAIN && errno != EINTR) {
+      return std::nullopt;
+    }
+    if (!pollFor(fd, POLLIN, deadline)) {
+      return std::nullopt;
+    }
+  }
+}
+
+bool sendUdpTo(int fd, const Endpoint& to, protocol::ConstBytes data) {
+  sockaddr_storage address{};
+  const socklen_t length = toSockaddr(to, address);
+  const ssize_t sent = ::sendto(fd, data.data(), data.size(), 0,
+                                reinterpret_cast<const sockaddr*>(&address), length);  // NOLINT
+  if (sent != static_cast<ssize_t>(data.size())) {
+    ADD_FAILURE() << "udp send of " << data.size() << " bytes to " << to.toString() << ": "
+                  << std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+std::optional<ReceivedDatagram> recvUdpFrom(int fd, Millis timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Bytes buffer(protocol::kMaxMessageSize + 1);
+  while (pollFor(fd, POLLIN, deadline)) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof(address);
+    const ssize_t n = ::recvfrom(fd, buffer.data(), buffer.size(), MSG_DONTWAIT,
+                                 reinterpret_cast<sockaddr*>(&address), &length);  // NOLINT
+    if (n >= 0) {
+      buffer.resize(static_cast<std::size_t>(n));
+      return ReceivedDatagram{fromSockaddr(address), std::move(buffer)};
+    }
+    if (errno != EAGAIN && errno != EINTR && errno != ECONNREFUSED) {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
 // ---- STUN ----
 
 protocol::TransactionId randomTransactionId() {
@@ -568,7 +684,23 @@ bool ServerFixture::tryStart(const ServerOptions& options, std::uint16_t port,
     tls = {*tls_port, tls_certificate_.string(), tls_private_key_.string()};
     tls_server_ = loopback(options.ipv6, *tls_port);
   }
-  const std::filesystem::path config = dir_.write("turnpike.yaml", configYaml(options, port, tls));
+  std::uint16_t http_port = 0;  // 0: disabled
+  if (options.http) {
+    std::optional<std::uint16_t> free;
+    for (int attempt = 0;
+         attempt < kStartAttempts && (!free || *free == port || (options.tls && *free == tls.port));
+         ++attempt) {
+      free = pickFreePort(server_.address);
+    }
+    if (!free || *free == port || (options.tls && *free == tls.port)) {
+      failure = "no free port for the http endpoint";
+      return false;
+    }
+    http_port = *free;
+    http_server_ = loopback(options.ipv6, http_port);
+  }
+  const std::filesystem::path config =
+      dir_.write("turnpike.yaml", configYaml(options, port, tls, http_port));
   log_path_ = dir_.path() / "turnpike.log";
   pid_ = spawnProcess(TURNPIKE_BINARY, {"--config", config.string()}, log_path_);
   if (pid_ < 0) {

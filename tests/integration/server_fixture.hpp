@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -136,6 +137,17 @@ bool sendAll(int fd, protocol::ConstBytes data, Millis timeout = kReplyTimeout);
 [[nodiscard]] bool waitForPeerClose(int fd, Millis timeout = kReplyTimeout);
 // True when nothing arrives and the connection stays open for `window`.
 [[nodiscard]] bool tcpStaysQuiet(int fd, Millis window = kNoReplyWindow);
+// Everything the peer sends until it closes the connection, or nullopt on timeout or error.
+[[nodiscard]] std::optional<Bytes> recvUntilClose(int fd, Millis timeout = kReplyTimeout);
+
+// Unconnected UDP sockets (e.g. a TURN peer): one datagram to `to`, and the next datagram with
+// its source.
+bool sendUdpTo(int fd, const protocol::Endpoint& to, protocol::ConstBytes data);
+struct ReceivedDatagram {
+  protocol::Endpoint source;
+  Bytes data;
+};
+[[nodiscard]] std::optional<ReceivedDatagram> recvUdpFrom(int fd, Millis timeout = kReplyTimeout);
 
 // ---- STUN ----
 
@@ -165,6 +177,22 @@ struct ServerOptions {
   int threads = 2;
   // A tls listener on its own port (tlsServer()), with a certificate generated for the test.
   bool tls = false;
+  // The HTTP endpoint (/metrics, /healthz) on a free port of the loopback (httpServer()); off
+  // by default.
+  bool http = false;
+
+  // TURN. Empty or zero values leave the server's defaults (and write no key).
+  std::string realm;
+  std::vector<std::string> relay_addresses;  // relay.addresses, e.g. {"127.0.0.1"}
+  std::uint16_t relay_port_min = 0;          // relay.port_range, when both are set
+  std::uint16_t relay_port_max = 0;
+  std::map<std::string, std::string> users;  // auth.users: name -> password
+  std::vector<std::string> secrets;          // auth.secrets (REST credentials)
+  std::vector<std::string> peers_allow;      // peers.allow, e.g. {"127.0.0.0/8"}
+  std::uint32_t default_lifetime = 0;        // allocation.default_lifetime (seconds)
+  std::uint32_t max_lifetime = 0;            // allocation.max_lifetime (seconds)
+  std::uint32_t allocations_total = 0;       // limits.allocations_total
+  std::uint32_t allocations_per_user = 0;    // limits.allocations_per_user
 };
 
 // Starts turnpike in SetUp (skipping when the loopback address cannot be bound) and stops it with
@@ -184,6 +212,8 @@ class ServerFixture : public ::testing::Test {
   // The tls listener (options().tls), and the certificate it serves.
   [[nodiscard]] const protocol::Endpoint& tlsServer() const { return tls_server_; }
   [[nodiscard]] const std::filesystem::path& tlsCertificate() const { return tls_certificate_; }
+  // The HTTP endpoint (options().http).
+  [[nodiscard]] const protocol::Endpoint& httpServer() const { return http_server_; }
   [[nodiscard]] std::string serverLog() const;
   // True while the child has not exited (it is not reaped here).
   [[nodiscard]] bool serverRunning() const;
@@ -205,6 +235,7 @@ class ServerFixture : public ::testing::Test {
   std::filesystem::path log_path_;
   protocol::Endpoint server_;
   protocol::Endpoint tls_server_;
+  protocol::Endpoint http_server_;
   std::filesystem::path tls_certificate_;
   std::filesystem::path tls_private_key_;
   pid_t pid_ = -1;
