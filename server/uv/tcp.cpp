@@ -192,6 +192,21 @@ void TcpConnection::drainFrames() {
   }
 }
 
+void TcpConnection::write(std::span<const protocol::ConstBytes> parts) {
+  if (parts.size() == 1) {
+    write(parts.front());
+    return;
+  }
+  // Joined in a per-thread scratch buffer: it grows to the largest message once, then the
+  // relay path copies a few hundred bytes instead of allocating.
+  thread_local std::vector<std::byte> scratch;
+  scratch.clear();
+  for (const protocol::ConstBytes part : parts) {
+    scratch.insert(scratch.end(), part.begin(), part.end());
+  }
+  write(protocol::ConstBytes(scratch));
+}
+
 void TcpConnection::write(protocol::ConstBytes data) {
   if (closed_ || data.empty()) {
     return;

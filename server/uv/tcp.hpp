@@ -79,12 +79,9 @@ class TcpConnection {
   // Writes all of data (encrypted first with TLS), queueing a copy of what the kernel does not
   // take at once.
   void write(protocol::ConstBytes data);
-  // Writes the parts in order (a header, a payload, padding).
-  void write(std::span<const protocol::ConstBytes> parts) {
-    for (const protocol::ConstBytes part : parts) {
-      write(part);
-    }
-  }
+  // Writes the parts (a header, a payload, padding) as one message: one write call, and over TLS
+  // one record (clients such as coturn's read a record as a message).
+  void write(std::span<const protocol::ConstBytes> parts);
   // Stops reading, closes the socket and reports onClosed (once).
   void close(CloseReason reason);
 
