@@ -9,10 +9,10 @@ TURNPIKE_BUILD_PACKAGES=(
 )
 
 # What the test suite needs on top: coturn's reference clients, socat (carries coturn's UDP-only
-# STUN client over TCP), iproute2 (ss), clang-19 with its libFuzzer/sanitizer runtimes, and
-# clang-format for the format check.
+# STUN client over TCP), iproute2 (ss), openssl (test certificates), python3 (the interop test's
+# byte-identity client), clang-19 with its libFuzzer/sanitizer runtimes, and clang-format.
 TURNPIKE_TEST_PACKAGES=(
-  coturn socat iproute2 procps clang-19 libclang-rt-19-dev clang-format
+  coturn socat iproute2 procps openssl python3-minimal clang-19 libclang-rt-19-dev clang-format
 )
 
 # ensure_packages PACKAGE... : installs the missing ones.

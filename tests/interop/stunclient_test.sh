@@ -15,18 +15,9 @@
 set -euo pipefail
 
 readonly STEP_TIMEOUT=10  # seconds for any one client run
-readonly START_TIMEOUT=5  # seconds for turnpike to start
 
-fail() {
-  echo "FAIL: $*" >&2
-  if [[ -n "${log:-}" && -f "${log}" ]]; then
-    echo "--- turnpike log ---" >&2
-    cat "${log}" >&2
-  fi
-  exit 1
-}
-
-note() { echo "--- $*"; }
+# shellcheck source=tests/interop/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 if [[ $# -ne 1 || ! -x "$1" ]]; then
   echo "usage: $0 /path/to/turnpike" >&2
@@ -34,73 +25,13 @@ if [[ $# -ne 1 || ! -x "$1" ]]; then
 fi
 readonly turnpike=$1
 
-for tool in turnutils_stunclient socat ss timeout; do
-  if ! command -v "${tool}" >/dev/null; then
-    echo "FAIL: ${tool} is not installed (turnutils_stunclient: Debian package coturn;" \
-      "socat: package socat; ss: package iproute2). tests/run.sh installs them." >&2
-    exit 1
-  fi
-done
+require_tools turnutils_stunclient socat ss timeout
+interop_setup
 
-workdir=$(mktemp -d "${TMPDIR:-/tmp}/turnpike-interop-XXXXXX")
-log="${workdir}/turnpike.log"
-server_pid=""
-helper_pids=()
-
-cleanup() {
-  local pid
-  for pid in "${helper_pids[@]}"; do
-    kill "${pid}" 2>/dev/null || true
-  done
-  if [[ -n "${server_pid}" ]]; then
-    kill -KILL "${server_pid}" 2>/dev/null || true
-  fi
-  for pid in "${helper_pids[@]}" ${server_pid}; do
-    wait "${pid}" 2>/dev/null || true
-  done
-  rm -rf "${workdir}"
-}
-trap cleanup EXIT
-
-# A port with no TCP or UDP socket on it right now (start-up retries if another process races).
-port_is_free() {
-  [[ -z "$(ss -Htuan "( sport = :$1 )" 2>/dev/null)" ]]
-}
-
-random_free_port() {
-  local port attempt
-  for attempt in $(seq 1 50); do
-    port=$((20000 + RANDOM % 40000))
-    if port_is_free "${port}"; then
-      echo "${port}"
-      return 0
-    fi
-  done
-  fail "no free port found"
-}
-
-# Waits (bounded) until a UDP socket is bound to 127.0.0.1:port.
-wait_for_udp_listener() {
-  local port=$1 i
-  for i in $(seq 1 100); do
-    if [[ -n "$(ss -Hlun "( sport = :${port} )" 2>/dev/null)" ]]; then
-      return 0
-    fi
-    sleep 0.05
-  done
-  fail "nothing listens on udp 127.0.0.1:${port} after 5 s"
-}
-
-server_alive() {
-  kill -0 "${server_pid}" 2>/dev/null
-}
-
-# Starts turnpike on a fresh port; sets port and server_pid.
-start_server() {
-  local attempt i
-  for attempt in 1 2 3; do
-    port=$(random_free_port)
-    cat >"${workdir}/turnpike.yaml" <<EOF
+# Picks a fresh port for turnpike's UDP and TCP listeners; sets port.
+write_config() {
+  port=$(random_free_port)
+  cat >"${workdir}/turnpike.yaml" <<EOF
 listeners:
   - {transport: udp, address: 127.0.0.1, port: ${port}}
   - {transport: tcp, address: 127.0.0.1, port: ${port}}
@@ -109,28 +40,6 @@ threads: 2
 log: {level: debug}
 http: {port: 0}
 EOF
-    "${turnpike}" --config "${workdir}/turnpike.yaml" >"${log}" 2>&1 &
-    server_pid=$!
-    for i in $(seq 1 $((START_TIMEOUT * 20))); do
-      if grep -q "started" "${log}"; then
-        return 0
-      fi
-      if ! server_alive; then
-        break
-      fi
-      sleep 0.05
-    done
-    if server_alive; then
-      fail "turnpike did not log \"started\" within ${START_TIMEOUT} s"
-    fi
-    wait "${server_pid}" || true
-    server_pid=""
-    if ! grep -q "bind" "${log}"; then
-      fail "turnpike exited during start-up"
-    fi
-    echo "port ${port} was taken, retrying" >&2
-  done
-  fail "turnpike could not bind a port in 3 attempts"
 }
 
 # Runs turnutils_stunclient with a bound; prints its output. Fails on timeout or error.
@@ -156,7 +65,7 @@ reflexive_port() {
   echo "${port}"
 }
 
-start_server
+start_server write_config
 note "turnpike listening on 127.0.0.1:${port} (udp+tcp)"
 
 # 1. Plain UDP Binding.
@@ -218,15 +127,6 @@ echo "ok: turnpike still answers after -f"
 
 # Stop the server: it must exit cleanly (status 0) after all of the above.
 note "shutdown"
-kill -TERM "${server_pid}"
-if ! timeout 5 tail --pid="${server_pid}" -f /dev/null; then
-  fail "turnpike did not exit within 5 s of SIGTERM"
-fi
-set +e
-wait "${server_pid}"
-rc=$?
-set -e
-server_pid=""
-[[ ${rc} -eq 0 ]] || fail "turnpike exited with status ${rc} on SIGTERM"
+stop_server
 
 echo "PASS: turnutils_stunclient interop over UDP and TCP"

@@ -1,0 +1,155 @@
+# shellcheck shell=bash
+# Shell helpers shared by the interop scripts; sourced, not run. Provides:
+#   fail MESSAGE...          print FAIL (and the turnpike log), exit 1
+#   note MESSAGE...          print a step heading
+#   require_tools TOOL...    fail naming the Debian package of any missing tool
+#   interop_setup            make ${workdir} (removed on exit), set ${log}; install the EXIT trap
+#   random_free_port [MIN MAX]   a port with no TCP or UDP socket on it (default 20000..59999)
+#   wait_for_udp_listener PORT / wait_for_tcp_listener PORT   bounded waits on 127.0.0.1:PORT
+#   start_server WRITE_CONFIG    start ${turnpike} with ${workdir}/turnpike.yaml, retrying on a
+#                                port race; WRITE_CONFIG is a function that picks the ports and
+#                                writes that file
+#   stop_server              SIGTERM turnpike; fail unless it exits with status 0 within 5 s
+# Callers set ${turnpike} before start_server and add background helpers to ${helper_pids}.
+
+readonly START_TIMEOUT=5  # seconds for turnpike to start
+readonly STOP_TIMEOUT=5   # seconds for turnpike to exit after SIGTERM
+
+workdir=""
+log=""
+server_pid=""
+helper_pids=()
+
+fail() {
+  echo "FAIL: $*" >&2
+  if [[ -n "${log}" && -f "${log}" ]]; then
+    echo "--- turnpike log ---" >&2
+    cat "${log}" >&2
+  fi
+  exit 1
+}
+
+note() { echo "--- $*"; }
+
+# The Debian package that ships each tool the interop scripts use.
+package_of() {
+  case $1 in
+    turnutils_*) echo coturn ;;
+    ss) echo iproute2 ;;
+    timeout) echo coreutils ;;
+    *) echo "$1" ;;
+  esac
+}
+
+require_tools() {
+  local tool
+  for tool in "$@"; do
+    if ! command -v "${tool}" >/dev/null; then
+      echo "FAIL: ${tool} is not installed (Debian package $(package_of "${tool}"))." \
+        "tests/run.sh installs the test packages." >&2
+      exit 1
+    fi
+  done
+}
+
+interop_cleanup() {
+  local pid
+  for pid in "${helper_pids[@]}"; do
+    kill "${pid}" 2>/dev/null || true
+  done
+  if [[ -n "${server_pid}" ]]; then
+    kill -KILL "${server_pid}" 2>/dev/null || true
+  fi
+  for pid in "${helper_pids[@]}" ${server_pid}; do
+    wait "${pid}" 2>/dev/null || true
+  done
+  if [[ -n "${workdir}" ]]; then
+    rm -rf "${workdir}"
+  fi
+}
+
+interop_setup() {
+  workdir=$(mktemp -d "${TMPDIR:-/tmp}/turnpike-interop-XXXXXX")
+  log="${workdir}/turnpike.log"
+  trap interop_cleanup EXIT
+}
+
+# A port with no TCP or UDP socket on it right now (start-up retries if another process races).
+port_is_free() {
+  [[ -z "$(ss -Htuan "( sport = :$1 )" 2>/dev/null)" ]]
+}
+
+# shellcheck disable=SC2120  # MIN and MAX are optional
+random_free_port() {
+  local min=${1:-20000} max=${2:-59999} port _
+  for _ in $(seq 1 50); do
+    port=$((min + RANDOM % (max - min + 1)))
+    if port_is_free "${port}"; then
+      echo "${port}"
+      return 0
+    fi
+  done
+  fail "no free port found in ${min}..${max}"
+}
+
+# wait_for_listener ss-FLAGS NAME PORT: waits (bounded, 5 s) for a listening socket on PORT.
+wait_for_listener() {
+  local flags=$1 name=$2 port=$3 _
+  for _ in $(seq 1 100); do
+    if [[ -n "$(ss "${flags}" "( sport = :${port} )" 2>/dev/null)" ]]; then
+      return 0
+    fi
+    sleep 0.05
+  done
+  fail "nothing listens on ${name} 127.0.0.1:${port} after 5 s"
+}
+
+wait_for_udp_listener() { wait_for_listener -Hlun udp "$1"; }
+wait_for_tcp_listener() { wait_for_listener -Hltn tcp "$1"; }
+
+server_alive() {
+  kill -0 "${server_pid}" 2>/dev/null
+}
+
+start_server() {
+  local write_config=$1 _
+  for _ in 1 2 3; do
+    "${write_config}"
+    # shellcheck disable=SC2154  # the caller sets turnpike
+    "${turnpike}" --config "${workdir}/turnpike.yaml" >"${log}" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 $((START_TIMEOUT * 20))); do
+      if grep -q "started" "${log}"; then
+        return 0
+      fi
+      if ! server_alive; then
+        break
+      fi
+      sleep 0.05
+    done
+    if server_alive; then
+      fail "turnpike did not log \"started\" within ${START_TIMEOUT} s"
+    fi
+    wait "${server_pid}" || true
+    server_pid=""
+    if ! grep -q "bind" "${log}"; then
+      fail "turnpike exited during start-up"
+    fi
+    echo "a port was taken, retrying" >&2
+  done
+  fail "turnpike could not bind its ports in 3 attempts"
+}
+
+stop_server() {
+  local rc
+  kill -TERM "${server_pid}"
+  if ! timeout "${STOP_TIMEOUT}" tail --pid="${server_pid}" -f /dev/null; then
+    fail "turnpike did not exit within ${STOP_TIMEOUT} s of SIGTERM"
+  fi
+  set +e
+  wait "${server_pid}"
+  rc=$?
+  set -e
+  server_pid=""
+  [[ ${rc} -eq 0 ]] || fail "turnpike exited with status ${rc} on SIGTERM"
+}
