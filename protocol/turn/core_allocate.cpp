@@ -118,13 +118,19 @@ void Core::closeLeg(const RelayLeg& leg) {
   }
 }
 
-std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
-  const Message& message = request.message;
-  // RFC 8656 section 7.2, after authentication:
-  // 2. A 5-tuple already in use (retransmissions were answered from the cache): 437.
-  if (by_source_.contains(request.source)) {
-    return std::unexpected(TurnError{error::kAllocationMismatch});
-  }
+namespace {
+
+// What an Allocate request asks for, validated (RFC 8656 section 7.2 steps 3-8).
+struct AllocateOptions {
+  AddressFamily family = AddressFamily::kIpv4;
+  bool dual = false;  // ADDITIONAL-ADDRESS-FAMILY IPv6
+  bool even = false;
+  bool reserve_next = false;
+  bool dont_fragment = false;
+  std::optional<std::uint64_t> token;
+};
+
+std::expected<AllocateOptions, TurnError> parseAllocateOptions(const Message& message) {
   // 3. REQUESTED-TRANSPORT must be present; only UDP relaying is offered (RFC 6062 is not).
   const RawAttribute* transport = message.find(attr::kRequestedTransport);
   if (transport == nullptr) {
@@ -134,44 +140,68 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
       !protocol || *protocol != kProtocolUdp) {
     return std::unexpected(TurnError{error::kUnsupportedTransportProtocol});
   }
+  AllocateOptions options;
   // 4. DONT-FRAGMENT is honoured: relay sockets then set DF.
-  const bool dont_fragment = message.has(attr::kDontFragment);
-  // 5-6. RESERVATION-TOKEN excludes EVEN-PORT and REQUESTED-ADDRESS-FAMILY.
+  options.dont_fragment = message.has(attr::kDontFragment);
+  // 5-6 and 8. RESERVATION-TOKEN excludes EVEN-PORT, REQUESTED-ADDRESS-FAMILY and a dual
+  // allocation; REQUESTED- and ADDITIONAL-ADDRESS-FAMILY exclude each other.
   const RawAttribute* token = message.find(attr::kReservationToken);
   const RawAttribute* even_port = message.find(attr::kEvenPort);
   const RawAttribute* requested_family = message.find(attr::kRequestedAddressFamily);
   const RawAttribute* additional_family = message.find(attr::kAdditionalAddressFamily);
-  // (and RFC 8656 section 7.2 step 8: a reservation cannot go with a dual allocation).
   if ((token != nullptr &&
        (even_port != nullptr || requested_family != nullptr || additional_family != nullptr)) ||
       (requested_family != nullptr && additional_family != nullptr)) {
     return std::unexpected(TurnError{error::kBadRequest});
   }
-  AddressFamily family = AddressFamily::kIpv4;
   if (requested_family != nullptr) {
     auto decoded = decodeAddressFamily(message.value(*requested_family));
     if (!decoded) {
       return std::unexpected(TurnError{error::kAddressFamilyNotSupported});
     }
-    family = *decoded;
+    options.family = *decoded;
   }
-  bool dual = false;
   if (additional_family != nullptr) {
-    // RFC 8656 section 7.2: ADDITIONAL-ADDRESS-FAMILY may only ask for IPv6.
+    // ADDITIONAL-ADDRESS-FAMILY may only ask for IPv6.
     auto decoded = decodeAddressFamily(message.value(*additional_family));
     if (!decoded || *decoded != AddressFamily::kIpv6) {
       return std::unexpected(TurnError{error::kBadRequest});
     }
-    dual = true;
+    options.dual = true;
   }
-  bool reserve_next = false;
   if (even_port != nullptr) {
     auto r_bit = decodeEvenPort(message.value(*even_port));
-    if (!r_bit || (*r_bit && dual)) {
+    if (!r_bit || (*r_bit && options.dual)) {
       return std::unexpected(TurnError{error::kBadRequest});
     }
-    reserve_next = *r_bit;
+    options.even = true;
+    options.reserve_next = *r_bit;
   }
+  if (token != nullptr) {
+    // The parser checked its length (8 bytes); whether it is valid is the store's answer.
+    std::uint64_t key = 0;
+    for (const std::byte b : message.value(*token)) {
+      key = (key << 8U) | std::to_integer<std::uint64_t>(b);
+    }
+    options.token = key;
+  }
+  return options;
+}
+
+}  // namespace
+
+std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
+  const Message& message = request.message;
+  // RFC 8656 section 7.2, after authentication:
+  // 2. A 5-tuple already in use (retransmissions were answered from the cache): 437.
+  if (by_source_.contains(request.source)) {
+    return std::unexpected(TurnError{error::kAllocationMismatch});
+  }
+  auto parsed = parseAllocateOptions(message);
+  if (!parsed) {
+    return std::unexpected(parsed.error());
+  }
+  const AllocateOptions& options = *parsed;
   // Quotas (486 per user, 508 server-wide).
   const std::string& user = request.auth.credential.user;
   switch (deps_.quota.acquire(user)) {
@@ -194,14 +224,9 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
     return std::unexpected(TurnError{code});
   };
   // 7. The relayed transport address: a reserved port, or a new random one.
-  if (token != nullptr) {
-    auto decoded = decodeReservationToken(message.value(*token));
-    std::uint64_t key = 0;
-    for (const std::byte b : decoded.value_or(ReservationToken{})) {
-      key = (key << 8U) | std::to_integer<std::uint64_t>(b);
-    }
+  if (options.token) {
     // The token may have been minted by another worker: the store is shared.
-    auto reserved = decoded ? deps_.reservations.take(key, request.now) : std::nullopt;
+    auto reserved = deps_.reservations.take(*options.token, request.now);
     if (!reserved) {
       return fail(error::kInsufficientCapacity);  // RFC 8656: an invalid token gets 508
     }
@@ -220,8 +245,8 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
   } else {
     allocation->id = next_id_++;
     // EVEN-PORT with R: N + 1 is held under a token for a later Allocate.
-    auto opened =
-        openLeg(family, allocation->id, even_port != nullptr, dont_fragment, reserve_next);
+    auto opened = openLeg(options.family, allocation->id, options.even, options.dont_fragment,
+                          options.reserve_next);
     if (!opened) {
       return fail(opened.error());
     }
@@ -233,8 +258,8 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
       reply.reservation_token = key;
     }
   }
-  if (dual) {
-    auto leg6 = openLeg(AddressFamily::kIpv6, allocation->id, false, dont_fragment, false);
+  if (options.dual) {
+    auto leg6 = openLeg(AddressFamily::kIpv6, allocation->id, false, options.dont_fragment, false);
     if (leg6) {
       allocation->legs.push_back(leg6->leg);
     } else {
