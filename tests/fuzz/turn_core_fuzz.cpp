@@ -32,10 +32,11 @@ class Relays final : public RelaySockets {
  public:
   std::expected<SocketRef, RelayOpenError> open(const Endpoint& local, std::uint64_t /*tag*/,
                                                 bool /*df*/) override {
-    if (local.port % 7 == 0) {
-      return std::unexpected(RelayOpenError::kAddressInUse);  // "another process"
+    // Ports held elsewhere, and ports already bound (a reservation held by the shared store), are
+    // refused as the kernel would: EADDRINUSE.
+    if (local.port % 7 == 0 || open_.contains(local)) {
+      return std::unexpected(RelayOpenError::kAddressInUse);
     }
-    check(!open_.contains(local));
     open_.insert(local);
     sockets_[next_] = local;
     return SocketRef{SocketRef::Kind::kRelay, next_++};
