@@ -22,18 +22,7 @@
 namespace turnpike::server {
 
 // Counters written by one worker thread and read by others (metrics, shutdown summary).
-// Single writer: increments are a relaxed load and store, never a locked read-modify-write.
-class WorkerCounter {
- public:
-  void add(std::uint64_t n = 1) {
-    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
-  void set(std::uint64_t n) { value_.store(n, std::memory_order_relaxed); }
-  [[nodiscard]] std::uint64_t get() const { return value_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::uint64_t> value_{0};
-};
+using WorkerCounter = protocol::StatCounter;
 
 // Transport counters; STUN/TURN counters live in the worker's core (protocol::CoreStats).
 struct WorkerStats {

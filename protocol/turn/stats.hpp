@@ -20,6 +20,7 @@ class StatCounter {
   void sub(std::uint64_t n = 1) {
     value_.store(value_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
   }
+  void set(std::uint64_t n) { value_.store(n, std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t get() const { return value_.load(std::memory_order_relaxed); }
 
  private:

@@ -13,20 +13,7 @@
 #include "protocol/turn/channel_data.hpp"
 #include "protocol/turn/stream_framer.hpp"
 
-namespace {
-std::atomic<std::size_t> g_allocations{0};
-}  // namespace
-
-// Replacement global allocation functions (counted; everything else as usual).
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) {  // NOLINT
-    return p;
-  }
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }                        // NOLINT
-void operator delete(void* p, std::size_t /*size*/) noexcept { std::free(p); }  // NOLINT
+#include "tests/support/counting_new.hpp"
 
 namespace turnpike::protocol {
 namespace {
@@ -46,12 +33,7 @@ std::vector<std::byte> request(bool with_unknown) {
   return buffer;
 }
 
-template <typename F>
-std::size_t allocationsDuring(F&& f) {
-  const std::size_t before = g_allocations.load();
-  f();
-  return g_allocations.load() - before;
-}
+using turnpike::test::allocationsDuring;
 
 // The counter itself works, so the zero results below mean something.
 TEST(NoAllocationTest, CounterSeesAllocations) {

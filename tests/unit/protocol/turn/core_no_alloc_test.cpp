@@ -8,29 +8,12 @@
 
 #include "tests/unit/protocol/turn/core_fixture.hpp"
 
-namespace {
-std::atomic<std::size_t> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) {  // NOLINT
-    return p;
-  }
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }                        // NOLINT
-void operator delete(void* p, std::size_t /*size*/) noexcept { std::free(p); }  // NOLINT
+#include "tests/support/counting_new.hpp"
 
 namespace turnpike::protocol::core_test {
 namespace {
 
-template <typename F>
-std::size_t allocationsDuring(F&& f) {
-  const std::size_t before = g_allocations.load();
-  f();
-  return g_allocations.load() - before;
-}
+using turnpike::test::allocationsDuring;
 
 class CoreNoAllocationTest : public CoreFixture {
  protected:
