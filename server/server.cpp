@@ -16,11 +16,6 @@ std::size_t workerCountFor(std::uint32_t threads) {
   return cores == 0 ? 1 : cores;
 }
 
-std::expected<void, ConfigError> checkImplemented(const ServerConfig& /*config*/) {
-  // Everything a valid config asks for runs today (TLS listeners included).
-  return {};
-}
-
 Server::Server(ServerConfig config) : config_(std::move(config)) {}
 
 Server::~Server() { (void)stop(); }

@@ -44,10 +44,6 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 
-// Rejects valid configs that ask for what this build does not do yet, naming the key, so
-// --check-config and start-up fail the same way. Nothing is rejected today.
-[[nodiscard]] std::expected<void, ConfigError> checkImplemented(const ServerConfig& config);
-
 // Worker threads for a config value: 0 means one per core.
 [[nodiscard]] std::size_t workerCountFor(std::uint32_t threads);
 

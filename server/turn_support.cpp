@@ -208,8 +208,7 @@ protocol::CoreConfig makeCoreConfig(const ServerConfig& config,
   return core;
 }
 
-protocol::PeerPolicy makePeerPolicy(const ServerConfig& config,
-                                    const std::vector<protocol::RelayAddress>& /*relays*/) {
+protocol::PeerPolicy makePeerPolicy(const ServerConfig& config) {
   // Own endpoints are the listeners (a wildcard listener stands for every interface address).
   // Relay addresses are deliberately not denied: two clients relaying through the same server
   // (both browsers relay-only) are each other's peers at their relayed addresses.
@@ -245,7 +244,7 @@ TurnShared::TurnShared(const ServerConfig& config)
       nonces(nonceKey(), kNonceLifetimeSeconds),
       quota(config.limits),
       relays(resolveRelayAddresses(config)),
-      policy(makePeerPolicy(config, relays)),
+      policy(makePeerPolicy(config)),
       core_config(makeCoreConfig(config, relays)) {}
 
 }  // namespace turnpike::server

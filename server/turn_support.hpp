@@ -103,9 +103,8 @@ class SharedReservations final : public protocol::ReservationStore {
 [[nodiscard]] protocol::CoreConfig makeCoreConfig(const ServerConfig& config,
                                                   std::vector<protocol::RelayAddress> relays);
 
-// peers.allow / peers.deny plus the server's own listener endpoints and relay addresses.
-[[nodiscard]] protocol::PeerPolicy makePeerPolicy(
-    const ServerConfig& config, const std::vector<protocol::RelayAddress>& relays);
+// peers.allow / peers.deny plus the server's own listener endpoints.
+[[nodiscard]] protocol::PeerPolicy makePeerPolicy(const ServerConfig& config);
 
 // Everything the workers' cores share, built once from the config. Immutable once built except
 // the quota (which locks); not copyable or movable (the adapters point at their neighbours).

@@ -30,7 +30,6 @@ struct WorkerStats {
   WorkerCounter tcp_accepted;
   WorkerCounter tcp_active;
   WorkerCounter udp_datagrams_received;
-  WorkerCounter udp_send_dropped;
 };
 
 class Worker final : public uv::UdpSocketCallbacks,

@@ -10,11 +10,6 @@ const RelayLeg* Allocation::legFor(AddressFamily family) const {
   return it == legs.end() ? nullptr : &*it;
 }
 
-const RelayLeg* Allocation::legFor(const SocketRef& socket) const {
-  const auto it = std::ranges::find(legs, socket, &RelayLeg::socket);
-  return it == legs.end() ? nullptr : &*it;
-}
-
 bool Allocation::hasPermission(const IpAddress& peer, MonotonicTime now) const {
   return std::ranges::any_of(permissions, [&](const Permission& permission) {
     return permission.peer == peer && permission.expires > now;

@@ -83,7 +83,6 @@ struct Allocation {
   std::uint64_t packets_to_client = 0;
 
   [[nodiscard]] const RelayLeg* legFor(AddressFamily family) const;
-  [[nodiscard]] const RelayLeg* legFor(const SocketRef& socket) const;
   [[nodiscard]] bool hasPermission(const IpAddress& peer, MonotonicTime now) const;
   // The active (not expired) binding for a number or a peer.
   [[nodiscard]] const ChannelBinding* channelByNumber(std::uint16_t number,

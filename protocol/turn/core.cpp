@@ -82,15 +82,11 @@ std::size_t Core::SourceHash::operator()(const ClientSource& source) const {
 
 Core::Core(CoreConfig config, CoreDependencies dependencies)
     : config_(std::move(config)),
+      binding_options_{config_.software, config_.nat_discovery},
       deps_(dependencies),
       ports_in_use_(config_.relay_addresses.size()) {}
 
 Core::~Core() = default;
-
-const Allocation* Core::findAllocation(const ClientSource& source) const {
-  const auto it = by_source_.find(source);
-  return it == by_source_.end() ? nullptr : allocations_.at(it->second).get();
-}
 
 void Core::onClientMessage(const ClientSource& source, ConstBytes bytes, MonotonicTime now,
                            Outbox& outbox) {
@@ -110,8 +106,8 @@ void Core::handleStun(const ClientSource& source, ConstBytes bytes, MonotonicTim
     if (entry == nullptr) {
       return;
     }
-    const BindingOptions options{config_.software, config_.nat_discovery};
-    const StunResult result = handleStunRequest(bytes, source.client, options, entry->head_buffer);
+    const StunResult result =
+        handleStunRequest(bytes, source.client, binding_options_, entry->head_buffer);
     stats_.stun_outcomes[static_cast<std::size_t>(result.outcome)].add();
     entry->head_size = result.response.size();
     if (result.response.empty()) {
@@ -145,15 +141,13 @@ void Core::handleRequest(const Message& message, const ClientSource& source, Mon
   if (!method) {
     // Connect/ConnectionBind (RFC 6062) and unknown methods.
     stats_.stun_outcomes[static_cast<std::size_t>(StunOutcome::kMethodNotAllowed)].add();
-    sendError(message, source, TurnError{error::kBadRequest}, nullptr, false, now, outbox);
+    sendError(message, source, TurnError{error::kBadRequest}, nullptr, false, outbox);
     return;
   }
   auto count = [&](std::uint16_t code) {
     stats_.requests[static_cast<std::size_t>(*method)][requestResultIndex(code)].add();
   };
-  const auto found = by_source_.find(source);
-  Allocation* allocation =
-      found == by_source_.end() ? nullptr : allocations_.at(found->second).get();
+  Allocation* allocation = allocationFor(source);
   // RFC 8656 section 7.2 / RFC 8489 section 6.3.4: a retransmission gets the cached answer.
   if (allocation != nullptr && replayCached(*allocation, message, outbox)) {
     return;
@@ -163,22 +157,21 @@ void Core::handleRequest(const Message& message, const ClientSource& source, Mon
   if (!auth) {
     stats_.auth_failures[static_cast<std::size_t>(auth.error().failure)].add();
     count(auth.error().error.code);
-    sendError(message, source, auth.error().error, nullptr, auth.error().challenge, now, outbox);
+    sendError(message, source, auth.error().error, nullptr, auth.error().challenge, outbox);
     return;
   }
   Request request{message, source, now, unix_now, std::move(*auth)};
   // RFC 8489 section 6.3.1: unknown comprehension-required attributes get 420.
   TurnError unknown{error::kUnknownAttribute};
-  unknown.unknown_count = findUnknownRequired(
-      message, BindingOptions{config_.software, config_.nat_discovery}, unknown.unknown);
+  unknown.unknown_count = findUnknownRequired(message, binding_options_, unknown.unknown);
   if (unknown.unknown_count > 0) {
     count(unknown.code);
-    sendError(message, source, unknown, &request.auth, false, now, outbox);
+    sendError(message, source, unknown, &request.auth, false, outbox);
     return;
   }
   auto fail = [&](const TurnError& error) {
     count(error.code);
-    sendError(message, source, error, &request.auth, false, now, outbox);
+    sendError(message, source, error, &request.auth, false, outbox);
   };
   if (*method == RequestMethod::kAllocate) {
     auto reply = allocate(request);
@@ -355,8 +348,7 @@ void Core::sendSuccess(const Request& request, Outbox& outbox,
 }
 
 void Core::sendError(const Message& message, const ClientSource& source, const TurnError& error,
-                     const AuthResult* auth, bool challenge, MonotonicTime /*now*/,
-                     Outbox& outbox) {
+                     const AuthResult* auth, bool challenge, Outbox& outbox) {
   OutboxEntry* entry = outbox.add(source.socket, source.client);
   if (entry == nullptr) {
     return;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "protocol/stun/attributes.hpp"
+#include "protocol/stun/binding.hpp"
 #include "protocol/stun/builder.hpp"
 #include "protocol/stun/message.hpp"
 #include "protocol/turn/allocation.hpp"
@@ -108,7 +109,9 @@ class Core {
 
   [[nodiscard]] const CoreStats& stats() const { return stats_; }
   [[nodiscard]] std::size_t allocationCount() const { return allocations_.size(); }
-  [[nodiscard]] const Allocation* findAllocation(const ClientSource& source) const;
+  [[nodiscard]] const Allocation* findAllocation(const ClientSource& source) const {
+    return allocationFor(source);
+  }
 
   // Result of authenticating a request (RFC 8489 section 9.2.4).
   struct AuthResult {
@@ -138,6 +141,11 @@ class Core {
     std::int64_t unix_now;
     AuthResult auth;
   };
+
+  [[nodiscard]] Allocation* allocationFor(const ClientSource& source) const {
+    const auto it = by_source_.find(source);
+    return it == by_source_.end() ? nullptr : it->second;
+  }
 
   // Dispatch.
   void handleStun(const ClientSource& source, ConstBytes bytes, MonotonicTime now, Outbox& outbox);
@@ -173,7 +181,7 @@ class Core {
   void sendSuccess(const Request& request, Outbox& outbox,
                    const std::function<void(MessageBuilder&)>& add_attributes);
   void sendError(const Message& message, const ClientSource& source, const TurnError& error,
-                 const AuthResult* auth, bool challenge, MonotonicTime now, Outbox& outbox);
+                 const AuthResult* auth, bool challenge, Outbox& outbox);
   void cacheResponse(Allocation& allocation, const Message& message, ConstBytes response,
                      MonotonicTime now);
   [[nodiscard]] bool replayCached(const Allocation& allocation, const Message& message,
@@ -203,11 +211,13 @@ class Core {
                    Outbox& outbox);
 
   CoreConfig config_;
+  BindingOptions binding_options_;  // views into config_
   CoreDependencies deps_;
   CoreStats stats_;
   std::uint64_t next_id_ = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<Allocation>> allocations_;
-  std::unordered_map<ClientSource, std::uint64_t, SourceHash> by_source_;
+  // The 5-tuple index points straight at the allocation: one hash look-up per client packet.
+  std::unordered_map<ClientSource, Allocation*, SourceHash> by_source_;
   std::unordered_map<std::uint64_t, std::uint64_t> by_connection_;  // TCP/TLS connection id
   // Ports this core holds, per relay address (skipped without a bind attempt).
   std::vector<std::unordered_set<std::uint16_t>> ports_in_use_;

@@ -276,7 +276,7 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
   allocation->key = request.auth.key;
   reply.lifetime = std::chrono::duration_cast<Seconds>(allocation->expires - request.now);
   Allocation& stored = *allocation;
-  by_source_.emplace(request.source, stored.id);
+  by_source_.emplace(request.source, &stored);
   if (request.source.socket.kind == SocketRef::Kind::kConnection) {
     by_connection_.emplace(request.source.socket.id, stored.id);
   }

@@ -33,12 +33,12 @@ void Core::handleSendIndication(const Message& message, const ClientSource& sour
                                 MonotonicTime now, Outbox& outbox) {
   auto drop = [&](RelayDrop reason) { stats_.relay_drops[static_cast<std::size_t>(reason)].add(); };
   // RFC 8656 section 11.2: no allocation, no XOR-PEER-ADDRESS or DATA, no permission: discard.
-  const auto found = by_source_.find(source);
-  if (found == by_source_.end()) {
+  Allocation* found = allocationFor(source);
+  if (found == nullptr) {
     drop(RelayDrop::kNoAllocation);
     return;
   }
-  Allocation& allocation = *allocations_.at(found->second);
+  Allocation& allocation = *found;
   const RawAttribute* peer_attribute = message.find(attr::kXorPeerAddress);
   const RawAttribute* data = message.find(attr::kData);
   const std::expected<Endpoint, AttributeError> peer =
@@ -70,12 +70,12 @@ void Core::handleChannelData(const ClientSource& source, ConstBytes bytes, Monot
     drop(RelayDrop::kMalformed);
     return;
   }
-  const auto found = by_source_.find(source);
-  if (found == by_source_.end()) {
+  Allocation* found = allocationFor(source);
+  if (found == nullptr) {
     drop(RelayDrop::kNoAllocation);
     return;
   }
-  Allocation& allocation = *allocations_.at(found->second);
+  Allocation& allocation = *found;
   // RFC 8656 section 12.6: an unbound channel, or a peer whose permission lapsed: discard.
   const ChannelBinding* channel = allocation.channelByNumber(channel_data->channel, now);
   if (channel == nullptr) {

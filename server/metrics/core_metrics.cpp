@@ -22,13 +22,6 @@ double sum(std::span<const CoreStats* const> cores, Pick pick) {
   return total;
 }
 
-ClientMetric sample(MetricType type, double value, Labels labels = {}) {
-  ClientMetric metric;
-  metric.label = std::move(labels);
-  (type == MetricType::Counter ? metric.counter.value : metric.gauge.value) = value;
-  return metric;
-}
-
 class Families {
  public:
   Families(std::span<const CoreStats* const> cores, std::vector<MetricFamily>& out)
@@ -36,7 +29,7 @@ class Families {
 
   template <typename Pick>
   void single(const char* name, const char* help, MetricType type, Pick pick) {
-    out_.push_back({name, help, type, {sample(type, sum(cores_, pick))}});
+    out_.push_back({name, help, type, {metricSample(type, sum(cores_, pick))}});
   }
 
   // Returns the family's index: references into the vector would not survive more families.
@@ -48,7 +41,7 @@ class Families {
   template <typename Pick>
   void add(std::size_t index, Labels labels, Pick pick) {
     MetricFamily& family = out_[index];
-    family.metric.push_back(sample(family.type, sum(cores_, pick), std::move(labels)));
+    family.metric.push_back(metricSample(family.type, sum(cores_, pick), std::move(labels)));
   }
 
  private:
@@ -64,6 +57,13 @@ std::string transportName(std::size_t index) {
 }
 
 }  // namespace
+
+ClientMetric metricSample(MetricType type, double value, Labels labels) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  (type == MetricType::Counter ? metric.counter.value : metric.gauge.value) = value;
+  return metric;
+}
 
 void appendCoreMetrics(std::span<const CoreStats* const> cores,
                        std::vector<MetricFamily>& families) {

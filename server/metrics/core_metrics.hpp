@@ -10,6 +10,11 @@
 
 namespace turnpike::server {
 
+// One sample of a counter or gauge family.
+[[nodiscard]] prometheus::ClientMetric metricSample(
+    prometheus::MetricType type, double value,
+    std::vector<prometheus::ClientMetric::Label> labels = {});
+
 void appendCoreMetrics(std::span<const protocol::CoreStats* const> cores,
                        std::vector<prometheus::MetricFamily>& families);
 

@@ -14,17 +14,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-ClientMetric sample(MetricType type, double value, std::vector<ClientMetric::Label> labels = {}) {
-  ClientMetric metric;
-  metric.label = std::move(labels);
-  if (type == MetricType::Counter) {
-    metric.counter.value = value;
-  } else {
-    metric.gauge.value = value;
-  }
-  return metric;
-}
-
 MetricFamily family(std::string name, std::string help, MetricType type,
                     std::vector<ClientMetric> samples) {
   return MetricFamily{std::move(name), std::move(help), type, std::move(samples)};
@@ -35,37 +24,38 @@ MetricFamily family(std::string name, std::string help, MetricType type,
 std::string renderMetrics(const ServerTotals& totals, std::size_t workers,
                           std::string_view version) {
   std::vector<MetricFamily> families;
-  families.push_back(family("turnpike_build_info", "Build information; the value is always 1.",
-                            MetricType::Gauge,
-                            {sample(MetricType::Gauge, 1, {{"version", std::string(version)}})}));
+  families.push_back(
+      family("turnpike_build_info", "Build information; the value is always 1.", MetricType::Gauge,
+             {metricSample(MetricType::Gauge, 1, {{"version", std::string(version)}})}));
   families.push_back(family("turnpike_workers", "Worker threads (event loops).", MetricType::Gauge,
-                            {sample(MetricType::Gauge, static_cast<double>(workers))}));
+                            {metricSample(MetricType::Gauge, static_cast<double>(workers))}));
 
   std::vector<ClientMetric> outcomes;
   for (std::size_t i = 0; i < totals.stun_outcomes.size(); ++i) {
     const auto outcome = static_cast<protocol::StunOutcome>(i);
-    outcomes.push_back(sample(MetricType::Counter, static_cast<double>(totals.stun_outcomes[i]),
-                              {{"outcome", std::string(toString(outcome))}}));
+    outcomes.push_back(metricSample(MetricType::Counter,
+                                    static_cast<double>(totals.stun_outcomes[i]),
+                                    {{"outcome", std::string(toString(outcome))}}));
   }
   families.push_back(family("turnpike_stun_messages_total",
                             "STUN messages received, by what was done with them (answered, or "
                             "dropped and why).",
                             MetricType::Counter, std::move(outcomes)));
-  families.push_back(
-      family("turnpike_udp_datagrams_received_total", "Datagrams received on UDP listeners.",
-             MetricType::Counter,
-             {sample(MetricType::Counter, static_cast<double>(totals.udp_datagrams_received))}));
+  families.push_back(family(
+      "turnpike_udp_datagrams_received_total", "Datagrams received on UDP listeners.",
+      MetricType::Counter,
+      {metricSample(MetricType::Counter, static_cast<double>(totals.udp_datagrams_received))}));
   families.push_back(family(
       "turnpike_tcp_connections_accepted_total", "TCP connections accepted.", MetricType::Counter,
-      {sample(MetricType::Counter, static_cast<double>(totals.tcp_accepted))}));
-  families.push_back(family("turnpike_tcp_connections_active", "TCP connections open now.",
-                            MetricType::Gauge,
-                            {sample(MetricType::Gauge, static_cast<double>(totals.tcp_active))}));
+      {metricSample(MetricType::Counter, static_cast<double>(totals.tcp_accepted))}));
+  families.push_back(
+      family("turnpike_tcp_connections_active", "TCP connections open now.", MetricType::Gauge,
+             {metricSample(MetricType::Gauge, static_cast<double>(totals.tcp_active))}));
   std::vector<ClientMetric> closed;
   for (std::size_t i = 0; i < totals.tcp_closed.size(); ++i) {
     const auto reason = static_cast<uv::CloseReason>(i);
-    closed.push_back(sample(MetricType::Counter, static_cast<double>(totals.tcp_closed[i]),
-                            {{"reason", std::string(uv::toString(reason))}}));
+    closed.push_back(metricSample(MetricType::Counter, static_cast<double>(totals.tcp_closed[i]),
+                                  {{"reason", std::string(uv::toString(reason))}}));
   }
   families.push_back(family("turnpike_tcp_connections_closed_total",
                             "TCP connections closed, by reason.", MetricType::Counter,

@@ -32,6 +32,15 @@ namespace turnpike::test {
 
 using namespace std::chrono_literals;
 using Bytes = std::vector<std::byte>;
+
+// The parts joined, in order.
+inline Bytes concat(const std::vector<Bytes>& parts) {
+  Bytes out;
+  for (const Bytes& part : parts) {
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  return out;
+}
 using Millis = std::chrono::milliseconds;
 
 // How long a reply may take before a test gives up on it.

@@ -32,14 +32,6 @@ constexpr std::uint16_t kBindingError = messageType(Method::kBinding, MessageCla
 constexpr std::uint16_t kUnknownRequired = 0x0031;  // comprehension-required, unassigned
 constexpr std::uint16_t kUnknownOptional = 0x8031;  // comprehension-optional, unassigned
 
-Bytes concat(const std::vector<Bytes>& parts) {
-  Bytes out;
-  for (const Bytes& part : parts) {
-    out.insert(out.end(), part.begin(), part.end());
-  }
-  return out;
-}
-
 // Sends a request on a connected UDP socket and returns the reply, if any.
 std::optional<Bytes> udpExchange(const UniqueFd& client, const Bytes& request) {
   if (!sendUdp(client.get(), request)) {

@@ -42,14 +42,6 @@ constexpr std::uint16_t kBindingSuccess =
 constexpr Millis kHandshakeTimeout = 10'000ms;
 constexpr Millis kHandshakeTimeoutBound = 12'500ms;
 
-Bytes concat(const std::vector<Bytes>& parts) {
-  Bytes out;
-  for (const Bytes& part : parts) {
-    out.insert(out.end(), part.begin(), part.end());
-  }
-  return out;
-}
-
 std::string sslErrors() {
   std::string text;
   while (const unsigned long code = ERR_get_error()) {
