@@ -803,6 +803,18 @@ TEST_F(TurnMetricsTest, RelayedBytesAndActiveAllocationsAreExported) {
   EXPECT_TRUE(exported) << "--- /metrics ---\n" << last;
 }
 
+// The README promises /healthz; anything else on the HTTP port is 404.
+TEST_F(TurnMetricsTest, HealthzAnswersOkAndUnknownPathsAre404) {
+  const auto health = httpGet(httpServer(), "/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_TRUE(health->starts_with("HTTP/1.1 200") || health->starts_with("HTTP/1.0 200"))
+      << health->substr(0, 200);
+  EXPECT_TRUE(health->ends_with("ok\n")) << *health;
+  const auto missing = httpGet(httpServer(), "/nope");
+  ASSERT_TRUE(missing);
+  EXPECT_NE(missing->find(" 404 "), std::string::npos) << missing->substr(0, 200);
+}
+
 // ---- Shutdown ----
 
 using TurnShutdownTest = TurnTest;
