@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, command 2: installs what is missing, builds, and runs every test through ctest:
-#   1. Release build: unit, integration, interop and benchmark smoke tests
+#   1. Release build: unit, integration, interop, end-to-end (browser, NAT) and benchmark smoke
+#      tests
 #   2. ASan+UBSan build: unit and integration tests
 #   3. clang-19 libFuzzer build: each fuzz target for TURNPIKE_FUZZ_SECONDS (default 60)
 # TURNPIKE_STAGES="release asan fuzz" picks stages. Exits non-zero if any stage fails.
@@ -14,7 +15,8 @@ fuzz_seconds=${TURNPIKE_FUZZ_SECONDS:-60}
 jobs=$(nproc)
 failed=()
 
-ensure_packages "${TURNPIKE_BUILD_PACKAGES[@]}" "${TURNPIKE_TEST_PACKAGES[@]}" || exit 1
+ensure_packages "${TURNPIKE_BUILD_PACKAGES[@]}" || exit 1
+ensure_test_packages || exit 1
 
 # stage NAME BUILD_DIR CTEST_ARGS -- CMAKE_ARGS...
 stage() {

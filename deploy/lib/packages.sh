@@ -9,11 +9,22 @@ TURNPIKE_BUILD_PACKAGES=(
 )
 
 # What the test suite needs on top: coturn's reference clients, socat (carries coturn's UDP-only
-# STUN client over TCP), iproute2 (ss), openssl (test certificates), python3 (the interop test's
-# byte-identity client), clang-19 with its libFuzzer/sanitizer runtimes, and clang-format.
+# STUN client over TCP), iproute2 (ss, ip netns), openssl (test certificates), python3 (the
+# interop and NAT tests' TURN client), clang-19 with its libFuzzer/sanitizer runtimes,
+# clang-format; for the end-to-end suites: chromium, libnss3-tools (certutil: a private NSS
+# database that trusts the test CA), tcpdump (proves no packet leaves loopback), nftables (the
+# NAT namespaces) and nodejs (playwright-core from npm drives Chromium; npm: see below).
 TURNPIKE_TEST_PACKAGES=(
-  coturn socat iproute2 procps openssl python3-minimal clang-19 libclang-rt-19-dev clang-format
+  coturn socat iproute2 procps openssl python3-minimal python3 clang-19 libclang-rt-19-dev
+  clang-format chromium libnss3-tools tcpdump nftables nodejs
 )
+
+# The test packages, and npm where nodejs does not bring it (Debian's nodejs does not; the
+# NodeSource build does, and conflicts with Debian's npm package).
+ensure_test_packages() {
+  ensure_packages "${TURNPIKE_TEST_PACKAGES[@]}" || return 1
+  command -v npm >/dev/null 2>&1 || ensure_packages npm
+}
 
 # ensure_packages PACKAGE... : installs the missing ones.
 ensure_packages() {
