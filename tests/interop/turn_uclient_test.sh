@@ -19,7 +19,8 @@
 #    (client_read in coturn's uclient.c) checks only the channel number and the payload length
 #    (exact for Data indications, up to 3 bytes of padding for ChannelData); its loss figure is
 #    messages sent minus messages received. So this script adds its own check: turn_echo.py
-#    (below, Python standard library only) allocates over each transport, sends 17 random
+#    (beside this script, Python standard library only, on the shared TURN client
+#    tests/support/turn_client.py) allocates over each transport, sends 17 random
 #    payloads of 1..1200 bytes (lengths that need padding included) through turnpike to the same
 #    turnutils_peer, as ChannelData and as Send indications, and requires every echo to come back
 #    byte-identical and in order. It also verifies MESSAGE-INTEGRITY on turnpike's success
@@ -48,8 +49,10 @@ readonly LOG_WAIT=5         # seconds to wait for accounting lines after a run
 readonly MESSAGES=50        # -n: messages per allocation
 readonly STATIC_USER=alice PASSWORD=wonderland REST_USER=bob SECRET=s3cret
 
+script_dir=$(cd "$(dirname "$0")" && pwd)
+readonly script_dir
 # shellcheck source=tests/interop/lib.sh
-source "$(dirname "$0")/lib.sh"
+source "${script_dir}/lib.sh"
 
 if [[ $# -ne 1 || ! -x "$1" ]]; then
   echo "usage: $0 /path/to/turnpike" >&2
@@ -185,230 +188,6 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
   -addext subjectAltName=IP:127.0.0.1 >"${workdir}/openssl.log" 2>&1 ||
   fail "openssl could not make the certificate: $(cat "${workdir}/openssl.log")"
 
-cat >"${workdir}/turn_echo.py" <<'PYTHON'
-"""A minimal TURN client (stdlib only) that checks byte-identical echoes through turnpike.
-
-  turn_echo.py TRANSPORT HOST PORT PEER_PORT MODE USER PASSWORD|--secret=SECRET [--ca FILE]
-
-TRANSPORT udp|tcp|tls. MODE channel|send: payloads of many sizes (random bytes, including
-lengths that need padding) go out as ChannelData or Send indications to the echo peer
-127.0.0.1:PEER_PORT; every echo must come back byte-identical, in order. MODE unauthorized
-(PEER_PORT unused): an Allocate with these credentials must be answered 401. --secret=SECRET
-makes TURN REST credentials for USER; --ca FILE verifies the TLS server's certificate.
-Exits 0 on pass, 1 with a message.
-"""
-
-import base64
-import hashlib
-import hmac
-import os
-import socket
-import ssl
-import struct
-import sys
-import time
-
-COOKIE = 0x2112A442
-ALLOCATE, REFRESH, CREATE_PERMISSION, CHANNEL_BIND = 0x003, 0x004, 0x008, 0x009
-SEND_INDICATION, DATA_INDICATION = 0x0016, 0x0017
-A_USERNAME, A_MESSAGE_INTEGRITY, A_ERROR_CODE, A_CHANNEL_NUMBER = 0x0006, 0x0008, 0x0009, 0x000C
-A_LIFETIME, A_XOR_PEER_ADDRESS, A_DATA, A_REALM, A_NONCE = 0x000D, 0x0012, 0x0013, 0x0014, 0x0015
-A_XOR_RELAYED_ADDRESS, A_REQUESTED_TRANSPORT = 0x0016, 0x0019
-CHANNEL = 0x4000
-SIZES = [1, 2, 3, 4, 5, 7, 8, 13, 64, 99, 100, 255, 256, 511, 1000, 1199, 1200]
-TIMEOUT = 3.0
-
-
-def die(message):
-    print("FAIL: " + message, file=sys.stderr)
-    sys.exit(1)
-
-
-def attr(kind, value):
-    return struct.pack("!HH", kind, len(value)) + value + b"\0" * (-len(value) % 4)
-
-
-def xor_address(host, port):
-    ip = struct.unpack("!I", socket.inet_aton(host))[0] ^ COOKIE
-    return struct.pack("!BBHI", 0, 1, port ^ (COOKIE >> 16), ip)
-
-
-def message(msg_type, attrs, key=None):
-    tid = os.urandom(12)
-    body = b"".join(attrs)
-    if key is not None:  # MESSAGE-INTEGRITY over the message with its length counting MI
-        head = struct.pack("!HHI", msg_type, len(body) + 24, COOKIE) + tid
-        body += attr(A_MESSAGE_INTEGRITY, hmac.new(key, head + body, hashlib.sha1).digest())
-    return tid, struct.pack("!HHI", msg_type, len(body), COOKIE) + tid + body
-
-
-def parse_attrs(data):
-    attrs, offset = {}, 20
-    while offset + 4 <= len(data):
-        kind, length = struct.unpack_from("!HH", data, offset)
-        attrs.setdefault(kind, (offset, data[offset + 4:offset + 4 + length]))
-        offset += 4 + length + (-length % 4)
-    return attrs
-
-
-class Connection:
-    def __init__(self, transport, host, port, ca):
-        self.transport, self.server, self.buffer = transport, (host, port), b""
-        if transport == "udp":
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.sock.connect(self.server)
-        else:
-            self.sock = socket.create_connection(self.server, timeout=TIMEOUT)
-            if transport == "tls":
-                context = ssl.create_default_context(cafile=ca)  # verifies cert and IP SAN
-                self.sock = context.wrap_socket(self.sock, server_hostname=host)
-        self.sock.settimeout(TIMEOUT)
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def receive(self):
-        """One STUN message or ChannelData message (stream framing and padding removed)."""
-        if self.transport == "udp":
-            return self.sock.recv(65536)
-        while True:
-            if len(self.buffer) >= 4:
-                first, length = struct.unpack_from("!HH", self.buffer)
-                if first >> 14 == 1:  # ChannelData: padded to 4 bytes over streams
-                    size, wire = 4 + length, 4 + length + (-length % 4)
-                else:
-                    size = wire = 20 + length
-                if len(self.buffer) >= wire:
-                    frame, self.buffer = self.buffer[:size], self.buffer[wire:]
-                    return frame
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                die(f"{self.transport}: server closed the connection")
-            self.buffer += chunk
-
-
-class Client:
-    def __init__(self, connection, user, password):
-        self.conn, self.user, self.password = connection, user.encode(), password.encode()
-        self.key = self.realm = self.nonce = None
-
-    def transact(self, method, attrs, signed=True):
-        auth = []
-        if signed:
-            auth = [attr(A_USERNAME, self.user), attr(A_REALM, self.realm),
-                    attr(A_NONCE, self.nonce)]
-        tid, data = message(method, attrs + auth, self.key if signed else None)
-        for _ in range(3):  # retransmits matter only over UDP
-            self.conn.send(data)
-            deadline = time.monotonic() + TIMEOUT
-            while time.monotonic() < deadline:
-                try:
-                    reply = self.conn.receive()
-                except socket.timeout:
-                    break
-                if len(reply) >= 20 and reply[8:20] == tid:
-                    return reply
-            if self.conn.transport != "udp":
-                break
-        die(f"no response to method 0x{method:03x}")
-
-    def expect_success(self, method, attrs):
-        reply = self.transact(method, attrs)
-        kind = struct.unpack_from("!H", reply)[0]
-        attributes = parse_attrs(reply)
-        if kind != method | 0x0100:
-            error = attributes.get(A_ERROR_CODE, (0, b"\0\0\0\0"))[1]
-            die(f"method 0x{method:03x}: type 0x{kind:04x}, error {error[2] * 100 + error[3]}")
-        offset, mac = attributes.get(A_MESSAGE_INTEGRITY, (0, b""))
-        head = reply[:2] + struct.pack("!H", offset + 24 - 20) + reply[4:offset]
-        if not mac or not hmac.compare_digest(mac, hmac.new(self.key, head, hashlib.sha1).digest()):
-            die(f"method 0x{method:03x}: success response without valid MESSAGE-INTEGRITY")
-        return attributes
-
-    def allocate(self):
-        """Challenge, then authenticated Allocate; returns the 2nd response's type, attrs."""
-        transport = [attr(A_REQUESTED_TRANSPORT, b"\x11\0\0\0")]
-        reply = self.transact(ALLOCATE, transport, signed=False)
-        attributes = parse_attrs(reply)
-        if A_REALM not in attributes or A_NONCE not in attributes:
-            die("the first Allocate was not challenged with REALM and NONCE")
-        self.realm, self.nonce = attributes[A_REALM][1], attributes[A_NONCE][1]
-        self.key = hashlib.md5(self.user + b":" + self.realm + b":" + self.password).digest()
-        reply = self.transact(ALLOCATE, transport)
-        return struct.unpack_from("!H", reply)[0], parse_attrs(reply)
-
-
-def echo_check(client, mode, peer_port):
-    peer = xor_address("127.0.0.1", peer_port)
-    kind, attributes = client.allocate()
-    if kind != 0x0103 or A_XOR_RELAYED_ADDRESS not in attributes:
-        die(f"Allocate failed: type 0x{kind:04x}")
-    client.expect_success(CREATE_PERMISSION, [attr(A_XOR_PEER_ADDRESS, peer)])
-    if mode == "channel":
-        client.expect_success(CHANNEL_BIND, [attr(A_CHANNEL_NUMBER, struct.pack("!HH", CHANNEL, 0)),
-                                             attr(A_XOR_PEER_ADDRESS, peer)])
-    total = 0
-    for size in SIZES:
-        payload = os.urandom(size)
-        if mode == "channel":
-            data = struct.pack("!HH", CHANNEL, size) + payload
-            if client.conn.transport != "udp":
-                data += b"\0" * (-size % 4)
-        else:
-            data = message(SEND_INDICATION, [attr(A_XOR_PEER_ADDRESS, peer), attr(A_DATA, payload)])[1]
-        client.conn.send(data)
-        try:
-            reply = client.conn.receive()
-        except socket.timeout:
-            die(f"{mode}: no echo of a {size}-byte payload within {TIMEOUT} s")
-        if mode == "channel":
-            channel, length = struct.unpack_from("!HH", reply)
-            got = reply[4:4 + length]
-            if channel != CHANNEL:
-                die(f"expected ChannelData on 0x{CHANNEL:04x}, got 0x{channel:04x}")
-        else:
-            if struct.unpack_from("!H", reply)[0] != DATA_INDICATION:
-                die(f"expected a Data indication, got type 0x{reply[0]:02x}{reply[1]:02x}")
-            attributes = parse_attrs(reply)
-            if attributes.get(A_XOR_PEER_ADDRESS, (0, b""))[1] != peer:
-                die("Data indication without the peer's XOR-PEER-ADDRESS")
-            got = attributes.get(A_DATA, (0, None))[1]
-        if got != payload:
-            die(f"{mode}: the echo of a {size}-byte payload differs: sent {payload.hex()}, "
-                f"got {got.hex() if got is not None else 'no DATA'}")
-        total += size
-    client.expect_success(REFRESH, [attr(A_LIFETIME, b"\0\0\0\0")])
-    print(f"ok: {client.conn.transport} {mode}: {len(SIZES)} payloads ({total} bytes, sizes "
-          f"{SIZES[0]}..{SIZES[-1]}) echoed byte-identical")
-
-
-def main(argv):
-    ca = None
-    if "--ca" in argv:
-        i = argv.index("--ca")
-        ca, argv = argv[i + 1], argv[:i] + argv[i + 2:]
-    if len(argv) != 8:
-        die(__doc__)
-    transport, host, port, peer_port, mode, user, password = argv[1:8]
-    if password.startswith("--secret="):  # TURN REST API credentials
-        user = f"{int(time.time()) + 3600}:{user}"
-        mac = hmac.new(password[len("--secret="):].encode(), user.encode(), hashlib.sha1)
-        password = base64.b64encode(mac.digest()).decode()
-    client = Client(Connection(transport, host, int(port), ca), user, password)
-    if mode == "unauthorized":
-        kind, attributes = client.allocate()
-        error = attributes.get(A_ERROR_CODE, (0, b"\0\0\0\0"))[1]
-        if kind != 0x0113 or error[2] * 100 + error[3] != 401:
-            die(f"expected a 401 error response, got type 0x{kind:04x}")
-        print(f"ok: {transport} Allocate with bad credentials for {user}: 401")
-    else:
-        echo_check(client, mode, int(peer_port))
-
-
-if __name__ == "__main__":
-    main(sys.argv)
-PYTHON
-
 start_server write_config
 wait_for_tcp_listener "${tls_port}"
 start_peer
@@ -451,7 +230,7 @@ echo "matrix: $(seconds $(($(now_ms) - matrix_start))) s"
 # 2. Byte identity (uclient does not compare payloads: see the header).
 note "2. byte identity: turn_echo.py, random payloads through turnpike to turnutils_peer"
 echo_check() {
-  if ! timeout "${CHECK_TIMEOUT}" python3 "${workdir}/turn_echo.py" "$@" \
+  if ! timeout "${CHECK_TIMEOUT}" python3 "${script_dir}/turn_echo.py" "$@" \
     --ca "${workdir}/cert.pem"; then
     failures+=("turn_echo.py $*")
   fi
