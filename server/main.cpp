@@ -1,7 +1,9 @@
-// turnpike: wiring only. Parses the command line, loads the config, runs the server until
-// SIGINT/SIGTERM.
+// turnpike: wiring only. Parses the command line, loads the config, runs the server: SIGHUP
+// reloads the config, SIGTERM/SIGINT drain and stop.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -13,6 +15,7 @@
 #include "server/log.hpp"
 #include "server/metrics/metrics.hpp"
 #include "server/server.hpp"
+#include "server/systemd_notify.hpp"
 
 namespace {
 
@@ -56,13 +59,89 @@ void logTotals(const turnpike::server::Server& server) {
       " allocations_active=", totals.allocations_active);
 }
 
-int run(ServerConfig config) {
+// SIGHUP: re-reads the config file and applies what can change at run time.
+void reloadConfig(turnpike::server::Server& server, const std::string* path) {
+  turnpike::server::notifySystemdReloading();
+  if (path == nullptr) {
+    TP_LOG(kWarn, "SIGHUP: running on the embedded defaults, no --config file to reload");
+  } else if (auto next = turnpike::server::loadConfigFile(*path); !next) {
+    server.reloadRejected();
+    TP_LOG(kError, "reload rejected, the running config stays: ", *path, ": ",
+           toString(next.error()));
+  } else if (auto report = server.reload(*next); !report) {
+    TP_LOG(kError, "reload rejected, the running config stays: ", report.error());
+  } else {
+    std::string applied;
+    for (const std::string& part : report->applied) {
+      applied += (applied.empty() ? "" : ", ") + part;
+    }
+    TP_LOG(kInfo, "reloaded ", *path, ": applied ", applied);
+    for (const std::string& ignored : report->ignored) {
+      TP_LOG(kWarn, "reload: changes to ", ignored, " were not applied");
+    }
+  }
+  turnpike::server::notifySystemd("READY=1");
+}
+
+// Waits for SIGTERM or SIGINT, reloading on SIGHUP meanwhile.
+void serveUntilStopped(turnpike::server::Server& server, const sigset_t& signals,
+                       const std::string* path) {
+  for (;;) {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    if (signal_number == SIGHUP) {
+      reloadConfig(server, path);
+      continue;
+    }
+    TP_LOG(kInfo, "received ", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    return;
+  }
+}
+
+// Draining: no new allocations; returns when the existing ones have ended, drain.timeout has
+// passed, or a second SIGTERM/SIGINT arrives.
+void drain(turnpike::server::Server& server, const sigset_t& signals, const std::string* path) {
+  const auto& config = server.config().drain;
+  const std::uint64_t active = server.totals().allocations_active;
+  if (config.timeout == 0 || active == 0) {
+    return;
+  }
+  server.startDraining();
+  TP_LOG(kInfo, "draining ", active, " allocations for up to ", config.timeout,
+         " s; new Allocate requests get ",
+         config.alternate_servers.empty() ? "403" : "300 Try Alternate",
+         "; send SIGTERM again to exit now");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.timeout);
+  for (;;) {
+    const std::uint64_t left = server.totals().allocations_active;
+    if (left == 0) {
+      TP_LOG(kInfo, "drained: every allocation has ended");
+      return;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      TP_LOG(kInfo, "drain timeout: ending ", left, " allocations");
+      return;
+    }
+    constexpr timespec kPoll{0, 200'000'000};
+    const int signal_number = sigtimedwait(&signals, nullptr, &kPoll);
+    if (signal_number == SIGTERM || signal_number == SIGINT) {
+      TP_LOG(kInfo, "second ", signal_number == SIGINT ? "SIGINT" : "SIGTERM", ": exiting now");
+      return;
+    }
+    if (signal_number == SIGHUP) {
+      reloadConfig(server, path);
+    }
+  }
+}
+
+int run(ServerConfig config, const std::string* path) {
   turnpike::server::setLogConfig(config.log);
-  // Block the signals before any thread starts, so only sigwait below receives them.
+  // Block the signals before any thread starts, so only this thread receives them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -72,17 +151,25 @@ int run(ServerConfig config) {
     TP_LOG(kError, started.error());
     return 1;
   }
-  turnpike::server::HttpServer http(http_config, [&server] {
-    return turnpike::server::renderMetrics(server.totals(), server.workerCount(), TURNPIKE_VERSION);
-  });
+  turnpike::server::HttpServer http(http_config,
+                                    [&server] {
+                                      auto totals = server.totals();
+                                      totals.ready = server.readiness().has_value();
+                                      return turnpike::server::renderMetrics(
+                                          totals, server.workerCount(), TURNPIKE_VERSION);
+                                    },
+                                    {.health = [&server] { return server.health(); },
+                                     .readiness = [&server] { return server.readiness(); }});
   if (auto started = http.start(); !started) {
     TP_LOG(kError, started.error());
     (void)server.stop();
     return 1;
   }
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  TP_LOG(kInfo, "received ", signal_number == SIGINT ? "SIGINT" : "SIGTERM", ", shutting down");
+  turnpike::server::notifySystemd("READY=1");
+  serveUntilStopped(server, signals, path);
+  turnpike::server::notifySystemd("STOPPING=1");
+  drain(server, signals, path);
+  TP_LOG(kInfo, "shutting down");
   http.stop();
   const bool clean = server.stop();
   logTotals(server);
@@ -124,7 +211,7 @@ int main(int argc, char** argv) {
                 << "\n";
       return 1;
     }
-    return run(std::move(*config));
+    return run(std::move(*config), args.empty() ? nullptr : &args[1]);
   }
   std::cerr << kUsage;
   return 2;

@@ -1,12 +1,31 @@
 #include "server/server.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 #include "server/log.hpp"
 #include "server/tls/tls_context.hpp"
 
 namespace turnpike::server {
+
+namespace {
+
+// A worker whose loop has not run for this long is reported by /healthz.
+constexpr std::chrono::seconds kHealthDeadline{3};
+
+bool hasTlsListener(const ServerConfig& config) {
+  return std::ranges::find(config.listeners, Transport::kTls, &ListenerConfig::transport) !=
+         config.listeners.end();
+}
+
+std::uint64_t steadyNowNanoseconds() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+
+}  // namespace
 
 std::size_t workerCountFor(std::uint32_t threads) {
   if (threads != 0) {
@@ -22,14 +41,12 @@ Server::~Server() { (void)stop(); }
 
 std::expected<void, std::string> Server::start() {
   // One TLS context for every worker, loaded only when a tls listener exists.
-  std::shared_ptr<tls::TlsContext> tls_context;
-  if (std::ranges::find(config_.listeners, Transport::kTls, &ListenerConfig::transport) !=
-      config_.listeners.end()) {
+  if (hasTlsListener(config_)) {
     auto loaded = tls::TlsContext::load(config_.tls);
     if (!loaded) {
       return std::unexpected(loaded.error());
     }
-    tls_context = std::move(*loaded);
+    tls_context_ = std::move(*loaded);
   }
   shared_ = std::make_unique<TurnShared>(config_);
   if (shared_->relays.empty()) {
@@ -42,7 +59,7 @@ std::expected<void, std::string> Server::start() {
   }
   const std::size_t count = workerCountFor(config_.threads);
   for (std::size_t i = 0; i < count; ++i) {
-    auto worker = std::make_unique<Worker>(i, config_, *shared_, tls_context);
+    auto worker = std::make_unique<Worker>(i, config_, *shared_, tls_context_);
     if (auto opened = worker->open(); !opened) {
       workers_.clear();
       return std::unexpected(opened.error());
@@ -70,8 +87,102 @@ bool Server::stop() {
   return clean;
 }
 
+std::expected<ReloadReport, std::string> Server::reload(const ServerConfig& next) {
+  ReloadReport report;
+  auto ignore = [&](bool changed, const char* key) {
+    if (changed) {
+      report.ignored.push_back(std::string(key) + " (needs a restart)");
+    }
+  };
+  ignore(next.listeners != config_.listeners, "listeners");
+  ignore(next.relay != config_.relay, "relay");
+  ignore(next.allocation != config_.allocation, "allocation");
+  ignore(next.realm != config_.realm, "realm");
+  ignore(next.software != config_.software, "software");
+  ignore(next.threads != config_.threads, "threads");
+  ignore(next.http != config_.http, "http");
+
+  // The certificate first: it is the only step that can fail, and nothing has changed yet.
+  if (tls_context_ != nullptr) {
+    if (auto reloaded = tls_context_->reload(next.tls); !reloaded) {
+      reloads_failed_.fetch_add(1);
+      return std::unexpected(reloaded.error());
+    }
+    report.applied.emplace_back("tls");
+  } else if (next.tls != config_.tls) {
+    report.ignored.emplace_back("tls (no tls listener)");
+  }
+  config_.auth = next.auth;
+  shared_->credential_adapter.replace(makeCredentials(config_));
+  report.applied.emplace_back("auth");
+  config_.peers = next.peers;
+  const auto policy = std::make_shared<const protocol::PeerPolicy>(makePeerPolicy(config_));
+  for (auto& worker : workers_) {
+    worker->setPolicy(policy);
+  }
+  report.applied.emplace_back("peers");
+  config_.limits = next.limits;
+  shared_->quota.setLimits(config_.limits);
+  report.applied.emplace_back("limits");
+  config_.log = next.log;
+  setLogConfig(config_.log);
+  report.applied.emplace_back("log");
+  config_.drain = next.drain;
+  report.applied.emplace_back("drain");
+  reloads_succeeded_.fetch_add(1);
+  return report;
+}
+
+void Server::startDraining() {
+  if (draining_.exchange(true)) {
+    return;
+  }
+  for (auto& worker : workers_) {
+    worker->startDraining(config_.drain.alternate_servers);
+  }
+}
+
+std::expected<void, std::string> Server::health() const {
+  const std::uint64_t now = steadyNowNanoseconds();
+  const auto deadline = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(kHealthDeadline).count());
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    const std::uint64_t beat = workers_[i]->stats().last_heartbeat_ns.get();
+    if (now > beat && now - beat > deadline) {
+      return std::unexpected(concat("worker ", i, " has not run its event loop for ",
+                                    (now - beat) / 1'000'000, " ms"));
+    }
+  }
+  return {};
+}
+
+std::expected<void, std::string> Server::readiness() const {
+  if (draining_.load()) {
+    return std::unexpected("draining");
+  }
+  if (shared_ == nullptr || shared_->relays.empty()) {
+    return std::unexpected("no relay address");
+  }
+  const ServerTotals now = totals();
+  if (now.relay_ports_in_use >= now.relay_port_capacity) {
+    return std::unexpected("relay port pool exhausted");
+  }
+  if (shared_->quota.exhausted()) {
+    return std::unexpected("limits.allocations_total reached");
+  }
+  return {};
+}
+
 ServerTotals Server::totals() const {
   ServerTotals totals;
+  totals.draining = draining_.load();
+  totals.reloads_succeeded = reloads_succeeded_.load();
+  totals.reloads_failed = reloads_failed_.load();
+  if (shared_ != nullptr) {
+    totals.relay_port_capacity =
+        static_cast<std::uint64_t>(config_.relay.port_max - config_.relay.port_min + 1) *
+        shared_->relays.size();
+  }
   for (const auto& worker : workers_) {
     const WorkerStats& stats = worker->stats();
     const protocol::CoreStats& core = worker->coreStats();
@@ -82,13 +193,22 @@ ServerTotals Server::totals() const {
       totals.tcp_closed[i] += stats.tcp_closed[i].get();
     }
     totals.tcp_accepted += stats.tcp_accepted.get();
-    totals.tcp_active += stats.tcp_active.get();
+    for (std::size_t i = 0; i < totals.connections_active.size(); ++i) {
+      totals.connections_active[i] += stats.connections_active[i].get();
+    }
     totals.udp_datagrams_received += stats.udp_datagrams_received.get();
     for (const auto& by_family : core.allocations_active) {
       for (const auto& count : by_family) {
         totals.allocations_active += count.get();
       }
     }
+    totals.relay_ports_in_use += core.relay_ports_in_use.get();
+    for (std::size_t i = 0; i < totals.allocate_buckets.size(); ++i) {
+      totals.allocate_buckets[i] += stats.allocate_latency.buckets[i].get();
+    }
+    totals.allocate_count += stats.allocate_latency.count.get();
+    totals.allocate_sum_ns += stats.allocate_latency.sum_ns.get();
+    totals.loop_lag_seconds.push_back(static_cast<double>(stats.loop_lag_ns.get()) / 1e9);
     totals.cores.push_back(&core);
   }
   return totals;

@@ -1,6 +1,8 @@
 // The whole server: N workers sharing only the read-only config and TurnShared.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <expected>
 #include <memory>
 #include <string>
@@ -16,11 +18,28 @@ struct ServerTotals {
   std::array<std::uint64_t, protocol::kStunOutcomeCount> stun_outcomes{};
   std::array<std::uint64_t, uv::kCloseReasonCount> tcp_closed{};
   std::uint64_t tcp_accepted = 0;
-  std::uint64_t tcp_active = 0;
+  std::array<std::uint64_t, 2> connections_active{};  // [0] tcp, [1] tls
   std::uint64_t udp_datagrams_received = 0;
   std::uint64_t allocations_active = 0;
+  std::uint64_t relay_ports_in_use = 0;
+  std::uint64_t relay_port_capacity = 0;  // port range size x relay addresses
+  // Allocate latency, summed over workers: per-bucket counts (not cumulative), count, sum.
+  std::array<std::uint64_t, LatencyHistogram::kBounds.size()> allocate_buckets{};
+  std::uint64_t allocate_count = 0;
+  std::uint64_t allocate_sum_ns = 0;
+  std::vector<double> loop_lag_seconds;  // per worker
+  bool draining = false;
+  bool ready = false;
+  std::uint64_t reloads_succeeded = 0;
+  std::uint64_t reloads_failed = 0;
   // Each worker core's counters, for the TURN metric families (valid while the server lives).
   std::vector<const protocol::CoreStats*> cores;
+};
+
+// What a reload changed, and what it could not change without a restart.
+struct ReloadReport {
+  std::vector<std::string> applied;  // e.g. "auth", "tls"
+  std::vector<std::string> ignored;  // e.g. "listeners (needs a restart)"
 };
 
 class Server {
@@ -35,13 +54,36 @@ class Server {
   // Stops all workers and waits for them. Returns false if a loop had handles left open.
   [[nodiscard]] bool stop();
 
+  // Applies a new config without dropping allocations or connections: auth (users and
+  // secrets), peers, limits, log, drain, and the TLS certificate and key (re-read from the files
+  // even when the paths are unchanged). Listeners, relay, allocation, realm, software, threads
+  // and http need a restart and are reported as ignored. On error (e.g. an unreadable key)
+  // nothing changes. Call from one thread at a time.
+  [[nodiscard]] std::expected<ReloadReport, std::string> reload(const ServerConfig& next);
+  // Counts a reload whose config did not load (for turnpike_config_reloads_total).
+  void reloadRejected() { reloads_failed_.fetch_add(1); }
+
+  // Stops taking new allocations (300 with an alternate server, else 403); existing ones go on.
+  void startDraining();
+  [[nodiscard]] bool draining() const { return draining_.load(); }
+
+  // /healthz: every worker loop ran within the last few seconds. The error says which did not.
+  [[nodiscard]] std::expected<void, std::string> health() const;
+  // /readyz: taking new allocations (not draining, relay ports and quota left).
+  [[nodiscard]] std::expected<void, std::string> readiness() const;
+
   [[nodiscard]] ServerTotals totals() const;
   [[nodiscard]] std::size_t workerCount() const { return workers_.size(); }
+  [[nodiscard]] const ServerConfig& config() const { return config_; }
 
  private:
   ServerConfig config_;
   std::unique_ptr<TurnShared> shared_;
+  std::shared_ptr<tls::TlsContext> tls_context_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<bool> draining_{false};
+  std::atomic<std::uint64_t> reloads_succeeded_{0};
+  std::atomic<std::uint64_t> reloads_failed_{0};
 };
 
 // Worker threads for a config value: 0 means one per core.

@@ -33,7 +33,8 @@ SeededRandom::SeededRandom() {
 
 std::expected<protocol::UserCredential, protocol::CredentialLookupError> CredentialAdapter::lookup(
     std::string_view username, std::int64_t now_unix) const {
-  auto credential = store_.lookup(username, now_unix);
+  const std::shared_ptr<const auth::CredentialStore> store = store_.load();
+  auto credential = store->lookup(username, now_unix);
   if (!credential) {
     return std::unexpected(credential.error() == auth::CredentialError::kExpired
                                ? protocol::CredentialLookupError::kExpired
@@ -72,6 +73,16 @@ protocol::QuotaVerdict SharedQuota::acquire(std::string_view user) {
   ++it->second;
   ++total_;
   return protocol::QuotaVerdict::kOk;
+}
+
+void SharedQuota::setLimits(const LimitsConfig& limits) {
+  const std::lock_guard lock(mutex_);
+  limits_ = limits;
+}
+
+bool SharedQuota::exhausted() {
+  const std::lock_guard lock(mutex_);
+  return limits_.allocations_total != 0 && total_ >= limits_.allocations_total;
 }
 
 void SharedQuota::release(std::string_view user) {
@@ -239,12 +250,16 @@ auth::NonceCodec::Key nonceKey() {
 
 }  // namespace
 
+std::shared_ptr<const auth::CredentialStore> makeCredentials(const ServerConfig& config) {
+  return std::make_shared<const auth::CredentialStore>(config.auth.users, config.auth.secrets);
+}
+
 TurnShared::TurnShared(const ServerConfig& config)
-    : credentials(config.auth.users, config.auth.secrets),
-      nonces(nonceKey(), kNonceLifetimeSeconds),
+    : nonces(nonceKey(), kNonceLifetimeSeconds),
+      credential_adapter(makeCredentials(config)),
       quota(config.limits),
       relays(resolveRelayAddresses(config)),
-      policy(makePeerPolicy(config)),
+      policy(std::make_shared<const protocol::PeerPolicy>(makePeerPolicy(config))),
       core_config(makeCoreConfig(config, relays)) {}
 
 }  // namespace turnpike::server

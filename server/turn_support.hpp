@@ -3,9 +3,11 @@
 // Everything here is shared by the workers and safe to call from any of them.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <expected>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
@@ -35,14 +37,20 @@ class SeededRandom final : public protocol::RandomSource {
   std::mt19937_64 engine_;
 };
 
+// The users and secrets of the current config. A reload swaps the whole store; a lookup
+// already running keeps the one it started with.
 class CredentialAdapter final : public protocol::CredentialSource {
  public:
-  explicit CredentialAdapter(const auth::CredentialStore& store) : store_(store) {}
+  explicit CredentialAdapter(std::shared_ptr<const auth::CredentialStore> store)
+      : store_(std::move(store)) {}
   [[nodiscard]] std::expected<protocol::UserCredential, protocol::CredentialLookupError> lookup(
       std::string_view username, std::int64_t now_unix) const override;
+  void replace(std::shared_ptr<const auth::CredentialStore> store) {
+    store_.store(std::move(store));
+  }
 
  private:
-  const auth::CredentialStore& store_;
+  std::atomic<std::shared_ptr<const auth::CredentialStore>> store_;
 };
 
 class NonceAdapter final : public protocol::NonceSource {
@@ -67,6 +75,10 @@ class SharedQuota final : public protocol::AllocationQuota {
   explicit SharedQuota(const LimitsConfig& limits) : limits_(limits) {}
   [[nodiscard]] protocol::QuotaVerdict acquire(std::string_view user) override;
   void release(std::string_view user) override;
+  // New limits (reload) apply to the next Allocate; allocations over them are not ended.
+  void setLimits(const LimitsConfig& limits);
+  // True when allocations_total is set and reached.
+  [[nodiscard]] bool exhausted();
 
  private:
   LimitsConfig limits_;
@@ -106,22 +118,27 @@ class SharedReservations final : public protocol::ReservationStore {
 // peers.allow / peers.deny plus the server's own listener endpoints.
 [[nodiscard]] protocol::PeerPolicy makePeerPolicy(const ServerConfig& config);
 
-// Everything the workers' cores share, built once from the config. Immutable once built except
-// the quota (which locks); not copyable or movable (the adapters point at their neighbours).
+// The credential store for a config's users and secrets.
+[[nodiscard]] std::shared_ptr<const auth::CredentialStore> makeCredentials(
+    const ServerConfig& config);
+
+// Everything the workers' cores share, built from the config. A reload replaces the
+// credentials (credential_adapter.replace), the quota's limits and the policy (each worker
+// takes its own reference, see Worker::setPolicy); the rest is fixed at start-up. Not copyable
+// or movable (the adapters point at their neighbours).
 struct TurnShared {
   explicit TurnShared(const ServerConfig& config);
   TurnShared(const TurnShared&) = delete;
   TurnShared& operator=(const TurnShared&) = delete;
 
-  auth::CredentialStore credentials;
   auth::NonceCodec nonces;
-  CredentialAdapter credential_adapter{credentials};
+  CredentialAdapter credential_adapter;
   NonceAdapter nonce_adapter{nonces};
   SharedQuota quota;
   SharedReservations reservations;
   SystemWallClock clock;
   std::vector<protocol::RelayAddress> relays;
-  protocol::PeerPolicy policy;
+  std::shared_ptr<const protocol::PeerPolicy> policy;  // the start-up policy
   protocol::CoreConfig core_config;
 };
 

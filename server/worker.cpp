@@ -5,20 +5,53 @@
 
 namespace turnpike::server {
 
+namespace {
+
+// How often each loop proves it is alive and measures its own lag.
+constexpr std::chrono::milliseconds kHeartbeatInterval{250};
+
+std::uint64_t steadyNanoseconds(protocol::MonotonicTime time) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count());
+}
+
+// A STUN Allocate request (RFC 8656 section 7.1): the type is 0x0003. Two byte compares, so
+// that only Allocate requests are timed.
+bool looksLikeAllocate(protocol::ConstBytes bytes) {
+  return bytes.size() >= 20 && bytes[0] == std::byte{0x00} && bytes[1] == std::byte{0x03};
+}
+
+}  // namespace
+
+void LatencyHistogram::record(std::chrono::nanoseconds elapsed) {
+  const double seconds = std::chrono::duration<double>(elapsed).count();
+  for (std::size_t i = 0; i < kBounds.size(); ++i) {
+    if (seconds <= kBounds[i]) {
+      buckets[i].add();
+      break;
+    }
+  }
+  count.add();
+  sum_ns.add(static_cast<std::uint64_t>(elapsed.count()));
+}
+
 Worker::Worker(std::size_t index, const ServerConfig& config, TurnShared& shared,
                std::shared_ptr<tls::TlsContext> tls_context)
     : index_(index),
       config_(config),
       shared_(shared),
       tls_context_(std::move(tls_context)),
+      policy_(shared.policy),
       core_(shared.core_config,
             protocol::CoreDependencies{*this, random_, shared.clock, shared.credential_adapter,
                                        shared.nonce_adapter, shared.quota, shared.reservations,
-                                       shared.policy, this}),
-      timer_(new uv_timer_t) {
-  loop_.setWakeHandler([this] { closeAll(); });
+                                       policy_.get(), this}),
+      timer_(new uv_timer_t),
+      heartbeat_(new uv_timer_t) {
   uv_timer_init(loop_.get(), timer_);
   timer_->data = this;
+  uv_timer_init(loop_.get(), heartbeat_);
+  heartbeat_->data = this;
 }
 
 Worker::~Worker() {
@@ -79,6 +112,11 @@ std::vector<std::string> Worker::listenerDescriptions() const {
 }
 
 void Worker::start() {
+  const auto now = std::chrono::steady_clock::now();
+  stats_.last_heartbeat_ns.set(steadyNanoseconds(now));
+  heartbeat_due_ = now + kHeartbeatInterval;
+  const auto interval = static_cast<std::uint64_t>(kHeartbeatInterval.count());
+  uv_timer_start(heartbeat_, &Worker::onHeartbeat, interval, interval);
   thread_ = std::thread([this] {
     loop_.run();
     open_handles_at_exit_ = loop_.shutdown();
@@ -86,10 +124,36 @@ void Worker::start() {
 }
 
 void Worker::stop() {
-  // Once only: the wake-up closes the loop's async handle.
+  // Once only: closing the handles ends the loop.
   if (thread_.joinable() && !stop_requested_.exchange(true)) {
-    loop_.wake();
+    (void)loop_.post([this] { closeAll(); });
   }
+}
+
+void Worker::setPolicy(std::shared_ptr<const protocol::PeerPolicy> policy) {
+  (void)loop_.post([this, policy = std::move(policy)]() mutable {
+    core_.setPolicy(*policy);
+    policy_ = std::move(policy);  // after: the core never points at a freed policy
+  });
+}
+
+void Worker::startDraining(std::vector<protocol::Endpoint> alternates) {
+  (void)loop_.post(
+      [this, alternates = std::move(alternates)]() mutable { core_.startDraining(alternates); });
+}
+
+void Worker::onHeartbeat(uv_timer_t* timer) {
+  auto* self = static_cast<Worker*>(timer->data);
+  if (self == nullptr) {
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  const auto lag = now > self->heartbeat_due_ ? now - self->heartbeat_due_
+                                              : protocol::MonotonicTime::duration::zero();
+  self->stats_.loop_lag_ns.set(static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(lag).count()));
+  self->stats_.last_heartbeat_ns.set(steadyNanoseconds(now));
+  self->heartbeat_due_ = now + kHeartbeatInterval;
 }
 
 int Worker::join() {
@@ -114,7 +178,11 @@ void Worker::closeAll() {
   relays_.clear();
   uv::closeAndDelete(timer_);
   timer_ = nullptr;
-  stats_.tcp_active.set(0);
+  uv::closeAndDelete(heartbeat_);
+  heartbeat_ = nullptr;
+  for (auto& active : stats_.connections_active) {
+    active.set(0);
+  }
   // With every handle closing, uv_run returns and the thread finishes in Loop::shutdown().
   loop_.closeHandles();
 }
@@ -135,8 +203,22 @@ void Worker::onDatagram(uv::UdpSocket& socket, protocol::ConstBytes data,
       protocol::ClientTransport::kUdp,
       protocol::SocketRef{protocol::SocketRef::Kind::kListener, listenerIndex(socket)}, source,
       socket.localEndpoint()};
-  core_.onClientMessage(client, data, std::chrono::steady_clock::now(), outbox_);
+  handleClientMessage(client, data);
+}
+
+void Worker::handleClientMessage(const protocol::ClientSource& client, protocol::ConstBytes bytes) {
+  const auto start = std::chrono::steady_clock::now();
+  if (!looksLikeAllocate(bytes)) {
+    core_.onClientMessage(client, bytes, start, outbox_);
+    flush();
+    return;
+  }
+  const std::uint64_t created = core_.stats().allocations_created.get();
+  core_.onClientMessage(client, bytes, start, outbox_);
   flush();
+  if (core_.stats().allocations_created.get() != created) {
+    stats_.allocate_latency.record(std::chrono::steady_clock::now() - start);
+  }
 }
 
 void Worker::RelaySlot::onDatagram(uv::UdpSocket& /*socket*/, protocol::ConstBytes data,
@@ -153,8 +235,8 @@ void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
   }
   const std::uint64_t id = next_connection_id_++;
   connection->setId(id);
+  stats_.connections_active[connection->isTls() ? 1 : 0].add();
   connections_.emplace(id, std::move(connection));
-  stats_.tcp_active.set(connections_.size());
 }
 
 void Worker::onFrame(uv::TcpConnection& connection, const protocol::Frame& frame) {
@@ -162,8 +244,7 @@ void Worker::onFrame(uv::TcpConnection& connection, const protocol::Frame& frame
       connection.isTls() ? protocol::ClientTransport::kTls : protocol::ClientTransport::kTcp,
       protocol::SocketRef{protocol::SocketRef::Kind::kConnection, connection.id()},
       connection.peer(), connection.local()};
-  core_.onClientMessage(client, frame.bytes, std::chrono::steady_clock::now(), outbox_);
-  flush();
+  handleClientMessage(client, frame.bytes);
 }
 
 void Worker::onClosed(uv::TcpConnection& connection, uv::CloseReason reason) {
@@ -174,10 +255,10 @@ void Worker::onClosed(uv::TcpConnection& connection, uv::CloseReason reason) {
       std::chrono::steady_clock::now());
   auto it = connections_.find(connection.id());
   if (it != connections_.end()) {
+    stats_.connections_active[connection.isTls() ? 1 : 0].sub();
     loop_.deleteLater(std::move(it->second));
     connections_.erase(it);
   }
-  stats_.tcp_active.set(connections_.size());
 }
 
 namespace {
@@ -264,7 +345,7 @@ void Worker::onAllocationEnded(const protocol::Allocation& allocation, protocol:
       std::chrono::duration_cast<std::chrono::seconds>(now - allocation.created).count();
   TP_LOG(kInfo, "allocation ended user=", allocation.user,
          " client=", toString(allocation.source.transport), " ",
-         allocation.source.client.toString(),
+         allocation.source.client.toString(), " server=", allocation.source.server.toString(),
          " relay=", allocation.legs.empty() ? "-" : allocation.legs.front().relayed.toString(),
          " peers=", allocation.permissions.size(), " to_peer_bytes=", allocation.bytes_to_peer,
          " to_peer_packets=", allocation.packets_to_peer,

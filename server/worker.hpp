@@ -4,6 +4,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <expected>
 #include <memory>
@@ -24,12 +25,29 @@ namespace turnpike::server {
 // Counters written by one worker thread and read by others (metrics, shutdown summary).
 using WorkerCounter = protocol::StatCounter;
 
-// Transport counters; STUN/TURN counters live in the worker's core (protocol::CoreStats).
+// A latency histogram with fixed bounds, written by one thread and read by the metrics thread.
+struct LatencyHistogram {
+  // Upper bounds in seconds (Prometheus "le"), from 50 us to 1 s.
+  static constexpr std::array<double, 12> kBounds{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                  0.005,   0.01,   0.025,   0.05,   0.1,   1.0};
+  void record(std::chrono::nanoseconds elapsed);
+
+  std::array<WorkerCounter, kBounds.size()> buckets;  // per bucket, not cumulative
+  WorkerCounter count;                                // every observation, +Inf included
+  WorkerCounter sum_ns;
+};
+
+// Transport and loop counters; STUN/TURN counters live in the worker's core (CoreStats).
 struct WorkerStats {
   std::array<WorkerCounter, uv::kCloseReasonCount> tcp_closed;
   WorkerCounter tcp_accepted;
-  WorkerCounter tcp_active;
+  std::array<WorkerCounter, 2> connections_active;  // [0] tcp, [1] tls
   WorkerCounter udp_datagrams_received;
+  // Allocate request in to its success response handed to the kernel.
+  LatencyHistogram allocate_latency;
+  // The heartbeat timer: how late it last fired, and when (steady clock, ns since its epoch).
+  WorkerCounter loop_lag_ns;
+  WorkerCounter last_heartbeat_ns;
 };
 
 class Worker final : public uv::UdpSocketCallbacks,
@@ -52,6 +70,9 @@ class Worker final : public uv::UdpSocketCallbacks,
   void start();
   // Asks the loop (from any thread) to close its handles and return. Idempotent.
   void stop();
+  // From any thread: the new peer policy (reload), and draining (SIGTERM).
+  void setPolicy(std::shared_ptr<const protocol::PeerPolicy> policy);
+  void startDraining(std::vector<protocol::Endpoint> alternates);
   // Waits for the thread. Returns the number of libuv handles left open (0 = clean).
   [[nodiscard]] int join();
 
@@ -97,6 +118,9 @@ class Worker final : public uv::UdpSocketCallbacks,
   void flush();
   void armTimer();
   static void onTimer(uv_timer_t* timer);
+  static void onHeartbeat(uv_timer_t* timer);
+  // Hands a client message to the core and sends the answers; times Allocate requests.
+  void handleClientMessage(const protocol::ClientSource& client, protocol::ConstBytes bytes);
   [[nodiscard]] std::uint64_t listenerIndex(const uv::UdpSocket& socket) const;
 
   std::size_t index_;
@@ -112,10 +136,13 @@ class Worker final : public uv::UdpSocketCallbacks,
   std::vector<std::unique_ptr<RelaySlot>> relays_;
   std::vector<std::size_t> free_relay_slots_;
   SeededRandom random_;
+  std::shared_ptr<const protocol::PeerPolicy> policy_;  // the core points at it
   protocol::Core core_;
   protocol::Outbox outbox_;
   uv_timer_t* timer_ = nullptr;
   std::optional<protocol::MonotonicTime> armed_for_;
+  uv_timer_t* heartbeat_ = nullptr;
+  protocol::MonotonicTime heartbeat_due_{};
   WorkerStats stats_;
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};

@@ -361,6 +361,9 @@ void Core::sendError(const Message& message, const ClientSource& source, const T
   if (error.unknown_count > 0) {
     builder.addUnknownAttributes(std::span(error.unknown).first(error.unknown_count));
   }
+  if (error.alternate) {
+    builder.addAddress(attr::kAlternateServer, *error.alternate);
+  }
   if (challenge) {
     // RFC 8489 section 9.2.4: REALM and a fresh NONCE; PASSWORD-ALGORITHMS because the nonce
     // cookie announces that feature.
@@ -380,6 +383,26 @@ void Core::sendError(const Message& message, const ClientSource& source, const T
   }
   auto bytes = builder.finish();
   entry->head_size = bytes ? bytes->size() : 0;
+}
+
+void Core::startDraining(std::vector<Endpoint> alternates) {
+  draining_ = true;
+  alternates_ = std::move(alternates);
+}
+
+TurnError Core::drainingError(const ClientSource& source) {
+  // RFC 8489 section 14.15: the alternate is of the request's address family. This runs only
+  // for authenticated requests, and sendError protects the 300 with MESSAGE-INTEGRITY, as RFC
+  // 8489 section 14.8 requires.
+  for (std::size_t tried = 0; tried < alternates_.size(); ++tried) {
+    const Endpoint& candidate = alternates_[next_alternate_++ % alternates_.size()];
+    if (candidate.address.family() == source.client.address.family()) {
+      TurnError error{error::kTryAlternate};
+      error.alternate = candidate;
+      return error;
+    }
+  }
+  return TurnError{error::kForbidden};
 }
 
 void Core::cacheResponse(Allocation& allocation, const Message& message, ConstBytes response,

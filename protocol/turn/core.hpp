@@ -75,15 +75,17 @@ struct CoreDependencies {
   const NonceSource& nonces;
   AllocationQuota& quota;
   ReservationStore& reservations;
-  const PeerPolicy& policy;
+  const PeerPolicy* policy;      // never null; setPolicy() replaces it
   CoreEvents* events = nullptr;  // optional
 };
 
-// An error answer: the code, and for 420 the attributes to list in UNKNOWN-ATTRIBUTES.
+// An error answer: the code, for 420 the attributes to list in UNKNOWN-ATTRIBUTES, and for 300
+// the ALTERNATE-SERVER.
 struct TurnError {
   std::uint16_t code = error::kBadRequest;
   std::array<std::uint16_t, 8> unknown{};
   std::size_t unknown_count = 0;
+  std::optional<Endpoint> alternate = std::nullopt;
 };
 
 class Core {
@@ -106,6 +108,13 @@ class Core {
   [[nodiscard]] std::optional<MonotonicTime> nextDeadline() const;
   // Ends every allocation (clean shutdown).
   void shutdown(MonotonicTime now);
+  // Draining: authenticated Allocate requests get 300 Try Alternate naming one of `alternates`
+  // of the client's address family (in turn), or 403 when there is none. Everything else,
+  // existing allocations included, carries on.
+  void startDraining(std::vector<Endpoint> alternates);
+  [[nodiscard]] bool draining() const { return draining_; }
+  // Replaces the peer policy (config reload). Existing permissions stay.
+  void setPolicy(const PeerPolicy& policy) { deps_.policy = &policy; }
 
   [[nodiscard]] const CoreStats& stats() const { return stats_; }
   [[nodiscard]] std::size_t allocationCount() const { return allocations_.size(); }
@@ -170,6 +179,7 @@ class Core {
     std::optional<std::uint16_t> ipv6_error;  // ADDRESS-ERROR-CODE for a failed IPv6 leg
   };
   [[nodiscard]] std::expected<AllocateReply, TurnError> allocate(Request& request);
+  [[nodiscard]] TurnError drainingError(const ClientSource& source);
   void respondToAllocate(const Request& request, const AllocateReply& reply, Outbox& outbox);
   [[nodiscard]] std::expected<Seconds, TurnError> refresh(Request& request, Allocation& allocation);
   [[nodiscard]] std::expected<void, TurnError> createPermission(Request& request,
@@ -213,6 +223,9 @@ class Core {
   CoreConfig config_;
   BindingOptions binding_options_;  // views into config_
   CoreDependencies deps_;
+  bool draining_ = false;
+  std::vector<Endpoint> alternates_;
+  std::size_t next_alternate_ = 0;
   CoreStats stats_;
   std::uint64_t next_id_ = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<Allocation>> allocations_;

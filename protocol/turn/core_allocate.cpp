@@ -197,6 +197,10 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
   if (by_source_.contains(request.source)) {
     return std::unexpected(TurnError{error::kAllocationMismatch});
   }
+  // Draining (SIGTERM): no new allocations here; 300 names another server (RFC 8656 7.2).
+  if (draining_) {
+    return std::unexpected(drainingError(request.source));
+  }
   auto parsed = parseAllocateOptions(message);
   if (!parsed) {
     return std::unexpected(parsed.error());

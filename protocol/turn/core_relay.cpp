@@ -54,7 +54,7 @@ void Core::handleSendIndication(const Message& message, const ClientSource& sour
     return;
   }
   // The permission checked the address; the port may still be one of the server's own.
-  if (!deps_.policy.isAllowed(*peer)) {
+  if (!deps_.policy->isAllowed(*peer)) {
     stats_.peer_denied.add();
     drop(RelayDrop::kDenied);
     return;

@@ -7,7 +7,7 @@
 namespace turnpike::protocol {
 
 bool Core::peerAllowed(const Endpoint& peer) {
-  if (deps_.policy.isAllowed(peer)) {
+  if (deps_.policy->isAllowed(peer)) {
     return true;
   }
   stats_.peer_denied.add();
@@ -73,7 +73,7 @@ std::expected<void, TurnError> Core::createPermission(Request& request, Allocati
     if (allocation.legFor(peer->address.family()) == nullptr) {
       return std::unexpected(TurnError{error::kPeerAddressFamilyMismatch});
     }
-    if (!deps_.policy.isAddressAllowed(peer->address)) {
+    if (!deps_.policy->isAddressAllowed(peer->address)) {
       stats_.peer_denied.add();
       return std::unexpected(TurnError{error::kForbidden});
     }

@@ -147,6 +147,35 @@ Result<IpAddress> readAddress(const YAML::Node& node, const std::string& path) {
   return *address;
 }
 
+// "192.0.2.1:3478" or "[2001:db8::1]:3478": an address literal with a port.
+Result<protocol::Endpoint> readEndpoint(const YAML::Node& node, const std::string& path) {
+  auto error = [&] {
+    return typeError(node, path, "ADDRESS:PORT, e.g. 192.0.2.1:3478 or [2001:db8::1]:3478");
+  };
+  if (!node.IsScalar()) {
+    return error();
+  }
+  const std::string& text = node.Scalar();
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) {
+    return error();
+  }
+  std::string_view host = std::string_view(text).substr(0, colon);
+  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (bracketed) {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::optional<IpAddress> address = IpAddress::parse(host);
+  std::uint32_t port = 0;
+  const std::string_view digits = std::string_view(text).substr(colon + 1);
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (!address || (address->isV6() && !bracketed) || ec != std::errc() ||
+      end != digits.data() + digits.size() || port == 0 || port > kMaxPort) {
+    return error();
+  }
+  return protocol::Endpoint{*address, static_cast<std::uint16_t>(port)};
+}
+
 // "10.0.0.0/8", "::1/128", or a bare address (a host prefix). Host bits are masked off.
 Result<Cidr> readCidr(const YAML::Node& node, const std::string& path) {
   const std::optional<Cidr> cidr =
@@ -397,6 +426,12 @@ Status readHttp(const YAML::Node& node, const std::string& path, HttpConfig& out
       {{"address", addressField(out.address)}, {"port", intField(out.port, 0, kMaxPort)}});
 }
 
+Status readDrain(const YAML::Node& node, const std::string& path, DrainConfig& out) {
+  return readMap(node, path,
+                 {{"timeout", intField(out.timeout, 0, kMaxLifetime)},
+                  {"alternate_servers", listField(readEndpoint, out.alternate_servers)}});
+}
+
 Status readLog(const YAML::Node& node, const std::string& path, LogConfig& out) {
   return readMap(node, path,
                  {{"level", enumField(kLogLevels, out.level)},
@@ -415,6 +450,7 @@ Status readRoot(const YAML::Node& root, ServerConfig& out) {
                   {"peers", sectionField(readPeers, out.peers)},
                   {"limits", sectionField(readLimits, out.limits)},
                   {"http", sectionField(readHttp, out.http)},
+                  {"drain", sectionField(readDrain, out.drain)},
                   {"log", sectionField(readLog, out.log)},
                   {"threads", intField(out.threads, 0, kMaxThreads)}});
 }
@@ -670,7 +706,7 @@ listeners:
 # PEM files, required when a tls listener exists:
 # tls: {certificate: /etc/turnpike/cert.pem, private_key: /etc/turnpike/key.pem}
 
-# --- Reserved for TURN relay (not yet active) ---
+# TURN relay.
 relay:
   addresses: []            # relay sockets bind here (IP literals)
   external_addresses: []   # advertised instead, one per relay address, same family
@@ -683,10 +719,15 @@ peers:
   allow: []     # CIDR prefixes, e.g. 10.0.0.0/8 or "::1/128"
   deny: []
 limits: {allocations_total: 0, allocations_per_user: 0}   # 0 = unlimited
-# --- End of reserved keys ---
 
 # HTTP endpoint (metrics, health checks). port 0 disables it.
 http: {address: 127.0.0.1, port: 9641}
+
+# SIGTERM drains: new Allocate requests get 300 Try Alternate naming one of
+# alternate_servers (ADDRESS:PORT, same address family as the client), or 403 without
+# one; existing allocations keep relaying for up to `timeout` seconds (0: exit at
+# once). A second SIGTERM exits at once.
+drain: {timeout: 30, alternate_servers: []}
 
 # level: debug, info, warn or error. format: text or json.
 log: {level: info, format: text}

@@ -20,11 +20,13 @@ struct ListenerConfig {
   Transport transport = Transport::kUdp;
   protocol::IpAddress address;  // 0.0.0.0 by default
   std::uint16_t port = 3478;
+  friend bool operator==(const ListenerConfig&, const ListenerConfig&) = default;
 };
 
 struct TlsConfig {
   std::string certificate;  // PEM file path; required when a tls listener exists
   std::string private_key;  // PEM file path
+  friend bool operator==(const TlsConfig&, const TlsConfig&) = default;
 };
 
 // An address prefix such as 10.0.0.0/8 or ::1/128; parsed by protocol::AddressPrefix::parse.
@@ -35,31 +37,44 @@ struct RelayConfig {
   std::vector<protocol::IpAddress> external_addresses;  // advertised instead, 1:1 with addresses
   std::uint16_t port_min = 49152;
   std::uint16_t port_max = 65535;
+  friend bool operator==(const RelayConfig&, const RelayConfig&) = default;
 };
 
 struct AllocationConfig {
   std::uint32_t default_lifetime = 600;  // seconds
   std::uint32_t max_lifetime = 3600;     // seconds
+  friend bool operator==(const AllocationConfig&, const AllocationConfig&) = default;
 };
 
 struct AuthConfig {
   std::vector<std::string> secrets;          // REST shared secrets; the first mints
   std::map<std::string, std::string> users;  // static long-term users: name -> password
+  friend bool operator==(const AuthConfig&, const AuthConfig&) = default;
 };
 
 struct PeersConfig {
   std::vector<Cidr> allow;
   std::vector<Cidr> deny;
+  friend bool operator==(const PeersConfig&, const PeersConfig&) = default;
 };
 
 struct LimitsConfig {
   std::uint32_t allocations_total = 0;     // 0 = unlimited
   std::uint32_t allocations_per_user = 0;  // 0 = unlimited
+  friend bool operator==(const LimitsConfig&, const LimitsConfig&) = default;
 };
 
 struct HttpConfig {
   protocol::IpAddress address = protocol::IpAddress::v4({127, 0, 0, 1});
   std::uint16_t port = 9641;
+  friend bool operator==(const HttpConfig&, const HttpConfig&) = default;
+};
+
+// SIGTERM: stop taking allocations, let the existing ones finish (see kDefaultConfigYaml).
+struct DrainConfig {
+  std::uint32_t timeout = 30;  // seconds; 0 = exit at once
+  std::vector<protocol::Endpoint> alternate_servers;
+  friend bool operator==(const DrainConfig&, const DrainConfig&) = default;
 };
 
 enum class LogLevel : std::uint8_t { kDebug, kInfo, kWarn, kError };
@@ -68,6 +83,7 @@ enum class LogFormat : std::uint8_t { kText, kJson };
 struct LogConfig {
   LogLevel level = LogLevel::kInfo;
   LogFormat format = LogFormat::kText;
+  friend bool operator==(const LogConfig&, const LogConfig&) = default;
 };
 
 struct ServerConfig {
@@ -81,8 +97,10 @@ struct ServerConfig {
   PeersConfig peers;
   LimitsConfig limits;
   HttpConfig http;
+  DrainConfig drain;
   LogConfig log;
   std::uint32_t threads = 0;  // 0 = one worker per core
+  friend bool operator==(const ServerConfig&, const ServerConfig&) = default;
 };
 
 // A configuration problem: the dotted key path ("listeners[1].port") and what is wrong with it.

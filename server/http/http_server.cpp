@@ -30,8 +30,15 @@ void HttpServer::handle(evhttp_request* request, void* self_pointer) {
   const std::string_view route = path == nullptr ? "" : path;
   if (route == "/metrics") {
     reply(request, HTTP_OK, "OK", "text/plain; version=0.0.4; charset=utf-8", self->metrics_());
-  } else if (route == "/healthz") {
-    reply(request, HTTP_OK, "OK", "text/plain; charset=utf-8", "ok\n");
+  } else if (route == "/healthz" || route == "/readyz") {
+    const Probe& probe = route == "/healthz" ? self->probes_.health : self->probes_.readiness;
+    const auto verdict = probe ? probe() : std::expected<void, std::string>{};
+    if (verdict) {
+      reply(request, HTTP_OK, "OK", "text/plain; charset=utf-8", "ok\n");
+    } else {
+      reply(request, HTTP_SERVUNAVAIL, "Service Unavailable", "text/plain; charset=utf-8",
+            verdict.error() + "\n");
+    }
   } else {
     reply(request, HTTP_NOTFOUND, "Not Found", "text/plain; charset=utf-8", "not found\n");
   }
@@ -40,8 +47,8 @@ void HttpServer::handle(evhttp_request* request, void* self_pointer) {
 void HttpServer::BaseDeleter::operator()(event_base* base) const { event_base_free(base); }
 void HttpServer::HttpDeleter::operator()(evhttp* http) const { evhttp_free(http); }
 
-HttpServer::HttpServer(const HttpConfig& config, MetricsSource metrics)
-    : config_(config), metrics_(std::move(metrics)) {}
+HttpServer::HttpServer(const HttpConfig& config, MetricsSource metrics, Probes probes)
+    : config_(config), metrics_(std::move(metrics)), probes_(std::move(probes)) {}
 
 HttpServer::~HttpServer() { stop(); }
 

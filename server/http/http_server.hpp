@@ -1,4 +1,4 @@
-// The operations HTTP endpoint (libevent), on its own thread: GET /metrics and GET /healthz.
+// The operations HTTP endpoint (libevent), on its own thread: GET /metrics, /healthz, /readyz.
 #pragma once
 
 #include <expected>
@@ -19,8 +19,14 @@ class HttpServer {
  public:
   // Produces the /metrics body; called on the HTTP thread.
   using MetricsSource = std::function<std::string()>;
+  // A probe: success is 200 "ok", an error is 503 with the error text as the body.
+  using Probe = std::function<std::expected<void, std::string>()>;
+  struct Probes {
+    Probe health;     // GET /healthz
+    Probe readiness;  // GET /readyz
+  };
 
-  HttpServer(const HttpConfig& config, MetricsSource metrics);
+  HttpServer(const HttpConfig& config, MetricsSource metrics, Probes probes = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -41,6 +47,7 @@ class HttpServer {
 
   HttpConfig config_;
   MetricsSource metrics_;
+  Probes probes_;
   std::unique_ptr<event_base, BaseDeleter> base_;
   std::unique_ptr<evhttp, HttpDeleter> http_;
   std::thread thread_;

@@ -97,6 +97,16 @@ void appendCoreMetrics(std::span<const CoreStats* const> cores,
   }
   f.single("turnpike_allocations_created_total", "Allocations created.", MetricType::Counter,
            [](const CoreStats& s) -> const StatCounter& { return s.allocations_created; });
+  // The Allocate column of turnpike_requests_total, minus successes: the failure reason is the
+  // error code (401 challenges included: every client's first Allocate gets one).
+  const std::size_t failed =
+      f.family("turnpike_allocations_failed_total",
+               "Allocate requests answered with an error, by error code.", MetricType::Counter);
+  constexpr auto kAllocate = static_cast<std::size_t>(protocol::RequestMethod::kAllocate);
+  for (std::size_t r = 1; r < protocol::kRequestResultCount; ++r) {
+    f.add(failed, {{"reason", std::string(protocol::requestResultLabel(r))}},
+          [&](const CoreStats& s) -> const StatCounter& { return s.requests[kAllocate][r]; });
+  }
   f.single("turnpike_allocations_deleted_total", "Allocations ended (any reason).",
            MetricType::Counter,
            [](const CoreStats& s) -> const StatCounter& { return s.allocations_deleted; });

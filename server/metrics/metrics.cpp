@@ -3,9 +3,12 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "server/metrics/core_metrics.hpp"
+#include "server/metrics/process_metrics.hpp"
 
 namespace turnpike::server {
 namespace {
@@ -49,8 +52,22 @@ std::string renderMetrics(const ServerTotals& totals, std::size_t workers,
       "turnpike_tcp_connections_accepted_total", "TCP connections accepted.", MetricType::Counter,
       {metricSample(MetricType::Counter, static_cast<double>(totals.tcp_accepted))}));
   families.push_back(
-      family("turnpike_tcp_connections_active", "TCP connections open now.", MetricType::Gauge,
-             {metricSample(MetricType::Gauge, static_cast<double>(totals.tcp_active))}));
+      family("turnpike_tcp_connections_active",
+             "TCP and TLS client connections open now, by transport.", MetricType::Gauge,
+             {metricSample(MetricType::Gauge, static_cast<double>(totals.connections_active[0]),
+                           {{"transport", "tcp"}}),
+              metricSample(MetricType::Gauge, static_cast<double>(totals.connections_active[1]),
+                           {{"transport", "tls"}})}));
+  const auto closed_by = [&](uv::CloseReason reason) {
+    return static_cast<double>(totals.tcp_closed[static_cast<std::size_t>(reason)]);
+  };
+  families.push_back(family(
+      "turnpike_tls_handshake_failures_total",
+      "TLS handshakes that failed or timed out (old protocol versions, garbage, clients that "
+      "reject the certificate, silent clients).",
+      MetricType::Counter,
+      {metricSample(MetricType::Counter, closed_by(uv::CloseReason::kTlsHandshakeError) +
+                                             closed_by(uv::CloseReason::kHandshakeTimeout))}));
   std::vector<ClientMetric> closed;
   for (std::size_t i = 0; i < totals.tcp_closed.size(); ++i) {
     const auto reason = static_cast<uv::CloseReason>(i);
@@ -61,6 +78,51 @@ std::string renderMetrics(const ServerTotals& totals, std::size_t workers,
                             "TCP connections closed, by reason.", MetricType::Counter,
                             std::move(closed)));
   appendCoreMetrics(totals.cores, families);
+  families.push_back(family(
+      "turnpike_relay_ports_free",
+      "Relay ports not held by an allocation (port range size times relay addresses, minus "
+      "ports in use).",
+      MetricType::Gauge,
+      {metricSample(MetricType::Gauge, static_cast<double>(totals.relay_port_capacity -
+                                                           std::min(totals.relay_port_capacity,
+                                                                    totals.relay_ports_in_use)))}));
+
+  ClientMetric histogram;
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < LatencyHistogram::kBounds.size(); ++i) {
+    cumulative += totals.allocate_buckets[i];
+    histogram.histogram.bucket.push_back({cumulative, LatencyHistogram::kBounds[i]});
+  }
+  histogram.histogram.bucket.push_back(
+      {totals.allocate_count, std::numeric_limits<double>::infinity()});
+  histogram.histogram.sample_count = totals.allocate_count;
+  histogram.histogram.sample_sum = static_cast<double>(totals.allocate_sum_ns) / 1e9;
+  families.push_back(family("turnpike_allocate_duration_seconds",
+                            "Time from an Allocate request's arrival to its success response "
+                            "being sent, for allocations created.",
+                            MetricType::Histogram, {std::move(histogram)}));
+
+  std::vector<ClientMetric> lag;
+  for (std::size_t i = 0; i < totals.loop_lag_seconds.size(); ++i) {
+    lag.push_back(metricSample(MetricType::Gauge, totals.loop_lag_seconds[i],
+                               {{"worker", std::to_string(i)}}));
+  }
+  families.push_back(family("turnpike_event_loop_lag_seconds",
+                            "How late each worker's 250 ms heartbeat timer last fired.",
+                            MetricType::Gauge, std::move(lag)));
+  families.push_back(
+      family("turnpike_ready", "1 while taking new allocations (the /readyz answer), else 0.",
+             MetricType::Gauge, {metricSample(MetricType::Gauge, totals.ready ? 1 : 0)}));
+  families.push_back(family("turnpike_draining", "1 after SIGTERM, while draining, else 0.",
+                            MetricType::Gauge,
+                            {metricSample(MetricType::Gauge, totals.draining ? 1 : 0)}));
+  families.push_back(family(
+      "turnpike_config_reloads_total", "Config reloads (SIGHUP), by result.", MetricType::Counter,
+      {metricSample(MetricType::Counter, static_cast<double>(totals.reloads_succeeded),
+                    {{"result", "success"}}),
+       metricSample(MetricType::Counter, static_cast<double>(totals.reloads_failed),
+                    {{"result", "failure"}})}));
+  appendProcessMetrics(families);
   return prometheus::TextSerializer().Serialize(families);
 }
 

@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 
 #include <array>
+#include <utility>
 
 namespace turnpike::server::tls {
 namespace {
@@ -49,9 +50,8 @@ EVP_PKEY* readPrivateKey(const std::string& path) {
   return key;
 }
 
-}  // namespace
-
-std::expected<std::shared_ptr<TlsContext>, std::string> TlsContext::load(const TlsConfig& config) {
+// A configured server SSL_CTX, or the reason it could not be built.
+std::expected<SSL_CTX*, std::string> buildContext(const TlsConfig& config) {
   ERR_clear_error();
   std::unique_ptr<SSL_CTX, ContextDeleter> context(SSL_CTX_new(TLS_server_method()));
   if (!context) {
@@ -86,8 +86,40 @@ std::expected<std::shared_ptr<TlsContext>, std::string> TlsContext::load(const T
                            " does not match the certificate in " + config.certificate + ": " +
                            openSslReason());
   }
-  return std::shared_ptr<TlsContext>(new TlsContext(context.release()));
+  return context.release();
 }
+
+}  // namespace
+
+std::expected<std::shared_ptr<TlsContext>, std::string> TlsContext::load(const TlsConfig& config) {
+  auto context = buildContext(config);
+  if (!context) {
+    return std::unexpected(context.error());
+  }
+  return std::shared_ptr<TlsContext>(new TlsContext(*context));
+}
+
+std::expected<void, std::string> TlsContext::reload(const TlsConfig& config) {
+  auto context = buildContext(config);
+  if (!context) {
+    return std::unexpected(context.error());
+  }
+  SSL_CTX* old = nullptr;
+  {
+    const std::lock_guard lock(mutex_);
+    old = std::exchange(context_, *context);
+  }
+  SSL_CTX_free(old);  // sessions made from it hold their own references
+  return {};
+}
+
+TlsContext::Ref TlsContext::acquire() const {
+  const std::lock_guard lock(mutex_);
+  SSL_CTX_up_ref(context_);
+  return Ref(context_);
+}
+
+void TlsContext::RefDeleter::operator()(SSL_CTX* context) const { SSL_CTX_free(context); }
 
 TlsContext::~TlsContext() { SSL_CTX_free(context_); }
 

@@ -1,12 +1,13 @@
 // The server side SSL_CTX shared by every TLS listener of a Server (RFC 8656 section 3.1: TURN
-// over TLS; RFC 8489 section 6.2.2: STUN over TLS). Loaded once at start-up; OpenSSL lets every
-// worker thread create sessions from it concurrently.
+// over TLS; RFC 8489 section 6.2.2: STUN over TLS). Loaded at start-up and again on reload;
+// every worker thread creates sessions from the current one.
 #pragma once
 
 #include <openssl/types.h>
 
 #include <expected>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "server/config/config.hpp"
@@ -27,12 +28,21 @@ class TlsContext {
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
 
-  // Valid for the lifetime of this object; each SSL made from it holds its own reference.
-  [[nodiscard]] SSL_CTX* get() const { return context_; }
+  // Builds a new context from the files (SIGHUP: renewed certificates) and makes it current.
+  // Connections already open keep the one they started with. On error nothing changes.
+  [[nodiscard]] std::expected<void, std::string> reload(const TlsConfig& config);
+
+  // A counted reference to the current context, for starting one session; any thread.
+  struct RefDeleter {
+    void operator()(SSL_CTX* context) const;
+  };
+  using Ref = std::unique_ptr<SSL_CTX, RefDeleter>;
+  [[nodiscard]] Ref acquire() const;
 
  private:
   explicit TlsContext(SSL_CTX* context) : context_(context) {}
 
+  mutable std::mutex mutex_;  // guards context_ (swapped by reload)
   SSL_CTX* context_;
 };
 

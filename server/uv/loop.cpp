@@ -16,8 +16,17 @@ Loop::Loop()
   uv_check_init(loop_.get(), check_);
   check_->data = this;
   uv_async_init(loop_.get(), async_, [](uv_async_t* handle) {
-    if (auto* self = static_cast<Loop*>(handle->data); self != nullptr && self->on_wake_) {
-      self->on_wake_();
+    auto* self = static_cast<Loop*>(handle->data);
+    if (self == nullptr) {
+      return;
+    }
+    std::vector<std::function<void()>> tasks;
+    {
+      const std::lock_guard lock(self->tasks_mutex_);
+      tasks.swap(self->tasks_);
+    }
+    for (auto& task : tasks) {
+      task();
     }
   });
   async_->data = this;
@@ -48,13 +57,24 @@ void Loop::deleteLater(std::shared_ptr<void> object) {
   }
 }
 
-void Loop::setWakeHandler(std::function<void()> on_wake) { on_wake_ = std::move(on_wake); }
-
-void Loop::wake() { uv_async_send(async_); }
+bool Loop::post(std::function<void()> task) {
+  const std::lock_guard lock(tasks_mutex_);
+  if (tasks_closed_) {
+    return false;
+  }
+  tasks_.push_back(std::move(task));
+  uv_async_send(async_);
+  return true;
+}
 
 void Loop::run() { uv_run(loop_.get(), UV_RUN_DEFAULT); }
 
 void Loop::closeHandles() {
+  {
+    const std::lock_guard lock(tasks_mutex_);
+    tasks_closed_ = true;
+    tasks_.clear();
+  }
   closeAndDelete(check_);
   closeAndDelete(async_);
   check_ = nullptr;

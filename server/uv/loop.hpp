@@ -1,5 +1,6 @@
 // One libuv loop with the per-loop resources its handles share: the UDP receive buffer, a check
-// handle that frees objects queued for deletion, and an async handle for cross-thread wake-ups.
+// handle that frees objects queued for deletion, and an async handle that runs tasks posted from
+// other threads.
 #pragma once
 
 #include <uv.h>
@@ -7,6 +8,7 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "protocol/stun/byte_io.hpp"
@@ -29,9 +31,9 @@ class Loop {
   // Frees `object` on the next loop iteration, outside any of its own callbacks.
   void deleteLater(std::shared_ptr<void> object);
 
-  // Calls `on_wake` on the loop thread after wake() is called from any thread.
-  void setWakeHandler(std::function<void()> on_wake);
-  void wake();
+  // Runs `task` on the loop thread soon; callable from any thread. Tasks run in the order
+  // posted. Returns false (and drops the task) once closeHandles() has run.
+  bool post(std::function<void()> task);
 
   // Runs until no handle is active.
   void run();
@@ -52,7 +54,9 @@ class Loop {
   uv_check_t* check_ = nullptr;
   uv_async_t* async_ = nullptr;
   std::vector<std::shared_ptr<void>> graveyard_;
-  std::function<void()> on_wake_;
+  std::mutex tasks_mutex_;  // guards tasks_, tasks_closed_ and sending on async_
+  std::vector<std::function<void()>> tasks_;
+  bool tasks_closed_ = false;
   bool shut_down_ = false;
 };
 

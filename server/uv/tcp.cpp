@@ -46,6 +46,8 @@ std::string_view toString(CloseReason reason) {
       return "local_close";
     case CloseReason::kTlsError:
       return "tls_error";
+    case CloseReason::kTlsHandshakeError:
+      return "tls_handshake_error";
     case CloseReason::kHandshakeTimeout:
       return "tls_handshake_timeout";
   }
@@ -167,7 +169,9 @@ void TcpConnection::receiveTls(protocol::ConstBytes ciphertext) {
     const bool peer_closed = result.error() == tls::TlsError::kClosed;
     TP_LOG(kDebug, "tls ", peer_.toString(), ": ",
            peer_closed ? std::string_view("close_notify") : tls_->errorText());
-    close(peer_closed ? CloseReason::kPeerClosed : CloseReason::kTlsError);
+    close(peer_closed             ? CloseReason::kPeerClosed
+          : tls_->handshakeDone() ? CloseReason::kTlsError
+                                  : CloseReason::kTlsHandshakeError);
   }
 }
 
@@ -343,9 +347,11 @@ void TcpListener::onConnection(uv_stream_t* server, int status) {
     closeAndDelete(client);
     return;
   }
-  SSL_CTX* tls_context = self->tls_context_ != nullptr ? self->tls_context_->get() : nullptr;
+  // The session takes its own reference to the context; `tls` only bridges a reload.
+  const tls::TlsContext::Ref tls =
+      self->tls_context_ != nullptr ? self->tls_context_->acquire() : nullptr;
   self->listener_callbacks_.onAccepted(std::make_unique<TcpConnection>(
-      client, self->connection_callbacks_, tls_context, self->handshake_timeout_));
+      client, self->connection_callbacks_, tls.get(), self->handshake_timeout_));
 }
 
 }  // namespace turnpike::server::uv

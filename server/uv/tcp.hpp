@@ -35,12 +35,13 @@ enum class CloseReason : std::uint8_t {
   kFramingError,   // bytes that are neither STUN nor ChannelData, or an oversized frame
   kWriteOverflow,  // the peer does not read and the write queue hit its bound
   kWriteError,
-  kLocalClose,        // the server closed it (shutdown, policy)
-  kTlsError,          // TLS handshake failure (e.g. TLS 1.1 or garbage), bad record, alert
-  kHandshakeTimeout,  // the TLS handshake did not finish within the handshake timeout
+  kLocalClose,         // the server closed it (shutdown, policy)
+  kTlsError,           // after the handshake: a bad record, an alert
+  kHandshakeTimeout,   // the TLS handshake did not finish within the handshake timeout
+  kTlsHandshakeError,  // the handshake failed (TLS 1.1, garbage, a client rejecting our cert)
 };
-inline constexpr std::size_t kCloseReasonCount = 8;
-static_assert(static_cast<std::size_t>(CloseReason::kHandshakeTimeout) + 1 == kCloseReasonCount);
+inline constexpr std::size_t kCloseReasonCount = 9;
+static_assert(static_cast<std::size_t>(CloseReason::kTlsHandshakeError) + 1 == kCloseReasonCount);
 [[nodiscard]] std::string_view toString(CloseReason reason);
 
 class TcpConnectionCallbacks {

@@ -195,7 +195,10 @@ std::string configYaml(const ServerOptions& options, std::uint16_t port,
   }
   yaml << "software: \"" << options.software << "\"\n"
        << "threads: " << options.threads << "\n"
-       << "log: {level: debug}\n"
+       << "log: {level: debug"
+       << (options.log_format.empty() ? "" : ", format: " + options.log_format) << "}\n"
+       << "drain: {timeout: " << options.drain_timeout
+       << ", alternate_servers: " << yamlList(options.alternate_servers) << "}\n"
        << "http: {";
   if (http_port != 0) {
     yaml << "address: " << address << ", ";
@@ -699,10 +702,11 @@ bool ServerFixture::tryStart(const ServerOptions& options, std::uint16_t port,
     http_port = *free;
     http_server_ = loopback(options.ipv6, http_port);
   }
-  const std::filesystem::path config =
-      dir_.write("turnpike.yaml", configYaml(options, port, tls, http_port));
+  config_path_ = dir_.write("turnpike.yaml", configYaml(options, port, tls, http_port));
+  tls_port_ = tls.port;
+  http_port_ = http_port;
   log_path_ = dir_.path() / "turnpike.log";
-  pid_ = spawnProcess(TURNPIKE_BINARY, {"--config", config.string()}, log_path_);
+  pid_ = spawnProcess(TURNPIKE_BINARY, {"--config", config_path_.string()}, log_path_);
   if (pid_ < 0) {
     failure = std::string("fork: ") + std::strerror(errno);
     return false;
@@ -765,6 +769,60 @@ void ServerFixture::stopServer(int signal) {
   EXPECT_NE(serverLog().find("stopped"), std::string::npos)
       << "no \"stopped\" in the log\n--- server log ---\n"
       << serverLog();
+}
+
+void ServerFixture::signalServer(int signal) const {
+  ASSERT_GT(pid_, 0) << "the server is not running";
+  ASSERT_EQ(::kill(pid_, signal), 0) << std::strerror(errno);
+}
+
+void ServerFixture::rewriteConfig(const ServerOptions& options) const {
+  const TlsListenerFiles tls{tls_port_, tls_certificate_.string(), tls_private_key_.string()};
+  rewriteConfig(configYaml(options, server_.port, tls, http_port_));
+}
+
+void ServerFixture::rewriteConfig(const std::string& yaml) const {
+  // Write a new file and rename it over the old one, so the server never reads half of it.
+  const std::filesystem::path next = config_path_.string() + ".next";
+  {
+    std::ofstream out(next, std::ios::trunc);
+    out << yaml;
+  }
+  std::filesystem::rename(next, config_path_);
+}
+
+std::string ServerFixture::reload() const {
+  auto outcomes = [this] {
+    std::vector<std::string> lines;
+    std::istringstream log(serverLog());
+    for (std::string line; std::getline(log, line);) {
+      if (line.find("reloaded ") != std::string::npos ||
+          line.find("reload rejected") != std::string::npos) {
+        lines.push_back(line);
+      }
+    }
+    return lines;
+  };
+  const std::size_t before = outcomes().size();
+  if (::kill(pid_, SIGHUP) != 0) {
+    return "";
+  }
+  const auto deadline = Clock::now() + kStopTimeout;
+  while (Clock::now() < deadline) {
+    if (const auto lines = outcomes(); lines.size() > before) {
+      return lines[before];
+    }
+    std::this_thread::sleep_for(kPollStep);
+  }
+  return "";
+}
+
+std::optional<int> ServerFixture::waitForServerExit(std::chrono::milliseconds timeout) {
+  const std::optional<int> status = waitForExit(pid_, timeout);
+  if (status) {
+    pid_ = -1;
+  }
+  return status;
 }
 
 std::string ServerFixture::serverLog() const {

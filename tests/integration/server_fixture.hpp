@@ -202,6 +202,10 @@ struct ServerOptions {
   std::uint32_t max_lifetime = 0;            // allocation.max_lifetime (seconds)
   std::uint32_t allocations_total = 0;       // limits.allocations_total
   std::uint32_t allocations_per_user = 0;    // limits.allocations_per_user
+  // drain: 0 (the tests' default) exits on SIGTERM without draining.
+  std::uint32_t drain_timeout = 0;
+  std::vector<std::string> alternate_servers;  // drain.alternate_servers, "ADDRESS:PORT"
+  std::string log_format;                      // log.format; empty: the default (text)
 };
 
 // Starts turnpike in SetUp (skipping when the loopback address cannot be bound) and stops it with
@@ -216,11 +220,24 @@ class ServerFixture : public ::testing::Test {
 
   // Sends `signal` and waits (bounded) for a clean exit: code 0 and "stopped" logged.
   void stopServer(int signal);
+  // Sends `signal` and returns at once.
+  void signalServer(int signal) const;
+  // Writes the config for `options` (same ports and certificate files), or `yaml` as is, over
+  // the running server's config file. Send SIGHUP to apply it.
+  void rewriteConfig(const ServerOptions& options) const;
+  void rewriteConfig(const std::string& yaml) const;
+  // Sends SIGHUP and waits (bounded) for the next "reloaded" or "reload rejected" log line;
+  // returns that line, or "" on timeout.
+  [[nodiscard]] std::string reload() const;
+  // Waits (bounded) for the server to exit by itself; its exit status, or nullopt on timeout.
+  [[nodiscard]] std::optional<int> waitForServerExit(std::chrono::milliseconds timeout);
+  [[nodiscard]] const std::filesystem::path& tempDir() const { return dir_.path(); }
 
   [[nodiscard]] const protocol::Endpoint& server() const { return server_; }
   // The tls listener (options().tls), and the certificate it serves.
   [[nodiscard]] const protocol::Endpoint& tlsServer() const { return tls_server_; }
   [[nodiscard]] const std::filesystem::path& tlsCertificate() const { return tls_certificate_; }
+  [[nodiscard]] const std::filesystem::path& tlsPrivateKey() const { return tls_private_key_; }
   // The HTTP endpoint (options().http).
   [[nodiscard]] const protocol::Endpoint& httpServer() const { return http_server_; }
   [[nodiscard]] std::string serverLog() const;
@@ -247,6 +264,9 @@ class ServerFixture : public ::testing::Test {
   protocol::Endpoint http_server_;
   std::filesystem::path tls_certificate_;
   std::filesystem::path tls_private_key_;
+  std::filesystem::path config_path_;
+  std::uint16_t tls_port_ = 0;
+  std::uint16_t http_port_ = 0;
   pid_t pid_ = -1;
 };
 

@@ -371,7 +371,7 @@ TEST_F(TlsTest, GarbageInsteadOfAClientHelloClosesOnlyThatConnection) {
   }
   EXPECT_TRUE(tlsBindingWorks());
   EXPECT_TRUE(tcpBindingWorks());
-  EXPECT_NE(serverLog().find("closed: tls_error"), std::string::npos) << serverLog();
+  EXPECT_NE(serverLog().find("closed: tls_handshake_error"), std::string::npos) << serverLog();
 }
 
 TEST_F(TlsTest, HandshakeThatNeverFinishesIsClosedAfterTheTimeout) {
@@ -482,6 +482,45 @@ TEST_F(TlsTest, SigtermWithOpenTlsConnectionsStopsCleanlyAndClosesThem) {
   for (const int fd : {mid_frame->fd(), answered->fd(), mid_handshake.get()}) {
     EXPECT_TRUE(waitForPeerClose(fd, kReplyTimeout));
   }
+}
+
+// ---- Reloading the certificate (SIGHUP) ----
+
+TEST_F(TlsTest, SighupServesARenewedCertificateToNewConnectionsAndKeepsOldOnes) {
+  auto before = connect();
+  // Renew: a new key and certificate written over the configured files.
+  CertificateFiles renewed;
+  ASSERT_EQ(writeSelfSignedCertificate(tempDir(), "renewed", renewed), "");
+  std::filesystem::copy_file(renewed.certificate, tlsCertificate(),
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(renewed.private_key, tlsPrivateKey(),
+                             std::filesystem::copy_options::overwrite_existing);
+  const std::string line = reload();
+  ASSERT_NE(line.find("reloaded "), std::string::npos) << line << "\n" << serverLog();
+  EXPECT_NE(line.find("tls"), std::string::npos) << line;
+
+  // The connection made before the reload keeps working.
+  const TransactionId id = randomTransactionId();
+  ASSERT_TRUE(before->write(buildMessage(id)));
+  expectBindingSuccess(before->readStun(), id, before->localEndpoint());
+  // New connections get the new certificate: a client trusting only the old one refuses it,
+  // a client trusting the new one connects.
+  TlsClient old_trust(tlsServer(), context_.get());
+  EXPECT_FALSE(old_trust.handshake()) << "the old certificate is still served";
+  const ClientContext renewed_trust = clientContext(renewed.certificate);
+  TlsClient fresh(tlsServer(), renewed_trust.get());
+  ASSERT_TRUE(fresh.handshake()) << fresh.error();
+  const TransactionId fresh_id = randomTransactionId();
+  ASSERT_TRUE(fresh.write(buildMessage(fresh_id)));
+  expectBindingSuccess(fresh.readStun(), fresh_id, fresh.localEndpoint());
+}
+
+TEST_F(TlsTest, SighupWithAnUnreadableKeyKeepsTheRunningCertificate) {
+  ASSERT_EQ(writePrivateKey(tlsPrivateKey()), "");  // a key that matches no certificate
+  const std::string line = reload();
+  EXPECT_NE(line.find("reload rejected"), std::string::npos) << line;
+  EXPECT_NE(line.find("tls.private_key"), std::string::npos) << line;
+  EXPECT_TRUE(tlsBindingWorks()) << "the old certificate is no longer served";
 }
 
 }  // namespace

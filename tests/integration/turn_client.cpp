@@ -74,6 +74,19 @@ std::optional<std::uint32_t> TurnResponse::u32(std::uint16_t attribute) const {
   return decoded ? std::optional<std::uint32_t>(*decoded) : std::nullopt;
 }
 
+std::optional<Endpoint> TurnResponse::address(std::uint16_t attribute) const {
+  const auto parsed = message();
+  if (!parsed) {
+    return std::nullopt;
+  }
+  const auto value = attributeValue(*parsed, attribute);
+  if (!value) {
+    return std::nullopt;
+  }
+  auto decoded = protocol::decodeAddress(*value);
+  return decoded ? std::optional<Endpoint>(*decoded) : std::nullopt;
+}
+
 std::optional<Endpoint> TurnResponse::xorAddress(std::uint16_t attribute) const {
   const auto parsed = message();
   if (!parsed) {

@@ -31,6 +31,8 @@ struct TurnResponse {
   [[nodiscard]] std::optional<std::string> text(std::uint16_t attribute) const;
   [[nodiscard]] std::optional<std::uint32_t> u32(std::uint16_t attribute) const;
   [[nodiscard]] std::optional<protocol::Endpoint> xorAddress(std::uint16_t attribute) const;
+  // A plain address attribute (ALTERNATE-SERVER, MAPPED-ADDRESS).
+  [[nodiscard]] std::optional<protocol::Endpoint> address(std::uint16_t attribute) const;
   [[nodiscard]] bool has(std::uint16_t attribute) const;
 };
 

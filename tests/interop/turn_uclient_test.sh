@@ -85,6 +85,8 @@ auth:
   secrets: [${SECRET}]
 peers: {allow: [127.0.0.0/8]}
 http: {port: 0}
+# uclient leaves some allocations open; SIGTERM must not wait for them (drain is tested elsewhere).
+drain: {timeout: 0}
 threads: 2
 log: {level: info}
 EOF
@@ -143,7 +145,7 @@ uclient_run() {
 # line FROM_LINE for a fully echoed allocation of this user over this client transport.
 accounting_lines() {
   local bytes=$((MESSAGES * 100))
-  tail -n +"$(($1 + 1))" "${log}" | grep -cE "allocation ended user=$2 client=$3 [^ ]+ relay=[^ ]+ \
+  tail -n +"$(($1 + 1))" "${log}" | grep -cE "allocation ended user=$2 client=$3 [^ ]+ server=[^ ]+ relay=[^ ]+ \
 peers=1 to_peer_bytes=${bytes} to_peer_packets=${MESSAGES} to_client_bytes=${bytes} \
 to_client_packets=${MESSAGES} duration_s=[0-9]+ reason=deleted$" || true
 }

@@ -409,7 +409,7 @@ pair() {
 
 # ended_line USER_REGEX TRANSPORT MAPPED RELAYED: turnpike's "allocation ended" line for it.
 ended_line() {
-  grep -E "allocation ended user=$1 client=$2 $3 relay=$4 " "${log}" | head -1
+  grep -E "allocation ended user=$1 client=$2 $3 server=[^ ]+ relay=$4 " "${log}" | head -1
 }
 
 # accounted RUN USER_REGEX TRANSPORT: the log has the allocation's accounting line naming the
@@ -505,7 +505,7 @@ error_lines() {
 # uclient_lines TRANSPORT: full "allocation ended" lines of uclient allocations from clia.
 uclient_lines() {
   local bytes=$((MESSAGES * 100))
-  grep -cE "allocation ended user=${STATIC_USER} client=$1 ${NAT_A_WAN}:[0-9]+ relay=[^ ]+ \
+  grep -cE "allocation ended user=${STATIC_USER} client=$1 ${NAT_A_WAN}:[0-9]+ server=[^ ]+ relay=[^ ]+ \
 peers=1 to_peer_bytes=${bytes} to_peer_packets=${MESSAGES} to_client_bytes=${bytes} \
 to_client_packets=${MESSAGES} duration_s=[0-9]+ reason=deleted$" "${log}" || true
 }

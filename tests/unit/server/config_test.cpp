@@ -67,6 +67,7 @@ void expectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.log.level, b.log.level);
   EXPECT_EQ(a.log.format, b.log.format);
   EXPECT_EQ(a.threads, b.threads);
+  EXPECT_EQ(a.drain, b.drain);
 }
 
 ServerConfig expectedDefaults() {
@@ -161,8 +162,12 @@ auth: {secrets: [a, b], users: {bob: "12345", carol: x}}
 limits: {allocations_total: 4294967295, allocations_per_user: 10}
 http: {address: "::1", port: 0}
 log: {level: debug, format: json}
+drain: {timeout: 0, alternate_servers: ["192.0.2.9:3478", "[2001:db8::9]:443"]}
 threads: 256
 )yaml");
+  EXPECT_EQ(config.drain.timeout, 0U);
+  EXPECT_EQ(config.drain.alternate_servers,
+            (std::vector<protocol::Endpoint>{{ip("192.0.2.9"), 3478}, {ip("2001:db8::9"), 443}}));
   EXPECT_EQ(config.software, "");
   EXPECT_EQ(config.relay.external_addresses,
             (std::vector<IpAddress>{ip("198.51.100.1"), ip("2001:db8::2")}));
@@ -391,7 +396,19 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"LogFormatUnknown", "log: {format: xml}\n", "log.format"},
         ErrorCase{"ThreadsTooMany", "threads: 257\n", "threads"},
         ErrorCase{"ThreadsNotNumber", "threads: many\n", "threads"},
-        ErrorCase{"ThreadsHuge", "threads: 99999999999999999999999\n", "threads"}),
+        ErrorCase{"ThreadsHuge", "threads: 99999999999999999999999\n", "threads"},
+        ErrorCase{"DrainTimeoutNegative", "drain: {timeout: -1}\n", "drain.timeout"},
+        ErrorCase{"DrainTimeoutTooLong", "drain: {timeout: 86401}\n", "drain.timeout"},
+        ErrorCase{"AlternateWithoutPort", "drain: {alternate_servers: [192.0.2.1]}\n",
+                  "drain.alternate_servers[0]"},
+        ErrorCase{"AlternatePortZero", "drain: {alternate_servers: [\"192.0.2.1:0\"]}\n",
+                  "drain.alternate_servers[0]"},
+        ErrorCase{"AlternateIpv6Unbracketed",
+                  "drain: {alternate_servers: [\"2001:db8::1:3478\"]}\n",
+                  "drain.alternate_servers[0]"},
+        ErrorCase{"AlternateHostName",
+                  "drain: {alternate_servers: [\"192.0.2.1:3478\", \"turn.example:3478\"]}\n",
+                  "drain.alternate_servers[1]"}),
     [](const testing::TestParamInfo<ErrorCase>& param_info) { return param_info.param.name; });
 
 TEST(ConfigErrors, MessageNamesTheBadValue) {

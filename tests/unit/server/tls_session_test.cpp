@@ -247,7 +247,7 @@ Files* TlsSessionTest::files_ = nullptr;
 // ---- Handshake ----
 
 TEST_F(TlsSessionTest, HandshakeCompletesWithTls13ByDefault) {
-  TlsSession server(server_context_->get());
+  TlsSession server(server_context_->acquire().get());
   Client client(client_context_.get());
   EXPECT_FALSE(server.handshakeDone());
   handshake(client, server);
@@ -257,7 +257,7 @@ TEST_F(TlsSessionTest, HandshakeCompletesWithTls13ByDefault) {
 
 TEST_F(TlsSessionTest, Tls12ClientGetsAnEcdheAeadSuite) {
   SSL_CTX_set_max_proto_version(client_context_.get(), TLS1_2_VERSION);
-  TlsSession server(server_context_->get());
+  TlsSession server(server_context_->acquire().get());
   Client client(client_context_.get());
   handshake(client, server);
   EXPECT_EQ(SSL_version(client.ssl()), TLS1_2_VERSION);
@@ -269,7 +269,7 @@ TEST_F(TlsSessionTest, Tls12ClientGetsAnEcdheAeadSuite) {
 }
 
 TEST_F(TlsSessionTest, HandshakeDeliveredOneByteAtATimeCompletes) {
-  TlsSession server(server_context_->get());
+  TlsSession server(server_context_->acquire().get());
   Client client(client_context_.get());
   Bytes plaintext;
   ASSERT_TRUE(pump(client, server, plaintext, /*chunk=*/1));
@@ -284,7 +284,7 @@ TEST_F(TlsSessionTest, Tls11ClientIsRefusedWithAProtocolVersionAlert) {
   ASSERT_EQ(SSL_CTX_set_cipher_list(client_context_.get(), "DEFAULT:@SECLEVEL=0"), 1);
   SSL_CTX_set_min_proto_version(client_context_.get(), TLS1_VERSION);
   SSL_CTX_set_max_proto_version(client_context_.get(), TLS1_1_VERSION);
-  TlsSession server(server_context_->get());
+  TlsSession server(server_context_->acquire().get());
   Client client(client_context_.get());
   ASSERT_EQ(client.handshake(), SSL_ERROR_WANT_READ);
   const Bytes client_hello = client.takeOutput();
@@ -314,7 +314,7 @@ TEST_F(TlsSessionTest, Tls11ClientIsRefusedWithAProtocolVersionAlert) {
 TEST_F(TlsSessionTest, Tls12ClientOfferingOnlyCbcSuitesIsRefused) {
   SSL_CTX_set_max_proto_version(client_context_.get(), TLS1_2_VERSION);
   ASSERT_EQ(SSL_CTX_set_cipher_list(client_context_.get(), "ECDHE-ECDSA-AES128-SHA"), 1);
-  TlsSession server(server_context_->get());
+  TlsSession server(server_context_->acquire().get());
   Client client(client_context_.get());
   Bytes plaintext;
   const auto pumped = pump(client, server, plaintext);
@@ -345,7 +345,7 @@ TEST_F(TlsSessionTest, GarbageInsteadOfAClientHelloIsAnError) {
   };
   for (const GarbageCase& garbage : cases) {
     SCOPED_TRACE(garbage.name);
-    TlsSession server(server_context_->get());
+    TlsSession server(server_context_->acquire().get());
     Bytes plaintext;
     const auto received = serverReceive(server, garbage.bytes, plaintext);
     ASSERT_FALSE(received);
@@ -356,7 +356,7 @@ TEST_F(TlsSessionTest, GarbageInsteadOfAClientHelloIsAnError) {
 }
 
 TEST_F(TlsSessionTest, PartialClientHelloWaitsForMore) {
-  TlsSession server(server_context_->get());
+  TlsSession server(server_context_->acquire().get());
   Client client(client_context_.get());
   (void)client.handshake();
   const Bytes hello = client.takeOutput();
@@ -371,7 +371,7 @@ TEST_F(TlsSessionTest, PartialClientHelloWaitsForMore) {
 // ---- Application data ----
 
 TEST_F(TlsSessionTest, PlaintextRoundTripsBothWays) {
-  TlsSession server(server_context_->get());
+  TlsSession server(server_context_->acquire().get());
   Client client(client_context_.get());
   handshake(client, server);
 
@@ -386,7 +386,7 @@ TEST_F(TlsSessionTest, PlaintextRoundTripsBothWays) {
 }
 
 TEST_F(TlsSessionTest, HundredKilobytesRoundTripBothWays) {
-  TlsSession server(server_context_->get());
+  TlsSession server(server_context_->acquire().get());
   Client client(client_context_.get());
   handshake(client, server);
   const Bytes data = pattern(100 * 1024);
@@ -404,7 +404,7 @@ TEST_F(TlsSessionTest, HundredKilobytesRoundTripBothWays) {
 }
 
 TEST_F(TlsSessionTest, ManyWritesReadAsOneStream) {
-  TlsSession server(server_context_->get());
+  TlsSession server(server_context_->acquire().get());
   Client client(client_context_.get());
   handshake(client, server);
   Bytes expected;
@@ -418,7 +418,7 @@ TEST_F(TlsSessionTest, ManyWritesReadAsOneStream) {
 }
 
 TEST_F(TlsSessionTest, CorruptRecordAfterTheHandshakeIsAnError) {
-  TlsSession server(server_context_->get());
+  TlsSession server(server_context_->acquire().get());
   Client client(client_context_.get());
   handshake(client, server);
   client.write(bytesOf("hello"));
@@ -435,7 +435,7 @@ TEST_F(TlsSessionTest, CorruptRecordAfterTheHandshakeIsAnError) {
 }
 
 TEST_F(TlsSessionTest, WriteBeforeTheHandshakeIsRefused) {
-  TlsSession server(server_context_->get());
+  TlsSession server(server_context_->acquire().get());
   EXPECT_FALSE(server.writePlaintext(bytesOf("early")));
   EXPECT_EQ(server.pendingCiphertext(), 0U);
 }
@@ -443,7 +443,7 @@ TEST_F(TlsSessionTest, WriteBeforeTheHandshakeIsRefused) {
 // ---- Closing ----
 
 TEST_F(TlsSessionTest, ClientCloseNotifyReadsAsClosed) {
-  TlsSession server(server_context_->get());
+  TlsSession server(server_context_->acquire().get());
   Client client(client_context_.get());
   handshake(client, server);
   ASSERT_EQ(SSL_shutdown(client.ssl()), 0);
@@ -455,7 +455,7 @@ TEST_F(TlsSessionTest, ClientCloseNotifyReadsAsClosed) {
 }
 
 TEST_F(TlsSessionTest, ServerCloseNotifyReachesTheClient) {
-  TlsSession server(server_context_->get());
+  TlsSession server(server_context_->acquire().get());
   Client client(client_context_.get());
   handshake(client, server);
   server.sendCloseNotify();
@@ -466,7 +466,7 @@ TEST_F(TlsSessionTest, ServerCloseNotifyReachesTheClient) {
 }
 
 TEST_F(TlsSessionTest, CloseNotifyBeforeTheHandshakeSendsNothing) {
-  TlsSession server(server_context_->get());
+  TlsSession server(server_context_->acquire().get());
   server.sendCloseNotify();
   EXPECT_EQ(server.pendingCiphertext(), 0U);
 }
@@ -476,7 +476,7 @@ TEST_F(TlsSessionTest, CloseNotifyBeforeTheHandshakeSendsNothing) {
 TEST_F(TlsSessionTest, SecondConnectionResumesWithATicket) {
   SSL_SESSION* session = nullptr;
   {
-    TlsSession server(server_context_->get());
+    TlsSession server(server_context_->acquire().get());
     Client client(client_context_.get());
     handshake(client, server);
     (void)client.read();  // processes the NewSessionTicket messages
@@ -486,7 +486,7 @@ TEST_F(TlsSessionTest, SecondConnectionResumesWithATicket) {
     // A client freed without close_notify marks its session not resumable.
     (void)SSL_shutdown(client.ssl());
   }
-  TlsSession server(server_context_->get());
+  TlsSession server(server_context_->acquire().get());
   Client client(client_context_.get());
   ASSERT_EQ(SSL_set_session(client.ssl(), session), 1);
   SSL_SESSION_free(session);
@@ -497,7 +497,7 @@ TEST_F(TlsSessionTest, SecondConnectionResumesWithATicket) {
 // ---- TlsContext ----
 
 TEST_F(TlsSessionTest, ContextRefusesOldVersionsCompressionAndRenegotiation) {
-  SSL_CTX* context = server_context_->get();
+  SSL_CTX* context = server_context_->acquire().get();
   EXPECT_EQ(SSL_CTX_get_min_proto_version(context), TLS1_2_VERSION);
   const std::uint64_t options = SSL_CTX_get_options(context);
   EXPECT_NE(options & SSL_OP_NO_COMPRESSION, 0U);

@@ -421,3 +421,65 @@ TEST_F(CoreAllocateTest, ClaimedReservedPortIsCountedInUse) {
 
 }  // namespace
 }  // namespace turnpike::protocol::core_test
+
+// ---- Draining (SIGTERM) ----
+
+namespace turnpike::protocol::core_test {
+namespace {
+
+std::optional<Endpoint> alternateServerOf(const Bytes& response) {
+  const auto message = Message::parse(response);
+  if (!message || !message->has(attr::kAlternateServer)) {
+    return std::nullopt;
+  }
+  auto decoded = decodeAddress(test::valueOf(*message, attr::kAlternateServer));
+  return decoded ? std::optional<Endpoint>(*decoded) : std::nullopt;
+}
+
+TEST_F(CoreAllocateTest, DrainingAnswers300WithAnAlternateOfTheClientsFamilySigned) {
+  const Endpoint before = allocateOk(client);
+  core->startDraining({ep("2001:db8::7", 3478), ep("192.0.2.7", 3478), ep("192.0.2.8", 3479)});
+  EXPECT_TRUE(core->draining());
+  const ClientSource late = udpClient(40001);
+  const Bytes first = allocate(late);
+  ASSERT_EQ(errorCodeOf(first), error::kTryAlternate);
+  EXPECT_EQ(alternateServerOf(first), ep("192.0.2.7", 3478));
+  // RFC 8489 section 6.3.4: a 300 is protected with MESSAGE-INTEGRITY.
+  EXPECT_EQ(integrityOf(first, md5Key("alice", "alice-password")), IntegrityResult::kOk);
+  // The IPv4 alternates are used in turn; the IPv6 one never for an IPv4 client.
+  EXPECT_EQ(alternateServerOf(allocate(udpClient(40002))), ep("192.0.2.8", 3479));
+  EXPECT_EQ(alternateServerOf(allocate(udpClient(40003))), ep("192.0.2.7", 3478));
+  // No socket, no quota: nothing was allocated.
+  EXPECT_EQ(relays.opened.size(), 1U);
+  EXPECT_EQ(quota.total, 1U);
+  EXPECT_EQ(requests(RequestMethod::kAllocate, error::kTryAlternate), 3U);
+  // The existing allocation goes on.
+  EXPECT_EQ(errorCodeOf(refresh(client, 600)), 0);
+  EXPECT_EQ(allocationOf(client)->legs.front().relayed, before);
+}
+
+TEST_F(CoreAllocateTest, DrainingWithoutAnAlternateOfTheFamilyAnswers403) {
+  core->startDraining({ep("2001:db8::7", 3478)});
+  const Bytes response = allocate(client);
+  EXPECT_EQ(errorCodeOf(response), error::kForbidden);
+  EXPECT_FALSE(alternateServerOf(response));
+  core->startDraining({});
+  EXPECT_EQ(errorCodeOf(allocate(udpClient(40001))), error::kForbidden);
+  EXPECT_TRUE(relays.opened.empty());
+}
+
+TEST_F(CoreAllocateTest, DrainingStillChallengesUnauthenticatedAllocates) {
+  core->startDraining({ep("192.0.2.7", 3478)});
+  const Bytes response = exchange(
+      client, request(
+                  Method::kAllocate, [](MessageBuilder& b) { b.addRequestedTransport(17); },
+                  Auth{.with_username = false,
+                       .with_realm = false,
+                       .with_nonce = false,
+                       .mac = Auth::Mac::kNone}));
+  EXPECT_EQ(errorCodeOf(response), error::kUnauthenticated);
+  EXPECT_FALSE(alternateServerOf(response));
+}
+
+}  // namespace
+}  // namespace turnpike::protocol::core_test

@@ -408,7 +408,7 @@ class CoreFixture : public ::testing::Test {
   void makeCore(CoreConfig config) {
     core = std::make_unique<Core>(
         std::move(config), CoreDependencies{relays, random, clock, credentials, nonces, quota,
-                                            reservations, policy, &events});
+                                            reservations, &policy, &events});
   }
 
   // Time: `at` moves both clocks without running timers; `tick` runs them at `now`, and
