@@ -14,6 +14,7 @@
 #include "server/http/http_server.hpp"
 #include "server/log.hpp"
 #include "server/metrics/metrics.hpp"
+#include "server/migrate_coturn_command.hpp"
 #include "server/server.hpp"
 #include "server/systemd_notify.hpp"
 
@@ -27,6 +28,7 @@ constexpr std::string_view kUsage =
     "       turnpike --print-default-config      print the embedded default config\n"
     "       turnpike credentials --secret S --user NAME [--ttl SECONDS]\n"
     "                                          mint a REST (shared secret) credential\n"
+    "       turnpike migrate-coturn TURNSERVER.CONF  print a coturn config as turnpike YAML\n"
     "       turnpike --version\n";
 
 // Loads and validates a config: the file, or the embedded defaults when path is null.
@@ -200,6 +202,10 @@ int main(int argc, char** argv) {
   if (!args.empty() && args[0] == "credentials") {
     return turnpike::server::runCredentialsCommand({args.begin() + 1, args.end()}, std::cout,
                                                    std::cerr);
+  }
+  if (!args.empty() && args[0] == "migrate-coturn") {
+    return turnpike::server::runMigrateCoturnCommand({args.begin() + 1, args.end()}, std::cout,
+                                                     std::cerr);
   }
   if (args.size() == 2 && args[0] == "--check-config") {
     return checkConfig(args[1]);
