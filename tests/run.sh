@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, command 2: installs what is missing, builds, and runs every test through ctest:
-#   1. Release build: unit, integration, interop, end-to-end (browser, NAT) and benchmark smoke
-#      tests
+#   1. Release build: unit, integration, interop, end-to-end (browser, NAT), deployment kit
+#      (tests/deploy) and benchmark smoke tests
 #   2. ASan+UBSan build: unit and integration tests
 #   3. clang-19 libFuzzer build: each fuzz target for TURNPIKE_FUZZ_SECONDS (default 60)
 # TURNPIKE_STAGES="release asan fuzz" picks stages. Exits non-zero if any stage fails.

@@ -14,17 +14,43 @@ TURNPIKE_BUILD_PACKAGES=(
 # clang-format; for the end-to-end suites: chromium, libnss3-tools (certutil: a private NSS
 # database that trusts the test CA), tcpdump (proves no packet leaves loopback), nftables (the
 # NAT namespaces) and nodejs (playwright-core from npm drives Chromium; npm: see below).
+# For the deployment kit's test (tests/deploy): prometheus for promtool (the Prometheus server
+# it also ships is stopped and disabled below) and python3-yaml (the manifest checks); kubectl
+# (kubernetes-client) is installed by ensure_test_packages; systemd-analyze comes with systemd,
+# which is not installed for it: without it that one sub-check is skipped.
 TURNPIKE_TEST_PACKAGES=(
   coturn socat iproute2 procps openssl python3-minimal python3 clang-19 libclang-rt-19-dev
-  clang-format chromium libnss3-tools tcpdump nftables nodejs
+  clang-format chromium libnss3-tools tcpdump nftables nodejs prometheus python3-yaml
 )
 
-# The test packages, and npm where nodejs does not bring it (Debian's nodejs does not; the
-# NodeSource build does, and conflicts with Debian's npm package).
+# The test packages; npm where nodejs does not bring it (Debian's nodejs does not; the
+# NodeSource build does, and conflicts with Debian's npm package); kubectl (Debian's
+# kubernetes-client, for `kubectl kustomize`) where no kubectl is installed: another kubectl
+# package (a cloud SDK's) owns /usr/bin/kubectl, and dpkg would refuse to overwrite it.
 ensure_test_packages() {
   ensure_packages "${TURNPIKE_TEST_PACKAGES[@]}" || return 1
-  command -v npm >/dev/null 2>&1 || ensure_packages npm
+  command -v npm >/dev/null 2>&1 || ensure_packages npm || return 1
+  command -v kubectl >/dev/null 2>&1 || ensure_packages kubernetes-client
 }
+
+# stop_service NAME: stops a service that a package started when it was installed, and keeps it
+# from starting at boot; with or without systemd running (a container has none, and there a
+# package's init script may start the service unless policy-rc.d forbids it).
+stop_service() {
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  if [ -d /run/systemd/system ]; then
+    "${sudo[@]}" systemctl disable --now "$1"
+  else
+    if command -v systemctl >/dev/null 2>&1; then
+      "${sudo[@]}" systemctl disable "$1"   # removes the boot-time symlink; works offline
+    fi
+    if [ -x "/etc/init.d/$1" ]; then
+      "${sudo[@]}" "/etc/init.d/$1" stop
+      "${sudo[@]}" update-rc.d "$1" disable
+    fi
+  fi
+} >/dev/null 2>&1
 
 # ensure_packages PACKAGE... : installs the missing ones.
 ensure_packages() {
@@ -52,7 +78,11 @@ ensure_packages() {
     "${missing[@]}" || return 1
   # The tests only use coturn's client tools. On a systemd machine its package also starts a TURN
   # server on 3478, which would take turnpike's default port: stop and disable it.
-  if [[ " ${missing[*]} " == *" coturn "* ]] && command -v systemctl >/dev/null 2>&1; then
-    "${sudo[@]}" systemctl disable --now coturn >/dev/null 2>&1 || true
+  if [[ " ${missing[*]} " == *" coturn "* ]]; then
+    stop_service coturn || true
+  fi
+  # The tests only use promtool; the package also starts a Prometheus server on 9090.
+  if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+    stop_service prometheus || true
   fi
 }

@@ -36,6 +36,9 @@ package_of() {
   case $1 in
     turnutils_*) echo coturn ;;
     ss) echo iproute2 ;;
+    kubectl) echo kubernetes-client ;;
+    promtool) echo prometheus ;;
+    ldd) echo libc-bin ;;
     timeout) echo coreutils ;;
     *) echo "$1" ;;
   esac
