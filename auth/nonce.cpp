@@ -14,8 +14,8 @@
 namespace turnpike::auth {
 namespace {
 
-constexpr std::size_t kExpirySize = 8;
-constexpr std::size_t kMacSize = 12;
+constexpr std::size_t kExpirySize = 4;
+constexpr std::size_t kMacSize = 9;
 constexpr std::size_t kPayloadSize = kExpirySize + kMacSize;
 
 // The cookie and the feature set we advertise: base64 of 0x000001 (password algorithms).
@@ -47,8 +47,10 @@ EVP_MAC_CTX* hmacSha256Context() {
   return ctx.get();
 }
 
+// Expiries outside uint32 are clamped: before 1970 is already stale, after 2106 never is.
 std::array<std::byte, kExpirySize> storeExpiry(std::int64_t expiry) {
-  const auto value = static_cast<std::uint64_t>(expiry);
+  const auto value = static_cast<std::uint32_t>(
+      std::clamp<std::int64_t>(expiry, 0, std::numeric_limits<std::uint32_t>::max()));
   std::array<std::byte, kExpirySize> bytes{};
   for (std::size_t i = 0; i < kExpirySize; ++i) {
     bytes[i] = static_cast<std::byte>(value >> (8U * (kExpirySize - 1 - i)));
@@ -57,11 +59,11 @@ std::array<std::byte, kExpirySize> storeExpiry(std::int64_t expiry) {
 }
 
 std::int64_t loadExpiry(std::span<const std::byte, kExpirySize> bytes) {
-  std::uint64_t value = 0;
+  std::uint32_t value = 0;
   for (const std::byte b : bytes) {
-    value = value << 8U | std::to_integer<std::uint64_t>(b);
+    value = value << 8U | std::to_integer<std::uint32_t>(b);
   }
-  return static_cast<std::int64_t>(value);
+  return value;
 }
 
 }  // namespace

@@ -3,12 +3,15 @@
 //
 //   nonce = "obMatJos2"                          nonce cookie (RFC 8489 section 9.2)
 //           base64(security feature set, 24 bits) 4 characters; "AAAB": password algorithms
-//           base64url(expiry || mac)             27 characters, no padding
-//   expiry = unix seconds, int64 big-endian (8 bytes); the nonce is valid while now <= expiry
-//   mac    = HMAC-SHA256(key, expiry || client address bytes)[0..12)
+//           base64url(expiry || mac)             18 characters, no padding
+//   expiry = unix seconds, uint32 big-endian (4 bytes, so until 2106); valid while now <= expiry
+//   mac    = HMAC-SHA256(key, expiry || client address bytes)[0..9)
 //            (4 address bytes for IPv4, 16 for IPv6; the port is not included)
 //
-// 40 characters in all. Time is always passed in (style.md section 3).
+// 31 characters in all: short, because every 401 challenge carries one and a challenge must
+// not amplify its request much (issue 6: at most 3.5 times). A 72-bit MAC leaves a forger one
+// chance in 2^72 per guess, and each guess costs a round trip to the server. Time is always
+// passed in (style.md section 3).
 #pragma once
 
 #include <array>
@@ -47,7 +50,7 @@ class NonceCodec {
  public:
   using Key = std::array<std::byte, 32>;
   // Length of every nonce this codec mints.
-  static constexpr std::size_t kNonceLength = 40;
+  static constexpr std::size_t kNonceLength = 31;
 
   // `key` should be at least 16 random bytes (see randomKey()); several servers sharing a key
   // accept each other's nonces. `lifetime_seconds` (> 0) is how long a nonce stays valid.
@@ -67,8 +70,8 @@ class NonceCodec {
   [[nodiscard]] std::int64_t lifetimeSeconds() const { return lifetime_seconds_; }
 
  private:
-  using Mac = std::array<std::byte, 12>;
-  [[nodiscard]] Mac mac(std::span<const std::byte, 8> expiry,
+  using Mac = std::array<std::byte, 9>;
+  [[nodiscard]] Mac mac(std::span<const std::byte, 4> expiry,
                         const protocol::IpAddress& client) const;
 
   std::vector<std::byte> key_;

@@ -105,6 +105,12 @@ void MessageBuilder::addErrorCode(std::uint16_t code, std::string_view reason) {
   if (reason.empty()) {
     reason = defaultReason(code);
   }
+  addErrorCodeValue(code, reason);
+}
+
+void MessageBuilder::addBareErrorCode(std::uint16_t code) { addErrorCodeValue(code, {}); }
+
+void MessageBuilder::addErrorCodeValue(std::uint16_t code, std::string_view reason) {
   const MutableBytes out = beginAttribute(attr::kErrorCode, 4 + reason.size());
   if (error_) {
     return;

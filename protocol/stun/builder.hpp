@@ -36,6 +36,9 @@ class MessageBuilder {
   void addXorAddress(std::uint16_t type, const Endpoint& endpoint);
   // ERROR-CODE; an empty reason uses defaultReason(code).
   void addErrorCode(std::uint16_t code, std::string_view reason = {});
+  // ERROR-CODE with an empty reason phrase (RFC 8489 section 14.8 allows it): for answers to
+  // unauthenticated requests, which must stay small (amplification).
+  void addBareErrorCode(std::uint16_t code);
   void addUnknownAttributes(std::span<const std::uint16_t> types);
   void addChannelNumber(std::uint16_t channel);
   void addRequestedTransport(std::uint8_t protocol);
@@ -69,6 +72,7 @@ class MessageBuilder {
   MutableBytes beginAttribute(std::uint16_t type, std::size_t length);
   void addAlgorithmList(std::uint16_t type, std::span<const PasswordAlgorithmValue> algorithms);
   void addMac(std::uint16_t type, MacAlgorithm algorithm, std::size_t mac_size, ConstBytes key);
+  void addErrorCodeValue(std::uint16_t code, std::string_view reason);
 
   MutableBytes buffer_;
   std::size_t size_ = 0;

@@ -152,6 +152,24 @@ void Core::handleRequest(const Message& message, const ClientSource& source, Mon
   if (allocation != nullptr && replayCached(*allocation, message, outbox)) {
     return;
   }
+  // Requests that cannot succeed whoever sends them are answered before authentication, with
+  // no challenge: a 401 would only invite a second round trip, and it is the largest answer an
+  // unauthenticated request can get (amplification). Refresh, CreatePermission and ChannelBind
+  // need an allocation on this 5-tuple (437, RFC 8656 sections 7.3, 9.2, 11.2); Allocate needs
+  // REQUESTED-TRANSPORT (400, section 7.2 step 3).
+  if (!message.has(attr::kMessageIntegrity) && !message.has(attr::kMessageIntegritySha256)) {
+    const bool allocate = *method == RequestMethod::kAllocate;
+    if (!allocate && allocation == nullptr) {
+      count(error::kAllocationMismatch);
+      sendError(message, source, TurnError{error::kAllocationMismatch}, nullptr, false, outbox);
+      return;
+    }
+    if (allocate && !message.has(attr::kRequestedTransport)) {
+      count(error::kBadRequest);
+      sendError(message, source, TurnError{error::kBadRequest}, nullptr, false, outbox);
+      return;
+    }
+  }
   const std::int64_t unix_now = deps_.clock.unixNow();
   auto auth = authenticate(message, source, allocation, unix_now);
   if (!auth) {
@@ -353,11 +371,17 @@ void Core::sendError(const Message& message, const ClientSource& source, const T
   if (entry == nullptr) {
     return;
   }
-  // RFC 8489 section 6.3.4. No SOFTWARE: unauthenticated error traffic stays small.
+  // RFC 8489 section 6.3.4. No SOFTWARE, and no reason phrase without authentication:
+  // unauthenticated error traffic stays small (at most 3.5 times the request, see
+  // tests/unit/protocol/turn/core_amplification_test.cpp).
   MessageBuilder builder(entry->head_buffer,
                          messageType(message.method(), MessageClass::kErrorResponse),
                          message.transactionId());
-  builder.addErrorCode(error.code);
+  if (auth != nullptr) {
+    builder.addErrorCode(error.code);
+  } else {
+    builder.addBareErrorCode(error.code);
+  }
   if (error.unknown_count > 0) {
     builder.addUnknownAttributes(std::span(error.unknown).first(error.unknown_count));
   }

@@ -371,7 +371,12 @@ TEST_F(OpsReloadTest, ReloadsUnderLoadLoseNoAllocation) {
 TEST_F(OpsHealthTest, AllocateLatencyLoopLagAndProcessMetricsAreExported) {
   TurnClient turn = client();
   ASSERT_TRUE(allocated(turn));
-  const auto text = httpGet(httpServer(), "/metrics");
+  // The worker records the latency after sending the response: the scrape may come first.
+  std::optional<std::string> text;
+  EXPECT_TRUE(eventually([&] {
+    text = httpGet(httpServer(), "/metrics");
+    return text && metricValue(*text, "turnpike_allocate_duration_seconds_count", {}) == 1.0;
+  }));
   ASSERT_TRUE(text);
   EXPECT_EQ(metricValue(*text, "turnpike_allocate_duration_seconds_count", {}), 1.0) << *text;
   EXPECT_EQ(metricValue(*text, "turnpike_allocate_duration_seconds_bucket", {"le=\"+Inf\""}), 1.0)

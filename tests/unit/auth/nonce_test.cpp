@@ -1,8 +1,8 @@
 // Stateless nonces. The fixed vector was computed independently with the openssl command line:
 //   key = 00 01 .. 1f, client 192.0.2.1, now 1700000000, lifetime 600 -> expiry 1700000600
-//   printf '\x00\x00\x00\x00\x65\x53\xf3\x58\xc0\x00\x02\x01' |
-//     openssl dgst -sha256 -mac HMAC -macopt hexkey:000102...1f -binary | head -c 12
-//   then base64url (no padding) of expiry (8 bytes, big-endian) || those 12 bytes.
+//   printf '\x65\x53\xf3\x58\xc0\x00\x02\x01' |
+//     openssl dgst -sha256 -mac HMAC -macopt hexkey:000102...1f -binary | head -c 9
+//   then base64url (no padding) of expiry (4 bytes, big-endian) || those 9 bytes.
 #include "auth/nonce.hpp"
 
 #include <gtest/gtest.h>
@@ -43,8 +43,8 @@ class NonceTest : public ::testing::Test {
 };
 
 TEST_F(NonceTest, MatchesIndependentlyComputedVector) {
-  EXPECT_EQ(codec_.mint(kClient, kNow), "obMatJos2AAABAAAAAGVT81i27pOvkH1UyzD_bME");
-  EXPECT_EQ(codec_.mint(kClientV6, kNow), "obMatJos2AAABAAAAAGVT81glpRrHle7ZDMD8k8Q");
+  EXPECT_EQ(codec_.mint(kClient, kNow), "obMatJos2AAABZVPzWPkL1NnwiQYztw");
+  EXPECT_EQ(codec_.mint(kClientV6, kNow), "obMatJos2AAABZVPzWDiDbMSjOqW1_w");
 }
 
 TEST_F(NonceTest, MintThenVerifyIsValid) {
@@ -102,8 +102,8 @@ TEST_F(NonceTest, ForgedExpiryIsInvalid) {
   const std::string nonce = codec_.mint(kClient, kNow);
   auto payload = base64UrlDecode(std::string_view(nonce).substr(13));
   ASSERT_TRUE(payload);
-  ASSERT_EQ(payload->size(), 20U);
-  (*payload)[7] = static_cast<std::byte>(std::to_integer<unsigned>((*payload)[7]) + 1U);
+  ASSERT_EQ(payload->size(), 13U);
+  (*payload)[3] = static_cast<std::byte>(std::to_integer<unsigned>((*payload)[3]) + 1U);
   const std::string forged = std::string("obMatJos2AAAB") + base64UrlEncode(*payload);
   EXPECT_EQ(codec_.verify(forged, kClient, kNow), NonceVerdict::kInvalid);
 }
@@ -114,8 +114,8 @@ TEST_F(NonceTest, GarbageIsInvalid) {
   for (const std::string_view bad :
        {std::string_view(), std::string_view("obMatJos2"), std::string_view("obMatJos2AAAB"),
         std::string_view(nonce).substr(0, nonce.size() - 1), std::string_view(huge),
-        std::string_view("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),  // 40 characters
-        std::string_view("obMatJos2AAAB!!!!!!!!!!!!!!!!!!!!!!!!!!!")}) {
+        std::string_view("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),  // 31 characters
+        std::string_view("obMatJos2AAAB!!!!!!!!!!!!!!!!!!")}) {
     SCOPED_TRACE(bad.substr(0, 48));
     EXPECT_EQ(codec_.verify(bad, kClient, kNow), NonceVerdict::kInvalid);
   }
@@ -185,14 +185,21 @@ TEST(NonceCodecTest, EmptyKeyStillWorks) {
   EXPECT_EQ(NonceCodec(testKey(), kLifetime).verify(nonce, kClient, kNow), NonceVerdict::kInvalid);
 }
 
+// Expiries are 32-bit unix seconds: a nonce minted near the end of that range is valid until
+// it; beyond it (after 2106) and before 1970 times are clamped, without overflow.
 TEST(NonceCodecTest, ExtremeTimesDoNotOverflow) {
   constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t kLast = std::numeric_limits<std::uint32_t>::max();
   const NonceCodec codec(testKey(), kLifetime);
-  const std::string nonce = codec.mint(kClient, kMax - 1);
-  EXPECT_EQ(codec.verify(nonce, kClient, kMax), NonceVerdict::kValid);
+  const std::string late = codec.mint(kClient, kLast - kLifetime);
+  EXPECT_EQ(codec.verify(late, kClient, kLast), NonceVerdict::kValid);
+  EXPECT_EQ(codec.verify(late, kClient, kLast + 1), NonceVerdict::kStale);
+  const std::string beyond = codec.mint(kClient, kMax - 1);
+  EXPECT_EQ(codec.verify(beyond, kClient, kLast), NonceVerdict::kValid);
+  EXPECT_EQ(codec.verify(beyond, kClient, kMax), NonceVerdict::kStale);
   const std::string old = codec.mint(kClient, -1000);
   EXPECT_EQ(codec.verify(old, kClient, -1000), NonceVerdict::kValid);
-  EXPECT_EQ(codec.verify(old, kClient, 0), NonceVerdict::kStale);
+  EXPECT_EQ(codec.verify(old, kClient, 1), NonceVerdict::kStale);
 }
 
 TEST(NonceCodecTest, VerdictNames) {
