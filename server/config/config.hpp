@@ -57,9 +57,18 @@ struct LimitsConfig {
   std::uint32_t allocations_per_user = 0;  // 0 = unlimited
 };
 
+// Token bucket per client address for the credential API; per_second 0 turns it off.
+struct ApiRateLimit {
+  std::uint32_t per_second = 5;
+  std::uint32_t burst = 20;
+};
+
 struct HttpConfig {
   protocol::IpAddress address = protocol::IpAddress::v4({127, 0, 0, 1});
   std::uint16_t port = 9641;
+  std::vector<std::string> api_keys;  // credential API bearer keys; empty = the API is off
+  std::uint32_t api_max_ttl = 86400;  // longest credential the API mints, seconds
+  ApiRateLimit api_rate_limit;
 };
 
 enum class LogLevel : std::uint8_t { kDebug, kInfo, kWarn, kError };
@@ -83,6 +92,8 @@ struct ServerConfig {
   HttpConfig http;
   LogConfig log;
   std::uint32_t threads = 0;  // 0 = one worker per core
+  // stun:, turn: and turns: URIs the credential API hands out; empty = derived from the config.
+  std::vector<std::string> public_uris;
 };
 
 // A configuration problem: the dotted key path ("listeners[1].port") and what is wrong with it.

@@ -38,8 +38,20 @@ peers:
 limits: {allocations_total: 0, allocations_per_user: 0}   # 0 = unlimited
 # --- End of reserved keys ---
 
-# HTTP endpoint (metrics, health checks). port 0 disables it.
-http: {address: 127.0.0.1, port: 9641}
+# HTTP endpoint (metrics, health checks, credential API). port 0 disables it.
+http:
+  address: 127.0.0.1
+  port: 9641
+  # Credential API (POST /api/v1/credentials, GET /api/v1/turn): on when api_keys is not
+  # empty. Bearer keys of at least 16 characters; needs auth.secrets to mint with.
+  api_keys: []
+  api_max_ttl: 86400                          # longest credential it mints, seconds
+  api_rate_limit: {per_second: 5, burst: 20}  # per client address; per_second 0 = off
+
+# stun:/turn:/turns: URIs the credential API hands out, e.g.
+# ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349?transport=tcp"].
+# Empty: derived from the listeners and the relay (external) addresses.
+public_uris: []
 
 # level: debug, info, warn or error. format: text or json.
 log: {level: info, format: text}
