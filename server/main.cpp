@@ -9,6 +9,7 @@
 
 #include "server/config/config.hpp"
 #include "server/credentials_command.hpp"
+#include "server/http/credential_api.hpp"
 #include "server/http/http_server.hpp"
 #include "server/log.hpp"
 #include "server/metrics/metrics.hpp"
@@ -72,9 +73,18 @@ int run(ServerConfig config) {
     TP_LOG(kError, started.error());
     return 1;
   }
-  turnpike::server::HttpServer http(http_config, [&server] {
-    return turnpike::server::renderMetrics(server.totals(), server.workerCount(), TURNPIKE_VERSION);
-  });
+  // The credential API, when http.api_keys is set: served and scraped on the HTTP thread.
+  const std::unique_ptr<turnpike::server::CredentialApi> api =
+      turnpike::server::makeCredentialApi(server.config(), server.relayAddresses());
+  turnpike::server::HttpServer http(
+      http_config,
+      [&server, &api] {
+        const std::optional<turnpike::server::ApiRequestCounts> counts =
+            api ? std::optional(api->requestCounts()) : std::nullopt;
+        return turnpike::server::renderMetrics(server.totals(), server.workerCount(),
+                                               TURNPIKE_VERSION, counts ? &*counts : nullptr);
+      },
+      api.get());
   if (auto started = http.start(); !started) {
     TP_LOG(kError, started.error());
     (void)server.stop();

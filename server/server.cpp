@@ -70,6 +70,13 @@ bool Server::stop() {
   return clean;
 }
 
+std::span<const protocol::RelayAddress> Server::relayAddresses() const {
+  if (!shared_) {
+    return {};
+  }
+  return shared_->relays;
+}
+
 ServerTotals Server::totals() const {
   ServerTotals totals;
   for (const auto& worker : workers_) {

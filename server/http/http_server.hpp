@@ -1,4 +1,5 @@
-// The operations HTTP endpoint (libevent), on its own thread: GET /metrics and GET /healthz.
+// The operations HTTP endpoint (libevent), on its own thread: GET /metrics, GET /healthz and,
+// when it is on, the credential API (server/http/credential_api.hpp).
 #pragma once
 
 #include <expected>
@@ -15,12 +16,15 @@ struct evhttp_request;
 
 namespace turnpike::server {
 
+class CredentialApi;
+
 class HttpServer {
  public:
   // Produces the /metrics body; called on the HTTP thread.
   using MetricsSource = std::function<std::string()>;
 
-  HttpServer(const HttpConfig& config, MetricsSource metrics);
+  // `api` (borrowed, outlives the server) answers /api/v1/...; null when the API is off.
+  HttpServer(const HttpConfig& config, MetricsSource metrics, CredentialApi* api = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -41,6 +45,7 @@ class HttpServer {
 
   HttpConfig config_;
   MetricsSource metrics_;
+  CredentialApi* api_;
   std::unique_ptr<event_base, BaseDeleter> base_;
   std::unique_ptr<evhttp, HttpDeleter> http_;
   std::thread thread_;
