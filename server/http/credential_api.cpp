@@ -347,8 +347,8 @@ CredentialApi::CredentialApi(const ServerConfig& config,
 
 std::unique_ptr<CredentialApi> makeCredentialApi(const ServerConfig& config,
                                                  std::span<const protocol::RelayAddress> relays) {
-  if (config.http.api_keys.empty()) {
-    return nullptr;
+  if (config.http.api_keys.empty() || config.auth.secrets.empty()) {
+    return nullptr;  // validate() does not let keys without secrets through
   }
   auto api = std::make_unique<CredentialApi>(config, relays);
   std::string uris;

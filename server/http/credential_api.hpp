@@ -145,8 +145,8 @@ class CredentialApi {
       counts_{};
 };
 
-// The API for this config, or null when http.api_keys is empty (the API is off). Logs the
-// URIs it hands out, and warns when there are none.
+// The API for this config, or null when http.api_keys (or auth.secrets) is empty: the API is
+// off. Logs the URIs it hands out, and warns when there are none.
 [[nodiscard]] std::unique_ptr<CredentialApi> makeCredentialApi(
     const ServerConfig& config, std::span<const protocol::RelayAddress> relays);
 
