@@ -7,6 +7,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "server/http/json.hpp"
+
 namespace turnpike::server {
 namespace {
 
@@ -43,24 +45,6 @@ std::string timestamp() {
   return out.data();
 }
 
-std::string jsonEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      std::array<char, 8> escaped{};
-      std::snprintf(escaped.data(), escaped.size(), "\\u%04x", static_cast<unsigned>(c));
-      out += escaped.data();
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 void setLogConfig(const LogConfig& config) {
@@ -75,8 +59,10 @@ bool logEnabled(LogLevel level) {
 void logWrite(LogLevel level, std::string_view message) {
   std::string line;
   if (g_format.load(std::memory_order_relaxed) == LogFormat::kJson) {
-    line = concat(R"({"ts":")", timestamp(), R"(","level":")", levelName(level), R"(","msg":")",
-                  jsonEscape(message), "\"}\n");
+    std::string text;
+    appendJsonString(text, message);  // quoted; invalid UTF-8 becomes U+FFFD
+    line = concat(R"({"ts":")", timestamp(), R"(","level":")", levelName(level), R"(","msg":)",
+                  text, "}\n");
   } else {
     line = concat(timestamp(), " ", levelName(level), " ", message, "\n");
   }

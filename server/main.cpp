@@ -11,6 +11,7 @@
 
 #include "server/config/config.hpp"
 #include "server/credentials_command.hpp"
+#include "server/http/credential_api.hpp"
 #include "server/http/http_server.hpp"
 #include "server/log.hpp"
 #include "server/metrics/metrics.hpp"
@@ -62,7 +63,8 @@ void logTotals(const turnpike::server::Server& server) {
 }
 
 // SIGHUP: re-reads the config file and applies what can change at run time.
-void reloadConfig(turnpike::server::Server& server, const std::string* path) {
+void reloadConfig(turnpike::server::Server& server, const std::string* path,
+                  turnpike::server::CredentialApi* api) {
   turnpike::server::notifySystemdReloading();
   if (path == nullptr) {
     TP_LOG(kWarn, "SIGHUP: running on the embedded defaults, no --config file to reload");
@@ -73,6 +75,9 @@ void reloadConfig(turnpike::server::Server& server, const std::string* path) {
   } else if (auto report = server.reload(*next); !report) {
     TP_LOG(kError, "reload rejected, the running config stays: ", report.error());
   } else {
+    if (api != nullptr) {
+      api->reload(server.config());  // new secrets and keys for the credentials it mints
+    }
     std::string applied;
     for (const std::string& part : report->applied) {
       applied += (applied.empty() ? "" : ", ") + part;
@@ -87,12 +92,12 @@ void reloadConfig(turnpike::server::Server& server, const std::string* path) {
 
 // Waits for SIGTERM or SIGINT, reloading on SIGHUP meanwhile.
 void serveUntilStopped(turnpike::server::Server& server, const sigset_t& signals,
-                       const std::string* path) {
+                       const std::string* path, turnpike::server::CredentialApi* api) {
   for (;;) {
     int signal_number = 0;
     sigwait(&signals, &signal_number);
     if (signal_number == SIGHUP) {
-      reloadConfig(server, path);
+      reloadConfig(server, path, api);
       continue;
     }
     TP_LOG(kInfo, "received ", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
@@ -102,7 +107,8 @@ void serveUntilStopped(turnpike::server::Server& server, const sigset_t& signals
 
 // Draining: no new allocations; returns when the existing ones have ended, drain.timeout has
 // passed, or a second SIGTERM/SIGINT arrives.
-void drain(turnpike::server::Server& server, const sigset_t& signals, const std::string* path) {
+void drain(turnpike::server::Server& server, const sigset_t& signals, const std::string* path,
+           turnpike::server::CredentialApi* api) {
   const auto& config = server.config().drain;
   const std::uint64_t active = server.totals().allocations_active;
   if (config.timeout == 0 || active == 0) {
@@ -131,7 +137,7 @@ void drain(turnpike::server::Server& server, const sigset_t& signals, const std:
       return;
     }
     if (signal_number == SIGHUP) {
-      reloadConfig(server, path);
+      reloadConfig(server, path, api);
     }
   }
 }
@@ -153,24 +159,31 @@ int run(ServerConfig config, const std::string* path) {
     TP_LOG(kError, started.error());
     return 1;
   }
-  turnpike::server::HttpServer http(http_config,
-                                    [&server] {
-                                      auto totals = server.totals();
-                                      totals.ready = server.readiness().has_value();
-                                      return turnpike::server::renderMetrics(
-                                          totals, server.workerCount(), TURNPIKE_VERSION);
-                                    },
-                                    {.health = [&server] { return server.health(); },
-                                     .readiness = [&server] { return server.readiness(); }});
+  // The credential API, when http.api_keys is set: served and scraped on the HTTP thread.
+  const std::unique_ptr<turnpike::server::CredentialApi> api =
+      turnpike::server::makeCredentialApi(server.config(), server.relayAddresses());
+  turnpike::server::HttpServer http(
+      http_config,
+      [&server, &api] {
+        auto totals = server.totals();
+        totals.ready = server.readiness().has_value();
+        const std::optional<turnpike::server::ApiRequestCounts> counts =
+            api ? std::optional(api->requestCounts()) : std::nullopt;
+        return turnpike::server::renderMetrics(totals, server.workerCount(), TURNPIKE_VERSION,
+                                               counts ? &*counts : nullptr);
+      },
+      {.health = [&server] { return server.health(); },
+       .readiness = [&server] { return server.readiness(); }},
+      api.get());
   if (auto started = http.start(); !started) {
     TP_LOG(kError, started.error());
     (void)server.stop();
     return 1;
   }
   turnpike::server::notifySystemd("READY=1");
-  serveUntilStopped(server, signals, path);
+  serveUntilStopped(server, signals, path, api.get());
   turnpike::server::notifySystemd("STOPPING=1");
-  drain(server, signals, path);
+  drain(server, signals, path, api.get());
   TP_LOG(kInfo, "shutting down");
   http.stop();
   const bool clean = server.stop();

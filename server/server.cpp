@@ -100,7 +100,13 @@ std::expected<ReloadReport, std::string> Server::reload(const ServerConfig& next
   ignore(next.realm != config_.realm, "realm");
   ignore(next.software != config_.software, "software");
   ignore(next.threads != config_.threads, "threads");
-  ignore(next.http != config_.http, "http");
+  // The credential API's keys and api_max_ttl reload (main.cpp hands them to the API); where
+  // it listens, its rate limit, its URIs and whether it is on at all need a restart.
+  ignore(next.http.address != config_.http.address || next.http.port != config_.http.port ||
+             next.http.api_rate_limit != config_.http.api_rate_limit ||
+             next.http.api_keys.empty() != config_.http.api_keys.empty(),
+         "http");
+  ignore(next.public_uris != config_.public_uris, "public_uris");
 
   // The certificate first: it is the only step that can fail, and nothing has changed yet.
   if (tls_context_ != nullptr) {
@@ -129,6 +135,11 @@ std::expected<ReloadReport, std::string> Server::reload(const ServerConfig& next
   report.applied.emplace_back("log");
   config_.drain = next.drain;
   report.applied.emplace_back("drain");
+  if (!config_.http.api_keys.empty() && !next.http.api_keys.empty()) {
+    config_.http.api_keys = next.http.api_keys;
+    config_.http.api_max_ttl = next.http.api_max_ttl;
+    report.applied.emplace_back("http.api_keys");
+  }
   reloads_succeeded_.fetch_add(1);
   return report;
 }
@@ -171,6 +182,13 @@ std::expected<void, std::string> Server::readiness() const {
     return std::unexpected("limits.allocations_total reached");
   }
   return {};
+}
+
+std::span<const protocol::RelayAddress> Server::relayAddresses() const {
+  if (!shared_) {
+    return {};
+  }
+  return shared_->relays;
 }
 
 ServerTotals Server::totals() const {

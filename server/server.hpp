@@ -5,6 +5,7 @@
 #include <atomic>
 #include <expected>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,8 @@ class Server {
   [[nodiscard]] ServerTotals totals() const;
   [[nodiscard]] std::size_t workerCount() const { return workers_.size(); }
   [[nodiscard]] const ServerConfig& config() const { return config_; }
+  // The relay addresses in use (configured or detected); empty before start().
+  [[nodiscard]] std::span<const protocol::RelayAddress> relayAddresses() const;
 
  private:
   ServerConfig config_;

@@ -133,12 +133,12 @@ std::optional<protocol::ReservedPort> SharedReservations::take(std::uint64_t tok
   return port;
 }
 
-namespace {
-
 bool isWildcard(const protocol::IpAddress& address) {
   return std::ranges::all_of(std::span(address.bytes()).first(address.size()),
                              [](std::uint8_t b) { return b == 0; });
 }
+
+namespace {
 
 // The host's interface addresses, in getifaddrs order.
 std::vector<protocol::IpAddress> interfaceAddresses() {

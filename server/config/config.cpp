@@ -32,6 +32,10 @@ constexpr std::int64_t kMinRelayPort = 1024;
 constexpr std::int64_t kMaxLifetime = 86400;
 constexpr std::int64_t kMaxThreads = 256;
 constexpr std::int64_t kMaxUint32 = std::numeric_limits<std::uint32_t>::max();
+constexpr std::int64_t kMaxApiTtl = 31536000;  // 365 days, as `turnpike credentials --ttl`
+constexpr std::int64_t kMaxApiRate = 1000000;
+constexpr std::size_t kMinApiKeyChars = 16;
+constexpr std::size_t kMaxUriBytes = 1024;
 // REALM and SOFTWARE: fewer than 128 characters and at most 763 bytes (RFC 8489 14.9, 14.14).
 constexpr std::size_t kMaxTextChars = 127;
 constexpr std::size_t kMaxTextBytes = 763;
@@ -420,10 +424,19 @@ Status readLimits(const YAML::Node& node, const std::string& path, LimitsConfig&
                   {"allocations_per_user", intField(out.allocations_per_user, 0, kMaxUint32)}});
 }
 
+Status readApiRateLimit(const YAML::Node& node, const std::string& path, ApiRateLimit& out) {
+  return readMap(node, path,
+                 {{"per_second", intField(out.per_second, 0, kMaxApiRate)},
+                  {"burst", intField(out.burst, 1, kMaxApiRate)}});
+}
+
 Status readHttp(const YAML::Node& node, const std::string& path, HttpConfig& out) {
-  return readMap(
-      node, path,
-      {{"address", addressField(out.address)}, {"port", intField(out.port, 0, kMaxPort)}});
+  return readMap(node, path,
+                 {{"address", addressField(out.address)},
+                  {"port", intField(out.port, 0, kMaxPort)},
+                  {"api_keys", listField(readString, out.api_keys)},
+                  {"api_max_ttl", intField(out.api_max_ttl, 1, kMaxApiTtl)},
+                  {"api_rate_limit", sectionField(readApiRateLimit, out.api_rate_limit)}});
 }
 
 Status readDrain(const YAML::Node& node, const std::string& path, DrainConfig& out) {
@@ -452,7 +465,8 @@ Status readRoot(const YAML::Node& root, ServerConfig& out) {
                   {"http", sectionField(readHttp, out.http)},
                   {"drain", sectionField(readDrain, out.drain)},
                   {"log", sectionField(readLog, out.log)},
-                  {"threads", intField(out.threads, 0, kMaxThreads)}});
+                  {"threads", intField(out.threads, 0, kMaxThreads)},
+                  {"public_uris", listField(readString, out.public_uris)}});
 }
 
 // The values the schema documents for absent keys; ServerConfig{} leaves listeners empty.
@@ -678,6 +692,65 @@ Status validatePeers(const ServerConfig& config) {
   return checkCidrs(config.peers.deny, "peers.deny");
 }
 
+// Visible ASCII only: no spaces, no control characters.
+bool isVisibleAscii(std::string_view text) {
+  return std::ranges::all_of(text, [](char c) { return c > ' ' && c < '\x7F'; });
+}
+
+// stun:, turn: or turns: (RFC 7064, RFC 7065), something after it, and nothing a client would
+// choke on.
+Status checkPublicUri(const std::string& uri, const std::string& key) {
+  constexpr std::array<std::string_view, 3> kSchemes{"stun:", "turn:", "turns:"};
+  const auto* scheme =
+      std::ranges::find_if(kSchemes, [&](std::string_view s) { return uri.starts_with(s); });
+  if (scheme == kSchemes.end()) {
+    return fail(key, "must start with stun:, turn: or turns:, got \"" +
+                         uri.substr(0, kMaxQuotedValue) + "\"");
+  }
+  if (uri.size() == scheme->size()) {
+    return fail(key, "needs a host after " + std::string(*scheme));
+  }
+  if (uri.size() > kMaxUriBytes || !isVisibleAscii(uri)) {
+    return fail(key, "must be at most 1024 characters of ASCII, without spaces");
+  }
+  return {};
+}
+
+Status validateApi(const ServerConfig& config) {
+  const HttpConfig& http = config.http;
+  for (std::size_t i = 0; i < http.api_keys.size(); ++i) {
+    const std::string& key = http.api_keys[i];
+    if (key.size() < kMinApiKeyChars) {
+      return fail(indexPath("http.api_keys", i),
+                  "must be at least 16 characters, got " + std::to_string(key.size()));
+    }
+    if (!isVisibleAscii(key)) {
+      return fail(indexPath("http.api_keys", i),
+                  "must be ASCII without spaces (it is sent as an HTTP bearer token)");
+    }
+  }
+  if (!http.api_keys.empty() && config.auth.secrets.empty()) {
+    return fail("http.api_keys", "needs auth.secrets to mint with");
+  }
+  if (http.api_max_ttl < 1 || http.api_max_ttl > kMaxApiTtl) {
+    return fail("http.api_max_ttl",
+                "must be between 1 and 31536000 seconds, got " + std::to_string(http.api_max_ttl));
+  }
+  if (http.api_rate_limit.per_second > kMaxApiRate) {
+    return fail("http.api_rate_limit.per_second", "must be between 0 and 1000000");
+  }
+  if (http.api_rate_limit.burst < 1 || http.api_rate_limit.burst > kMaxApiRate) {
+    return fail("http.api_rate_limit.burst", "must be between 1 and 1000000");
+  }
+  for (std::size_t i = 0; i < config.public_uris.size(); ++i) {
+    if (Status status = checkPublicUri(config.public_uris[i], indexPath("public_uris", i));
+        !status) {
+      return status;
+    }
+  }
+  return {};
+}
+
 Status validateThreads(const ServerConfig& config) {
   if (config.threads > kMaxThreads) {
     return fail("threads", "must be between 0 and 256, got " + std::to_string(config.threads));
@@ -686,55 +759,6 @@ Status validateThreads(const ServerConfig& config) {
 }
 
 }  // namespace
-
-const std::string_view kDefaultConfigYaml = R"yaml(# turnpike configuration: the built-in defaults.
-# Every key is optional; an absent key takes the value shown here. Unknown keys are
-# rejected so that typos are caught.
-
-# REALM sent in authentication challenges: non-empty, fewer than 128 characters.
-realm: turnpike
-
-# SOFTWARE attribute added to responses; "" omits it.
-software: turnpike
-
-# STUN/TURN listeners. transport: udp, tcp or tls (required). address: an IPv4 or
-# IPv6 literal, default 0.0.0.0. port: 1..65535, default 3478 (5349 for tls).
-listeners:
-  - {transport: udp, address: 0.0.0.0, port: 3478}
-  - {transport: tcp, address: 0.0.0.0, port: 3478}
-
-# PEM files, required when a tls listener exists:
-# tls: {certificate: /etc/turnpike/cert.pem, private_key: /etc/turnpike/key.pem}
-
-# TURN relay.
-relay:
-  addresses: []            # relay sockets bind here (IP literals)
-  external_addresses: []   # advertised instead, one per relay address, same family
-  port_range: [49152, 65535]
-allocation: {default_lifetime: 600, max_lifetime: 3600}   # seconds, at most 86400
-auth:
-  secrets: []   # REST API shared secrets; the first one mints credentials
-  users: {}     # static long-term users, name: password
-peers:
-  allow: []     # CIDR prefixes, e.g. 10.0.0.0/8 or "::1/128"
-  deny: []
-limits: {allocations_total: 0, allocations_per_user: 0}   # 0 = unlimited
-
-# HTTP endpoint (metrics, health checks). port 0 disables it.
-http: {address: 127.0.0.1, port: 9641}
-
-# SIGTERM drains: new Allocate requests get 300 Try Alternate naming one of
-# alternate_servers (ADDRESS:PORT, same address family as the client), or 403 without
-# one; existing allocations keep relaying for up to `timeout` seconds (0: exit at
-# once). A second SIGTERM exits at once.
-drain: {timeout: 30, alternate_servers: []}
-
-# level: debug, info, warn or error. format: text or json.
-log: {level: info, format: text}
-
-# Worker threads: 0 = one per CPU core, at most 256.
-threads: 0
-)yaml";
 
 std::string_view toString(Transport transport) {
   const auto* entry = std::ranges::find(kTransports, transport, &EnumName<Transport>::value);
@@ -776,9 +800,9 @@ std::expected<ServerConfig, ConfigError> loadConfigFile(const std::string& path)
 
 std::expected<void, ConfigError> validate(const ServerConfig& config) {
   using Check = Status (*)(const ServerConfig&);
-  constexpr std::array<Check, 8> kChecks{validateText,  validateListeners,  validateTls,
+  constexpr std::array<Check, 9> kChecks{validateText,  validateListeners,  validateTls,
                                          validateRelay, validateAllocation, validateAuth,
-                                         validatePeers, validateThreads};
+                                         validatePeers, validateApi,        validateThreads};
   for (const Check check : kChecks) {
     if (Status status = check(config); !status) {
       return status;

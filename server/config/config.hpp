@@ -64,9 +64,19 @@ struct LimitsConfig {
   friend bool operator==(const LimitsConfig&, const LimitsConfig&) = default;
 };
 
+// Token bucket per client address for the credential API; per_second 0 turns it off.
+struct ApiRateLimit {
+  std::uint32_t per_second = 5;
+  std::uint32_t burst = 20;
+  friend bool operator==(const ApiRateLimit&, const ApiRateLimit&) = default;
+};
+
 struct HttpConfig {
   protocol::IpAddress address = protocol::IpAddress::v4({127, 0, 0, 1});
   std::uint16_t port = 9641;
+  std::vector<std::string> api_keys;  // credential API bearer keys; empty = the API is off
+  std::uint32_t api_max_ttl = 86400;  // longest credential the API mints, seconds
+  ApiRateLimit api_rate_limit;
   friend bool operator==(const HttpConfig&, const HttpConfig&) = default;
 };
 
@@ -100,6 +110,8 @@ struct ServerConfig {
   DrainConfig drain;
   LogConfig log;
   std::uint32_t threads = 0;  // 0 = one worker per core
+  // stun:, turn: and turns: URIs the credential API hands out; empty = derived from the config.
+  std::vector<std::string> public_uris;
   friend bool operator==(const ServerConfig&, const ServerConfig&) = default;
 };
 

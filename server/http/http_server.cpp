@@ -7,6 +7,7 @@
 
 #include <mutex>
 
+#include "server/http/credential_api.hpp"
 #include "server/log.hpp"
 
 namespace turnpike::server {
@@ -28,6 +29,16 @@ void HttpServer::handle(evhttp_request* request, void* self_pointer) {
   auto* self = static_cast<HttpServer*>(self_pointer);
   const char* path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(request));
   const std::string_view route = path == nullptr ? "" : path;
+  if (apiEndpointFor(route) && self->api_ != nullptr) {
+    serveCredentialApi(*self->api_, request);
+    return;
+  }
+  // Only the API takes methods beyond GET and HEAD: elsewhere they get libevent's old answer.
+  const evhttp_cmd_type command = evhttp_request_get_command(request);
+  if (command != EVHTTP_REQ_GET && command != EVHTTP_REQ_HEAD && !apiEndpointFor(route)) {
+    evhttp_send_error(request, HTTP_NOTIMPLEMENTED, nullptr);
+    return;
+  }
   if (route == "/metrics") {
     reply(request, HTTP_OK, "OK", "text/plain; version=0.0.4; charset=utf-8", self->metrics_());
   } else if (route == "/healthz" || route == "/readyz") {
@@ -47,8 +58,9 @@ void HttpServer::handle(evhttp_request* request, void* self_pointer) {
 void HttpServer::BaseDeleter::operator()(event_base* base) const { event_base_free(base); }
 void HttpServer::HttpDeleter::operator()(evhttp* http) const { evhttp_free(http); }
 
-HttpServer::HttpServer(const HttpConfig& config, MetricsSource metrics, Probes probes)
-    : config_(config), metrics_(std::move(metrics)), probes_(std::move(probes)) {}
+HttpServer::HttpServer(const HttpConfig& config, MetricsSource metrics, Probes probes,
+                       CredentialApi* api)
+    : config_(config), metrics_(std::move(metrics)), probes_(std::move(probes)), api_(api) {}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -64,8 +76,14 @@ std::expected<void, std::string> HttpServer::start() {
   if (!base_ || !http_) {
     return std::unexpected("http: cannot create the libevent base");
   }
-  evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-  evhttp_set_max_body_size(http_.get(), 4096);
+  // The API answers 405 itself for methods it does not take, so libevent lets them through.
+  evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                              EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+  // Bodies up to 4 x the API's limit reach it (and get its JSON 400); larger ones get
+  // libevent's 413. Headers are bounded too.
+  evhttp_set_max_body_size(http_.get(), 4 * kApiMaxBodySize);
+  evhttp_set_max_headers_size(http_.get(), 4 * kApiMaxBodySize);
   evhttp_set_timeout(http_.get(), 10);
   evhttp_set_gencb(http_.get(), &HttpServer::handle, this);
   const std::string address = config_.address.toString();

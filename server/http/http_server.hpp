@@ -1,4 +1,5 @@
-// The operations HTTP endpoint (libevent), on its own thread: GET /metrics, /healthz, /readyz.
+// The operations HTTP endpoint (libevent), on its own thread: GET /metrics, /healthz, /readyz
+// and, when it is on, the credential API (server/http/credential_api.hpp).
 #pragma once
 
 #include <expected>
@@ -15,6 +16,8 @@ struct evhttp_request;
 
 namespace turnpike::server {
 
+class CredentialApi;
+
 class HttpServer {
  public:
   // Produces the /metrics body; called on the HTTP thread.
@@ -26,7 +29,9 @@ class HttpServer {
     Probe readiness;  // GET /readyz
   };
 
-  HttpServer(const HttpConfig& config, MetricsSource metrics, Probes probes = {});
+  // `api` (borrowed, outlives the server) answers /api/v1/...; null when the API is off.
+  HttpServer(const HttpConfig& config, MetricsSource metrics, Probes probes = {},
+             CredentialApi* api = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -48,6 +53,7 @@ class HttpServer {
   HttpConfig config_;
   MetricsSource metrics_;
   Probes probes_;
+  CredentialApi* api_;
   std::unique_ptr<event_base, BaseDeleter> base_;
   std::unique_ptr<evhttp, HttpDeleter> http_;
   std::thread thread_;

@@ -22,10 +22,26 @@ MetricFamily family(std::string name, std::string help, MetricType type,
   return MetricFamily{std::move(name), std::move(help), type, std::move(samples)};
 }
 
+// turnpike_api_requests_total{endpoint, code}: every pair, zeros included.
+MetricFamily apiFamily(const ApiRequestCounts& api) {
+  std::vector<ClientMetric> samples;
+  for (std::size_t e = 0; e < kApiEndpointCount; ++e) {
+    for (std::size_t s = 0; s < kApiStatuses.size(); ++s) {
+      samples.push_back(
+          metricSample(MetricType::Counter, static_cast<double>(api.counts[e][s]),
+                       {{"endpoint", std::string(toString(static_cast<ApiEndpoint>(e)))},
+                        {"code", std::to_string(kApiStatuses[s])}}));
+    }
+  }
+  return family("turnpike_api_requests_total",
+                "Credential API requests, by endpoint and response status code.",
+                MetricType::Counter, std::move(samples));
+}
+
 }  // namespace
 
-std::string renderMetrics(const ServerTotals& totals, std::size_t workers,
-                          std::string_view version) {
+std::string renderMetrics(const ServerTotals& totals, std::size_t workers, std::string_view version,
+                          const ApiRequestCounts* api) {
   std::vector<MetricFamily> families;
   families.push_back(
       family("turnpike_build_info", "Build information; the value is always 1.", MetricType::Gauge,
@@ -123,6 +139,9 @@ std::string renderMetrics(const ServerTotals& totals, std::size_t workers,
        metricSample(MetricType::Counter, static_cast<double>(totals.reloads_failed),
                     {{"result", "failure"}})}));
   appendProcessMetrics(families);
+  if (api != nullptr) {
+    families.push_back(apiFamily(*api));
+  }
   return prometheus::TextSerializer().Serialize(families);
 }
 

@@ -5,11 +5,14 @@
 #include <string>
 #include <string_view>
 
+#include "server/http/credential_api.hpp"
 #include "server/server.hpp"
 
 namespace turnpike::server {
 
+// `api`: the credential API's request counters, or null when the API is off (no family then).
 [[nodiscard]] std::string renderMetrics(const ServerTotals& totals, std::size_t workers,
-                                        std::string_view version);
+                                        std::string_view version,
+                                        const ApiRequestCounts* api = nullptr);
 
 }  // namespace turnpike::server

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -177,6 +178,31 @@ void turnYaml(const ServerOptions& options, std::ostringstream& yaml) {
   }
 }
 
+// public_uris, when the options set it.
+void apiYaml(const ServerOptions& options, std::ostringstream& yaml) {
+  if (!options.public_uris.empty()) {
+    yaml << "public_uris: " << yamlList(options.public_uris) << "\n";
+  }
+}
+
+// The http keys of the credential API that the options set, as ", key: value" flow entries.
+std::string apiHttpKeys(const ServerOptions& options) {
+  std::ostringstream keys;
+  if (!options.api_keys.empty()) {
+    keys << ", api_keys: " << yamlList(options.api_keys);
+  }
+  if (options.api_max_ttl != 0) {
+    keys << ", api_max_ttl: " << options.api_max_ttl;
+  }
+  if (options.api_per_second || options.api_burst) {
+    keys << ", api_rate_limit: {"
+         << (options.api_per_second ? "per_second: " + std::to_string(*options.api_per_second) : "")
+         << (options.api_per_second && options.api_burst ? ", " : "")
+         << (options.api_burst ? "burst: " + std::to_string(*options.api_burst) : "") << "}";
+  }
+  return keys.str();
+}
+
 std::string configYaml(const ServerOptions& options, std::uint16_t port,
                        const TlsListenerFiles& tls, std::uint16_t http_port) {
   const std::string address = options.ipv6 ? "\"::1\"" : "127.0.0.1";
@@ -203,7 +229,8 @@ std::string configYaml(const ServerOptions& options, std::uint16_t port,
   if (http_port != 0) {
     yaml << "address: " << address << ", ";
   }
-  yaml << "port: " << http_port << "}\n";
+  yaml << "port: " << http_port << apiHttpKeys(options) << "}\n";
+  apiYaml(options, yaml);
   turnYaml(options, yaml);
   return yaml.str();
 }
@@ -587,6 +614,64 @@ std::optional<ReceivedDatagram> recvUdpFrom(int fd, Millis timeout) {
     }
   }
   return std::nullopt;
+}
+
+// ---- HTTP ----
+
+std::string HttpResponse::header(const std::string& lower_case_name) const {
+  const auto it = headers.find(lower_case_name);
+  return it == headers.end() ? "" : it->second;
+}
+
+std::string httpRequest(std::string_view method, std::string_view target,
+                        const std::vector<std::string>& headers, std::string_view body) {
+  std::string request = std::string(method) + " " + std::string(target) +
+                        " HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n";
+  for (const std::string& line : headers) {
+    request += line + "\r\n";
+  }
+  if (!body.empty()) {
+    request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  return request + "\r\n" + std::string(body);
+}
+
+std::optional<HttpResponse> httpExchange(const Endpoint& server, const std::string& request,
+                                         Millis timeout) {
+  const UniqueFd fd = tcpConnect(server, timeout);
+  if (!fd.valid() || !sendAll(fd.get(), protocol::asBytes(request), timeout)) {
+    return std::nullopt;
+  }
+  const std::optional<Bytes> answer = recvUntilClose(fd.get(), timeout);
+  if (!answer) {
+    return std::nullopt;
+  }
+  const std::string text(protocol::asText(*answer));
+  const std::size_t head_end = text.find("\r\n\r\n");
+  if (!text.starts_with("HTTP/1.") || head_end == std::string::npos || text.size() < 12) {
+    return std::nullopt;
+  }
+  HttpResponse response;
+  response.status = std::atoi(text.substr(9, 3).c_str());
+  response.body = text.substr(head_end + 4);
+  std::istringstream lines(text.substr(0, head_end));
+  std::string line;
+  std::getline(lines, line);  // the status line
+  while (std::getline(lines, line)) {
+    const std::size_t colon = line.find(':');
+    if (colon == std::string::npos) {
+      continue;
+    }
+    std::string name = line.substr(0, colon);
+    std::ranges::transform(name, name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    while (!value.empty() && (value.back() == '\r' || value.back() == ' ')) {
+      value.pop_back();
+    }
+    response.headers[name] = value;
+  }
+  return response;
 }
 
 // ---- STUN ----

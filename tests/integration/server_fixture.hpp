@@ -15,6 +15,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -176,6 +177,26 @@ struct ReceivedDatagram {
 [[nodiscard]] std::optional<protocol::ConstBytes> attributeValue(const protocol::Message& message,
                                                                  std::uint16_t type);
 
+// ---- HTTP ----
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased; the last one of a name wins
+  std::string body;
+  [[nodiscard]] std::string header(const std::string& lower_case_name) const;
+};
+
+// "METHOD target HTTP/1.0" with Host, Connection: close, the given header lines ("Name: value")
+// and, when there is a body, Content-Length.
+[[nodiscard]] std::string httpRequest(std::string_view method, std::string_view target,
+                                      const std::vector<std::string>& headers = {},
+                                      std::string_view body = {});
+// Sends a whole request on a fresh connection and reads the answer until the server closes it.
+// nullopt on a connection failure, a timeout or an answer that is not HTTP.
+[[nodiscard]] std::optional<HttpResponse> httpExchange(const protocol::Endpoint& server,
+                                                       const std::string& request,
+                                                       Millis timeout = kReplyTimeout);
+
 // ---- The server fixture ----
 
 struct ServerOptions {
@@ -206,6 +227,13 @@ struct ServerOptions {
   std::uint32_t drain_timeout = 0;
   std::vector<std::string> alternate_servers;  // drain.alternate_servers, "ADDRESS:PORT"
   std::string log_format;                      // log.format; empty: the default (text)
+
+  // The credential API (needs http and secrets). Empty or unset values write no key.
+  std::vector<std::string> api_keys;            // http.api_keys
+  std::uint32_t api_max_ttl = 0;                // http.api_max_ttl
+  std::optional<std::uint32_t> api_per_second;  // http.api_rate_limit.per_second (0 = off)
+  std::optional<std::uint32_t> api_burst;       // http.api_rate_limit.burst
+  std::vector<std::string> public_uris;         // public_uris
 };
 
 // Starts turnpike in SetUp (skipping when the loopback address cannot be bound) and stops it with

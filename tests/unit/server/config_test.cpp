@@ -64,6 +64,11 @@ void expectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.limits.allocations_per_user, b.limits.allocations_per_user);
   EXPECT_EQ(a.http.address, b.http.address);
   EXPECT_EQ(a.http.port, b.http.port);
+  EXPECT_EQ(a.http.api_keys, b.http.api_keys);
+  EXPECT_EQ(a.http.api_max_ttl, b.http.api_max_ttl);
+  EXPECT_EQ(a.http.api_rate_limit.per_second, b.http.api_rate_limit.per_second);
+  EXPECT_EQ(a.http.api_rate_limit.burst, b.http.api_rate_limit.burst);
+  EXPECT_EQ(a.public_uris, b.public_uris);
   EXPECT_EQ(a.log.level, b.log.level);
   EXPECT_EQ(a.log.format, b.log.format);
   EXPECT_EQ(a.threads, b.threads);
@@ -103,6 +108,11 @@ TEST(ConfigDefaults, DefaultValues) {
   EXPECT_EQ(config.log.level, LogLevel::kInfo);
   EXPECT_EQ(config.log.format, LogFormat::kText);
   EXPECT_EQ(config.threads, 0U);
+  EXPECT_TRUE(config.http.api_keys.empty());
+  EXPECT_EQ(config.http.api_max_ttl, 86400U);
+  EXPECT_EQ(config.http.api_rate_limit.per_second, 5U);
+  EXPECT_EQ(config.http.api_rate_limit.burst, 20U);
+  EXPECT_TRUE(config.public_uris.empty());
 }
 
 TEST(ConfigDefaults, EmbeddedDefaultYamlLoadsToTheDefaults) {
@@ -184,6 +194,46 @@ threads: 256
   EXPECT_EQ(config.log.level, LogLevel::kDebug);
   EXPECT_EQ(config.log.format, LogFormat::kJson);
   EXPECT_EQ(config.threads, 256U);
+}
+
+// ---- Credential API ----
+
+TEST(ConfigApi, KeysMaxTtlRateLimitAndPublicUris) {
+  const ServerConfig config = loadOk(R"yaml(
+auth: {secrets: [s3cret]}
+http:
+  api_keys: [0123456789abcdef, "k!#$%&'()*+,-./:;<=>?@[]^_`{|}~"]
+  api_max_ttl: 31536000
+  api_rate_limit: {per_second: 0, burst: 1}
+public_uris:
+  - "turn:turn.example.com:3478?transport=udp"
+  - "turns:[2001:db8::1]:5349?transport=tcp"
+  - stun:turn.example.com
+)yaml");
+  EXPECT_EQ(config.http.api_keys,
+            (std::vector<std::string>{"0123456789abcdef", "k!#$%&'()*+,-./:;<=>?@[]^_`{|}~"}));
+  EXPECT_EQ(config.http.api_max_ttl, 31536000U);
+  EXPECT_EQ(config.http.api_rate_limit.per_second, 0U);
+  EXPECT_EQ(config.http.api_rate_limit.burst, 1U);
+  EXPECT_EQ(config.public_uris,
+            (std::vector<std::string>{"turn:turn.example.com:3478?transport=udp",
+                                      "turns:[2001:db8::1]:5349?transport=tcp",
+                                      "stun:turn.example.com"}));
+}
+
+TEST(ConfigApi, ErrorMessagesSayWhatIsWrong) {
+  const auto short_key = loadConfigText("auth: {secrets: [s]}\nhttp: {api_keys: [short]}\n");
+  ASSERT_FALSE(short_key.has_value());
+  EXPECT_EQ(toString(short_key.error()),
+            "config: http.api_keys[0]: must be at least 16 characters, got 5");
+  const auto no_secret = loadConfigText("http: {api_keys: [0123456789abcdef]}\n");
+  ASSERT_FALSE(no_secret.has_value());
+  EXPECT_EQ(toString(no_secret.error()), "config: http.api_keys: needs auth.secrets to mint with");
+  const auto bad_uri = loadConfigText("public_uris: [\"http://example.com\"]\n");
+  ASSERT_FALSE(bad_uri.has_value());
+  EXPECT_EQ(toString(bad_uri.error()),
+            "config: public_uris[0]: must start with stun:, turn: or turns:, got "
+            "\"http://example.com\"");
 }
 
 // ---- Listeners ----
@@ -391,6 +441,42 @@ INSTANTIATE_TEST_SUITE_P(
                   "limits.allocations_per_user"},
         ErrorCase{"HttpPortTooBig", "http: {port: 65536}\n", "http.port"},
         ErrorCase{"HttpBadAddress", "http: {address: 1.2.3}\n", "http.address"},
+        // The credential API.
+        ErrorCase{"ApiKeyTooShort",
+                  "auth: {secrets: [s]}\nhttp: {api_keys: [0123456789abcdef, 0123456789abcde]}\n",
+                  "http.api_keys[1]"},
+        ErrorCase{"ApiKeyWithSpace",
+                  "auth: {secrets: [s]}\nhttp: {api_keys: [\"0123456789 abcdef\"]}\n",
+                  "http.api_keys[0]"},
+        ErrorCase{"ApiKeyNonAscii",
+                  "auth: {secrets: [s]}\nhttp: {api_keys: [\"0123456789abcdef\xC3\xA9\"]}\n",
+                  "http.api_keys[0]"},
+        ErrorCase{"ApiKeyIsList", "auth: {secrets: [s]}\nhttp: {api_keys: [[a]]}\n",
+                  "http.api_keys[0]"},
+        ErrorCase{"ApiKeysIsScalar", "auth: {secrets: [s]}\nhttp: {api_keys: 0123456789abcdef}\n",
+                  "http.api_keys"},
+        ErrorCase{"ApiKeysWithoutSecrets", "http: {api_keys: [0123456789abcdef]}\n",
+                  "http.api_keys"},
+        ErrorCase{"ApiMaxTtlZero", "http: {api_max_ttl: 0}\n", "http.api_max_ttl"},
+        ErrorCase{"ApiMaxTtlTooBig", "http: {api_max_ttl: 31536001}\n", "http.api_max_ttl"},
+        ErrorCase{"ApiRateNegative", "http: {api_rate_limit: {per_second: -1}}\n",
+                  "http.api_rate_limit.per_second"},
+        ErrorCase{"ApiRateTooBig", "http: {api_rate_limit: {per_second: 1000001}}\n",
+                  "http.api_rate_limit.per_second"},
+        ErrorCase{"ApiBurstZero", "http: {api_rate_limit: {burst: 0}}\n",
+                  "http.api_rate_limit.burst"},
+        ErrorCase{"ApiRateUnknownKey", "http: {api_rate_limit: {rate: 1}}\n",
+                  "http.api_rate_limit.rate"},
+        ErrorCase{"ApiRateIsScalar", "http: {api_rate_limit: 5}\n", "http.api_rate_limit"},
+        ErrorCase{"PublicUriHttp", "public_uris: [\"turn:a:3478\", \"http://a\"]\n",
+                  "public_uris[1]"},
+        ErrorCase{"PublicUriUppercaseScheme", "public_uris: [\"TURN:a:3478\"]\n", "public_uris[0]"},
+        ErrorCase{"PublicUriStuns", "public_uris: [\"stuns:a:5349\"]\n", "public_uris[0]"},
+        ErrorCase{"PublicUriNoHost", "public_uris: [\"turn:\"]\n", "public_uris[0]"},
+        ErrorCase{"PublicUriSpace", "public_uris: [\"turn:a b\"]\n", "public_uris[0]"},
+        ErrorCase{"PublicUriTooLong", "public_uris: [\"turn:" + std::string(1020, 'a') + "\"]\n",
+                  "public_uris[0]"},
+        ErrorCase{"PublicUrisIsScalar", "public_uris: \"turn:a\"\n", "public_uris"},
         ErrorCase{"LogLevelUnknown", "log: {level: verbose}\n", "log.level"},
         ErrorCase{"LogLevelUppercase", "log: {level: INFO}\n", "log.level"},
         ErrorCase{"LogFormatUnknown", "log: {format: xml}\n", "log.format"},
@@ -478,6 +564,16 @@ TEST(ConfigValidate, ChecksStructsBuiltInCode) {
        "allocation.max_lifetime"},
       {"LongUser", [](ServerConfig& c) { c.auth.users[std::string(510, 'u')] = "p"; },
        "auth.users." + std::string(510, 'u')},
+      {"ApiMaxTtlZero", [](ServerConfig& c) { c.http.api_max_ttl = 0; }, "http.api_max_ttl"},
+      {"ApiBurstZero", [](ServerConfig& c) { c.http.api_rate_limit.burst = 0; },
+       "http.api_rate_limit.burst"},
+      {"ApiKeyWithoutSecret", [](ServerConfig& c) { c.http.api_keys = {"0123456789abcdef"}; },
+       "http.api_keys"},
+      {"PublicUriScheme",
+       [](ServerConfig& c) {
+         c.public_uris = {"turn:a", "udp:a"};
+       },
+       "public_uris[1]"},
   };
   for (const Case& test_case : cases) {
     SCOPED_TRACE(test_case.name);

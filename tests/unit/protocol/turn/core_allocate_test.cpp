@@ -470,13 +470,7 @@ TEST_F(CoreAllocateTest, DrainingWithoutAnAlternateOfTheFamilyAnswers403) {
 
 TEST_F(CoreAllocateTest, DrainingStillChallengesUnauthenticatedAllocates) {
   core->startDraining({ep("192.0.2.7", 3478)});
-  const Bytes response = exchange(
-      client, request(
-                  Method::kAllocate, [](MessageBuilder& b) { b.addRequestedTransport(17); },
-                  Auth{.with_username = false,
-                       .with_realm = false,
-                       .with_nonce = false,
-                       .mac = Auth::Mac::kNone}));
+  const Bytes response = allocate(client, {}, noAuth());
   EXPECT_EQ(errorCodeOf(response), error::kUnauthenticated);
   EXPECT_FALSE(alternateServerOf(response));
 }

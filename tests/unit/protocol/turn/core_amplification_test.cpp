@@ -16,6 +16,13 @@ namespace {
 
 constexpr double kMaxRatio = 3.5;
 
+Auth withUser(std::string username, std::string password) {
+  Auth auth;
+  auth.username = std::move(username);
+  auth.password = std::move(password);
+  return auth;
+}
+
 // The server's real nonces (auth::NonceCodec), as server/turn_support.cpp wires them.
 class RealNonces final : public NonceSource {
  public:
@@ -59,8 +66,7 @@ class CoreAmplificationTest : public CoreFixture {
 
   // Every request an attacker can send without credentials, smallest forms first.
   std::vector<Shape> shapes() {
-    const Auth none{
-        .with_username = false, .with_realm = false, .with_nonce = false, .mac = Auth::Mac::kNone};
+    const Auth none = noAuth();
     const Attrs transport = [](MessageBuilder& b) { b.addRequestedTransport(17); };
     const Attrs transport_fingerprint = [](MessageBuilder& b) {
       b.addRequestedTransport(17);
@@ -83,9 +89,9 @@ class CoreAmplificationTest : public CoreFixture {
         {"Binding, header only", request(Method::kBinding, {}, none)},
         {"unknown method 0x0fe", request(static_cast<Method>(0x0fe), {}, none)},
         {"Allocate with a wrong password",
-         request(Method::kAllocate, transport, Auth{.password = "wrong"})},
+         request(Method::kAllocate, transport, withUser("alice", "wrong"))},
         {"Allocate from an unknown user",
-         request(Method::kAllocate, transport, Auth{.username = "mallory"})},
+         request(Method::kAllocate, transport, withUser("mallory", "alice-password"))},
     };
     Bytes classic = request(Method::kBinding, {}, none);
     classic[4] = std::byte{0x01};  // RFC 3489: no magic cookie
@@ -140,12 +146,9 @@ TEST_F(CoreAmplificationTest, TheChallengeStaysWithinTheLimitForRealmsUpTo16Char
 TEST_F(CoreAmplificationTest, TheChallengeIsTheLargestAnswerAndCarriesNoSoftwareOrReason) {
   makeServerLikeCore("turnpike");
   const Bytes response = exchange(
-      client, request(
-                  Method::kAllocate, [](MessageBuilder& b) { b.addRequestedTransport(17); },
-                  Auth{.with_username = false,
-                       .with_realm = false,
-                       .with_nonce = false,
-                       .mac = Auth::Mac::kNone}));
+      client,
+      request(
+          Method::kAllocate, [](MessageBuilder& b) { b.addRequestedTransport(17); }, noAuth()));
   EXPECT_EQ(errorCodeOf(response), error::kUnauthenticated);
   const auto message = Message::parse(response);
   ASSERT_TRUE(message);

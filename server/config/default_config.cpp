@@ -1,0 +1,68 @@
+// The embedded default configuration (`turnpike --print-default-config`): every key with its
+// default value and a comment. loadConfigText(kDefaultConfigYaml) yields the defaults.
+#include "server/config/config.hpp"
+
+namespace turnpike::server {
+
+const std::string_view kDefaultConfigYaml = R"yaml(# turnpike configuration: the built-in defaults.
+# Every key is optional; an absent key takes the value shown here. Unknown keys are
+# rejected so that typos are caught.
+
+# REALM sent in authentication challenges: non-empty, fewer than 128 characters.
+realm: turnpike
+
+# SOFTWARE attribute added to responses; "" omits it.
+software: turnpike
+
+# STUN/TURN listeners. transport: udp, tcp or tls (required). address: an IPv4 or
+# IPv6 literal, default 0.0.0.0. port: 1..65535, default 3478 (5349 for tls).
+listeners:
+  - {transport: udp, address: 0.0.0.0, port: 3478}
+  - {transport: tcp, address: 0.0.0.0, port: 3478}
+
+# PEM files, required when a tls listener exists:
+# tls: {certificate: /etc/turnpike/cert.pem, private_key: /etc/turnpike/key.pem}
+
+# TURN relay.
+relay:
+  addresses: []            # relay sockets bind here (IP literals)
+  external_addresses: []   # advertised instead, one per relay address, same family
+  port_range: [49152, 65535]
+allocation: {default_lifetime: 600, max_lifetime: 3600}   # seconds, at most 86400
+auth:
+  secrets: []   # REST API shared secrets; the first one mints credentials
+  users: {}     # static long-term users, name: password
+peers:
+  allow: []     # CIDR prefixes, e.g. 10.0.0.0/8 or "::1/128"
+  deny: []
+limits: {allocations_total: 0, allocations_per_user: 0}   # 0 = unlimited
+
+# HTTP endpoint (metrics, health checks, credential API). port 0 disables it.
+http:
+  address: 127.0.0.1
+  port: 9641
+  # Credential API (POST /api/v1/credentials, GET /api/v1/turn): on when api_keys is not
+  # empty. Bearer keys of at least 16 characters; needs auth.secrets to mint with.
+  api_keys: []
+  api_max_ttl: 86400                          # longest credential it mints, seconds
+  api_rate_limit: {per_second: 5, burst: 20}  # per client address; per_second 0 = off
+
+# stun:/turn:/turns: URIs the credential API hands out, e.g.
+# ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349?transport=tcp"].
+# Empty: derived from the listeners and the relay (external) addresses.
+public_uris: []
+
+# SIGTERM drains: new Allocate requests get 300 Try Alternate naming one of
+# alternate_servers (ADDRESS:PORT, same address family as the client), or 403 without
+# one; existing allocations keep relaying for up to `timeout` seconds (0: exit at
+# once). A second SIGTERM exits at once.
+drain: {timeout: 30, alternate_servers: []}
+
+# level: debug, info, warn or error. format: text or json.
+log: {level: info, format: text}
+
+# Worker threads: 0 = one per CPU core, at most 256.
+threads: 0
+)yaml";
+
+}  // namespace turnpike::server
