@@ -127,8 +127,19 @@ std::expected<ReloadReport, std::string> Server::reload(const ServerConfig& next
     worker->setPolicy(policy);
   }
   report.applied.emplace_back("peers");
+  ignore(next.limits.tls_handshake_timeout != config_.limits.tls_handshake_timeout,
+         "limits.tls_handshake_timeout");
+  const std::uint32_t handshake_timeout = config_.limits.tls_handshake_timeout;
   config_.limits = next.limits;
+  config_.limits.tls_handshake_timeout = handshake_timeout;  // the listeners keep theirs
   shared_->quota.setLimits(config_.limits);
+  shared_->connections.setLimits(config_.limits);
+  shared_->connection_idle_timeout.store(config_.limits.connection_idle_timeout);
+  protocol::CoreConfig core_limits;
+  applyLimits(config_.limits, core_limits);
+  for (auto& worker : workers_) {
+    worker->setLimits(core_limits);
+  }
   report.applied.emplace_back("limits");
   config_.log = next.log;
   setLogConfig(config_.log);
@@ -211,6 +222,8 @@ ServerTotals Server::totals() const {
       totals.tcp_closed[i] += stats.tcp_closed[i].get();
     }
     totals.tcp_accepted += stats.tcp_accepted.get();
+    totals.connections_total_rejected += stats.connections_total_rejected.get();
+    totals.connections_per_ip_rejected += stats.connections_per_ip_rejected.get();
     for (std::size_t i = 0; i < totals.connections_active.size(); ++i) {
       totals.connections_active[i] += stats.connections_active[i].get();
     }

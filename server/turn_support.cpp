@@ -57,7 +57,8 @@ protocol::NonceCheck NonceAdapter::verify(std::string_view nonce, const protocol
   return protocol::NonceCheck::kInvalid;
 }
 
-protocol::QuotaVerdict SharedQuota::acquire(std::string_view user) {
+protocol::QuotaVerdict SharedQuota::acquire(std::string_view user,
+                                            const protocol::IpAddress& client) {
   const std::lock_guard lock(mutex_);
   if (limits_.allocations_total != 0 && total_ >= limits_.allocations_total) {
     return protocol::QuotaVerdict::kTotalLimit;
@@ -67,12 +68,54 @@ protocol::QuotaVerdict SharedQuota::acquire(std::string_view user) {
       it->second >= limits_.allocations_per_user) {
     return protocol::QuotaVerdict::kUserLimit;
   }
+  const protocol::IpAddress key = protocol::limitKey(client);
+  auto from_ip = per_ip_.find(key);
+  if (limits_.allocations_per_client_ip != 0 && from_ip != per_ip_.end() &&
+      from_ip->second >= limits_.allocations_per_client_ip) {
+    return protocol::QuotaVerdict::kClientIpLimit;
+  }
   if (it == per_user_.end()) {
     it = per_user_.emplace(std::string(user), 0).first;
   }
+  if (from_ip == per_ip_.end()) {
+    from_ip = per_ip_.emplace(key, 0).first;
+  }
   ++it->second;
+  ++from_ip->second;
   ++total_;
   return protocol::QuotaVerdict::kOk;
+}
+
+SharedConnections::Verdict SharedConnections::admit(const protocol::IpAddress& client) {
+  const std::lock_guard lock(mutex_);
+  if (limits_.connections_total != 0 && total_ >= limits_.connections_total) {
+    return Verdict::kTotalLimit;
+  }
+  std::uint32_t& held = per_ip_[protocol::limitKey(client)];
+  if (limits_.connections_per_ip != 0 && held >= limits_.connections_per_ip) {
+    if (held == 0) {
+      per_ip_.erase(protocol::limitKey(client));
+    }
+    return Verdict::kIpLimit;
+  }
+  ++held;
+  ++total_;
+  return Verdict::kOk;
+}
+
+void SharedConnections::release(const protocol::IpAddress& client) {
+  const std::lock_guard lock(mutex_);
+  if (auto it = per_ip_.find(protocol::limitKey(client)); it != per_ip_.end()) {
+    if (--it->second == 0) {
+      per_ip_.erase(it);
+    }
+    --total_;
+  }
+}
+
+void SharedConnections::setLimits(const LimitsConfig& limits) {
+  const std::lock_guard lock(mutex_);
+  limits_ = limits;
 }
 
 void SharedQuota::setLimits(const LimitsConfig& limits) {
@@ -85,13 +128,18 @@ bool SharedQuota::exhausted() {
   return limits_.allocations_total != 0 && total_ >= limits_.allocations_total;
 }
 
-void SharedQuota::release(std::string_view user) {
+void SharedQuota::release(std::string_view user, const protocol::IpAddress& client) {
   const std::lock_guard lock(mutex_);
   if (auto it = per_user_.find(user); it != per_user_.end()) {
     if (--it->second == 0) {
       per_user_.erase(it);
     }
     --total_;
+  }
+  if (auto it = per_ip_.find(protocol::limitKey(client)); it != per_ip_.end()) {
+    if (--it->second == 0) {
+      per_ip_.erase(it);
+    }
   }
 }
 
@@ -206,6 +254,14 @@ std::vector<protocol::RelayAddress> resolveRelayAddresses(const ServerConfig& co
   return relays;
 }
 
+void applyLimits(const LimitsConfig& limits, protocol::CoreConfig& core) {
+  core.max_permissions = limits.permissions_per_allocation;
+  core.max_channels = limits.channels_per_allocation;
+  core.bandwidth_bytes_per_second = limits.bandwidth_per_allocation_bps / 8;
+  core.unauthenticated_per_second = limits.unauthenticated_per_ip_per_second;
+  core.unauthenticated_burst = limits.unauthenticated_per_ip_burst;
+}
+
 protocol::CoreConfig makeCoreConfig(const ServerConfig& config,
                                     std::vector<protocol::RelayAddress> relays) {
   protocol::CoreConfig core;
@@ -216,6 +272,7 @@ protocol::CoreConfig makeCoreConfig(const ServerConfig& config,
   core.relay_addresses = std::move(relays);
   core.port_min = config.relay.port_min;
   core.port_max = config.relay.port_max;
+  applyLimits(config.limits, core);
   return core;
 }
 
@@ -258,6 +315,8 @@ TurnShared::TurnShared(const ServerConfig& config)
     : nonces(nonceKey(), kNonceLifetimeSeconds),
       credential_adapter(makeCredentials(config)),
       quota(config.limits),
+      connections(config.limits),
+      connection_idle_timeout(config.limits.connection_idle_timeout),
       relays(resolveRelayAddresses(config)),
       policy(std::make_shared<const protocol::PeerPolicy>(makePeerPolicy(config))),
       core_config(makeCoreConfig(config, relays)) {}

@@ -73,8 +73,9 @@ class NonceAdapter final : public protocol::NonceSource {
 class SharedQuota final : public protocol::AllocationQuota {
  public:
   explicit SharedQuota(const LimitsConfig& limits) : limits_(limits) {}
-  [[nodiscard]] protocol::QuotaVerdict acquire(std::string_view user) override;
-  void release(std::string_view user) override;
+  [[nodiscard]] protocol::QuotaVerdict acquire(std::string_view user,
+                                               const protocol::IpAddress& client) override;
+  void release(std::string_view user, const protocol::IpAddress& client) override;
   // New limits (reload) apply to the next Allocate; allocations over them are not ended.
   void setLimits(const LimitsConfig& limits);
   // True when allocations_total is set and reached.
@@ -85,6 +86,24 @@ class SharedQuota final : public protocol::AllocationQuota {
   std::mutex mutex_;
   std::uint64_t total_ = 0;
   std::map<std::string, std::uint32_t, std::less<>> per_user_;
+  std::map<protocol::IpAddress, std::uint32_t> per_ip_;  // by protocol::limitKey
+};
+
+// limits.connections_total and limits.connections_per_ip across workers: taken when a TCP or TLS
+// connection is accepted, given back when it closes (never per packet).
+class SharedConnections {
+ public:
+  enum class Verdict : std::uint8_t { kOk, kTotalLimit, kIpLimit };
+  explicit SharedConnections(const LimitsConfig& limits) : limits_(limits) {}
+  [[nodiscard]] Verdict admit(const protocol::IpAddress& client);
+  void release(const protocol::IpAddress& client);
+  void setLimits(const LimitsConfig& limits);
+
+ private:
+  std::mutex mutex_;
+  LimitsConfig limits_;
+  std::uint64_t total_ = 0;
+  std::map<protocol::IpAddress, std::uint32_t> per_ip_;  // by protocol::limitKey
 };
 
 // RESERVATION-TOKEN reservations for all workers. A reserved port is a bound socket fd that no
@@ -115,6 +134,9 @@ class SharedReservations final : public protocol::ReservationStore {
 // addresses (getifaddrs). Never a wildcard.
 [[nodiscard]] std::vector<protocol::RelayAddress> resolveRelayAddresses(const ServerConfig& config);
 
+// The per-allocation and unauthenticated limits of `limits`, in core terms.
+void applyLimits(const LimitsConfig& limits, protocol::CoreConfig& core);
+
 [[nodiscard]] protocol::CoreConfig makeCoreConfig(const ServerConfig& config,
                                                   std::vector<protocol::RelayAddress> relays);
 
@@ -138,6 +160,9 @@ struct TurnShared {
   CredentialAdapter credential_adapter;
   NonceAdapter nonce_adapter{nonces};
   SharedQuota quota;
+  SharedConnections connections;
+  // limits.connection_idle_timeout in seconds (reloadable; read by the workers' sweeps).
+  std::atomic<std::uint32_t> connection_idle_timeout;
   SharedReservations reservations;
   SystemWallClock clock;
   std::vector<protocol::RelayAddress> relays;

@@ -87,7 +87,9 @@ std::expected<void, std::string> Worker::open() {
         if (tls_context_ == nullptr) {
           return std::unexpected("tls listener " + local.toString() + ": no TLS context loaded");
         }
-        auto tls = uv::TcpListener::open(loop_, local, *this, *this, tls_context_);
+        auto tls =
+            uv::TcpListener::open(loop_, local, *this, *this, tls_context_,
+                                  std::chrono::seconds(config_.limits.tls_handshake_timeout));
         if (!tls) {
           return std::unexpected("tls listener " + local.toString() + ": " +
                                  tls.error().toString());
@@ -137,6 +139,27 @@ void Worker::setPolicy(std::shared_ptr<const protocol::PeerPolicy> policy) {
   });
 }
 
+void Worker::setLimits(const protocol::CoreConfig& limits) {
+  (void)loop_.post([this, limits] { core_.setLimits(limits); });
+}
+
+void Worker::sweepIdleConnections(protocol::MonotonicTime now) {
+  const std::chrono::seconds timeout{shared_.connection_idle_timeout.load()};
+  while (!idle_checks_.empty() && idle_checks_.front().first <= now) {
+    const std::uint64_t id = idle_checks_.front().second;
+    idle_checks_.pop_front();
+    const auto it = connections_.find(id);
+    if (it == connections_.end()) {
+      continue;  // already closed
+    }
+    if (core_.hasAllocationOnConnection(id)) {
+      idle_checks_.emplace_back(now + timeout, id);  // look again later
+    } else {
+      it->second->close(uv::CloseReason::kIdleTimeout);  // onClosed erases it
+    }
+  }
+}
+
 void Worker::startDraining(std::vector<protocol::Endpoint> alternates) {
   (void)loop_.post(
       [this, alternates = std::move(alternates)]() mutable { core_.startDraining(alternates); });
@@ -154,6 +177,7 @@ void Worker::onHeartbeat(uv_timer_t* timer) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(lag).count()));
   self->stats_.last_heartbeat_ns.set(steadyNanoseconds(now));
   self->heartbeat_due_ = now + kHeartbeatInterval;
+  self->sweepIdleConnections(now);
 }
 
 int Worker::join() {
@@ -229,12 +253,26 @@ void Worker::RelaySlot::onDatagram(uv::UdpSocket& /*socket*/, protocol::ConstByt
 
 void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
   stats_.tcp_accepted.add();
+  switch (shared_.connections.admit(connection->peer().address)) {
+    case SharedConnections::Verdict::kOk:
+      break;
+    case SharedConnections::Verdict::kTotalLimit:
+      stats_.connections_total_rejected.add();
+      return;  // the destructor closes the socket
+    case SharedConnections::Verdict::kIpLimit:
+      stats_.connections_per_ip_rejected.add();
+      return;
+  }
   if (auto started = connection->start(); !started) {
     TP_LOG(kDebug, "tcp ", connection->peer().toString(), ": ", started.error().toString());
+    shared_.connections.release(connection->peer().address);
     return;  // the handle is closed by the destructor
   }
   const std::uint64_t id = next_connection_id_++;
   connection->setId(id);
+  idle_checks_.emplace_back(std::chrono::steady_clock::now() +
+                                std::chrono::seconds(shared_.connection_idle_timeout.load()),
+                            id);
   stats_.connections_active[connection->isTls() ? 1 : 0].add();
   connections_.emplace(id, std::move(connection));
 }
@@ -255,6 +293,7 @@ void Worker::onClosed(uv::TcpConnection& connection, uv::CloseReason reason) {
       std::chrono::steady_clock::now());
   auto it = connections_.find(connection.id());
   if (it != connections_.end()) {
+    shared_.connections.release(connection.peer().address);
     stats_.connections_active[connection.isTls() ? 1 : 0].sub();
     loop_.deleteLater(std::move(it->second));
     connections_.erase(it);

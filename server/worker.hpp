@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <expected>
 #include <memory>
 #include <string>
@@ -41,6 +42,9 @@ struct LatencyHistogram {
 struct WorkerStats {
   std::array<WorkerCounter, uv::kCloseReasonCount> tcp_closed;
   WorkerCounter tcp_accepted;
+  // Connections refused at accept by limits.connections_total / connections_per_ip.
+  WorkerCounter connections_total_rejected;
+  WorkerCounter connections_per_ip_rejected;
   std::array<WorkerCounter, 2> connections_active;  // [0] tcp, [1] tls
   WorkerCounter udp_datagrams_received;
   // Allocate request in to its success response handed to the kernel.
@@ -72,6 +76,7 @@ class Worker final : public uv::UdpSocketCallbacks,
   void stop();
   // From any thread: the new peer policy (reload), and draining (SIGTERM).
   void setPolicy(std::shared_ptr<const protocol::PeerPolicy> policy);
+  void setLimits(const protocol::CoreConfig& limits);
   void startDraining(std::vector<protocol::Endpoint> alternates);
   // Waits for the thread. Returns the number of libuv handles left open (0 = clean).
   [[nodiscard]] int join();
@@ -119,6 +124,8 @@ class Worker final : public uv::UdpSocketCallbacks,
   void armTimer();
   static void onTimer(uv_timer_t* timer);
   static void onHeartbeat(uv_timer_t* timer);
+  // Closes connections that have had no allocation for limits.connection_idle_timeout.
+  void sweepIdleConnections(protocol::MonotonicTime now);
   // Hands a client message to the core and sends the answers; times Allocate requests.
   void handleClientMessage(const protocol::ClientSource& client, protocol::ConstBytes bytes);
   [[nodiscard]] std::uint64_t listenerIndex(const uv::UdpSocket& socket) const;
@@ -131,6 +138,9 @@ class Worker final : public uv::UdpSocketCallbacks,
   std::vector<std::unique_ptr<uv::UdpSocket>> udp_sockets_;
   std::vector<std::unique_ptr<uv::TcpListener>> tcp_listeners_;
   std::unordered_map<std::uint64_t, std::shared_ptr<uv::TcpConnection>> connections_;
+  // (when to look again, connection id), in deadline order: every entry gets the same timeout,
+  // so appending keeps it sorted and no per-connection timer is needed.
+  std::deque<std::pair<protocol::MonotonicTime, std::uint64_t>> idle_checks_;
   std::uint64_t next_connection_id_ = 1;
   // Relay sockets by slot (SocketRef::id); freed slots are reused.
   std::vector<std::unique_ptr<RelaySlot>> relays_;

@@ -122,4 +122,19 @@ std::string AddressPrefix::toString() const {
   return address.toString().append("/").append(std::to_string(length));
 }
 
+IpAddress limitKey(const IpAddress& client) {
+  const auto& b = client.bytes();
+  if (client.isV4()) {
+    return client;
+  }
+  // ::ffff:a.b.c.d (RFC 4291 section 2.5.5.2): an IPv4 client on a dual-stack socket.
+  constexpr std::array<std::uint8_t, 12> kMappedPrefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+  if (std::equal(kMappedPrefix.begin(), kMappedPrefix.end(), b.begin())) {
+    return IpAddress::v4({b[12], b[13], b[14], b[15]});
+  }
+  std::array<std::uint8_t, 16> prefix{};
+  std::copy_n(b.begin(), 8, prefix.begin());
+  return IpAddress::v6(prefix);
+}
+
 }  // namespace turnpike::protocol

@@ -39,6 +39,10 @@ class IpAddress {
 };
 
 // An address and a port: one side of a 5-tuple.
+// The address a client is counted under by per-address limits: IPv4 as is, IPv4-mapped IPv6
+// as its IPv4 address, other IPv6 addresses as their /64 (what one subscriber usually gets).
+[[nodiscard]] IpAddress limitKey(const IpAddress& client);
+
 struct Endpoint {
   IpAddress address;
   std::uint16_t port = 0;

@@ -76,6 +76,9 @@ struct Allocation {
   std::vector<Permission> permissions;
   std::vector<ChannelBinding> channels;
   std::vector<CachedResponse> responses;
+  // limits.bandwidth_per_allocation_bps: bytes left in the bucket, and when it was refilled.
+  double bandwidth_tokens = 0;
+  MonotonicTime bandwidth_refilled;
   // Accounting.
   std::uint64_t bytes_to_peer = 0;
   std::uint64_t packets_to_peer = 0;

@@ -1,6 +1,7 @@
 #include "protocol/turn/core.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include "auth/long_term_key.hpp"
 #include "protocol/stun/binding.hpp"
@@ -99,6 +100,13 @@ void Core::onClientMessage(const ClientSource& source, ConstBytes bytes, Monoton
 
 void Core::handleStun(const ClientSource& source, ConstBytes bytes, MonotonicTime now,
                       Outbox& outbox) {
+  // The unauthenticated rate limit, before parsing: a source without an allocation here gets a
+  // few messages per second, and the rest are dropped unanswered.
+  if (config_.unauthenticated_per_second != 0 && !by_source_.contains(source) &&
+      !admitUnauthenticated(source.client.address, now)) {
+    stats_.unauthenticated_dropped.add();
+    return;
+  }
   auto message = Message::parse(bytes);
   if (!message || message->isMethod(Method::kBinding)) {
     // Binding, RFC 3489 clients and anything malformed: the STUN responder decides.
@@ -407,6 +415,36 @@ void Core::sendError(const Message& message, const ClientSource& source, const T
   }
   auto bytes = builder.finish();
   entry->head_size = bytes ? bytes->size() : 0;
+}
+
+bool Core::admitUnauthenticated(const IpAddress& source, MonotonicTime now) {
+  constexpr std::size_t kBuckets = 4096;  // a power of two
+  if (source_buckets_.empty()) {
+    source_buckets_.resize(kBuckets);
+  }
+  // FNV-1a over the address, IPv6 by its /64 (one subscriber's prefix).
+  const IpAddress key = limitKey(source);
+  const auto& address = key.bytes();
+  const std::size_t length = key.isV6() ? 8 : key.size();
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (std::size_t i = 0; i < length; ++i) {
+    hash = (hash ^ address[i]) * 0x100000001b3ULL;
+  }
+  SourceBucket& bucket = source_buckets_[hash & (kBuckets - 1)];
+  const auto burst = static_cast<double>(config_.unauthenticated_burst);
+  if (!bucket.used) {
+    bucket = SourceBucket{burst, now, true};
+  } else {
+    const double elapsed = std::chrono::duration<double>(now - bucket.refilled).count();
+    bucket.tokens = std::min(
+        burst, bucket.tokens + std::max(0.0, elapsed) * config_.unauthenticated_per_second);
+    bucket.refilled = now;
+  }
+  if (bucket.tokens < 1) {
+    return false;
+  }
+  bucket.tokens -= 1;
+  return true;
 }
 
 void Core::startDraining(std::vector<Endpoint> alternates) {

@@ -42,15 +42,24 @@ struct CoreConfig {
   std::size_t max_permissions = 64;  // per allocation; one more gets 508
   std::size_t max_channels = 64;     // per allocation; one more gets 508
   bool nat_discovery = false;
+  // Relayed payload per allocation, both directions, in bytes per second (0: unlimited); the
+  // bucket holds one second's worth. Excess packets are dropped (RelayDrop::kBandwidth).
+  std::uint64_t bandwidth_bytes_per_second = 0;
+  // STUN messages from a source address (IPv6: its /64) that has no allocation here: a token
+  // bucket per address (0 per second: off). Over it they are dropped unanswered
+  // (StunOutcome-independent counter CoreStats::unauthenticated_dropped).
+  std::uint32_t unauthenticated_per_second = 0;
+  std::uint32_t unauthenticated_burst = 1;
 };
 
-// Allocation limits that span workers (allocations_total, allocations_per_user).
-enum class QuotaVerdict : std::uint8_t { kOk, kUserLimit, kTotalLimit };
+// Allocation limits that span workers (allocations_total, allocations_per_user,
+// allocations_per_client_ip).
+enum class QuotaVerdict : std::uint8_t { kOk, kUserLimit, kTotalLimit, kClientIpLimit };
 class AllocationQuota {
  public:
   virtual ~AllocationQuota() = default;
-  [[nodiscard]] virtual QuotaVerdict acquire(std::string_view user) = 0;
-  virtual void release(std::string_view user) = 0;
+  [[nodiscard]] virtual QuotaVerdict acquire(std::string_view user, const IpAddress& client) = 0;
+  virtual void release(std::string_view user, const IpAddress& client) = 0;
 };
 
 enum class AllocationEnd : std::uint8_t { kExpired, kDeleted, kConnectionClosed, kShutdown };
@@ -113,8 +122,21 @@ class Core {
   // existing allocations included, carries on.
   void startDraining(std::vector<Endpoint> alternates);
   [[nodiscard]] bool draining() const { return draining_; }
+  // New limits from a config reload: max_permissions, max_channels, bandwidth and the
+  // unauthenticated rate are taken from `limits`; the rest of it is ignored.
+  void setLimits(const CoreConfig& limits) {
+    config_.max_permissions = limits.max_permissions;
+    config_.max_channels = limits.max_channels;
+    config_.bandwidth_bytes_per_second = limits.bandwidth_bytes_per_second;
+    config_.unauthenticated_per_second = limits.unauthenticated_per_second;
+    config_.unauthenticated_burst = limits.unauthenticated_burst;
+  }
   // Replaces the peer policy (config reload). Existing permissions stay.
   void setPolicy(const PeerPolicy& policy) { deps_.policy = &policy; }
+  // Whether the TCP/TLS connection `id` carries an allocation (idle-connection timeouts).
+  [[nodiscard]] bool hasAllocationOnConnection(std::uint64_t id) const {
+    return by_connection_.contains(id);
+  }
 
   [[nodiscard]] const CoreStats& stats() const { return stats_; }
   [[nodiscard]] std::size_t allocationCount() const { return allocations_.size(); }
@@ -218,7 +240,7 @@ class Core {
   [[nodiscard]] Seconds grantedLifetime(const Message& message) const;
   [[nodiscard]] bool peerAllowed(const Endpoint& peer);
   void relayToPeer(Allocation& allocation, const Endpoint& peer, ConstBytes payload,
-                   Outbox& outbox);
+                   MonotonicTime now, Outbox& outbox);
 
   CoreConfig config_;
   BindingOptions binding_options_;  // views into config_
@@ -226,6 +248,18 @@ class Core {
   bool draining_ = false;
   std::vector<Endpoint> alternates_;
   std::size_t next_alternate_ = 0;
+  // The unauthenticated rate limit: a fixed table of buckets indexed by a hash of the source
+  // address (no allocation per packet; colliding addresses share a bucket, which errs on the
+  // side of dropping).
+  struct SourceBucket {
+    double tokens = 0;
+    MonotonicTime refilled{};
+    bool used = false;
+  };
+  std::vector<SourceBucket> source_buckets_;
+  [[nodiscard]] bool admitUnauthenticated(const IpAddress& source, MonotonicTime now);
+  // Takes `bytes` from the allocation's bandwidth bucket; false when it is empty.
+  [[nodiscard]] bool admitBandwidth(Allocation& allocation, std::size_t bytes, MonotonicTime now);
   CoreStats stats_;
   std::uint64_t next_id_ = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<Allocation>> allocations_;

@@ -208,11 +208,16 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
   const AllocateOptions& options = *parsed;
   // Quotas (486 per user, 508 server-wide).
   const std::string& user = request.auth.credential.user;
-  switch (deps_.quota.acquire(user)) {
+  const IpAddress& client_ip = request.source.client.address;
+  switch (deps_.quota.acquire(user, client_ip)) {
     case QuotaVerdict::kOk:
       break;
     case QuotaVerdict::kUserLimit:
       stats_.quota_rejected.add();
+      return std::unexpected(TurnError{error::kAllocationQuotaReached});
+    case QuotaVerdict::kClientIpLimit:
+      stats_.quota_rejected.add();
+      stats_.allocations_per_client_ip_rejected.add();
       return std::unexpected(TurnError{error::kAllocationQuotaReached});
     case QuotaVerdict::kTotalLimit:
       stats_.quota_rejected.add();
@@ -224,7 +229,7 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
     for (const RelayLeg& leg : allocation->legs) {
       closeLeg(leg);
     }
-    deps_.quota.release(user);
+    deps_.quota.release(user, client_ip);
     return std::unexpected(TurnError{code});
   };
   // 7. The relayed transport address: a reserved port, or a new random one.
@@ -273,6 +278,8 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
   const Seconds lifetime = grantedLifetime(message);
   allocation->source = request.source;
   allocation->created = request.now;
+  allocation->bandwidth_tokens = static_cast<double>(config_.bandwidth_bytes_per_second);
+  allocation->bandwidth_refilled = request.now;
   allocation->expires = request.now + (lifetime.count() == 0 ? config_.default_lifetime : lifetime);
   allocation->username = request.auth.username;
   allocation->user = user;
@@ -342,7 +349,7 @@ void Core::endAllocation(std::uint64_t id, AllocationEnd end, MonotonicTime now)
   for (const RelayLeg& leg : allocation.legs) {
     closeLeg(leg);
   }
-  deps_.quota.release(allocation.user);
+  deps_.quota.release(allocation.user, allocation.source.client.address);
   stats_.allocations_deleted.add();
   stats_
       .allocations_active[static_cast<std::size_t>(allocation.source.transport)]

@@ -1,5 +1,8 @@
 // The data path (RFC 8656 sections 11-12): Send and Data indications, ChannelData both ways.
 // Relayed payloads are never copied: outbox entries point into the caller's buffer.
+#include <algorithm>
+#include <chrono>
+
 #include "protocol/stun/integrity.hpp"
 #include "protocol/turn/channel_data.hpp"
 #include "protocol/turn/core.hpp"
@@ -13,8 +16,30 @@ std::size_t transportIndex(ClientTransport transport) {
 
 }  // namespace
 
+bool Core::admitBandwidth(Allocation& allocation, std::size_t bytes, MonotonicTime now) {
+  const std::uint64_t rate = config_.bandwidth_bytes_per_second;
+  if (rate == 0) {
+    return true;
+  }
+  // Refill for the time since the last packet; the bucket holds one second's worth.
+  const double elapsed = std::chrono::duration<double>(now - allocation.bandwidth_refilled).count();
+  const auto capacity = static_cast<double>(rate);
+  allocation.bandwidth_tokens =
+      std::min(capacity, allocation.bandwidth_tokens + std::max(0.0, elapsed) * capacity);
+  allocation.bandwidth_refilled = now;
+  if (allocation.bandwidth_tokens < static_cast<double>(bytes)) {
+    stats_.relay_drops[static_cast<std::size_t>(RelayDrop::kBandwidth)].add();
+    return false;
+  }
+  allocation.bandwidth_tokens -= static_cast<double>(bytes);
+  return true;
+}
+
 void Core::relayToPeer(Allocation& allocation, const Endpoint& peer, ConstBytes payload,
-                       Outbox& outbox) {
+                       MonotonicTime now, Outbox& outbox) {
+  if (!admitBandwidth(allocation, payload.size(), now)) {
+    return;
+  }
   const RelayLeg* leg = allocation.legFor(peer.address.family());
   OutboxEntry* entry = leg == nullptr ? nullptr : outbox.add(leg->socket, peer);
   if (entry == nullptr) {
@@ -59,7 +84,7 @@ void Core::handleSendIndication(const Message& message, const ClientSource& sour
     drop(RelayDrop::kDenied);
     return;
   }
-  relayToPeer(allocation, *peer, message.value(*data), outbox);
+  relayToPeer(allocation, *peer, message.value(*data), now, outbox);
 }
 
 void Core::handleChannelData(const ClientSource& source, ConstBytes bytes, MonotonicTime now,
@@ -86,7 +111,7 @@ void Core::handleChannelData(const ClientSource& source, ConstBytes bytes, Monot
     drop(RelayDrop::kNoPermission);
     return;
   }
-  relayToPeer(allocation, channel->peer, channel_data->data, outbox);
+  relayToPeer(allocation, channel->peer, channel_data->data, now, outbox);
 }
 
 void Core::onPeerDatagram(std::uint64_t tag, const Endpoint& peer, ConstBytes bytes,
@@ -99,6 +124,9 @@ void Core::onPeerDatagram(std::uint64_t tag, const Endpoint& peer, ConstBytes by
   // RFC 8656 sections 11.3 and 12.6: only peers with a permission get through.
   if (!allocation.hasPermission(peer.address, now)) {
     stats_.relay_drops[static_cast<std::size_t>(RelayDrop::kNoPermission)].add();
+    return;
+  }
+  if (!admitBandwidth(allocation, bytes.size(), now)) {
     return;
   }
   OutboxEntry* entry = bytes.size() > 0xFFFF

@@ -88,6 +88,7 @@ std::expected<void, TurnError> Core::createPermission(Request& request, Allocati
     return std::unexpected(TurnError{error::kBadRequest});
   }
   if (allocation.permissions.size() + new_peers > config_.max_permissions) {
+    stats_.permission_limit_rejected.add();
     return std::unexpected(TurnError{error::kInsufficientCapacity});
   }
   for (const IpAddress& peer : std::span(peers).first(count)) {
@@ -131,8 +132,12 @@ std::expected<void, TurnError> Core::channelBind(Request& request, Allocation& a
   }
   const bool new_channel = same_number == allocation.channels.end();
   const bool new_permission = !hasPermissionEntry(allocation, peer->address);
-  if ((new_channel && allocation.channels.size() >= config_.max_channels) ||
-      (new_permission && allocation.permissions.size() >= config_.max_permissions)) {
+  if (new_channel && allocation.channels.size() >= config_.max_channels) {
+    stats_.channel_limit_rejected.add();
+    return std::unexpected(TurnError{error::kInsufficientCapacity});
+  }
+  if (new_permission && allocation.permissions.size() >= config_.max_permissions) {
+    stats_.permission_limit_rejected.add();
     return std::unexpected(TurnError{error::kInsufficientCapacity});
   }
   if (new_channel) {

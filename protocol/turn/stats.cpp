@@ -76,6 +76,8 @@ std::string_view toString(RelayDrop drop) {
       return "malformed";
     case RelayDrop::kSendFailed:
       return "send_failed";
+    case RelayDrop::kBandwidth:
+      return "bandwidth";
   }
   return "unknown";
 }

@@ -59,8 +59,9 @@ enum class RelayDrop : std::uint8_t {
   kDenied,        // Send indication to a peer the policy denies
   kMalformed,     // a Send indication without XOR-PEER-ADDRESS or DATA, bad ChannelData
   kSendFailed,    // outbox full
+  kBandwidth,     // over limits.bandwidth_per_allocation_bps
 };
-inline constexpr std::size_t kRelayDropCount = 6;
+inline constexpr std::size_t kRelayDropCount = 7;
 [[nodiscard]] std::string_view toString(RelayDrop drop);
 
 enum class Direction : std::uint8_t { kToPeer, kToClient };
@@ -77,6 +78,12 @@ struct CoreStats {
   StatCounter channels_active;
   StatCounter peer_denied;
   StatCounter quota_rejected;
+  // Allocations refused per limit (the 486s and 508s of limits.*).
+  StatCounter allocations_per_client_ip_rejected;
+  StatCounter permission_limit_rejected;
+  StatCounter channel_limit_rejected;
+  // STUN messages dropped by the unauthenticated per-address rate limit.
+  StatCounter unauthenticated_dropped;
   StatCounter relay_ports_in_use;
   std::array<StatCounter, kRelayDropCount> relay_drops;
   // [direction][transport]

@@ -419,9 +419,26 @@ Status readPeers(const YAML::Node& node, const std::string& path, PeersConfig& o
 }
 
 Status readLimits(const YAML::Node& node, const std::string& path, LimitsConfig& out) {
-  return readMap(node, path,
-                 {{"allocations_total", intField(out.allocations_total, 0, kMaxUint32)},
-                  {"allocations_per_user", intField(out.allocations_per_user, 0, kMaxUint32)}});
+  constexpr std::int64_t kMaxPerAllocation = 4096;
+  constexpr std::int64_t kMaxBitsPerSecond = std::int64_t{1} << 40;  // ~1 Tbit/s
+  constexpr std::int64_t kMaxTimeout = 3600;
+  return readMap(
+      node, path,
+      {{"allocations_total", intField(out.allocations_total, 0, kMaxUint32)},
+       {"allocations_per_user", intField(out.allocations_per_user, 0, kMaxUint32)},
+       {"allocations_per_client_ip", intField(out.allocations_per_client_ip, 0, kMaxUint32)},
+       {"permissions_per_allocation",
+        intField(out.permissions_per_allocation, 1, kMaxPerAllocation)},
+       {"channels_per_allocation", intField(out.channels_per_allocation, 1, kMaxPerAllocation)},
+       {"bandwidth_per_allocation_bps",
+        intField(out.bandwidth_per_allocation_bps, 0, kMaxBitsPerSecond)},
+       {"unauthenticated_per_ip_per_second",
+        intField(out.unauthenticated_per_ip_per_second, 0, kMaxUint32)},
+       {"unauthenticated_per_ip_burst", intField(out.unauthenticated_per_ip_burst, 1, kMaxUint32)},
+       {"connections_total", intField(out.connections_total, 0, kMaxUint32)},
+       {"connections_per_ip", intField(out.connections_per_ip, 0, kMaxUint32)},
+       {"connection_idle_timeout", intField(out.connection_idle_timeout, 1, kMaxTimeout)},
+       {"tls_handshake_timeout", intField(out.tls_handshake_timeout, 1, kMaxTimeout)}});
 }
 
 Status readApiRateLimit(const YAML::Node& node, const std::string& path, ApiRateLimit& out) {

@@ -58,9 +58,26 @@ struct PeersConfig {
   friend bool operator==(const PeersConfig&, const PeersConfig&) = default;
 };
 
+// Abuse limits (issue 6). 0 means unlimited (or off) wherever a limit allows it.
 struct LimitsConfig {
-  std::uint32_t allocations_total = 0;     // 0 = unlimited
-  std::uint32_t allocations_per_user = 0;  // 0 = unlimited
+  std::uint32_t allocations_total = 0;            // 508 over it
+  std::uint32_t allocations_per_user = 0;         // 486 over it
+  std::uint32_t allocations_per_client_ip = 0;    // 486 over it (IPv6: per /64)
+  std::uint32_t permissions_per_allocation = 64;  // 1..4096; 508 over it
+  std::uint32_t channels_per_allocation = 64;     // 1..4096; 508 over it
+  // Relayed payload, both directions together, as a token bucket with a 1 s burst; excess
+  // packets are dropped and counted.
+  std::uint64_t bandwidth_per_allocation_bps = 0;
+  // STUN requests from a source address (IPv6: /64) without an allocation, per worker thread:
+  // a token bucket; over it, requests are dropped before any parsing of attributes or crypto.
+  std::uint32_t unauthenticated_per_ip_per_second = 100;
+  std::uint32_t unauthenticated_per_ip_burst = 200;
+  // TCP and TLS client connections.
+  std::uint32_t connections_total = 0;
+  std::uint32_t connections_per_ip = 256;  // IPv6: per /64
+  std::uint32_t connection_idle_timeout =
+      30;                                    // seconds a connection may stay without an allocation
+  std::uint32_t tls_handshake_timeout = 10;  // seconds
   friend bool operator==(const LimitsConfig&, const LimitsConfig&) = default;
 };
 

@@ -35,7 +35,20 @@ auth:
 peers:
   allow: []     # CIDR prefixes, e.g. 10.0.0.0/8 or "::1/128"
   deny: []
-limits: {allocations_total: 0, allocations_per_user: 0}   # 0 = unlimited
+# Abuse limits; 0 = unlimited (or off). IPv6 addresses count per /64.
+limits:
+  allocations_total: 0            # over it: 508
+  allocations_per_user: 0         # over it: 486
+  allocations_per_client_ip: 0    # over it: 486
+  permissions_per_allocation: 64  # 1..4096; over it: 508
+  channels_per_allocation: 64     # 1..4096; over it: 508
+  bandwidth_per_allocation_bps: 0 # relayed payload, both ways; excess dropped
+  unauthenticated_per_ip_per_second: 100  # STUN messages without an allocation, per
+  unauthenticated_per_ip_burst: 200       # worker; excess dropped unanswered
+  connections_total: 0            # TCP and TLS client connections
+  connections_per_ip: 256
+  connection_idle_timeout: 30     # seconds a connection may stay without an allocation
+  tls_handshake_timeout: 10       # seconds
 
 # HTTP endpoint (metrics, health checks, credential API). port 0 disables it.
 http:

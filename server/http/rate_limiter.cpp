@@ -12,21 +12,6 @@ RateLimiter::RateLimiter(std::uint32_t per_second, std::uint32_t burst, std::siz
       tolerance_(interval_ * (std::max<std::uint32_t>(burst, 1) - 1)),
       max_clients_(std::max<std::size_t>(max_clients, 1)) {}
 
-protocol::IpAddress RateLimiter::clientKey(const protocol::IpAddress& client) {
-  const auto& b = client.bytes();
-  if (client.isV4()) {
-    return client;
-  }
-  // ::ffff:a.b.c.d (RFC 4291 section 2.5.5.2): an IPv4 client on a dual-stack socket.
-  constexpr std::array<std::uint8_t, 12> kMappedPrefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-  if (std::equal(kMappedPrefix.begin(), kMappedPrefix.end(), b.begin())) {
-    return protocol::IpAddress::v4({b[12], b[13], b[14], b[15]});
-  }
-  std::array<std::uint8_t, 16> prefix{};
-  std::copy_n(b.begin(), 8, prefix.begin());
-  return protocol::IpAddress::v6(prefix);
-}
-
 // GCRA (ITU-T I.371), the token bucket in one timestamp: `full_at` is when the client's bucket is
 // full again; each request moves it one interval later, and a request is refused when that would
 // leave fewer than zero tokens, i.e. when full_at is more than (burst - 1) intervals ahead.
@@ -35,7 +20,7 @@ RateLimiter::Verdict RateLimiter::take(const protocol::IpAddress& client,
   if (!enabled_) {
     return {};
   }
-  const protocol::IpAddress key = clientKey(client);
+  const protocol::IpAddress key = protocol::limitKey(client);
   auto found = buckets_.find(key);
   if (found == buckets_.end()) {
     if (buckets_.size() >= max_clients_) {

@@ -36,9 +36,6 @@ class RateLimiter {
 
   [[nodiscard]] std::size_t clients() const { return buckets_.size(); }
 
-  // The address a client is counted under: IPv4, IPv4-mapped -> IPv4, IPv6 -> its /64.
-  [[nodiscard]] static protocol::IpAddress clientKey(const protocol::IpAddress& client);
-
  private:
   using Nanos = std::chrono::nanoseconds;
   struct Bucket {

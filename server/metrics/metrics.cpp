@@ -94,6 +94,29 @@ std::string renderMetrics(const ServerTotals& totals, std::size_t workers, std::
                             "TCP connections closed, by reason.", MetricType::Counter,
                             std::move(closed)));
   appendCoreMetrics(totals.cores, families);
+  // Every limits.* rejection, by limit (allocations_total and allocations_per_user are also in
+  // turnpike_quota_rejected_total, with allocations_per_client_ip).
+  const auto core_sum = [&](const protocol::StatCounter protocol::CoreStats::*counter) {
+    double total = 0;
+    for (const protocol::CoreStats* stats : totals.cores) {
+      total += static_cast<double>((stats->*counter).get());
+    }
+    return total;
+  };
+  const auto limit = [](const char* name, double value) {
+    return metricSample(MetricType::Counter, value, {{"limit", name}});
+  };
+  families.push_back(family(
+      "turnpike_limit_rejections_total",
+      "Requests, packets and connections refused by limits.*, by limit.", MetricType::Counter,
+      {limit("allocations_per_client_ip",
+             core_sum(&protocol::CoreStats::allocations_per_client_ip_rejected)),
+       limit("permissions_per_allocation",
+             core_sum(&protocol::CoreStats::permission_limit_rejected)),
+       limit("channels_per_allocation", core_sum(&protocol::CoreStats::channel_limit_rejected)),
+       limit("unauthenticated_per_ip", core_sum(&protocol::CoreStats::unauthenticated_dropped)),
+       limit("connections_total", static_cast<double>(totals.connections_total_rejected)),
+       limit("connections_per_ip", static_cast<double>(totals.connections_per_ip_rejected))}));
   families.push_back(family(
       "turnpike_relay_ports_free",
       "Relay ports not held by an allocation (port range size times relay addresses, minus "

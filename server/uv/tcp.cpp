@@ -48,6 +48,8 @@ std::string_view toString(CloseReason reason) {
       return "tls_error";
     case CloseReason::kTlsHandshakeError:
       return "tls_handshake_error";
+    case CloseReason::kIdleTimeout:
+      return "idle_timeout";
     case CloseReason::kHandshakeTimeout:
       return "tls_handshake_timeout";
   }

@@ -39,9 +39,10 @@ enum class CloseReason : std::uint8_t {
   kTlsError,           // after the handshake: a bad record, an alert
   kHandshakeTimeout,   // the TLS handshake did not finish within the handshake timeout
   kTlsHandshakeError,  // the handshake failed (TLS 1.1, garbage, a client rejecting our cert)
+  kIdleTimeout,        // no allocation on it for limits.connection_idle_timeout
 };
-inline constexpr std::size_t kCloseReasonCount = 9;
-static_assert(static_cast<std::size_t>(CloseReason::kTlsHandshakeError) + 1 == kCloseReasonCount);
+inline constexpr std::size_t kCloseReasonCount = 10;
+static_assert(static_cast<std::size_t>(CloseReason::kIdleTimeout) + 1 == kCloseReasonCount);
 [[nodiscard]] std::string_view toString(CloseReason reason);
 
 class TcpConnectionCallbacks {

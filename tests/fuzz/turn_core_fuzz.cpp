@@ -113,10 +113,10 @@ struct Nonces final : NonceSource {
   }
 };
 struct Quota final : AllocationQuota {
-  QuotaVerdict acquire(std::string_view) override {
+  QuotaVerdict acquire(std::string_view, const IpAddress&) override {
     return ++held > 8 ? (--held, QuotaVerdict::kTotalLimit) : QuotaVerdict::kOk;
   }
-  void release(std::string_view) override {
+  void release(std::string_view, const IpAddress&) override {
     check(held > 0);
     --held;
   }

@@ -172,10 +172,12 @@ void turnYaml(const ServerOptions& options, std::ostringstream& yaml) {
     }
     yaml << "}\n";
   }
-  if (options.allocations_total != 0 || options.allocations_per_user != 0) {
-    yaml << "limits: {allocations_total: " << options.allocations_total
-         << ", allocations_per_user: " << options.allocations_per_user << "}\n";
+  yaml << "limits: {allocations_total: " << options.allocations_total
+       << ", allocations_per_user: " << options.allocations_per_user;
+  for (const auto& [key, value] : options.limits) {
+    yaml << ", " << key << ": " << value;
   }
+  yaml << "}\n";
 }
 
 // public_uris, when the options set it.

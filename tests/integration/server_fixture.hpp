@@ -223,6 +223,11 @@ struct ServerOptions {
   std::uint32_t max_lifetime = 0;            // allocation.max_lifetime (seconds)
   std::uint32_t allocations_total = 0;       // limits.allocations_total
   std::uint32_t allocations_per_user = 0;    // limits.allocations_per_user
+  // Further limits.* keys, written as given (e.g. {"connections_per_ip", 2}). The fixture turns
+  // the per-address limits off unless a test sets them: tests of other features send bursts
+  // from 127.0.0.1 (limits are tested on their own).
+  std::map<std::string, std::uint64_t> limits{{"unauthenticated_per_ip_per_second", 0},
+                                              {"connections_per_ip", 0}};
   // drain: 0 (the tests' default) exits on SIGTERM without draining.
   std::uint32_t drain_timeout = 0;
   std::vector<std::string> alternate_servers;  // drain.alternate_servers, "ADDRESS:PORT"

@@ -38,8 +38,10 @@ ServerConfig everything() {
   config.auth.users = {{"alice", "wonderland"}, {"bob", "builder"}};
   config.peers.allow = {*Cidr::parse("127.0.0.0/8"), *Cidr::parse("::1/128")};
   config.peers.deny = {*Cidr::parse("83.166.64.0/19")};
-  config.limits = {100, 5};
-  config.http = {ip("0.0.0.0"), 9642};
+  config.limits.allocations_total = 100;
+  config.limits.allocations_per_user = 5;
+  config.http.address = ip("0.0.0.0");
+  config.http.port = 9642;
   config.log = {LogLevel::kDebug, LogFormat::kJson};
   config.threads = 4;
   return config;

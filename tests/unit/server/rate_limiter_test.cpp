@@ -88,10 +88,10 @@ TEST(RateLimiterTest, ClientsHaveTheirOwnBuckets) {
 }
 
 TEST(RateLimiterTest, ClientKeys) {
-  EXPECT_EQ(RateLimiter::clientKey(ip("192.0.2.1")), ip("192.0.2.1"));
-  EXPECT_EQ(RateLimiter::clientKey(ip("::ffff:192.0.2.1")), ip("192.0.2.1"));
-  EXPECT_EQ(RateLimiter::clientKey(ip("2001:db8:1:2:3:4:5:6")), ip("2001:db8:1:2::"));
-  EXPECT_EQ(RateLimiter::clientKey(ip("::1")), ip("::"));
+  EXPECT_EQ(protocol::limitKey(ip("192.0.2.1")), ip("192.0.2.1"));
+  EXPECT_EQ(protocol::limitKey(ip("::ffff:192.0.2.1")), ip("192.0.2.1"));
+  EXPECT_EQ(protocol::limitKey(ip("2001:db8:1:2:3:4:5:6")), ip("2001:db8:1:2::"));
+  EXPECT_EQ(protocol::limitKey(ip("::1")), ip("::"));
 }
 
 TEST(RateLimiterTest, OneIpv6SlashSixtyFourSharesABucketAndMappedIpv4IsIpv4) {

@@ -222,7 +222,7 @@ class FakeNonces final : public NonceSource {
 
 class FakeQuota final : public AllocationQuota {
  public:
-  [[nodiscard]] QuotaVerdict acquire(std::string_view user) override {
+  [[nodiscard]] QuotaVerdict acquire(std::string_view user, const IpAddress& client) override {
     if (total_limit && total >= *total_limit) {
       return QuotaVerdict::kTotalLimit;
     }
@@ -230,18 +230,26 @@ class FakeQuota final : public AllocationQuota {
     if (per_user_limit && held >= *per_user_limit) {
       return QuotaVerdict::kUserLimit;
     }
+    std::size_t& from_ip = per_ip[client];
+    if (per_ip_limit && from_ip >= *per_ip_limit) {
+      return QuotaVerdict::kClientIpLimit;
+    }
     ++held;
+    ++from_ip;
     ++total;
     return QuotaVerdict::kOk;
   }
-  void release(std::string_view user) override {
+  void release(std::string_view user, const IpAddress& client) override {
     --per_user[std::string(user)];
+    --per_ip[client];
     --total;
   }
 
   std::optional<std::size_t> per_user_limit;
   std::optional<std::size_t> total_limit;
+  std::optional<std::size_t> per_ip_limit;
   std::map<std::string, std::size_t, std::less<>> per_user;
+  std::map<IpAddress, std::size_t> per_ip;
   std::size_t total = 0;
 };
 
