@@ -17,6 +17,8 @@
 #include <system_error>
 #include <utility>
 
+#include "server/config/tls_ciphers.hpp"
+
 namespace turnpike::server {
 namespace {
 
@@ -346,7 +348,10 @@ Status readListeners(const YAML::Node& node, const std::string& path,
 Status readTls(const YAML::Node& node, const std::string& path, TlsConfig& out) {
   return readMap(node, path,
                  {{"certificate", stringField(out.certificate)},
-                  {"private_key", stringField(out.private_key)}});
+                  {"private_key", stringField(out.private_key)},
+                  {"ciphers", stringField(out.ciphers)},
+                  {"ciphersuites", stringField(out.ciphersuites)},
+                  {"ticket_key_rotation", intField(out.ticket_key_rotation, 1, kMaxLifetime)}});
 }
 
 Status readPortRange(const YAML::Node& node, const std::string& path, RelayConfig& out) {
@@ -570,7 +575,25 @@ Status validateListeners(const ServerConfig& config) {
   return {};
 }
 
+// Checked whether or not a tls listener exists: a reload may add one.
+Status validateTlsSettings(const TlsConfig& tls) {
+  if (auto ciphers = checkTls12CipherList(tls.ciphers); !ciphers) {
+    return fail("tls.ciphers", ciphers.error());
+  }
+  if (auto suites = checkTls13Ciphersuites(tls.ciphersuites); !suites) {
+    return fail("tls.ciphersuites", suites.error());
+  }
+  if (tls.ticket_key_rotation < 1 || tls.ticket_key_rotation > kMaxLifetime) {
+    return fail("tls.ticket_key_rotation", "must be between 1 and 86400 seconds, got " +
+                                               std::to_string(tls.ticket_key_rotation));
+  }
+  return {};
+}
+
 Status validateTls(const ServerConfig& config) {
+  if (Status settings = validateTlsSettings(config.tls); !settings) {
+    return settings;
+  }
   const auto tls_listener =
       std::ranges::find(config.listeners, Transport::kTls, &ListenerConfig::transport);
   if (tls_listener == config.listeners.end()) {
@@ -703,8 +726,16 @@ listeners:
   - {transport: udp, address: 0.0.0.0, port: 3478}
   - {transport: tcp, address: 0.0.0.0, port: 3478}
 
-# PEM files, required when a tls listener exists:
-# tls: {certificate: /etc/turnpike/cert.pem, private_key: /etc/turnpike/key.pem}
+# TLS (tls listeners): 1.2 and 1.3 only, no renegotiation, no compression. The PEM
+# files are required when a tls listener exists. ciphers: TLS 1.2 (OpenSSL cipher list
+# syntax); ciphersuites: TLS 1.3. Session tickets are encrypted with a key that is
+# replaced every ticket_key_rotation seconds (1..86400); the key before it still resumes.
+tls:
+  # certificate: /etc/turnpike/cert.pem
+  # private_key: /etc/turnpike/key.pem
+  ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+  ciphersuites: "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
+  ticket_key_rotation: 3600
 
 # TURN relay.
 relay:
