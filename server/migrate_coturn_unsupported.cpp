@@ -16,8 +16,12 @@ constexpr std::string_view kNoWebAdmin =
     "not carried over: turnpike has no web admin; /metrics and /healthz are served on "
     "http.address:http.port";
 constexpr std::string_view kTlsFixed =
+    "not carried over: turnpike offers TLS 1.2 and 1.3 with ECDHE key exchange on OpenSSL's "
+    "default groups, and this is not configurable";
+constexpr std::string_view kCipherList =
     "not carried over: turnpike offers TLS 1.2 and 1.3 with ECDHE key exchange and AEAD ciphers "
-    "only, and this is not configurable";
+    "by default; coturn's lists admit weaker suites, so set tls.ciphers (TLS 1.2) and "
+    "tls.ciphersuites (TLS 1.3) by hand if clients need others";
 constexpr std::string_view kLogsToStderr =
     "turnpike logs to stderr (the journal under systemd), one line per allocation at info level";
 constexpr std::string_view kUseSystemd =
@@ -93,7 +97,7 @@ constexpr std::array kUnsupported = std::to_array<UnsupportedOption>({
     {"CA-file", false, kWarn, "not carried over: turnpike does not verify client certificates"},
     {"raw-public-keys", true, kWarn,
      "not carried over: turnpike does not support TLS raw public keys"},
-    {"cipher-list", false, kWarn, kTlsFixed},
+    {"cipher-list", false, kWarn, kCipherList},
     {"ec-curve-name", false, kWarn, kTlsFixed},
     {"dh-file", false, kWarn, kTlsFixed},
     {"dh566", true, kNote, "ignored: turnpike uses ECDHE only, no DH parameters"},

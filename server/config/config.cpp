@@ -17,6 +17,8 @@
 #include <system_error>
 #include <utility>
 
+#include "server/config/tls_ciphers.hpp"
+
 namespace turnpike::server {
 namespace {
 
@@ -350,7 +352,10 @@ Status readListeners(const YAML::Node& node, const std::string& path,
 Status readTls(const YAML::Node& node, const std::string& path, TlsConfig& out) {
   return readMap(node, path,
                  {{"certificate", stringField(out.certificate)},
-                  {"private_key", stringField(out.private_key)}});
+                  {"private_key", stringField(out.private_key)},
+                  {"ciphers", stringField(out.ciphers)},
+                  {"ciphersuites", stringField(out.ciphersuites)},
+                  {"ticket_key_rotation", intField(out.ticket_key_rotation, 1, kMaxLifetime)}});
 }
 
 Status readPortRange(const YAML::Node& node, const std::string& path, RelayConfig& out) {
@@ -601,7 +606,25 @@ Status validateListeners(const ServerConfig& config) {
   return {};
 }
 
+// Checked whether or not a tls listener exists: a reload may add one.
+Status validateTlsSettings(const TlsConfig& tls) {
+  if (auto ciphers = checkTls12CipherList(tls.ciphers); !ciphers) {
+    return fail("tls.ciphers", ciphers.error());
+  }
+  if (auto suites = checkTls13Ciphersuites(tls.ciphersuites); !suites) {
+    return fail("tls.ciphersuites", suites.error());
+  }
+  if (tls.ticket_key_rotation < 1 || tls.ticket_key_rotation > kMaxLifetime) {
+    return fail("tls.ticket_key_rotation", "must be between 1 and 86400 seconds, got " +
+                                               std::to_string(tls.ticket_key_rotation));
+  }
+  return {};
+}
+
 Status validateTls(const ServerConfig& config) {
+  if (Status settings = validateTlsSettings(config.tls); !settings) {
+    return settings;
+  }
   const auto tls_listener =
       std::ranges::find(config.listeners, Transport::kTls, &ListenerConfig::transport);
   if (tls_listener == config.listeners.end()) {

@@ -23,9 +23,23 @@ struct ListenerConfig {
   friend bool operator==(const ListenerConfig&, const ListenerConfig&) = default;
 };
 
+// TLS 1.2: forward secrecy (ECDHE) and AEAD only, in server preference order.
+inline constexpr std::string_view kDefaultTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+// TLS 1.3: OpenSSL 3's default suites (all AEAD).
+inline constexpr std::string_view kDefaultTls13Ciphersuites =
+    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
+
 struct TlsConfig {
   std::string certificate;  // PEM file path; required when a tls listener exists
   std::string private_key;  // PEM file path
+  // TLS 1.2 ciphers in OpenSSL cipher list syntax, and TLS 1.3 suite names (':' separated).
+  std::string ciphers{kDefaultTls12Ciphers};
+  std::string ciphersuites{kDefaultTls13Ciphersuites};
+  // Seconds a session ticket key encrypts new tickets for (server/tls/ticket_keys.hpp).
+  std::uint32_t ticket_key_rotation = 3600;
   friend bool operator==(const TlsConfig&, const TlsConfig&) = default;
 };
 

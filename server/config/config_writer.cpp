@@ -133,13 +133,22 @@ void writePeers(const PeersConfig& peers, std::string& out) {
   section.writeTo(out, "peers");
 }
 
-void writeTls(const TlsConfig& config, std::string& out) {
+void writeTls(const TlsConfig& config, const TlsConfig& defaults, std::string& out) {
   Section tls;
   if (!config.certificate.empty()) {
     tls.add("certificate", yamlQuote(config.certificate));
   }
   if (!config.private_key.empty()) {
     tls.add("private_key", yamlQuote(config.private_key));
+  }
+  if (config.ciphers != defaults.ciphers) {
+    tls.add("ciphers", yamlQuote(config.ciphers));
+  }
+  if (config.ciphersuites != defaults.ciphersuites) {
+    tls.add("ciphersuites", yamlQuote(config.ciphersuites));
+  }
+  if (config.ticket_key_rotation != defaults.ticket_key_rotation) {
+    tls.add("ticket_key_rotation", std::to_string(config.ticket_key_rotation));
   }
   tls.writeTo(out, "tls");
 }
@@ -222,7 +231,7 @@ std::string writeConfigYaml(const ServerConfig& config) {
     out += "software: " + yamlQuote(config.software) + "\n";
   }
   writeListeners(config, defaults, out);
-  writeTls(config.tls, out);
+  writeTls(config.tls, defaults.tls, out);
   writeRelay(config.relay, defaults.relay, out);
   Section allocation;
   if (config.allocation.default_lifetime != defaults.allocation.default_lifetime) {

@@ -20,8 +20,16 @@ listeners:
   - {transport: udp, address: 0.0.0.0, port: 3478}
   - {transport: tcp, address: 0.0.0.0, port: 3478}
 
-# PEM files, required when a tls listener exists:
-# tls: {certificate: /etc/turnpike/cert.pem, private_key: /etc/turnpike/key.pem}
+# TLS (tls listeners): 1.2 and 1.3 only, no renegotiation, no compression. The PEM
+# files are required when a tls listener exists. ciphers: TLS 1.2 (OpenSSL cipher list
+# syntax); ciphersuites: TLS 1.3. Session tickets are encrypted with a key that is
+# replaced every ticket_key_rotation seconds (1..86400); the key before it still resumes.
+tls:
+  # certificate: /etc/turnpike/cert.pem
+  # private_key: /etc/turnpike/key.pem
+  ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+  ciphersuites: "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
+  ticket_key_rotation: 3600
 
 # TURN relay.
 relay:

@@ -1,21 +1,21 @@
 #include "server/tls/tls_context.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
+#include "server/config/tls_ciphers.hpp"
+
 namespace turnpike::server::tls {
 namespace {
-
-// TLS 1.2: forward secrecy (ECDHE) and AEAD only, in server preference order. TLS 1.3 keeps
-// OpenSSL's default suites, which are all AEAD.
-constexpr const char* kTls12Ciphers =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 // The oldest error on this thread's OpenSSL queue as text (then clears the queue).
 std::string openSslReason() {
@@ -50,8 +50,93 @@ EVP_PKEY* readPrivateKey(const std::string& path) {
   return key;
 }
 
+// ---- Session tickets (OpenSSL's SSL_CTX_set_tlsext_ticket_key_evp_cb) ----
+
+// Every SSL_CTX holds a counted reference to its TicketKeys in this ex_data slot; OpenSSL frees
+// it with the context.
+void freeTicketKeys(void* /*parent*/, void* pointer, CRYPTO_EX_DATA* /*data*/, int /*index*/,
+                    long /*argl*/, void* /*argp*/) {
+  delete static_cast<std::shared_ptr<TicketKeys>*>(pointer);
+}
+
+int ticketKeysIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, freeTicketKeys);
+  return index;
+}
+
+// HMAC-SHA256 under `hmac_key`, and AES-256-CBC under `aes_key` with `iv`, for one ticket.
+bool initTicketCrypto(const TicketKeys::Key& key, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                      EVP_MAC_CTX* mac, bool encrypt) {
+  std::array<char, 7> digest{"SHA256"};
+  const std::array<OSSL_PARAM, 3> params{
+      OSSL_PARAM_construct_octet_string(
+          OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key.hmac_key.data()), key.hmac_key.size()),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest.data(), 0),
+      OSSL_PARAM_construct_end()};
+  if (EVP_MAC_CTX_set_params(mac, params.data()) != 1) {
+    return false;
+  }
+  return encrypt
+             ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes_key.data(), iv) == 1
+             : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes_key.data(), iv) == 1;
+}
+
+// OpenSSL's contract: encrypting, 1 = ticket set up, 0 = no ticket this time (the handshake goes
+// on), negative = fatal error; decrypting, 0 = unknown key (full handshake, new ticket),
+// 1 = resume, 2 = resume and issue a new ticket (the key is the previous one), negative = fatal.
+int ticketKeyCallback(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                      EVP_MAC_CTX* mac, int encrypt) {
+  const auto* keys = static_cast<const std::shared_ptr<TicketKeys>*>(
+      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ticketKeysIndex()));
+  if (keys == nullptr || *keys == nullptr) {
+    return -1;
+  }
+  TicketKeys::Key key;
+  int result = -1;
+  if (encrypt == 1) {
+    std::optional<TicketKeys::Key> current = (*keys)->encryptionKey();
+    if (!current || RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) {
+      result = 0;  // no random bytes: no ticket rather than a failed handshake
+    } else {
+      key = *current;
+      OPENSSL_cleanse(&*current, sizeof(*current));
+      std::ranges::copy(key.name, key_name);
+      result = initTicketCrypto(key, iv, cipher, mac, true) ? 1 : -1;
+    }
+  } else {
+    std::array<unsigned char, TicketKeys::kNameSize> name{};
+    std::copy_n(key_name, name.size(), name.begin());
+    switch ((*keys)->find(name, key)) {
+      case TicketKeys::Match::kNone:
+        result = 0;
+        break;
+      case TicketKeys::Match::kCurrent:
+        result = initTicketCrypto(key, iv, cipher, mac, false) ? 1 : -1;
+        break;
+      case TicketKeys::Match::kPrevious:
+        result = initTicketCrypto(key, iv, cipher, mac, false) ? 2 : -1;
+        break;
+    }
+  }
+  OPENSSL_cleanse(&key, sizeof(key));
+  return result;
+}
+
+// Session tickets from `keys`, valid as long as their key is: two rotation periods.
+bool useTicketKeys(SSL_CTX* ctx, const std::shared_ptr<TicketKeys>& keys,
+                   std::chrono::seconds rotation) {
+  auto* reference = new std::shared_ptr<TicketKeys>(keys);
+  if (SSL_CTX_set_ex_data(ctx, ticketKeysIndex(), reference) != 1) {
+    delete reference;
+    return false;
+  }
+  SSL_CTX_set_timeout(ctx, static_cast<long>(2 * rotation.count()));
+  return SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticketKeyCallback) == 1;
+}
+
 // A configured server SSL_CTX, or the reason it could not be built.
-std::expected<SSL_CTX*, std::string> buildContext(const TlsConfig& config) {
+std::expected<SSL_CTX*, std::string> buildContext(const TlsConfig& config,
+                                                  const std::shared_ptr<TicketKeys>& keys) {
   ERR_clear_error();
   std::unique_ptr<SSL_CTX, ContextDeleter> context(SSL_CTX_new(TLS_server_method()));
   if (!context) {
@@ -59,15 +144,33 @@ std::expected<SSL_CTX*, std::string> buildContext(const TlsConfig& config) {
   }
   SSL_CTX* ctx = context.get();
   // TLS 1.0 and 1.1 are refused (RFC 8996).
-  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) {
-    return std::unexpected("tls: cannot configure protocol versions and ciphers: " +
-                           openSslReason());
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+    return std::unexpected("tls: cannot configure protocol versions: " + openSslReason());
   }
-  // Session tickets stay on (no SSL_OP_NO_TICKET) so clients can resume.
+  // The same checks as config validation: OpenSSL alone skips unknown names quietly.
+  if (auto checked = checkTls12CipherList(config.ciphers); !checked) {
+    return std::unexpected("tls.ciphers: " + checked.error());
+  }
+  if (auto checked = checkTls13Ciphersuites(config.ciphersuites); !checked) {
+    return std::unexpected("tls.ciphersuites: " + checked.error());
+  }
+  if (SSL_CTX_set_cipher_list(ctx, config.ciphers.c_str()) != 1) {
+    return std::unexpected("tls.ciphers: OpenSSL refuses \"" + config.ciphers +
+                           "\": " + openSslReason());
+  }
+  if (SSL_CTX_set_ciphersuites(ctx, config.ciphersuites.c_str()) != 1) {
+    return std::unexpected("tls.ciphersuites: OpenSSL refuses \"" + config.ciphersuites +
+                           "\": " + openSslReason());
+  }
+  // Session tickets stay on (no SSL_OP_NO_TICKET) so clients can resume; no compression (CRIME)
+  // and no renegotiation, secure or not (RFC 8446 has none; a TLS 1.2 client asking for one
+  // gets a no_renegotiation alert).
   SSL_CTX_set_options(
       ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_default_passwd_cb(ctx, noPassphrase);
+  if (!useTicketKeys(ctx, keys, std::chrono::seconds{config.ticket_key_rotation})) {
+    return std::unexpected("tls: cannot set up session tickets: " + openSslReason());
+  }
 
   if (SSL_CTX_use_certificate_chain_file(ctx, config.certificate.c_str()) != 1) {
     return std::unexpected("tls.certificate: cannot read " + config.certificate + ": " +
@@ -91,19 +194,26 @@ std::expected<SSL_CTX*, std::string> buildContext(const TlsConfig& config) {
 
 }  // namespace
 
-std::expected<std::shared_ptr<TlsContext>, std::string> TlsContext::load(const TlsConfig& config) {
-  auto context = buildContext(config);
+std::expected<std::shared_ptr<TlsContext>, std::string> TlsContext::load(const TlsConfig& config,
+                                                                         TicketClock clock) {
+  if (!clock) {
+    clock = [] { return std::chrono::steady_clock::now(); };
+  }
+  auto keys = std::make_shared<TicketKeys>(std::move(clock),
+                                           std::chrono::seconds{config.ticket_key_rotation});
+  auto context = buildContext(config, keys);
   if (!context) {
     return std::unexpected(context.error());
   }
-  return std::shared_ptr<TlsContext>(new TlsContext(*context));
+  return std::shared_ptr<TlsContext>(new TlsContext(*context, std::move(keys)));
 }
 
 std::expected<void, std::string> TlsContext::reload(const TlsConfig& config) {
-  auto context = buildContext(config);
+  auto context = buildContext(config, ticket_keys_);
   if (!context) {
     return std::unexpected(context.error());
   }
+  ticket_keys_->setRotation(std::chrono::seconds{config.ticket_key_rotation});
   SSL_CTX* old = nullptr;
   {
     const std::lock_guard lock(mutex_);

@@ -9,27 +9,33 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "server/config/config.hpp"
+#include "server/tls/ticket_keys.hpp"
 
 namespace turnpike::server::tls {
 
 class TlsContext {
  public:
-  // Builds a server context: TLS 1.2 minimum, ECDHE + AEAD cipher suites for TLS 1.2 (OpenSSL's
-  // default TLS 1.3 suites), server cipher preference, no compression, no renegotiation, session
-  // tickets on. Loads the PEM certificate chain and private key and checks that they match.
+  // Builds a server context: TLS 1.2 minimum, tls.ciphers for TLS 1.2 and tls.ciphersuites for
+  // TLS 1.3 (by default ECDHE + AEAD, and OpenSSL's TLS 1.3 suites), server cipher preference,
+  // no compression, no renegotiation, session tickets under rotating keys (ticket_keys.hpp).
+  // Loads the PEM certificate chain and private key and checks that they match.
   // Errors name the config key and file, and carry OpenSSL's reason, e.g.
   //   "tls.certificate: cannot read /etc/cert.pem: error:80000002:system library::No such file..."
+  // `clock` times the ticket key rotation: steady_clock unless given (tests pass a fake one).
   [[nodiscard]] static std::expected<std::shared_ptr<TlsContext>, std::string> load(
-      const TlsConfig& config);
+      const TlsConfig& config, TicketClock clock = nullptr);
 
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
 
-  // Builds a new context from the files (SIGHUP: renewed certificates) and makes it current.
-  // Connections already open keep the one they started with. On error nothing changes.
+  // Builds a new context from the files (SIGHUP: renewed certificates) and the cipher settings,
+  // and makes it current. Connections already open keep the one they started with. The ticket
+  // keys carry over (a new ticket_key_rotation applies from now on), so clients resume across a
+  // reload. On error nothing changes.
   [[nodiscard]] std::expected<void, std::string> reload(const TlsConfig& config);
 
   // A counted reference to the current context, for starting one session; any thread.
@@ -39,9 +45,15 @@ class TlsContext {
   using Ref = std::unique_ptr<SSL_CTX, RefDeleter>;
   [[nodiscard]] Ref acquire() const;
 
- private:
-  explicit TlsContext(SSL_CTX* context) : context_(context) {}
+  // The session ticket keys shared by every context this object has made.
+  [[nodiscard]] const TicketKeys& ticketKeys() const { return *ticket_keys_; }
 
+ private:
+  TlsContext(SSL_CTX* context, std::shared_ptr<TicketKeys> ticket_keys)
+      : ticket_keys_(std::move(ticket_keys)), context_(context) {}
+
+  // Each SSL_CTX holds a reference too (ex_data): a context may outlive this object.
+  std::shared_ptr<TicketKeys> ticket_keys_;
   mutable std::mutex mutex_;  // guards context_ (swapped by reload)
   SSL_CTX* context_;
 };

@@ -50,6 +50,9 @@ void expectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   }
   EXPECT_EQ(a.tls.certificate, b.tls.certificate);
   EXPECT_EQ(a.tls.private_key, b.tls.private_key);
+  EXPECT_EQ(a.tls.ciphers, b.tls.ciphers);
+  EXPECT_EQ(a.tls.ciphersuites, b.tls.ciphersuites);
+  EXPECT_EQ(a.tls.ticket_key_rotation, b.tls.ticket_key_rotation);
   EXPECT_EQ(a.relay.addresses, b.relay.addresses);
   EXPECT_EQ(a.relay.external_addresses, b.relay.external_addresses);
   EXPECT_EQ(a.relay.port_min, b.relay.port_min);
@@ -113,6 +116,37 @@ TEST(ConfigDefaults, DefaultValues) {
   EXPECT_EQ(config.http.api_rate_limit.per_second, 5U);
   EXPECT_EQ(config.http.api_rate_limit.burst, 20U);
   EXPECT_TRUE(config.public_uris.empty());
+}
+
+TEST(ConfigTls, CipherSettingsAreRead) {
+  const ServerConfig config = loadOk(R"yaml(
+tls:
+  ciphers: "ECDHE+AESGCM:!aRSA:@STRENGTH"
+  ciphersuites: "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256"
+  ticket_key_rotation: 600
+)yaml");
+  EXPECT_EQ(config.tls.ciphers, "ECDHE+AESGCM:!aRSA:@STRENGTH");
+  EXPECT_EQ(config.tls.ciphersuites, "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256");
+  EXPECT_EQ(config.tls.ticket_key_rotation, 600U);
+}
+
+TEST(ConfigTls, DefaultsAreModern) {
+  const TlsConfig tls = loadOk("").tls;
+  EXPECT_EQ(tls.ciphers, kDefaultTls12Ciphers);
+  EXPECT_EQ(tls.ciphersuites, kDefaultTls13Ciphersuites);
+  EXPECT_EQ(tls.ticket_key_rotation, 3600U);
+}
+
+TEST(ConfigTls, CipherErrorsNameTheEntry) {
+  const auto result = loadConfigText(
+      "tls: {ciphers: \"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA265\"}\n");
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("\"ECDHE-RSA-AES128-GCM-SHA265\""), std::string::npos)
+      << result.error().message;
+  const auto suites = loadConfigText("tls: {ciphersuites: TLS_AES_128_GCM}\n");
+  ASSERT_FALSE(suites);
+  EXPECT_NE(suites.error().message.find("\"TLS_AES_128_GCM\""), std::string::npos)
+      << suites.error().message;
 }
 
 TEST(ConfigDefaults, EmbeddedDefaultYamlLoadsToTheDefaults) {
@@ -389,6 +423,27 @@ INSTANTIATE_TEST_SUITE_P(
                   kTlsListener + "tls: {certificate: \"\", private_key: k.pem}\n",
                   "tls.certificate"},
         ErrorCase{"TlsUnknownKey", "tls: {cert: c.pem}\n", "tls.cert"},
+        ErrorCase{"TlsCiphersEmpty", "tls: {ciphers: \"\"}\n", "tls.ciphers"},
+        ErrorCase{"TlsCiphersUnknown", "tls: {ciphers: NO-SUCH-CIPHER}\n", "tls.ciphers"},
+        ErrorCase{"TlsCiphersOneTypo",
+                  "tls: {ciphers: \"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA265\"}\n",
+                  "tls.ciphers"},
+        ErrorCase{"TlsCiphersOnlyTls13Names", "tls: {ciphers: TLS_AES_128_GCM_SHA256}\n",
+                  "tls.ciphers"},
+        ErrorCase{"TlsCiphersIsList", "tls: {ciphers: [a, b]}\n", "tls.ciphers"},
+        ErrorCase{"TlsCiphersuitesEmpty", "tls: {ciphersuites: \"\"}\n", "tls.ciphersuites"},
+        ErrorCase{"TlsCiphersuitesUnknown",
+                  "tls: {ciphersuites: \"TLS_AES_128_GCM_SHA256:TLS_AES_128_GCM_SHA255\"}\n",
+                  "tls.ciphersuites"},
+        ErrorCase{"TlsCiphersuitesTls12Name", "tls: {ciphersuites: ECDHE-RSA-AES128-GCM-SHA256}\n",
+                  "tls.ciphersuites"},
+        ErrorCase{"TlsCiphersuitesEmptyEntry",
+                  "tls: {ciphersuites: \"TLS_AES_128_GCM_SHA256::TLS_AES_256_GCM_SHA384\"}\n",
+                  "tls.ciphersuites"},
+        ErrorCase{"TlsTicketRotationZero", "tls: {ticket_key_rotation: 0}\n",
+                  "tls.ticket_key_rotation"},
+        ErrorCase{"TlsTicketRotationTooLong", "tls: {ticket_key_rotation: 86401}\n",
+                  "tls.ticket_key_rotation"},
         // Relay.
         ErrorCase{"RelayBadAddress", "relay: {addresses: [127.0.0.1, nope]}\n",
                   "relay.addresses[1]"},

@@ -28,7 +28,11 @@ ServerConfig everything() {
   config.listeners = {{Transport::kUdp, ip("10.0.0.1"), 3479},
                       {Transport::kTcp, ip("2001:db8::1"), 3479},
                       {Transport::kTls, ip("::"), 5350}};
-  config.tls = {"/etc/turnpike/cert.pem", "/etc/turnpike/key.pem"};
+  config.tls.certificate = "/etc/turnpike/cert.pem";
+  config.tls.private_key = "/etc/turnpike/key.pem";
+  config.tls.ciphers = "ECDHE+AESGCM:!aRSA";
+  config.tls.ciphersuites = "TLS_AES_128_GCM_SHA256";
+  config.tls.ticket_key_rotation = 600;
   config.relay.addresses = {ip("10.0.0.5"), ip("2001:db8::5")};
   config.relay.external_addresses = {ip("203.0.113.5"), ip("2001:db8::5")};
   config.relay.port_min = 50000;
@@ -63,7 +67,7 @@ TEST(ConfigWriterTest, EveryKeyRoundTripsInReadmeOrder) {
   EXPECT_EQ(loaded.listeners[1].address, ip("2001:db8::1"));
   EXPECT_EQ(loaded.listeners[2].transport, Transport::kTls);
   EXPECT_EQ(loaded.listeners[2].port, 5350);
-  EXPECT_EQ(loaded.tls.private_key, "/etc/turnpike/key.pem");
+  EXPECT_EQ(loaded.tls, config.tls);
   EXPECT_EQ(loaded.relay.external_addresses, config.relay.external_addresses);
   EXPECT_EQ(loaded.relay.port_min, 50000);
   EXPECT_EQ(loaded.relay.port_max, 50100);

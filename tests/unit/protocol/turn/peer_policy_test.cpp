@@ -270,6 +270,34 @@ TEST(PeerPolicyTest, DefaultPolicyDeniesSpecialPurposeAndOwnAddresses) {
                  });
 }
 
+// Issue 6: every bypass form, through both entry points. CreatePermission asks checkAddress()
+// (a permission is for an address, RFC 8656 section 10.2); ChannelBind and sends ask check().
+TEST(PeerPolicyTest, DefaultPolicyDeniesEveryBypassFormForPermissionsAndChannels) {
+  // No allow, no deny. Listeners on 1.2.3.4:3478 and [2606:4700:10::1]:3478, and every port of
+  // 5.6.7.8 own (the server itself lists no relay address: see makePeerPolicy).
+  const PeerPolicy policy = defaultPolicy();
+  for (const std::string_view address :
+       {"0.0.0.0",         "127.0.0.1",   "127.0.0.2",     "127.255.255.254", "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1", "::",          "::1",           "::127.0.0.1",     "64:ff9b::a00:1",
+        "2002:7f00:1::",   "fe80::1",     "fc00::1",       "ff02::1",         "169.254.169.254",
+        "100.64.0.1",      "192.168.1.1", "172.16.0.1",    "10.0.0.1",        "224.0.0.1",
+        "255.255.255.255", "5.6.7.8",     "::ffff:5.6.7.8"}) {
+    SCOPED_TRACE(address);
+    EXPECT_NE(policy.checkAddress(ip(address)), Verdict::kAllowed);
+    for (const std::uint16_t port : {1, 53, 3478, 5349, 49152, 65535}) {
+      EXPECT_NE(policy.check({ip(address), port}), Verdict::kAllowed) << port;
+    }
+  }
+  // A listener endpoint, in either form: denied for channels and sends. Its address alone stays
+  // permittable (the port is checked when data is sent), unless every port is own.
+  for (const std::string_view listener :
+       {"1.2.3.4:3478", "[::ffff:1.2.3.4]:3478", "[2606:4700:10::1]:3478"}) {
+    SCOPED_TRACE(listener);
+    EXPECT_EQ(policy.check(endpoint(listener)), Verdict::kDeniedOwnAddress);
+    EXPECT_EQ(policy.checkAddress(endpoint(listener).address), Verdict::kAllowed);
+  }
+}
+
 TEST(PeerPolicyTest, DefaultPolicyAllowsPublicAddresses) {
   expectVerdicts(defaultPolicy(), {
                                       {"8.8.8.8:3478", Verdict::kAllowed},
