@@ -294,7 +294,19 @@ protocol::PeerPolicy makePeerPolicy(const ServerConfig& config) {
     }
     own.push_back({listener.address, listener.port});
   }
-  return protocol::PeerPolicy(config.peers.allow, config.peers.deny, std::move(own));
+  // The host itself on other ports than the relay range: every interface address, the
+  // listeners' and relays' configured addresses and the external (1:1 NAT) ones.
+  protocol::PeerPolicy::OwnHost host{interfaces, config.relay.port_min, config.relay.port_max};
+  for (const ListenerConfig& listener : config.listeners) {
+    if (!isWildcard(listener.address)) {
+      host.addresses.push_back(listener.address);
+    }
+  }
+  for (const auto* list : {&config.relay.addresses, &config.relay.external_addresses}) {
+    host.addresses.insert(host.addresses.end(), list->begin(), list->end());
+  }
+  return protocol::PeerPolicy(config.peers.allow, config.peers.deny, std::move(own),
+                              std::move(host));
 }
 
 namespace {

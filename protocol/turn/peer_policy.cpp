@@ -97,8 +97,14 @@ bool anyContains(const Prefixes& prefixes, const IpAddress& address) {
 }  // namespace
 
 PeerPolicy::PeerPolicy(std::vector<AddressPrefix> allow, std::vector<AddressPrefix> deny,
-                       std::vector<Endpoint> own_endpoints)
-    : allow_(std::move(allow)), deny_(std::move(deny)), own_endpoints_(std::move(own_endpoints)) {
+                       std::vector<Endpoint> own_endpoints, OwnHost own_host)
+    : allow_(std::move(allow)),
+      deny_(std::move(deny)),
+      own_endpoints_(std::move(own_endpoints)),
+      own_host_(std::move(own_host)) {
+  for (IpAddress& address : own_host_.addresses) {
+    address = unmapped(address);
+  }
   static_cast<void>(builtInDenied());  // parse the table here, not in the first check()
   for (AddressPrefix& prefix : allow_) {
     prefix = unmapped(prefix);
@@ -127,7 +133,15 @@ PeerPolicy::Verdict PeerPolicy::check(const Endpoint& peer) const {
   if (peer.port == 0) {
     return Verdict::kDeniedBuiltIn;
   }
-  return checkAddress(peer.address);
+  const Verdict verdict = checkAddress(peer.address);
+  // 5. The server's own host, outside the relay ports, unless the operator allowed it.
+  if (verdict == Verdict::kAllowed &&
+      (peer.port < own_host_.relay_port_min || peer.port > own_host_.relay_port_max) &&
+      std::ranges::find(own_host_.addresses, address) != own_host_.addresses.end() &&
+      !anyContains(allow_, address)) {
+    return Verdict::kDeniedOwnAddress;
+  }
+  return verdict;
 }
 
 PeerPolicy::Verdict PeerPolicy::checkAddress(const IpAddress& peer_address) const {

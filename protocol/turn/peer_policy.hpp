@@ -22,9 +22,14 @@ namespace turnpike::protocol {
 //   1. an own endpoint (see the constructor)                 -> kDeniedOwnAddress
 //   2. port 0                                                -> kDeniedBuiltIn
 //   3. a `deny` prefix                                       -> kDeniedConfig
-//   4. an `allow` prefix                                     -> kAllowed (exception to step 5)
-//   5. the built-in list of special-purpose addresses        -> kDeniedBuiltIn
-//   6. anything else                                         -> kAllowed
+//   4. an `allow` prefix                                     -> kAllowed (exception to 5 and 6)
+//   5. one of the server's own host addresses on a port outside the relay port range (its other
+//      services: SSH, a database bound to the public address, ...) -> kDeniedOwnAddress
+//   6. the built-in list of special-purpose addresses        -> kDeniedBuiltIn
+//   7. anything else                                         -> kAllowed
+// Step 5 needs a port, so it is part of check() only: permissions (per address) to the server's
+// own host are allowed, so that two clients of this server can relay to each other's relayed
+// addresses.
 //
 // An IPv4-mapped peer (::ffff:a.b.c.d) is the IPv4 peer a.b.c.d: every step sees the embedded
 // IPv4 address. `deny` additionally sees the IPv6 form (so deny ::/0 denies ::ffff:8.8.8.8 too);
@@ -35,6 +40,14 @@ namespace turnpike::protocol {
 // whole by the built-in list: IPv4-compatible ::/96, SIIT ::ffff:0:0:0/96, NAT64 64:ff9b::/96 and
 // 64:ff9b:1::/48, 6to4 2002::/16 and Teredo 2001::/32 (RFC 8656 section 21.4). `allow` can carve
 // them out again.
+// The server's own host for step 5 below: its addresses (listeners, interfaces, relay and
+// external addresses) and the relay port range, the only ports peers may be reached on there.
+struct PeerPolicyOwnHost {
+  std::vector<IpAddress> addresses;
+  std::uint16_t relay_port_min = 0;
+  std::uint16_t relay_port_max = 65535;
+};
+
 class PeerPolicy {
  public:
   enum class Verdict : std::uint8_t { kAllowed, kDeniedBuiltIn, kDeniedConfig, kDeniedOwnAddress };
@@ -44,8 +57,9 @@ class PeerPolicy {
   // Relay addresses are the caller's choice: denying them also stops two clients of this server
   // from relaying to each other. A wildcard bind address (0.0.0.0, ::) matches only itself, so
   // callers expand wildcards into the host's interface addresses.
+  using OwnHost = PeerPolicyOwnHost;
   PeerPolicy(std::vector<AddressPrefix> allow, std::vector<AddressPrefix> deny,
-             std::vector<Endpoint> own_endpoints);
+             std::vector<Endpoint> own_endpoints, OwnHost own_host = {});
 
   [[nodiscard]] bool isAllowed(const Endpoint& peer) const {
     return check(peer) == Verdict::kAllowed;
@@ -62,6 +76,7 @@ class PeerPolicy {
   std::vector<AddressPrefix> allow_;
   std::vector<AddressPrefix> deny_;
   std::vector<Endpoint> own_endpoints_;
+  OwnHost own_host_;
 };
 
 [[nodiscard]] std::string_view toString(PeerPolicy::Verdict verdict);

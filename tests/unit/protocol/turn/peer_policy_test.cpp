@@ -471,5 +471,29 @@ TEST(PeerPolicyTest, VerdictNames) {
   EXPECT_NE(toString(Verdict::kDeniedOwnAddress), toString(Verdict::kDeniedBuiltIn));
 }
 
+// The server's own host (9.9.9.10 and 2606:4700:10::10, relay ports 49152-65535): peers there
+// are reachable on relay ports only (two clients of this server), not on its other services.
+TEST(PeerPolicyTest, OwnHostIsReachableOnRelayPortsOnly) {
+  const PeerPolicy::OwnHost host{
+      {*IpAddress::parse("9.9.9.10"), *IpAddress::parse("2606:4700:10::10")}, 49152, 65535};
+  const PeerPolicy policy({}, {}, {endpoint("9.9.9.10:3478")}, host);
+  expectVerdicts(policy, {
+                             {"9.9.9.10:22", Verdict::kDeniedOwnAddress},
+                             {"9.9.9.10:5432", Verdict::kDeniedOwnAddress},
+                             {"9.9.9.10:49151", Verdict::kDeniedOwnAddress},
+                             {"[::ffff:9.9.9.10]:22", Verdict::kDeniedOwnAddress},
+                             {"[2606:4700:10::10]:443", Verdict::kDeniedOwnAddress},
+                             {"9.9.9.10:49152", Verdict::kAllowed},
+                             {"9.9.9.10:65535", Verdict::kAllowed},
+                             {"[2606:4700:10::10]:50000", Verdict::kAllowed},
+                             {"9.9.9.11:22", Verdict::kAllowed},
+                         });
+  // Permissions are per address: the host itself may be permitted (relay-to-relay).
+  EXPECT_TRUE(policy.isAddressAllowed(*IpAddress::parse("9.9.9.10")));
+  // An operator's allow covering the host re-opens its other ports.
+  const PeerPolicy allowed({prefix("9.9.9.0/24")}, {}, {}, host);
+  EXPECT_TRUE(allowed.isAllowed(endpoint("9.9.9.10:22")));
+}
+
 }  // namespace
 }  // namespace turnpike::protocol
