@@ -33,7 +33,11 @@ SeededRandom::SeededRandom() {
 
 std::expected<protocol::UserCredential, protocol::CredentialLookupError> CredentialAdapter::lookup(
     std::string_view username, std::int64_t now_unix) const {
-  const std::shared_ptr<const auth::CredentialStore> store = store_.load();
+  std::shared_ptr<const auth::CredentialStore> store;
+  {
+    const std::lock_guard lock(mutex_);
+    store = store_;
+  }
   auto credential = store->lookup(username, now_unix);
   if (!credential) {
     return std::unexpected(credential.error() == auth::CredentialError::kExpired
@@ -42,6 +46,11 @@ std::expected<protocol::UserCredential, protocol::CredentialLookupError> Credent
   }
   return protocol::UserCredential{std::move(credential->user), std::move(credential->passwords),
                                   credential->expires_at};
+}
+
+void CredentialAdapter::replace(std::shared_ptr<const auth::CredentialStore> store) {
+  const std::lock_guard lock(mutex_);
+  store_ = std::move(store);
 }
 
 protocol::NonceCheck NonceAdapter::verify(std::string_view nonce, const protocol::IpAddress& client,

@@ -45,12 +45,14 @@ class CredentialAdapter final : public protocol::CredentialSource {
       : store_(std::move(store)) {}
   [[nodiscard]] std::expected<protocol::UserCredential, protocol::CredentialLookupError> lookup(
       std::string_view username, std::int64_t now_unix) const override;
-  void replace(std::shared_ptr<const auth::CredentialStore> store) {
-    store_.store(std::move(store));
-  }
+  void replace(std::shared_ptr<const auth::CredentialStore> store);
 
  private:
-  std::atomic<std::shared_ptr<const auth::CredentialStore>> store_;
+  // A mutex rather than std::atomic<std::shared_ptr>: libstdc++ 12 implements that with a lock
+  // bit ThreadSanitizer cannot see. Held only to copy the pointer, once per authenticated
+  // request.
+  mutable std::mutex mutex_;
+  std::shared_ptr<const auth::CredentialStore> store_;
 };
 
 class NonceAdapter final : public protocol::NonceSource {

@@ -3,14 +3,15 @@
 #   1. Release build: unit, integration, interop, end-to-end (browser, NAT), deployment kit
 #      (tests/deploy) and benchmark smoke tests
 #   2. ASan+UBSan build: unit and integration tests
-#   3. clang-19 libFuzzer build: each fuzz target for TURNPIKE_FUZZ_SECONDS (default 60)
-# TURNPIKE_STAGES="release asan fuzz" picks stages. Exits non-zero if any stage fails.
+#   3. TSan build: the integration tests (the multi-threaded server binary)
+#   4. clang-19 libFuzzer build: each fuzz target for TURNPIKE_FUZZ_SECONDS (default 60)
+# TURNPIKE_STAGES="release asan tsan fuzz" picks stages. Exits non-zero if any stage fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=deploy/lib/packages.sh
 source deploy/lib/packages.sh
 
-stages=${TURNPIKE_STAGES:-release asan fuzz}
+stages=${TURNPIKE_STAGES:-release asan tsan fuzz}
 fuzz_seconds=${TURNPIKE_FUZZ_SECONDS:-60}
 jobs=$(nproc)
 failed=()
@@ -28,7 +29,8 @@ stage() {
     failed+=("$name (configure)")
     return
   fi
-  if ! cmake --build "$dir" -j"$jobs"; then
+  # shellcheck disable=SC2086  # STAGE_TARGETS is a list
+  if ! cmake --build "$dir" -j"$jobs" ${STAGE_TARGETS:+--target $STAGE_TARGETS}; then
     failed+=("$name (build)")
     return
   fi
@@ -49,6 +51,12 @@ for s in $stages; do
     asan)
       stage asan build-asan "-L unit|integration" -- -DCMAKE_BUILD_TYPE=Debug \
         -DTURNPIKE_SANITIZE=address,undefined -DTURNPIKE_BUILD_TESTS=ON \
+        -DTURNPIKE_BUILD_BENCHMARKS=OFF ;;
+    tsan)
+      # The multi-threaded code is the server: the integration tests drive the real binary
+      # (worker threads, the HTTP thread, reloads) built with ThreadSanitizer.
+      STAGE_TARGETS="turnpike server_integration_test" stage tsan build-tsan "-L integration" -- \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTURNPIKE_SANITIZE=thread -DTURNPIKE_BUILD_TESTS=ON \
         -DTURNPIKE_BUILD_BENCHMARKS=OFF ;;
     fuzz)
       # One fuzzer at a time: each uses a whole core.

@@ -679,7 +679,7 @@ std::optional<HttpResponse> httpExchange(const Endpoint& server, const std::stri
 // ---- STUN ----
 
 protocol::TransactionId randomTransactionId() {
-  static std::mt19937_64 engine{std::random_device{}()};
+  thread_local std::mt19937_64 engine{std::random_device{}()};  // tests call it from threads
   protocol::TransactionId id{};
   std::uniform_int_distribution<int> byte(0, 255);
   for (std::byte& b : id) {
