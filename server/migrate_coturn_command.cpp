@@ -1,12 +1,7 @@
 #include "server/migrate_coturn_command.hpp"
 
-#include <array>
-#include <cerrno>
-#include <cstdio>
 #include <expected>
-#include <memory>
 #include <string_view>
-#include <system_error>
 
 #include "server/config/config.hpp"
 #include "server/migrate_coturn.hpp"
@@ -20,34 +15,6 @@ constexpr std::string_view kUsage =
     "option that is not carried over: FILE:LINE: warning|note: OPTION: why.\n"
     "Exit status: 0 when a config was printed (even with warnings), 1 when the file cannot be\n"
     "read, 2 on a usage error.\n";
-
-constexpr std::size_t kMaxFileBytes = std::size_t{16} << 20U;  // as the YAML loader
-
-// The whole file, or why it cannot be read.
-std::expected<std::string, std::string> readFile(const std::string& path) {
-  struct FileCloser {
-    void operator()(std::FILE* file) const { static_cast<void>(std::fclose(file)); }
-  };
-  errno = 0;
-  const std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) {
-    return std::unexpected(std::system_category().message(errno));
-  }
-  std::string text;
-  std::array<char, 4096> chunk{};
-  std::size_t count = 0;
-  do {
-    count = std::fread(chunk.data(), 1, chunk.size(), file.get());
-    text.append(chunk.data(), count);
-    if (text.size() > kMaxFileBytes) {
-      return std::unexpected("file is larger than 16 MiB");
-    }
-  } while (count == chunk.size());
-  if (std::ferror(file.get()) != 0) {
-    return std::unexpected(std::system_category().message(errno));
-  }
-  return text;
-}
 
 }  // namespace
 
@@ -66,7 +33,7 @@ int runMigrateCoturnCommand(const std::vector<std::string>& args, std::ostream& 
     return kUsageError;
   }
   const std::string& path = args[0];
-  const auto text = readFile(path);
+  const auto text = readTextFile(path);
   if (!text) {
     err << "turnpike migrate-coturn: cannot read " << path << ": " << text.error() << "\n";
     return kCannotRead;

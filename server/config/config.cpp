@@ -527,31 +527,11 @@ Result<ServerConfig> parseText(std::string_view yaml_text) {
 }
 
 Result<std::string> readFile(const std::string& path) {
-  struct FileCloser {
-    void operator()(std::FILE* file) const { static_cast<void>(std::fclose(file)); }
-  };
-  const auto cannot_read = [&path](const std::string& reason) {
-    return fail("(file)", "cannot read " + path + ": " + reason);
-  };
-  errno = 0;
-  const std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) {
-    return cannot_read(std::system_category().message(errno));
+  auto text = readTextFile(path);
+  if (!text) {
+    return fail("(file)", "cannot read " + path + ": " + text.error());
   }
-  std::string text;
-  std::array<char, 4096> chunk{};
-  std::size_t count = 0;
-  do {
-    count = std::fread(chunk.data(), 1, chunk.size(), file.get());
-    text.append(chunk.data(), count);
-    if (text.size() > kMaxFileBytes) {
-      return cannot_read("file is larger than 16 MiB");
-    }
-  } while (count == chunk.size());
-  if (std::ferror(file.get()) != 0) {
-    return cannot_read(std::system_category().message(errno));
-  }
-  return text;
+  return std::move(*text);
 }
 
 // ---- Checks on the plain struct, run by validate() ----
@@ -810,6 +790,31 @@ std::string toString(const ConfigError& error) {
     return "config: " + error.message;
   }
   return "config: " + error.key + ": " + error.message;
+}
+
+std::expected<std::string, std::string> readTextFile(const std::string& path) {
+  struct FileCloser {
+    void operator()(std::FILE* file) const { static_cast<void>(std::fclose(file)); }
+  };
+  errno = 0;
+  const std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  if (!file) {
+    return std::unexpected(std::system_category().message(errno));
+  }
+  std::string text;
+  std::array<char, 4096> chunk{};
+  std::size_t count = 0;
+  do {
+    count = std::fread(chunk.data(), 1, chunk.size(), file.get());
+    text.append(chunk.data(), count);
+    if (text.size() > kMaxFileBytes) {
+      return std::unexpected("file is larger than 16 MiB");
+    }
+  } while (count == chunk.size());
+  if (std::ferror(file.get()) != 0) {
+    return std::unexpected(std::system_category().message(errno));
+  }
+  return text;
 }
 
 std::expected<ServerConfig, ConfigError> loadConfigText(std::string_view yaml_text) {

@@ -161,6 +161,9 @@ extern const std::string_view kDefaultConfigYaml;
 // Parses YAML text into a validated ServerConfig. Never throws.
 [[nodiscard]] std::expected<ServerConfig, ConfigError> loadConfigText(std::string_view yaml_text);
 
+// The whole of a text file of at most 16 MiB (configs, coturn configs), or why it cannot be read.
+[[nodiscard]] std::expected<std::string, std::string> readTextFile(const std::string& path);
+
 // Reads and parses a YAML file. Never throws.
 [[nodiscard]] std::expected<ServerConfig, ConfigError> loadConfigFile(const std::string& path);
 
