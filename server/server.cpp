@@ -134,6 +134,7 @@ std::expected<ReloadReport, std::string> Server::reload(const ServerConfig& next
   config_.limits.tls_handshake_timeout = handshake_timeout;  // the listeners keep theirs
   shared_->quota.setLimits(config_.limits);
   shared_->connections.setLimits(config_.limits);
+  shared_->user_bandwidth.setLimits(config_.limits);
   shared_->connection_idle_timeout.store(config_.limits.connection_idle_timeout);
   protocol::CoreConfig core_limits;
   applyLimits(config_.limits, core_limits);

@@ -95,6 +95,38 @@ protocol::QuotaVerdict SharedQuota::acquire(std::string_view user,
   return protocol::QuotaVerdict::kOk;
 }
 
+std::uint64_t SharedUserBandwidth::lease(std::string_view user, std::uint64_t want,
+                                         protocol::MonotonicTime now) {
+  const std::lock_guard lock(mutex_);
+  if (bytes_per_second_ == 0) {
+    return want;
+  }
+  const auto capacity = static_cast<double>(bytes_per_second_);
+  // Now and then, forget users whose buckets have been full for a while (idle users).
+  constexpr std::uint64_t kSweepEvery = 4096;
+  if (++leases_ % kSweepEvery == 0) {
+    std::erase_if(buckets_, [&](const auto& entry) {
+      return now - entry.second.refilled > std::chrono::seconds(10);
+    });
+  }
+  auto it = buckets_.find(user);
+  if (it == buckets_.end()) {
+    it = buckets_.emplace(std::string(user), Bucket{capacity, now}).first;
+  }
+  Bucket& bucket = it->second;
+  const double elapsed = std::chrono::duration<double>(now - bucket.refilled).count();
+  bucket.tokens = std::min(capacity, bucket.tokens + std::max(0.0, elapsed) * capacity);
+  bucket.refilled = now;
+  const double granted = std::min(static_cast<double>(want), bucket.tokens);
+  bucket.tokens -= granted;
+  return static_cast<std::uint64_t>(granted);
+}
+
+void SharedUserBandwidth::setLimits(const LimitsConfig& limits) {
+  const std::lock_guard lock(mutex_);
+  bytes_per_second_ = limits.bandwidth_per_user_bps / 8;
+}
+
 SharedConnections::Verdict SharedConnections::admit(const protocol::IpAddress& client) {
   const std::lock_guard lock(mutex_);
   if (limits_.connections_total != 0 && total_ >= limits_.connections_total) {
@@ -267,6 +299,7 @@ void applyLimits(const LimitsConfig& limits, protocol::CoreConfig& core) {
   core.max_permissions = limits.permissions_per_allocation;
   core.max_channels = limits.channels_per_allocation;
   core.bandwidth_bytes_per_second = limits.bandwidth_per_allocation_bps / 8;
+  core.user_bandwidth_bytes_per_second = limits.bandwidth_per_user_bps / 8;
   core.unauthenticated_per_second = limits.unauthenticated_per_ip_per_second;
   core.unauthenticated_burst = limits.unauthenticated_per_ip_burst;
 }
@@ -337,6 +370,7 @@ TurnShared::TurnShared(const ServerConfig& config)
       credential_adapter(makeCredentials(config)),
       quota(config.limits),
       connections(config.limits),
+      user_bandwidth(config.limits),
       connection_idle_timeout(config.limits.connection_idle_timeout),
       relays(resolveRelayAddresses(config)),
       policy(std::make_shared<const protocol::PeerPolicy>(makePeerPolicy(config))),

@@ -91,6 +91,27 @@ class SharedQuota final : public protocol::AllocationQuota {
   std::map<protocol::IpAddress, std::uint32_t> per_ip_;  // by protocol::limitKey
 };
 
+// limits.bandwidth_per_user_bps across workers: one token bucket per user (one second's worth),
+// from which the workers' cores take leases of about 20 ms (never a lock per packet).
+class SharedUserBandwidth final : public protocol::UserBandwidth {
+ public:
+  explicit SharedUserBandwidth(const LimitsConfig& limits)
+      : bytes_per_second_(limits.bandwidth_per_user_bps / 8) {}
+  [[nodiscard]] std::uint64_t lease(std::string_view user, std::uint64_t want,
+                                    protocol::MonotonicTime now) override;
+  void setLimits(const LimitsConfig& limits);
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    protocol::MonotonicTime refilled;
+  };
+  std::mutex mutex_;
+  std::uint64_t bytes_per_second_;
+  std::map<std::string, Bucket, std::less<>> buckets_;
+  std::uint64_t leases_ = 0;  // forgets idle buckets every so many leases
+};
+
 // limits.connections_total and limits.connections_per_ip across workers: taken when a TCP or TLS
 // connection is accepted, given back when it closes (never per packet).
 class SharedConnections {
@@ -163,6 +184,7 @@ struct TurnShared {
   NonceAdapter nonce_adapter{nonces};
   SharedQuota quota;
   SharedConnections connections;
+  SharedUserBandwidth user_bandwidth;
   // limits.connection_idle_timeout in seconds (reloadable; read by the workers' sweeps).
   std::atomic<std::uint32_t> connection_idle_timeout;
   SharedReservations reservations;

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,6 +62,12 @@ struct SessionKey {
   std::optional<auth::Sha256Key> sha256;  // set when the client chose PASSWORD-ALGORITHM SHA-256
 };
 
+// The part of a user's bandwidth budget (limits.bandwidth_per_user_bps) one core holds.
+struct UserLease {
+  std::string user;
+  double credit = 0;  // bytes
+};
+
 struct Allocation {
   std::uint64_t id = 0;
   ClientSource source;
@@ -79,6 +86,7 @@ struct Allocation {
   // limits.bandwidth_per_allocation_bps: bytes left in the bucket, and when it was refilled.
   double bandwidth_tokens = 0;
   MonotonicTime bandwidth_refilled;
+  std::shared_ptr<UserLease> user_lease;  // set when a per-user limit is on
   // Accounting.
   std::uint64_t bytes_to_peer = 0;
   std::uint64_t packets_to_peer = 0;

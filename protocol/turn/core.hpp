@@ -45,6 +45,9 @@ struct CoreConfig {
   // Relayed payload per allocation, both directions, in bytes per second (0: unlimited); the
   // bucket holds one second's worth. Excess packets are dropped (RelayDrop::kBandwidth).
   std::uint64_t bandwidth_bytes_per_second = 0;
+  // limits.bandwidth_per_user_bps in bytes per second (0: unlimited), shared by all of a user's
+  // allocations on every worker through CoreDependencies::user_bandwidth. A lease is 20 ms of it.
+  std::uint64_t user_bandwidth_bytes_per_second = 0;
   // STUN messages from a source address (IPv6: its /64) that has no allocation here: a token
   // bucket per address (0 per second: off). Over it they are dropped unanswered
   // (StunOutcome-independent counter CoreStats::unauthenticated_dropped).
@@ -76,6 +79,17 @@ class CoreEvents {
   ~CoreEvents() = default;
 };
 
+// limits.bandwidth_per_user_bps across workers: each user's budget, handed out in leases (a
+// core asks only when the lease it holds runs out, about 50 times a second per busy user, so no
+// lock is taken per packet).
+class UserBandwidth {
+ public:
+  virtual ~UserBandwidth() = default;
+  // Up to `want` bytes of `user`'s budget, taken now (0 when it is spent).
+  [[nodiscard]] virtual std::uint64_t lease(std::string_view user, std::uint64_t want,
+                                            MonotonicTime now) = 0;
+};
+
 struct CoreDependencies {
   RelaySockets& relays;
   RandomSource& random;
@@ -84,8 +98,9 @@ struct CoreDependencies {
   const NonceSource& nonces;
   AllocationQuota& quota;
   ReservationStore& reservations;
-  const PeerPolicy* policy;      // never null; setPolicy() replaces it
-  CoreEvents* events = nullptr;  // optional
+  const PeerPolicy* policy;                 // never null; setPolicy() replaces it
+  CoreEvents* events = nullptr;             // optional
+  UserBandwidth* user_bandwidth = nullptr;  // optional: without it there is no per-user limit
 };
 
 // An error answer: the code, for 420 the attributes to list in UNKNOWN-ATTRIBUTES, and for 300
@@ -128,6 +143,7 @@ class Core {
     config_.max_permissions = limits.max_permissions;
     config_.max_channels = limits.max_channels;
     config_.bandwidth_bytes_per_second = limits.bandwidth_bytes_per_second;
+    config_.user_bandwidth_bytes_per_second = limits.user_bandwidth_bytes_per_second;
     config_.unauthenticated_per_second = limits.unauthenticated_per_second;
     config_.unauthenticated_burst = limits.unauthenticated_burst;
   }
@@ -257,6 +273,9 @@ class Core {
     bool used = false;
   };
   std::vector<SourceBucket> source_buckets_;
+  // Per-user bandwidth leases held by this core, shared by the user's allocations here.
+  std::unordered_map<std::string, std::weak_ptr<UserLease>> user_leases_;
+  [[nodiscard]] std::shared_ptr<UserLease> userLease(const std::string& user);
   [[nodiscard]] bool admitUnauthenticated(const IpAddress& source, MonotonicTime now);
   // Takes `bytes` from the allocation's bandwidth bucket; false when it is empty.
   [[nodiscard]] bool admitBandwidth(Allocation& allocation, std::size_t bytes, MonotonicTime now);

@@ -280,6 +280,9 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
   allocation->created = request.now;
   allocation->bandwidth_tokens = static_cast<double>(config_.bandwidth_bytes_per_second);
   allocation->bandwidth_refilled = request.now;
+  if (deps_.user_bandwidth != nullptr) {
+    allocation->user_lease = userLease(user);
+  }
   allocation->expires = request.now + (lifetime.count() == 0 ? config_.default_lifetime : lifetime);
   allocation->username = request.auth.username;
   allocation->user = user;
@@ -337,6 +340,16 @@ void Core::schedule(Allocation& allocation) {
   }
 }
 
+std::shared_ptr<UserLease> Core::userLease(const std::string& user) {
+  std::weak_ptr<UserLease>& slot = user_leases_[user];
+  std::shared_ptr<UserLease> lease = slot.lock();
+  if (lease == nullptr) {
+    lease = std::make_shared<UserLease>(UserLease{user, 0});
+    slot = lease;
+  }
+  return lease;
+}
+
 void Core::endAllocation(std::uint64_t id, AllocationEnd end, MonotonicTime now) {
   const auto it = allocations_.find(id);
   if (it == allocations_.end()) {
@@ -350,6 +363,9 @@ void Core::endAllocation(std::uint64_t id, AllocationEnd end, MonotonicTime now)
     closeLeg(leg);
   }
   deps_.quota.release(allocation.user, allocation.source.client.address);
+  if (allocation.user_lease != nullptr && allocation.user_lease.use_count() == 1) {
+    user_leases_.erase(allocation.user);  // the user's last allocation here
+  }
   stats_.allocations_deleted.add();
   stats_
       .allocations_active[static_cast<std::size_t>(allocation.source.transport)]

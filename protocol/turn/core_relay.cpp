@@ -17,21 +17,38 @@ std::size_t transportIndex(ClientTransport transport) {
 }  // namespace
 
 bool Core::admitBandwidth(Allocation& allocation, std::size_t bytes, MonotonicTime now) {
+  const auto size = static_cast<double>(bytes);
   const std::uint64_t rate = config_.bandwidth_bytes_per_second;
-  if (rate == 0) {
-    return true;
+  if (rate != 0) {
+    // Refill for the time since the last packet; the bucket holds one second's worth.
+    const double elapsed =
+        std::chrono::duration<double>(now - allocation.bandwidth_refilled).count();
+    const auto capacity = static_cast<double>(rate);
+    allocation.bandwidth_tokens =
+        std::min(capacity, allocation.bandwidth_tokens + std::max(0.0, elapsed) * capacity);
+    allocation.bandwidth_refilled = now;
+    if (allocation.bandwidth_tokens < size) {
+      stats_.relay_drops[static_cast<std::size_t>(RelayDrop::kBandwidth)].add();
+      return false;
+    }
   }
-  // Refill for the time since the last packet; the bucket holds one second's worth.
-  const double elapsed = std::chrono::duration<double>(now - allocation.bandwidth_refilled).count();
-  const auto capacity = static_cast<double>(rate);
-  allocation.bandwidth_tokens =
-      std::min(capacity, allocation.bandwidth_tokens + std::max(0.0, elapsed) * capacity);
-  allocation.bandwidth_refilled = now;
-  if (allocation.bandwidth_tokens < static_cast<double>(bytes)) {
-    stats_.relay_drops[static_cast<std::size_t>(RelayDrop::kBandwidth)].add();
-    return false;
+  UserLease* lease = allocation.user_lease.get();
+  const std::uint64_t user_rate = config_.user_bandwidth_bytes_per_second;
+  if (lease != nullptr && user_rate != 0 && deps_.user_bandwidth != nullptr) {
+    if (lease->credit < size) {
+      // 20 ms of the user's rate at a time, and at least this packet.
+      const std::uint64_t want = std::max<std::uint64_t>(bytes, user_rate / 50);
+      lease->credit += static_cast<double>(deps_.user_bandwidth->lease(lease->user, want, now));
+    }
+    if (lease->credit < size) {
+      stats_.relay_drops[static_cast<std::size_t>(RelayDrop::kUserBandwidth)].add();
+      return false;
+    }
+    lease->credit -= size;
   }
-  allocation.bandwidth_tokens -= static_cast<double>(bytes);
+  if (rate != 0) {
+    allocation.bandwidth_tokens -= size;
+  }
   return true;
 }
 

@@ -78,6 +78,8 @@ std::string_view toString(RelayDrop drop) {
       return "send_failed";
     case RelayDrop::kBandwidth:
       return "bandwidth";
+    case RelayDrop::kUserBandwidth:
+      return "user_bandwidth";
   }
   return "unknown";
 }

@@ -53,15 +53,16 @@ inline constexpr std::size_t kAuthFailureCount = 7;
 [[nodiscard]] std::string_view toString(AuthFailure failure);
 
 enum class RelayDrop : std::uint8_t {
-  kNoAllocation,  // ChannelData or Send indication from a 5-tuple without an allocation
-  kNoPermission,  // to or from a peer without a permission
-  kNoChannel,     // ChannelData on an unbound channel
-  kDenied,        // Send indication to a peer the policy denies
-  kMalformed,     // a Send indication without XOR-PEER-ADDRESS or DATA, bad ChannelData
-  kSendFailed,    // outbox full
-  kBandwidth,     // over limits.bandwidth_per_allocation_bps
+  kNoAllocation,   // ChannelData or Send indication from a 5-tuple without an allocation
+  kNoPermission,   // to or from a peer without a permission
+  kNoChannel,      // ChannelData on an unbound channel
+  kDenied,         // Send indication to a peer the policy denies
+  kMalformed,      // a Send indication without XOR-PEER-ADDRESS or DATA, bad ChannelData
+  kSendFailed,     // outbox full
+  kBandwidth,      // over limits.bandwidth_per_allocation_bps
+  kUserBandwidth,  // over limits.bandwidth_per_user_bps
 };
-inline constexpr std::size_t kRelayDropCount = 7;
+inline constexpr std::size_t kRelayDropCount = 8;
 [[nodiscard]] std::string_view toString(RelayDrop drop);
 
 enum class Direction : std::uint8_t { kToPeer, kToClient };

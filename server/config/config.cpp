@@ -435,6 +435,7 @@ Status readLimits(const YAML::Node& node, const std::string& path, LimitsConfig&
        {"permissions_per_allocation",
         intField(out.permissions_per_allocation, 1, kMaxPerAllocation)},
        {"channels_per_allocation", intField(out.channels_per_allocation, 1, kMaxPerAllocation)},
+       {"bandwidth_per_user_bps", intField(out.bandwidth_per_user_bps, 0, kMaxBitsPerSecond)},
        {"bandwidth_per_allocation_bps",
         intField(out.bandwidth_per_allocation_bps, 0, kMaxBitsPerSecond)},
        {"unauthenticated_per_ip_per_second",

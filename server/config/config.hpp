@@ -82,6 +82,8 @@ struct LimitsConfig {
   // Relayed payload, both directions together, as a token bucket with a 1 s burst; excess
   // packets are dropped and counted.
   std::uint64_t bandwidth_per_allocation_bps = 0;
+  // The same for all of one user's allocations together, across worker threads.
+  std::uint64_t bandwidth_per_user_bps = 0;
   // STUN requests from a source address (IPv6: /64) without an allocation, per worker thread:
   // a token bucket; over it, requests are dropped before any parsing of attributes or crypto.
   std::uint32_t unauthenticated_per_ip_per_second = 100;

@@ -51,6 +51,7 @@ limits:
   permissions_per_allocation: 64  # 1..4096; over it: 508
   channels_per_allocation: 64     # 1..4096; over it: 508
   bandwidth_per_allocation_bps: 0 # relayed payload, both ways; excess dropped
+  bandwidth_per_user_bps: 0       # the same for all of a user's allocations
   unauthenticated_per_ip_per_second: 100  # STUN messages without an allocation, per
   unauthenticated_per_ip_burst: 200       # worker; excess dropped unanswered
   connections_total: 0            # TCP and TLS client connections

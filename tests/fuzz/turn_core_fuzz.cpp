@@ -178,7 +178,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.max_permissions = 4;
   config.max_channels = 4;
   Core core(config, CoreDependencies{relays, random, clock, credentials, nonces, quota,
-                                     reservations, &policy, nullptr});
+                                     reservations, &policy, nullptr, nullptr});
   MonotonicTime now{};
   Outbox outbox;
   std::uint64_t counter = 0;

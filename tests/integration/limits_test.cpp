@@ -153,5 +153,44 @@ TEST_F(BandwidthTest, AnAllocationRelaysAboutItsRateAndTheRestIsDropped) {
       << *text;
 }
 
+class UserBandwidthTest : public LimitsTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = LimitsTest::options();
+    options.limits["bandwidth_per_user_bps"] = 24000;  // 3000 bytes per second for alice
+    return options;
+  }
+};
+
+// Two allocations of one user, on different transports (and so, likely, different workers),
+// share the budget; the excess of both together is dropped.
+TEST_F(UserBandwidthTest, AUsersAllocationsShareOneBudget) {
+  TurnClient udp = client();
+  TurnClient tcp = client(TurnTransport::kTcp);
+  ASSERT_TRUE(allocated(udp));
+  ASSERT_TRUE(allocated(tcp));
+  const UdpPeer peer;
+  ASSERT_TRUE(peer.valid());
+  ASSERT_TRUE(succeeded(udp.channelBind(kChannel, peer.endpoint()), "ChannelBind udp"));
+  ASSERT_TRUE(succeeded(tcp.channelBind(kChannel, peer.endpoint()), "ChannelBind tcp"));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(udp.sendChannelData(kChannel, patternPayload(500)));
+    ASSERT_TRUE(tcp.sendChannelData(kChannel, patternPayload(500)));
+  }
+  int received = 0;
+  while (peer.receive(300ms)) {
+    ++received;
+  }
+  // 3000 bytes of budget (plus what refills while sending): 6 or 7 of the 20 packets.
+  EXPECT_GE(received, 6);
+  EXPECT_LE(received, 8);
+  const auto text = httpGet(httpServer(), "/metrics");
+  ASSERT_TRUE(text);
+  EXPECT_GE(
+      metricValue(*text, "turnpike_relay_dropped_total", {"reason=\"user_bandwidth\""}).value_or(0),
+      12.0)
+      << *text;
+}
+
 }  // namespace
 }  // namespace turnpike::test

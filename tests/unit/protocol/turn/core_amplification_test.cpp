@@ -61,7 +61,7 @@ class CoreAmplificationTest : public CoreFixture {
     config.software = "turnpike";
     core = std::make_unique<Core>(
         std::move(config), CoreDependencies{relays, random, clock, credentials, real_nonces, quota,
-                                            reservations, &policy, &events});
+                                            reservations, &policy, &events, nullptr});
   }
 
   // Every request an attacker can send without credentials, smallest forms first.

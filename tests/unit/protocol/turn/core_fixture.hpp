@@ -253,6 +253,23 @@ class FakeQuota final : public AllocationQuota {
   std::size_t total = 0;
 };
 
+// A per-user budget without time: each user has `budget` bytes; leases take from it.
+class FakeUserBandwidth final : public UserBandwidth {
+ public:
+  [[nodiscard]] std::uint64_t lease(std::string_view user, std::uint64_t want,
+                                    MonotonicTime /*now*/) override {
+    ++leases;
+    std::uint64_t& left = budget.try_emplace(std::string(user), initial).first->second;
+    const std::uint64_t granted = std::min(want, left);
+    left -= granted;
+    return granted;
+  }
+
+  std::uint64_t initial = 0;
+  std::map<std::string, std::uint64_t, std::less<>> budget;
+  int leases = 0;
+};
+
 class FakeEvents final : public CoreEvents {
  public:
   struct Ended {
@@ -416,7 +433,7 @@ class CoreFixture : public ::testing::Test {
   void makeCore(CoreConfig config) {
     core = std::make_unique<Core>(
         std::move(config), CoreDependencies{relays, random, clock, credentials, nonces, quota,
-                                            reservations, &policy, &events});
+                                            reservations, &policy, &events, &user_bandwidth});
   }
 
   // Time: `at` moves both clocks without running timers; `tick` runs them at `now`, and
@@ -597,6 +614,7 @@ class CoreFixture : public ::testing::Test {
   FakeNonces nonces;
   FakeQuota quota;
   FakeEvents events;
+  FakeUserBandwidth user_bandwidth;
   PeerPolicy policy{{prefix("127.0.0.0/8"), prefix("192.0.2.0/24"), prefix("2001:db8::/48")},
                     {prefix("192.0.2.66/32")},
                     {ep("192.0.2.1", 3478), ep("127.0.0.1", 0), ep("::1", 0)}};

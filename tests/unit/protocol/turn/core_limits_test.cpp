@@ -129,3 +129,48 @@ TEST_F(CoreLimitsTest, LimitsChangeAtRunTime) {
 
 }  // namespace
 }  // namespace turnpike::protocol::core_test
+
+namespace turnpike::protocol::core_test {
+namespace {
+
+class CoreUserBandwidthTest : public CoreFixture {
+ protected:
+  void SetUp() override {
+    CoreConfig config = baseConfig();
+    config.user_bandwidth_bytes_per_second = 50000;  // leases of 1000 bytes (20 ms)
+    makeCore(std::move(config));
+    user_bandwidth.initial = 3000;  // alice's budget in this test, not refilled
+  }
+};
+
+TEST_F(CoreUserBandwidthTest, OneUsersAllocationsShareOneBudgetTakenInLeases) {
+  const ClientSource second = udpClient(40001);
+  allocateOk(client);
+  allocateOk(second);
+  ASSERT_EQ(errorCodeOf(channelBind(client, 0x4000, peer)), 0);
+  ASSERT_EQ(errorCodeOf(channelBind(second, 0x4000, peer)), 0);
+  const Bytes payload = test::patternBytes(500);
+  int relayed = 0;
+  for (int i = 0; i < 5; ++i) {
+    relayed += static_cast<int>(send(client, channelData(0x4000, payload)).entries().size());
+    relayed += static_cast<int>(send(second, channelData(0x4000, payload)).entries().size());
+  }
+  // 3000 bytes for both allocations together: 6 of the 10 packets.
+  EXPECT_EQ(relayed, 6);
+  EXPECT_EQ(relayDrops(RelayDrop::kUserBandwidth), 4U);
+  // Leases of 1000 bytes: 3 granted, then asked again for each dropped packet.
+  EXPECT_EQ(user_bandwidth.budget["alice"], 0U);
+  EXPECT_LE(user_bandwidth.leases, 3 + 4);
+  // Another user has a budget of their own.
+  ClientSource bob = udpClient(40002);
+  bob.client = ep("198.51.100.9", 40002);
+  Auth as_bob;
+  as_bob.username = "bob";
+  as_bob.password = "bob-password";
+  allocateOk(bob, {}, as_bob);
+  ASSERT_EQ(errorCodeOf(channelBind(bob, 0x4000, peer, as_bob)), 0);
+  EXPECT_EQ(send(bob, channelData(0x4000, payload)).entries().size(), 1U);
+}
+
+}  // namespace
+}  // namespace turnpike::protocol::core_test
