@@ -411,12 +411,22 @@ void Reader::noMulticastPeers(const Line& line) {
 
 void Reader::bandwidth(const Line& line) {
   const auto value = number(line);
-  if (value && *value == 0) {
-    return;  // 0 is unlimited, which is what turnpike does
+  if (!value || *value == 0) {
+    return;  // 0 is unlimited, as in turnpike
   }
-  if (value) {
-    warn(line, "not carried over: turnpike has no bandwidth limits yet");
+  if (line.name == "max-bps") {
+    // coturn: bytes per second per session, each direction on its own; turnpike: bits per
+    // second per allocation, both directions together.
+    settings_.max_bps = At<std::uint32_t>{*value, line.number};
+    note(line, "carried over as limits.bandwidth_per_allocation_bps: " +
+                   std::to_string(std::uint64_t{*value} * 16) +
+                   " (bits per second, both directions together; coturn counts bytes per "
+                   "direction)");
+    return;
   }
+  warn(line,
+       "not carried over: turnpike has no server-wide bandwidth limit (it has "
+       "limits.bandwidth_per_allocation_bps and limits.bandwidth_per_user_bps)");
 }
 
 void Reader::maxAllocateLifetime(const Line& line) {

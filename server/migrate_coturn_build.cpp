@@ -445,6 +445,9 @@ void buildOperations(const CoturnSettings& settings, ServerConfig& config, Messa
   if (settings.user_quota) {
     config.limits.allocations_per_user = settings.user_quota->value;
   }
+  if (settings.max_bps) {
+    config.limits.bandwidth_per_allocation_bps = std::uint64_t{settings.max_bps->value} * 16;
+  }
   if (settings.max_allocate_lifetime) {
     config.allocation.max_lifetime = settings.max_allocate_lifetime->value;
     config.allocation.default_lifetime =

@@ -73,6 +73,7 @@ struct CoturnSettings {
 
   std::optional<At<std::uint32_t>> total_quota;
   std::optional<At<std::uint32_t>> user_quota;
+  std::optional<At<std::uint32_t>> max_bps;  // bytes per second per direction
   std::optional<At<std::uint32_t>> max_allocate_lifetime;
   std::optional<At<std::uint32_t>> relay_threads;
 

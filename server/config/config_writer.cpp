@@ -161,6 +161,10 @@ void writeTail(const ServerConfig& config, const ServerConfig& defaults, std::st
   if (config.limits.allocations_per_user != defaults.limits.allocations_per_user) {
     limits.add("allocations_per_user", std::to_string(config.limits.allocations_per_user));
   }
+  if (config.limits.bandwidth_per_allocation_bps != defaults.limits.bandwidth_per_allocation_bps) {
+    limits.add("bandwidth_per_allocation_bps",
+               std::to_string(config.limits.bandwidth_per_allocation_bps));
+  }
   limits.writeTo(out, "limits");
   Section http;
   if (config.http.address != defaults.http.address) {

@@ -352,10 +352,13 @@ TEST(MigrateCoturnTest, LimitsAndLifetimes) {
   EXPECT_TRUE(warns(migrate("total-quota=-1\n"), 1, "total-quota", "whole number"));
 }
 
-TEST(MigrateCoturnTest, BandwidthIsNotCarried) {
+TEST(MigrateCoturnTest, MaxBpsBecomesTheAllocationBandwidthLimit) {
   const CoturnMigration m = migrate("max-bps=100000\nbps-capacity=0\n");
-  EXPECT_TRUE(warns(m, 1, "max-bps", "no bandwidth limits"));
+  EXPECT_EQ(m.config.limits.bandwidth_per_allocation_bps, 1600000U);  // bytes/direction -> bits
+  EXPECT_TRUE(notes(m, 1, "max-bps", "bandwidth_per_allocation_bps: 1600000"));
   EXPECT_TRUE(about(m, "bps-capacity").empty());  // 0 is unlimited, as in turnpike
+  EXPECT_NE(body(m).find("bandwidth_per_allocation_bps: 1600000"), std::string::npos) << body(m);
+  EXPECT_TRUE(warns(migrate("bps-capacity=5000000\n"), 1, "bps-capacity", "server-wide"));
 }
 
 TEST(MigrateCoturnTest, PrometheusAndHttp) {
