@@ -113,6 +113,29 @@ UniqueFd tcpConnectAbortive(const protocol::Endpoint& server, Millis timeout) {
   return fd;
 }
 
+int udpBindingAttempts(const protocol::Endpoint& server, int tries) {
+  const UniqueFd fd = udpConnect(server);
+  const protocol::TransactionId id = randomTransactionId();
+  const Bytes request = buildMessage(id);
+  for (int attempt = 1; attempt <= tries; ++attempt) {
+    sendUdp(fd.get(), request);
+    const auto deadline = TurnClock::now() + 500ms;
+    while (TurnClock::now() < deadline) {
+      const auto reply =
+          recvUdp(fd.get(), std::chrono::duration_cast<Millis>(deadline - TurnClock::now()));
+      if (!reply) {
+        break;
+      }
+      const auto message = protocol::Message::parse(*reply);
+      if (message && message->transactionId() == id &&
+          message->messageClass() == MessageClass::kSuccessResponse) {
+        return attempt;
+      }
+    }
+  }
+  return 0;
+}
+
 std::size_t stillOpen(const std::vector<int>& fds, Millis timeout) {
   const auto deadline = TurnClock::now() + timeout;
   std::size_t open = 0;

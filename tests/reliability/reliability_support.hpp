@@ -43,6 +43,9 @@ inline constexpr std::uint64_t kMiB = 1024 * 1024;
                                           Millis timeout = kReplyTimeout);
 // Sets SO_LINGER 0 on fd: close() then sends a RST.
 void setAbortiveClose(int fd);
+// A Binding request over UDP from a fresh socket, sent up to `tries` times 500 ms apart (RFC
+// 8489 retransmission): the transmission that was answered (1 = the first), or 0 for none.
+[[nodiscard]] int udpBindingAttempts(const protocol::Endpoint& server, int tries);
 // How many of `fds` the server has not closed (EOF or RST) within `timeout`, shared by all.
 [[nodiscard]] std::size_t stillOpen(const std::vector<int>& fds, Millis timeout);
 // Reads and drops whatever is queued on a non-blocking fd (datagrams or stream bytes).

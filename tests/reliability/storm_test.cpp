@@ -37,30 +37,6 @@ class StormTest : public ReliabilityTest {
   }
 };
 
-// A Binding over UDP from a fresh socket: up to `tries` transmissions 500 ms apart.
-int udpBindingTries(const Endpoint& server, int tries) {
-  const UniqueFd fd = udpConnect(server);
-  const protocol::TransactionId id = randomTransactionId();
-  const Bytes request = buildMessage(id);
-  for (int attempt = 1; attempt <= tries; ++attempt) {
-    sendUdp(fd.get(), request);
-    const auto deadline = TurnClock::now() + 500ms;
-    while (TurnClock::now() < deadline) {
-      const auto reply =
-          recvUdp(fd.get(), std::chrono::duration_cast<Millis>(deadline - TurnClock::now()));
-      if (!reply) {
-        break;
-      }
-      const auto message = protocol::Message::parse(*reply);
-      if (message && message->transactionId() == id &&
-          message->messageClass() == MessageClass::kSuccessResponse) {
-        return attempt;
-      }
-    }
-  }
-  return 0;
-}
-
 TEST_F(StormTest, GarbageOnEveryListenerLeavesRelayingAndBindingUntouched) {
   RelayLoad load;
   for (int i = 0; i < 8; ++i) {
@@ -91,7 +67,7 @@ TEST_F(StormTest, GarbageOnEveryListenerLeavesRelayingAndBindingUntouched) {
   std::thread probe_thread([&] {
     while (!stop.load() && TurnClock::now() < until) {
       const auto next = TurnClock::now() + kProbeInterval;
-      const int tries = udpBindingTries(server(), 3);
+      const int tries = udpBindingAttempts(server(), 3);
       udp_unanswered += tries == 0 ? 1 : 0;
       udp_retransmitted += tries > 1 ? 1 : 0;
       tcp_unanswered += tcpBindingWorks() ? 0 : 1;
