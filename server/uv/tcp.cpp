@@ -348,6 +348,12 @@ std::expected<std::unique_ptr<TcpListener>, UvError> TcpListener::open(
     return std::unexpected(UvError{"uv_poll_init", rc});
   }
   listener->poll_->data = listener.get();
+  // libuv opens a spare fd per loop with the loop's first stream handle, which without
+  // uv_listen() would be the first accepted connection: open it now, so that the process's fd
+  // count does not grow with the first connection.
+  auto* first_stream = new uv_tcp_t;
+  uv_tcp_init(loop.get(), first_stream);
+  closeAndDelete(first_stream);
   if (const int rc = uv_poll_start(listener->poll_, UV_READABLE, onReadable); rc != 0) {
     return std::unexpected(UvError{"uv_poll_start", rc});
   }
