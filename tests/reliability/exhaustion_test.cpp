@@ -116,6 +116,12 @@ constexpr std::uint64_t kMaxOpenFiles = 64;
 
 class FdExhaustionTest : public ReliabilityTest, public testing::WithParamInterface<int> {
  protected:
+  void SetUp() override {
+    if (kSanitized) {
+      GTEST_SKIP() << "sanitizer runtimes fail without fds (see kSanitized)";
+    }
+    ReliabilityTest::SetUp();
+  }
   [[nodiscard]] ServerOptions options() const override {
     ServerOptions options = ReliabilityTest::options();
     options.threads = GetParam();
@@ -229,6 +235,12 @@ INSTANTIATE_TEST_SUITE_P(Workers, FdExhaustionTest, testing::Values(1, 2),
 // than spins; those must be served or closed within 2 s of fds being released.
 class FdExhaustionUnderLoadTest : public ReliabilityTest {
  protected:
+  void SetUp() override {
+    if (kSanitized) {
+      GTEST_SKIP() << "sanitizer runtimes fail without fds (see kSanitized)";
+    }
+    ReliabilityTest::SetUp();
+  }
   [[nodiscard]] ServerOptions options() const override {
     ServerOptions options = ReliabilityTest::options();
     options.threads = 2;

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -228,9 +229,20 @@ ServerResources ReliabilityTest::resources() const {
   return r;
 }
 
+std::string fdTable(pid_t pid) {
+  std::string out;
+  std::error_code error;
+  const std::filesystem::path dir = "/proc/" + std::to_string(pid) + "/fd";
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    out += entry.path().filename().string() + " -> " +
+           std::filesystem::read_symlink(entry.path(), error).string() + "\n";
+  }
+  return out;
+}
+
 bool ReliabilityTest::backToBaseline(const ServerResources& baseline, Millis timeout,
                                      ServerResources& last) const {
-  return eventually(
+  const bool back = eventually(
       [&] {
         last = resources();
         return last.fds == baseline.fds && last.allocations == 0 && last.ports_in_use == 0 &&
@@ -239,6 +251,10 @@ bool ReliabilityTest::backToBaseline(const ServerResources& baseline, Millis tim
                last.tls_active <= baseline.tls_active;
       },
       timeout);
+  if (!back) {
+    std::printf("the server's fds:\n%s", fdTable(serverPid()).c_str());
+  }
+  return back;
 }
 
 }  // namespace turnpike::test

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <random>
 #include <string>
@@ -25,7 +26,25 @@ namespace turnpike::test {
 // utime + stime from /proc/<pid>/stat, in seconds.
 [[nodiscard]] std::optional<double> cpuSeconds(pid_t pid);
 
+// "fd -> target" lines from /proc/<pid>/fd, for failure messages.
+[[nodiscard]] std::string fdTable(pid_t pid);
+
 inline constexpr std::uint64_t kMiB = 1024 * 1024;
+
+// Built with sanitizers (TURNPIKE_SANITIZE): ASan's quarantine keeps freed memory, so RSS bounds
+// are not checked (they are reported); and the sanitizer runtimes need fds of their own (UBSan's
+// vptr check opens a pipe to probe memory, and aborts the process when that fails), so the
+// tests that run a process out of fds are skipped.
+#ifdef TURNPIKE_SANITIZED
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
+// An RSS bound, or none when kSanitized.
+[[nodiscard]] constexpr std::uint64_t rssBound(std::uint64_t bound) {
+  return kSanitized ? std::numeric_limits<std::uint64_t>::max() : bound;
+}
 
 // ---- Sockets ----
 
@@ -96,7 +115,8 @@ class ReliabilityTest : public TurnTest {
   [[nodiscard]] ServerResources resources() const;
   // Waits until the server holds no allocation, permission, channel or relay port, no more
   // TCP/TLS connections than `baseline` and exactly its fd count (ports free as in the
-  // baseline). The last reading, and whether it matched, for the failure message.
+  // baseline). The last reading, and whether it matched, for the failure message; on a
+  // mismatch the server's fd table is printed.
   [[nodiscard]] bool backToBaseline(const ServerResources& baseline, Millis timeout,
                                     ServerResources& last) const;
   // Lines of the server log that contain every needle.

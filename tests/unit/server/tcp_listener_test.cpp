@@ -35,6 +35,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// The sanitizer runtimes need fds of their own: UBSan's vptr check opens a pipe to probe memory
+// and aborts the process when it cannot. These tests run the process out of fds.
+void skipWhenSanitized() {
+#ifdef TURNPIKE_SANITIZED
+  GTEST_SKIP() << "sanitizer runtimes fail without fds";
+#endif
+}
+
 struct Accepted : TcpListenerCallbacks, TcpConnectionCallbacks {
   void onAccepted(std::unique_ptr<TcpConnection> connection) override {
     connections.push_back(std::move(connection));
@@ -109,6 +117,10 @@ bool closedByServer(int fd, std::chrono::milliseconds timeout) {
 }
 
 TEST(TcpListenerTest, OutOfFdsTheWaitingConnectionIsShedAndTheLoopReturns) {
+  skipWhenSanitized();
+  if (testing::Test::IsSkipped()) {
+    return;
+  }
   Loop loop;
   Accepted callbacks;
   auto listener = TcpListener::open(
@@ -161,6 +173,10 @@ TEST(TcpListenerTest, OutOfFdsTheWaitingConnectionIsShedAndTheLoopReturns) {
 }
 
 TEST(TcpListenerTest, OutOfFdsWithNoSpareTheListenerPausesAndServesTheConnectionLater) {
+  skipWhenSanitized();
+  if (testing::Test::IsSkipped()) {
+    return;
+  }
   Loop loop;
   Accepted callbacks;
   const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
