@@ -310,14 +310,17 @@ TcpListener::TcpListener(Loop& loop, int fd, TcpListenerCallbacks& listener_call
       handshake_timeout_(handshake_timeout),
       fd_(fd),
       poll_(new uv_poll_t),
-      pause_timer_(new uv_timer_t),
+      retry_timer_(new uv_timer_t),
       spare_fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {
-  uv_timer_init(loop_.get(), pause_timer_);
-  pause_timer_->data = this;
+  uv_timer_init(loop_.get(), retry_timer_);
+  retry_timer_->data = this;
+  if (spare_fd_ < 0) {
+    restoreSpare();
+  }
 }
 
 TcpListener::~TcpListener() {
-  closeAndDelete(pause_timer_);
+  closeAndDelete(retry_timer_);
   // uv_close stops polling at once, so the socket can be closed right after.
   closeAndDelete(poll_);
   ::close(fd_);
@@ -391,10 +394,15 @@ void TcpListener::acceptPending() {
       if (!shedWaiting()) {
         pause();
       }
-    } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      return;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
       ++accept_errors_;
     }
-    return;
+    break;
+  }
+  if (spare_fd_ < 0) {
+    restoreSpare();  // fds were to be had just now
   }
 }
 
@@ -415,10 +423,7 @@ void TcpListener::adopt(int fd) {
 
 bool TcpListener::shedWaiting() {
   if (spare_fd_ < 0) {
-    spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (spare_fd_ < 0) {
-      return false;
-    }
+    return false;
   }
   ::close(std::exchange(spare_fd_, -1));
   // Bounded: the backlog, plus what arrives meanwhile.
@@ -436,22 +441,39 @@ bool TcpListener::shedWaiting() {
     drained = errno == EAGAIN || errno == EWOULDBLOCK;
     break;
   }
-  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   TP_LOG(kDebug, "tcp ", local_.toString(), ": out of file descriptors, ", shed_connections_,
          " connections closed on accept so far");
+  restoreSpare();
   return drained;
+}
+
+void TcpListener::restoreSpare() {
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (spare_fd_ < 0 && uv_is_active(asHandle(retry_timer_)) == 0) {
+    // Another thread has the fd: try again in a while rather than at the next connection,
+    // which may come when the fds have run out again.
+    uv_timer_start(retry_timer_, onRetry, static_cast<std::uint64_t>(kOutOfFdsPause.count()), 0);
+  }
 }
 
 void TcpListener::pause() {
   ++pauses_;
+  paused_ = true;
   uv_poll_stop(poll_);
-  uv_timer_start(pause_timer_, onPauseOver, static_cast<std::uint64_t>(kOutOfFdsPause.count()), 0);
+  uv_timer_start(retry_timer_, onRetry, static_cast<std::uint64_t>(kOutOfFdsPause.count()), 0);
 }
 
-void TcpListener::onPauseOver(uv_timer_t* timer) {
+void TcpListener::onRetry(uv_timer_t* timer) {
   auto* self = static_cast<TcpListener*>(timer->data);
-  if (self != nullptr) {
+  if (self == nullptr) {
+    return;
+  }
+  if (self->paused_) {
+    self->paused_ = false;
     (void)uv_poll_start(self->poll_, UV_READABLE, onReadable);
+  }
+  if (self->spare_fd_ < 0) {
+    self->restoreSpare();
   }
 }
 

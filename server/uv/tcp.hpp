@@ -140,12 +140,14 @@ class TcpListenerCallbacks {
 // and the connection callback with UV_EMFILE again and again, and Linux's accept() fails with
 // EMFILE before it even looks at the queue, so the worker serves nothing until some other
 // thread frees an fd. Here, out of fds, the listener uses its own spare fd to accept and close
-// what waits, and when even that fails it stops polling for kOutOfFdsPause.
+// what waits, and when even that fails it stops polling for kOutOfFdsPause. A spare taken by
+// another thread is taken back as soon as an fd can be had (retried every kOutOfFdsPause).
 class TcpListener {
  public:
   // Accepted per readiness callback before the loop gets to its other handles.
   static constexpr int kAcceptBatch = 64;
-  // Out of fds with no spare to shed connections with: how long the listener stops polling.
+  // Out of fds with no spare to shed connections with: how long the listener stops polling;
+  // also how often it tries to get a lost spare back.
   static constexpr std::chrono::milliseconds kOutOfFdsPause{100};
 
   // With a tls_context, every accepted connection speaks TLS.
@@ -172,13 +174,17 @@ class TcpListener {
               std::shared_ptr<tls::TlsContext> tls_context,
               std::chrono::milliseconds handshake_timeout);
   static void onReadable(uv_poll_t* poll, int status, int events);
-  static void onPauseOver(uv_timer_t* timer);
+  static void onRetry(uv_timer_t* timer);
   void acceptPending();
   // Wraps an accepted socket in a TcpConnection and hands it to the callbacks.
   void adopt(int fd);
   // Out of fds: closes the spare fd, accepts and closes every waiting connection, opens the
-  // spare again. False when no fd could be had for it (another thread took it).
+  // spare again. False when there was no spare, or the freed fd went to another thread before
+  // the queue was empty.
   bool shedWaiting();
+  // Opens the spare, or arms the retry timer when no fd can be had.
+  void restoreSpare();
+  // Stops polling until the retry timer fires.
   void pause();
 
   Loop& loop_;
@@ -188,7 +194,8 @@ class TcpListener {
   std::chrono::milliseconds handshake_timeout_;
   int fd_;  // the listening socket, owned
   uv_poll_t* poll_;
-  uv_timer_t* pause_timer_;
+  uv_timer_t* retry_timer_;
+  bool paused_ = false;
   int spare_fd_ = -1;  // /dev/null, closed to make room when out of fds
   protocol::Endpoint local_;
   std::uint64_t accept_errors_ = 0;
