@@ -134,8 +134,22 @@ class TcpListenerCallbacks {
   ~TcpListenerCallbacks() = default;
 };
 
+// Accepts with its own accept4() loop on a uv_poll_t rather than uv_listen(). libuv 1.44's
+// accept loop spins when the process is out of fds and its per-loop spare fd was lost to another
+// thread (uv__emfile_trick, "not reliable in a multi-threaded environment"): it calls accept()
+// and the connection callback with UV_EMFILE again and again, and Linux's accept() fails with
+// EMFILE before it even looks at the queue, so the worker serves nothing until some other
+// thread frees an fd. Here, out of fds, the listener uses its own spare fd to accept and close
+// what waits, and when even that fails it stops polling for kOutOfFdsPause. A spare taken by
+// another thread is taken back as soon as an fd can be had (retried every kOutOfFdsPause).
 class TcpListener {
  public:
+  // Accepted per readiness callback before the loop gets to its other handles.
+  static constexpr int kAcceptBatch = 64;
+  // Out of fds with no spare to shed connections with: how long the listener stops polling;
+  // also how often it tries to get a lost spare back.
+  static constexpr std::chrono::milliseconds kOutOfFdsPause{100};
+
   // With a tls_context, every accepted connection speaks TLS.
   [[nodiscard]] static std::expected<std::unique_ptr<TcpListener>, UvError> open(
       Loop& loop, const protocol::Endpoint& local, TcpListenerCallbacks& listener_callbacks,
@@ -148,23 +162,45 @@ class TcpListener {
 
   [[nodiscard]] const protocol::Endpoint& localEndpoint() const { return local_; }
   [[nodiscard]] std::uint64_t acceptErrors() const { return accept_errors_; }
+  // Connections accepted and closed at once because the process was out of fds.
+  [[nodiscard]] std::uint64_t shedConnections() const { return shed_connections_; }
+  // Times the listener stopped polling because it could not even shed connections.
+  [[nodiscard]] std::uint64_t pauses() const { return pauses_; }
   [[nodiscard]] bool isTls() const { return tls_context_ != nullptr; }
 
  private:
-  TcpListener(Loop& loop, TcpListenerCallbacks& listener_callbacks,
+  TcpListener(Loop& loop, int fd, TcpListenerCallbacks& listener_callbacks,
               TcpConnectionCallbacks& connection_callbacks,
               std::shared_ptr<tls::TlsContext> tls_context,
               std::chrono::milliseconds handshake_timeout);
-  static void onConnection(uv_stream_t* server, int status);
+  static void onReadable(uv_poll_t* poll, int status, int events);
+  static void onRetry(uv_timer_t* timer);
+  void acceptPending();
+  // Wraps an accepted socket in a TcpConnection and hands it to the callbacks.
+  void adopt(int fd);
+  // Out of fds: closes the spare fd, accepts and closes every waiting connection, opens the
+  // spare again. False when there was no spare, or the freed fd went to another thread before
+  // the queue was empty.
+  bool shedWaiting();
+  // Opens the spare, or arms the retry timer when no fd can be had.
+  void restoreSpare();
+  // Stops polling until the retry timer fires.
+  void pause();
 
   Loop& loop_;
   TcpListenerCallbacks& listener_callbacks_;
   TcpConnectionCallbacks& connection_callbacks_;
   std::shared_ptr<tls::TlsContext> tls_context_;
   std::chrono::milliseconds handshake_timeout_;
-  uv_tcp_t* handle_;
+  int fd_;  // the listening socket, owned
+  uv_poll_t* poll_;
+  uv_timer_t* retry_timer_;
+  bool paused_ = false;
+  int spare_fd_ = -1;  // /dev/null, closed to make room when out of fds
   protocol::Endpoint local_;
   std::uint64_t accept_errors_ = 0;
+  std::uint64_t shed_connections_ = 0;
+  std::uint64_t pauses_ = 0;
 };
 
 }  // namespace turnpike::server::uv

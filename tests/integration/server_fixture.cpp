@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -303,7 +304,8 @@ namespace {
 // paths are equal). Everything the child needs is prepared before fork: after it, only
 // async-signal-safe calls.
 pid_t forkExec(const std::string& binary, const std::vector<std::string>& args,
-               const std::string& out_path, const std::string& err_path) {
+               const std::string& out_path, const std::string& err_path,
+               std::optional<std::uint64_t> max_open_files = std::nullopt) {
   std::vector<std::string> storage;
   storage.push_back(binary);
   storage.insert(storage.end(), args.begin(), args.end());
@@ -338,6 +340,12 @@ pid_t forkExec(const std::string& binary, const std::vector<std::string>& args,
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::signal(SIGINT, SIG_DFL);
   ::signal(SIGTERM, SIG_DFL);
+  if (max_open_files) {
+    const rlimit limit{*max_open_files, *max_open_files};
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      ::_exit(127);
+    }
+  }
   ::execv(argv[0], argv.data());
   ::_exit(127);
 }
@@ -345,8 +353,9 @@ pid_t forkExec(const std::string& binary, const std::vector<std::string>& args,
 }  // namespace
 
 pid_t spawnProcess(const std::string& binary, const std::vector<std::string>& args,
-                   const std::filesystem::path& log_path) {
-  return forkExec(binary, args, log_path.string(), log_path.string());
+                   const std::filesystem::path& log_path,
+                   std::optional<std::uint64_t> max_open_files) {
+  return forkExec(binary, args, log_path.string(), log_path.string(), max_open_files);
 }
 
 std::optional<int> waitForExit(pid_t pid, Millis timeout) {
@@ -793,7 +802,8 @@ bool ServerFixture::tryStart(const ServerOptions& options, std::uint16_t port,
   tls_port_ = tls.port;
   http_port_ = http_port;
   log_path_ = dir_.path() / "turnpike.log";
-  pid_ = spawnProcess(TURNPIKE_BINARY, {"--config", config_path_.string()}, log_path_);
+  pid_ = spawnProcess(TURNPIKE_BINARY, {"--config", config_path_.string()}, log_path_,
+                      options.max_open_files);
   if (pid_ < 0) {
     failure = std::string("fork: ") + std::strerror(errno);
     return false;

@@ -107,8 +107,10 @@ struct ProcessResult {
 
 // Starts the binary with stdin from /dev/null and stdout+stderr into log_path. The child is
 // killed if the test process dies. Returns the pid, or -1.
+// max_open_files, when set, becomes the child's RLIMIT_NOFILE (soft and hard).
 [[nodiscard]] pid_t spawnProcess(const std::string& binary, const std::vector<std::string>& args,
-                                 const std::filesystem::path& log_path);
+                                 const std::filesystem::path& log_path,
+                                 std::optional<std::uint64_t> max_open_files = std::nullopt);
 
 // Waits for a child to exit, at most timeout. Returns the waitpid status, or nullopt on timeout.
 [[nodiscard]] std::optional<int> waitForExit(pid_t pid, Millis timeout);
@@ -239,6 +241,10 @@ struct ServerOptions {
   std::optional<std::uint32_t> api_per_second;  // http.api_rate_limit.per_second (0 = off)
   std::optional<std::uint32_t> api_burst;       // http.api_rate_limit.burst
   std::vector<std::string> public_uris;         // public_uris
+
+  // RLIMIT_NOFILE (soft and hard) for the server process, set in the child before exec; unset
+  // keeps the test process's limit.
+  std::optional<std::uint64_t> max_open_files;
 };
 
 // Starts turnpike in SetUp (skipping when the loopback address cannot be bound) and stops it with
@@ -276,6 +282,8 @@ class ServerFixture : public ::testing::Test {
   [[nodiscard]] std::string serverLog() const;
   // True while the child has not exited (it is not reaped here).
   [[nodiscard]] bool serverRunning() const;
+  // The server's process id while it runs (for /proc/<pid>), or -1.
+  [[nodiscard]] pid_t serverPid() const { return pid_; }
 
   [[nodiscard]] UniqueFd udpClient() const { return udpConnect(server_); }
   [[nodiscard]] UniqueFd tcpClient() const { return tcpConnect(server_); }
