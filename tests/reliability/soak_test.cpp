@@ -77,7 +77,7 @@ TEST_F(SoakTest, AllocationChurnLeavesNoFdPortOrMemoryBehind) {
     const auto all = UdpSwarm::indices(0, kLive);
 
     auto t0 = TurnClock::now();
-    ASSERT_EQ(swarm.allocate(all, 0, kBatchTimeout), kLive);
+    ASSERT_EQ(swarm.allocate(all, 0, kBatchTimeout), kLive) << swarm.lastOutcome();
     const double allocated_in = secondsSince(t0);
     allocate_seconds += allocated_in;
     const ServerResources full = resources();
@@ -90,11 +90,12 @@ TEST_F(SoakTest, AllocationChurnLeavesNoFdPortOrMemoryBehind) {
     // A different sample relays each round.
     const std::size_t first = (rounds * kSample) % (kLive - kSample);
     const auto sample = UdpSwarm::indices(first, first + kSample);
-    EXPECT_EQ(swarm.channelBind(sample, kChannel, peer_endpoint, kBatchTimeout), kSample);
+    EXPECT_EQ(swarm.channelBind(sample, kChannel, peer_endpoint, kBatchTimeout), kSample)
+        << swarm.lastOutcome();
     EXPECT_EQ(swarm.roundTrips(sample, kChannel, peer.get(), 10'000ms), kSample);
 
     t0 = TurnClock::now();
-    EXPECT_EQ(swarm.release(all, kBatchTimeout), kLive);
+    EXPECT_EQ(swarm.release(all, kBatchTimeout), kLive) << swarm.lastOutcome();
     const double released_in = secondsSince(t0);
     release_seconds += released_in;
     retransmissions += swarm.retransmissions();

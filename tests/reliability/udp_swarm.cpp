@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
+#include <string>
 
 #include "protocol/stun/attributes.hpp"
 #include "protocol/stun/byte_io.hpp"
@@ -215,6 +217,16 @@ std::vector<std::optional<TurnResponse>> UdpSwarm::transact(std::span<const std:
       }
     }
     std::erase_if(flights, [](const Flight& flight) { return flight.done; });
+  }
+  std::map<std::string, std::size_t> outcomes;
+  for (const auto& result : results) {
+    ++outcomes[!result               ? "no answer"
+               : result->isSuccess() ? "ok"
+                                     : "error " + std::to_string(result->code)];
+  }
+  last_outcome_.clear();
+  for (const auto& [outcome, count] : outcomes) {
+    last_outcome_ += (last_outcome_.empty() ? "" : ", ") + std::to_string(count) + " " + outcome;
   }
   return results;
 }

@@ -66,6 +66,9 @@ class UdpSwarm {
   std::size_t roundTrips(std::span<const std::size_t> which, std::uint16_t channel, int peer_fd,
                          Millis timeout);
 
+  // How the last transact() (allocate, release, channelBind) went: "N ok, N error 508, N no
+  // answer", for failure messages.
+  [[nodiscard]] const std::string& lastOutcome() const { return last_outcome_; }
   // Transmissions after the first, over all requests so far (a measure of loss).
   [[nodiscard]] std::uint64_t retransmissions() const { return retransmissions_; }
 
@@ -91,6 +94,7 @@ class UdpSwarm {
   std::string realm_;
   std::string nonce_;
   std::uint64_t retransmissions_ = 0;
+  std::string last_outcome_;
 };
 
 }  // namespace turnpike::test
