@@ -111,12 +111,10 @@ std::uint64_t SharedUserBandwidth::lease(std::string_view user, std::uint64_t wa
   }
   auto it = buckets_.find(user);
   if (it == buckets_.end()) {
-    it = buckets_.emplace(std::string(user), Bucket{capacity, now}).first;
+    it = buckets_.emplace(std::string(user), protocol::TokenBucket{capacity, now}).first;
   }
-  Bucket& bucket = it->second;
-  const double elapsed = std::chrono::duration<double>(now - bucket.refilled).count();
-  bucket.tokens = std::min(capacity, bucket.tokens + std::max(0.0, elapsed) * capacity);
-  bucket.refilled = now;
+  protocol::TokenBucket& bucket = it->second;
+  bucket.refill(capacity, capacity, now);  // one second's worth at most
   const double granted = std::min(static_cast<double>(want), bucket.tokens);
   bucket.tokens -= granted;
   return static_cast<std::uint64_t>(granted);
@@ -132,14 +130,13 @@ SharedConnections::Verdict SharedConnections::admit(const protocol::IpAddress& c
   if (limits_.connections_total != 0 && total_ >= limits_.connections_total) {
     return Verdict::kTotalLimit;
   }
-  std::uint32_t& held = per_ip_[protocol::limitKey(client)];
-  if (limits_.connections_per_ip != 0 && held >= limits_.connections_per_ip) {
-    if (held == 0) {
-      per_ip_.erase(protocol::limitKey(client));
-    }
+  const protocol::IpAddress key = protocol::limitKey(client);
+  const auto it = per_ip_.find(key);
+  if (limits_.connections_per_ip != 0 && it != per_ip_.end() &&
+      it->second >= limits_.connections_per_ip) {
     return Verdict::kIpLimit;
   }
-  ++held;
+  ++(it != per_ip_.end() ? it->second : per_ip_[key]);
   ++total_;
   return Verdict::kOk;
 }

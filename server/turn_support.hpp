@@ -102,13 +102,9 @@ class SharedUserBandwidth final : public protocol::UserBandwidth {
   void setLimits(const LimitsConfig& limits);
 
  private:
-  struct Bucket {
-    double tokens = 0;
-    protocol::MonotonicTime refilled;
-  };
   std::mutex mutex_;
   std::uint64_t bytes_per_second_;
-  std::map<std::string, Bucket, std::less<>> buckets_;
+  std::map<std::string, protocol::TokenBucket, std::less<>> buckets_;
   std::uint64_t leases_ = 0;  // forgets idle buckets every so many leases
 };
 

@@ -161,8 +161,9 @@ void Worker::sweepIdleConnections(protocol::MonotonicTime now) {
 }
 
 void Worker::startDraining(std::vector<protocol::Endpoint> alternates) {
-  (void)loop_.post(
-      [this, alternates = std::move(alternates)]() mutable { core_.startDraining(alternates); });
+  (void)loop_.post([this, alternates = std::move(alternates)]() mutable {
+    core_.startDraining(std::move(alternates));
+  });
 }
 
 void Worker::onHeartbeat(uv_timer_t* timer) {

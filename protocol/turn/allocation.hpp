@@ -13,6 +13,7 @@
 #include "auth/long_term_key.hpp"
 #include "protocol/stun/types.hpp"
 #include "protocol/turn/core_types.hpp"
+#include "protocol/turn/token_bucket.hpp"
 
 namespace turnpike::protocol {
 
@@ -83,9 +84,7 @@ struct Allocation {
   std::vector<Permission> permissions;
   std::vector<ChannelBinding> channels;
   std::vector<CachedResponse> responses;
-  // limits.bandwidth_per_allocation_bps: bytes left in the bucket, and when it was refilled.
-  double bandwidth_tokens = 0;
-  MonotonicTime bandwidth_refilled;
+  TokenBucket bandwidth;                  // limits.bandwidth_per_allocation_bps, in bytes
   std::shared_ptr<UserLease> user_lease;  // set when a per-user limit is on
   // Accounting.
   std::uint64_t bytes_to_peer = 0;

@@ -1,7 +1,6 @@
 #include "protocol/turn/core.hpp"
 
 #include <algorithm>
-#include <chrono>
 
 #include "auth/long_term_key.hpp"
 #include "protocol/stun/binding.hpp"
@@ -100,9 +99,11 @@ void Core::onClientMessage(const ClientSource& source, ConstBytes bytes, Monoton
 
 void Core::handleStun(const ClientSource& source, ConstBytes bytes, MonotonicTime now,
                       Outbox& outbox) {
+  // The one look-up of this 5-tuple's allocation; the handlers below are given it.
+  Allocation* allocation = allocationFor(source);
   // The unauthenticated rate limit, before parsing: a source without an allocation here gets a
   // few messages per second, and the rest are dropped unanswered.
-  if (config_.unauthenticated_per_second != 0 && !by_source_.contains(source) &&
+  if (allocation == nullptr && config_.unauthenticated_per_second != 0 &&
       !admitUnauthenticated(source.client.address, now)) {
     stats_.unauthenticated_dropped.add();
     return;
@@ -130,11 +131,11 @@ void Core::handleStun(const ClientSource& source, ConstBytes bytes, MonotonicTim
   }
   switch (message->messageClass()) {
     case MessageClass::kRequest:
-      handleRequest(*message, source, now, outbox);
+      handleRequest(*message, source, allocation, now, outbox);
       return;
     case MessageClass::kIndication:
       if (message->isMethod(Method::kSend)) {
-        handleSendIndication(*message, source, now, outbox);
+        handleSendIndication(*message, allocation, now, outbox);
         return;
       }
       [[fallthrough]];
@@ -143,8 +144,8 @@ void Core::handleStun(const ClientSource& source, ConstBytes bytes, MonotonicTim
   }
 }
 
-void Core::handleRequest(const Message& message, const ClientSource& source, MonotonicTime now,
-                         Outbox& outbox) {
+void Core::handleRequest(const Message& message, const ClientSource& source, Allocation* allocation,
+                         MonotonicTime now, Outbox& outbox) {
   const auto method = requestMethodOf(message);
   if (!method) {
     // Connect/ConnectionBind (RFC 6062) and unknown methods.
@@ -155,7 +156,6 @@ void Core::handleRequest(const Message& message, const ClientSource& source, Mon
   auto count = [&](std::uint16_t code) {
     stats_.requests[static_cast<std::size_t>(*method)][requestResultIndex(code)].add();
   };
-  Allocation* allocation = allocationFor(source);
   // RFC 8656 section 7.2 / RFC 8489 section 6.3.4: a retransmission gets the cached answer.
   if (allocation != nullptr && replayCached(*allocation, message, outbox)) {
     return;
@@ -430,21 +430,12 @@ bool Core::admitUnauthenticated(const IpAddress& source, MonotonicTime now) {
   for (std::size_t i = 0; i < length; ++i) {
     hash = (hash ^ address[i]) * 0x100000001b3ULL;
   }
-  SourceBucket& bucket = source_buckets_[hash & (kBuckets - 1)];
+  SourceBucket& slot = source_buckets_[hash & (kBuckets - 1)];
   const auto burst = static_cast<double>(config_.unauthenticated_burst);
-  if (!bucket.used) {
-    bucket = SourceBucket{burst, now, true};
-  } else {
-    const double elapsed = std::chrono::duration<double>(now - bucket.refilled).count();
-    bucket.tokens = std::min(
-        burst, bucket.tokens + std::max(0.0, elapsed) * config_.unauthenticated_per_second);
-    bucket.refilled = now;
+  if (!slot.used) {
+    slot = SourceBucket{TokenBucket{burst, now}, true};  // a new source starts with its burst
   }
-  if (bucket.tokens < 1) {
-    return false;
-  }
-  bucket.tokens -= 1;
-  return true;
+  return slot.bucket.take(1, config_.unauthenticated_per_second, burst, now);
 }
 
 void Core::startDraining(std::vector<Endpoint> alternates) {

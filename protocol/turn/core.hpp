@@ -22,6 +22,7 @@
 #include "protocol/turn/core_types.hpp"
 #include "protocol/turn/peer_policy.hpp"
 #include "protocol/turn/stats.hpp"
+#include "protocol/turn/token_bucket.hpp"
 
 namespace turnpike::protocol {
 
@@ -196,11 +197,12 @@ class Core {
 
   // Dispatch.
   void handleStun(const ClientSource& source, ConstBytes bytes, MonotonicTime now, Outbox& outbox);
-  void handleRequest(const Message& message, const ClientSource& source, MonotonicTime now,
-                     Outbox& outbox);
+  // `allocation` is this 5-tuple's (handleStun looked it up), or null.
+  void handleRequest(const Message& message, const ClientSource& source, Allocation* allocation,
+                     MonotonicTime now, Outbox& outbox);
   void handleChannelData(const ClientSource& source, ConstBytes bytes, MonotonicTime now,
                          Outbox& outbox);
-  void handleSendIndication(const Message& message, const ClientSource& source, MonotonicTime now,
+  void handleSendIndication(const Message& message, Allocation* allocation, MonotonicTime now,
                             Outbox& outbox);
 
   // Authentication.
@@ -268,8 +270,7 @@ class Core {
   // address (no allocation per packet; colliding addresses share a bucket, which errs on the
   // side of dropping).
   struct SourceBucket {
-    double tokens = 0;
-    MonotonicTime refilled{};
+    TokenBucket bucket;
     bool used = false;
   };
   std::vector<SourceBucket> source_buckets_;

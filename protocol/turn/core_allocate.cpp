@@ -278,8 +278,8 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
   const Seconds lifetime = grantedLifetime(message);
   allocation->source = request.source;
   allocation->created = request.now;
-  allocation->bandwidth_tokens = static_cast<double>(config_.bandwidth_bytes_per_second);
-  allocation->bandwidth_refilled = request.now;
+  allocation->bandwidth =
+      TokenBucket{static_cast<double>(config_.bandwidth_bytes_per_second), request.now};
   if (deps_.user_bandwidth != nullptr) {
     allocation->user_lease = userLease(user);
   }

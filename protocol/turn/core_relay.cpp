@@ -1,7 +1,6 @@
 // The data path (RFC 8656 sections 11-12): Send and Data indications, ChannelData both ways.
 // Relayed payloads are never copied: outbox entries point into the caller's buffer.
 #include <algorithm>
-#include <chrono>
 
 #include "protocol/stun/integrity.hpp"
 #include "protocol/turn/channel_data.hpp"
@@ -20,14 +19,9 @@ bool Core::admitBandwidth(Allocation& allocation, std::size_t bytes, MonotonicTi
   const auto size = static_cast<double>(bytes);
   const std::uint64_t rate = config_.bandwidth_bytes_per_second;
   if (rate != 0) {
-    // Refill for the time since the last packet; the bucket holds one second's worth.
-    const double elapsed =
-        std::chrono::duration<double>(now - allocation.bandwidth_refilled).count();
-    const auto capacity = static_cast<double>(rate);
-    allocation.bandwidth_tokens =
-        std::min(capacity, allocation.bandwidth_tokens + std::max(0.0, elapsed) * capacity);
-    allocation.bandwidth_refilled = now;
-    if (allocation.bandwidth_tokens < size) {
+    // The bucket holds one second's worth. Taken from only once the user's budget allowed it.
+    allocation.bandwidth.refill(static_cast<double>(rate), static_cast<double>(rate), now);
+    if (allocation.bandwidth.tokens < size) {
       stats_.relay_drops[static_cast<std::size_t>(RelayDrop::kBandwidth)].add();
       return false;
     }
@@ -47,7 +41,7 @@ bool Core::admitBandwidth(Allocation& allocation, std::size_t bytes, MonotonicTi
     lease->credit -= size;
   }
   if (rate != 0) {
-    allocation.bandwidth_tokens -= size;
+    allocation.bandwidth.tokens -= size;
   }
   return true;
 }
@@ -71,11 +65,10 @@ void Core::relayToPeer(Allocation& allocation, const Endpoint& peer, ConstBytes 
   stats_.relayed_packets[0][transport].add();
 }
 
-void Core::handleSendIndication(const Message& message, const ClientSource& source,
-                                MonotonicTime now, Outbox& outbox) {
+void Core::handleSendIndication(const Message& message, Allocation* found, MonotonicTime now,
+                                Outbox& outbox) {
   auto drop = [&](RelayDrop reason) { stats_.relay_drops[static_cast<std::size_t>(reason)].add(); };
   // RFC 8656 section 11.2: no allocation, no XOR-PEER-ADDRESS or DATA, no permission: discard.
-  Allocation* found = allocationFor(source);
   if (found == nullptr) {
     drop(RelayDrop::kNoAllocation);
     return;

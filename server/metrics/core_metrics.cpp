@@ -12,15 +12,7 @@ using Labels = std::vector<ClientMetric::Label>;
 using protocol::CoreStats;
 using protocol::StatCounter;
 
-// Sums one counter over every core.
-template <typename Pick>
-double sum(std::span<const CoreStats* const> cores, Pick pick) {
-  double total = 0;
-  for (const CoreStats* stats : cores) {
-    total += static_cast<double>(pick(*stats).get());
-  }
-  return total;
-}
+using turnpike::server::sum;
 
 class Families {
  public:

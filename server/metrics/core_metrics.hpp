@@ -15,6 +15,16 @@ namespace turnpike::server {
     prometheus::MetricType type, double value,
     std::vector<prometheus::ClientMetric::Label> labels = {});
 
+// Sums one counter over every core; `pick` maps a CoreStats to the StatCounter.
+template <typename Pick>
+[[nodiscard]] double sum(std::span<const protocol::CoreStats* const> cores, Pick pick) {
+  double total = 0;
+  for (const protocol::CoreStats* stats : cores) {
+    total += static_cast<double>(pick(*stats).get());
+  }
+  return total;
+}
+
 void appendCoreMetrics(std::span<const protocol::CoreStats* const> cores,
                        std::vector<prometheus::MetricFamily>& families);
 

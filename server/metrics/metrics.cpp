@@ -97,11 +97,10 @@ std::string renderMetrics(const ServerTotals& totals, std::size_t workers, std::
   // Every limits.* rejection, by limit (allocations_total and allocations_per_user are also in
   // turnpike_quota_rejected_total, with allocations_per_client_ip).
   const auto core_sum = [&](const protocol::StatCounter protocol::CoreStats::*counter) {
-    double total = 0;
-    for (const protocol::CoreStats* stats : totals.cores) {
-      total += static_cast<double>((stats->*counter).get());
-    }
-    return total;
+    return sum(
+        totals.cores, [counter](const protocol::CoreStats& stats) -> const auto& {
+          return stats.*counter;
+        });
   };
   const auto limit = [](const char* name, double value) {
     return metricSample(MetricType::Counter, value, {{"limit", name}});

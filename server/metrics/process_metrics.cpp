@@ -5,11 +5,10 @@
 
 #include <charconv>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
-#include <sstream>
 #include <string>
 
+#include "server/config/config.hpp"
 #include "server/metrics/core_metrics.hpp"
 
 namespace turnpike::server {
@@ -17,16 +16,6 @@ namespace {
 
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-std::optional<std::string> readSmallFile(const char* path) {
-  std::ifstream in(path);
-  if (!in) {
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::optional<std::uint64_t> parseNumber(std::string_view text) {
   std::uint64_t value = 0;
@@ -100,7 +89,7 @@ std::optional<std::uint64_t> parseBootTime(std::string_view text) {
 void appendProcessMetrics(std::vector<MetricFamily>& families) {
   const long ticks_per_second = sysconf(_SC_CLK_TCK);
   const long page_size = sysconf(_SC_PAGESIZE);
-  const auto stat_text = readSmallFile("/proc/self/stat");
+  const auto stat_text = readTextFile("/proc/self/stat");
   const auto stat = stat_text ? parseProcStat(*stat_text) : std::nullopt;
   if (stat && ticks_per_second > 0 && page_size > 0) {
     const auto ticks = static_cast<double>(ticks_per_second);
@@ -110,7 +99,7 @@ void appendProcessMetrics(std::vector<MetricFamily>& families) {
         MetricType::Gauge, static_cast<double>(stat->rss_pages) * static_cast<double>(page_size));
     add(families, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
         MetricType::Gauge, static_cast<double>(stat->vsize_bytes));
-    const auto boot_text = readSmallFile("/proc/stat");
+    const auto boot_text = readTextFile("/proc/stat");
     if (const auto boot = boot_text ? parseBootTime(*boot_text) : std::nullopt) {
       add(families, "process_start_time_seconds",
           "Start time of the process since unix epoch in seconds.", MetricType::Gauge,
