@@ -18,10 +18,9 @@ class LimitsTest : public TurnTest {
     return options;
   }
   [[nodiscard]] double rejections(const std::string& limit) const {
-    const auto text = httpGet(httpServer(), "/metrics");
-    return text ? metricValue(*text, "turnpike_limit_rejections_total", {"limit=\"" + limit + "\""})
-                      .value_or(-1)
-                : -1;
+    return scrapeMetric(httpServer(), "turnpike_limit_rejections_total",
+                        {"limit=\"" + limit + "\""})
+        .value_or(-1);
   }
 };
 
@@ -41,9 +40,8 @@ TEST_F(ConnectionLimitsTest, AThirdConnectionFromOneAddressIsClosedAtOnce) {
   ASSERT_TRUE(first->valid() && second.valid());
   // Both accepted before the third connects (two workers accept in no fixed order).
   ASSERT_TRUE(eventually([&] {
-    const auto text = httpGet(httpServer(), "/metrics");
-    return text &&
-           metricValue(*text, "turnpike_tcp_connections_active", {"transport=\"tcp\""}) == 2.0;
+    return scrapeMetric(httpServer(), "turnpike_tcp_connections_active", {"transport=\"tcp\""}) ==
+           2.0;
   }));
   EXPECT_FALSE(tcpBindingWorks()) << "a third connection was served";
   EXPECT_TRUE(eventually([&] { return rejections("connections_per_ip") >= 1; }));
@@ -62,11 +60,32 @@ TEST_F(ConnectionLimitsTest, ConnectionsWithoutAnAllocationAreClosedWhenIdle) {
   std::this_thread::sleep_for(1500ms);
   EXPECT_TRUE(succeeded(working.refresh(600), "Refresh on the connection with an allocation"));
   EXPECT_NE(serverLog().find("closed: idle_timeout"), std::string::npos) << serverLog();
-  const auto text = httpGet(httpServer(), "/metrics");
-  ASSERT_TRUE(text);
-  EXPECT_GE(metricValue(*text, "turnpike_tcp_connections_closed_total", {"reason=\"idle_timeout\""})
+  EXPECT_GE(scrapeMetric(httpServer(), "turnpike_tcp_connections_closed_total",
+                         {"reason=\"idle_timeout\""})
                 .value_or(0),
             1.0);
+}
+
+class ConnectionsTotalTest : public LimitsTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = LimitsTest::options();
+    options.limits["connections_total"] = 1;
+    return options;
+  }
+};
+
+TEST_F(ConnectionsTotalTest, ASecondConnectionIsClosedAtOnceWhileOneIsOpen) {
+  std::optional<UniqueFd> first = tcpClient();
+  ASSERT_TRUE(first->valid());
+  ASSERT_TRUE(eventually([&] {
+    return scrapeMetric(httpServer(), "turnpike_tcp_connections_active", {"transport=\"tcp\""}) ==
+           1.0;
+  }));
+  EXPECT_FALSE(tcpBindingWorks()) << "a second connection was served";
+  EXPECT_TRUE(eventually([&] { return rejections("connections_total") >= 1; }));
+  first.reset();
+  EXPECT_TRUE(eventually([&] { return tcpBindingWorks(); }, 3000ms));
 }
 
 class UnauthenticatedRateTest : public LimitsTest {
@@ -145,12 +164,9 @@ TEST_F(BandwidthTest, AnAllocationRelaysAboutItsRateAndTheRestIsDropped) {
   }
   EXPECT_GE(received, 4);
   EXPECT_LE(received, 5);
-  const auto text = httpGet(httpServer(), "/metrics");
-  ASSERT_TRUE(text);
-  EXPECT_GE(
-      metricValue(*text, "turnpike_relay_dropped_total", {"reason=\"bandwidth\""}).value_or(0),
-      15.0)
-      << *text;
+  EXPECT_GE(scrapeMetric(httpServer(), "turnpike_relay_dropped_total", {"reason=\"bandwidth\""})
+                .value_or(0),
+            15.0);
 }
 
 class UserBandwidthTest : public LimitsTest {
@@ -184,12 +200,10 @@ TEST_F(UserBandwidthTest, AUsersAllocationsShareOneBudget) {
   // 3000 bytes of budget (plus what refills while sending): 6 or 7 of the 20 packets.
   EXPECT_GE(received, 6);
   EXPECT_LE(received, 8);
-  const auto text = httpGet(httpServer(), "/metrics");
-  ASSERT_TRUE(text);
   EXPECT_GE(
-      metricValue(*text, "turnpike_relay_dropped_total", {"reason=\"user_bandwidth\""}).value_or(0),
-      12.0)
-      << *text;
+      scrapeMetric(httpServer(), "turnpike_relay_dropped_total", {"reason=\"user_bandwidth\""})
+          .value_or(0),
+      12.0);
 }
 
 }  // namespace

@@ -2,9 +2,16 @@
 // Alternate, 403, the drain timeout, a second SIGTERM), SIGHUP reloads (users, secrets, peers,
 // limits, log format; invalid configs rejected; under load with no allocation lost) and the
 // metrics that report them. TLS certificate reloads are in tls_test.cpp.
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <array>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -17,17 +24,9 @@
 namespace turnpike::test {
 namespace {
 
-bool isStatus(const std::optional<std::string>& answer, int code) {
-  const std::string prefix = " " + std::to_string(code) + " ";
-  return answer && answer->starts_with("HTTP/1.") && answer->find(prefix) == 8;
-}
-
-std::string bodyOf(const std::optional<std::string>& answer) {
-  if (!answer) {
-    return "";
-  }
-  const std::size_t at = answer->find("\r\n\r\n");
-  return at == std::string::npos ? "" : answer->substr(at + 4);
+// The status and body of a probe, "none" when there was no answer.
+std::string described(const std::optional<HttpResponse>& answer) {
+  return answer ? std::to_string(answer->status) + " " + answer->body : "none";
 }
 
 class OpsTest : public TurnTest {
@@ -40,8 +39,10 @@ class OpsTest : public TurnTest {
 
   [[nodiscard]] std::optional<double> metric(std::string_view name,
                                              const std::vector<std::string>& labels = {}) const {
-    const auto answer = httpGet(httpServer(), "/metrics");
-    return answer ? metricValue(*answer, name, labels) : std::nullopt;
+    return scrapeMetric(httpServer(), name, labels);
+  }
+  [[nodiscard]] std::optional<HttpResponse> probe(std::string_view path) const {
+    return httpExchange(httpServer(), httpRequest("GET", path));
   }
 
   // An allocation with a channel to its own peer, and a round trip through it.
@@ -62,12 +63,12 @@ class OpsTest : public TurnTest {
 using OpsHealthTest = OpsTest;
 
 TEST_F(OpsHealthTest, HealthzAndReadyzAnswerOk) {
-  const auto health = httpGet(httpServer(), "/healthz");
-  EXPECT_TRUE(isStatus(health, 200)) << health.value_or("no answer");
-  EXPECT_EQ(bodyOf(health), "ok\n");
-  const auto ready = httpGet(httpServer(), "/readyz");
-  EXPECT_TRUE(isStatus(ready, 200)) << ready.value_or("no answer");
-  EXPECT_EQ(bodyOf(ready), "ok\n");
+  const auto health = probe("/healthz");
+  EXPECT_EQ(health ? health->status : 0, 200) << described(health);
+  EXPECT_EQ(health ? health->body : "", "ok\n");
+  const auto ready = probe("/readyz");
+  EXPECT_EQ(ready ? ready->status : 0, 200) << described(ready);
+  EXPECT_EQ(ready ? ready->body : "", "ok\n");
   EXPECT_EQ(metric("turnpike_ready"), 1.0);
   EXPECT_EQ(metric("turnpike_draining"), 0.0);
 }
@@ -84,12 +85,15 @@ class OpsQuotaTest : public OpsTest {
 TEST_F(OpsQuotaTest, ReadyzIs503WhileTheAllocationLimitIsReached) {
   TurnClient turn = client();
   ASSERT_TRUE(allocated(turn));
-  const auto full = httpGet(httpServer(), "/readyz");
-  EXPECT_TRUE(isStatus(full, 503)) << full.value_or("no answer");
-  EXPECT_EQ(bodyOf(full), "limits.allocations_total reached\n");
+  const auto full = probe("/readyz");
+  EXPECT_EQ(full ? full->status : 0, 503) << described(full);
+  EXPECT_EQ(full ? full->body : "", "limits.allocations_total reached\n");
   EXPECT_EQ(metric("turnpike_ready"), 0.0);
   ASSERT_TRUE(succeeded(turn.refresh(0), "Refresh 0"));
-  EXPECT_TRUE(eventually([&] { return isStatus(httpGet(httpServer(), "/readyz"), 200); }));
+  EXPECT_TRUE(eventually([&] {
+    const auto ready = probe("/readyz");
+    return ready && ready->status == 200;
+  }));
 }
 
 class OpsPortPoolTest : public OpsTest {
@@ -106,9 +110,9 @@ TEST_F(OpsPortPoolTest, ReadyzIs503WhileThePortPoolIsExhausted) {
   TurnClient turn = client();
   ASSERT_TRUE(turn.connected());
   ASSERT_TRUE(succeeded(turn.allocate(), "Allocate"));
-  const auto full = httpGet(httpServer(), "/readyz");
-  EXPECT_TRUE(isStatus(full, 503)) << full.value_or("no answer");
-  EXPECT_EQ(bodyOf(full), "relay port pool exhausted\n");
+  const auto full = probe("/readyz");
+  EXPECT_EQ(full ? full->status : 0, 503) << described(full);
+  EXPECT_EQ(full ? full->body : "", "relay port pool exhausted\n");
   EXPECT_EQ(metric("turnpike_relay_ports_free"), 0.0);
   EXPECT_EQ(metric("turnpike_relay_ports_in_use"), 1.0);
 }
@@ -128,8 +132,8 @@ class OpsDrainTest : public OpsTest {
   void startDraining() {
     signalServer(SIGTERM);
     ASSERT_TRUE(eventually([&] {
-      const auto ready = httpGet(httpServer(), "/readyz");
-      return isStatus(ready, 503) && bodyOf(ready) == "draining\n";
+      const auto ready = probe("/readyz");
+      return ready && ready->status == 503 && ready->body == "draining\n";
     })) << serverLog();
   }
 };
@@ -364,6 +368,54 @@ TEST_F(OpsReloadTest, ReloadsUnderLoadLoseNoAllocation) {
   EXPECT_EQ(metric("turnpike_allocations_active", {"transport=\"tcp\""}), kClients / 2.0);
   EXPECT_EQ(metric("turnpike_config_reloads_total", {"result=\"success\""}), kReloads);
   EXPECT_EQ(countLinesWith(serverLog(), {"allocation ended"}), 0U) << serverLog();
+}
+
+// ---- systemd (Type=notify) ----
+
+// turnpike is started with NOTIFY_SOCKET naming a datagram socket the test reads, as systemd
+// would give it.
+class OpsNotifyTest : public OpsTest {
+ protected:
+  void SetUp() override {
+    socket_path_ = (tempDir() / "notify.sock").string();
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    ASSERT_LT(socket_path_.size(), sizeof(address.sun_path));
+    std::memcpy(address.sun_path, socket_path_.c_str(), socket_path_.size());
+    notify_ = UniqueFd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(notify_.valid());
+    ASSERT_EQ(::bind(notify_.get(), reinterpret_cast<const sockaddr*>(&address),  // NOLINT
+                     sizeof(address)),
+              0)
+        << std::strerror(errno);
+    ::setenv("NOTIFY_SOCKET", socket_path_.c_str(), 1);  // inherited by the child only
+    OpsTest::SetUp();
+    ::unsetenv("NOTIFY_SOCKET");
+  }
+
+  // The next notification, or "" after the timeout.
+  [[nodiscard]] std::string next() const {
+    pollfd ready{notify_.get(), POLLIN, 0};
+    if (::poll(&ready, 1, static_cast<int>(kReplyTimeout.count())) != 1) {
+      return "";
+    }
+    std::array<char, 256> buffer{};
+    const ssize_t size = ::recv(notify_.get(), buffer.data(), buffer.size(), 0);
+    return size > 0 ? std::string(buffer.data(), static_cast<std::size_t>(size)) : "";
+  }
+
+  std::string socket_path_;
+  UniqueFd notify_;
+};
+
+TEST_F(OpsNotifyTest, ReadyReloadingAndStoppingReachSystemd) {
+  EXPECT_EQ(next(), "READY=1");
+  ASSERT_NE(reload().find("reloaded "), std::string::npos) << serverLog();
+  const std::string reloading = next();
+  EXPECT_TRUE(reloading.starts_with("RELOADING=1\nMONOTONIC_USEC=")) << reloading;
+  EXPECT_EQ(next(), "READY=1");
+  stopServer(SIGTERM);
+  EXPECT_EQ(next(), "STOPPING=1");
 }
 
 // ---- Metrics added for operations ----

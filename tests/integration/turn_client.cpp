@@ -13,6 +13,7 @@ namespace turnpike::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using protocol::ConstBytes;
 using protocol::Endpoint;
 using protocol::Message;
 using protocol::MessageBuilder;
@@ -52,52 +53,49 @@ bool TurnResponse::has(std::uint16_t attribute) const {
   return parsed && parsed->has(attribute);
 }
 
-std::optional<std::string> TurnResponse::text(std::uint16_t attribute) const {
-  const auto parsed = message();
+namespace {
+
+// The value of `attribute` decoded by `decode(message, value)` (which returns something
+// optional-like), or nullopt when the response does not parse, lacks it, or it does not decode.
+template <typename T, typename Decode>
+std::optional<T> decodedAttribute(const TurnResponse& response, std::uint16_t attribute,
+                                  Decode decode) {
+  const auto parsed = response.message();
   if (!parsed) {
     return std::nullopt;
   }
   const auto value = attributeValue(*parsed, attribute);
-  return value ? std::optional<std::string>(protocol::decodeText(*value)) : std::nullopt;
+  if (!value) {
+    return std::nullopt;
+  }
+  auto decoded = decode(*parsed, *value);
+  return decoded ? std::optional<T>(*decoded) : std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> TurnResponse::text(std::uint16_t attribute) const {
+  return decodedAttribute<std::string>(*this, attribute, [](const Message&, ConstBytes value) {
+    return std::optional<std::string>(protocol::decodeText(value));
+  });
 }
 
 std::optional<std::uint32_t> TurnResponse::u32(std::uint16_t attribute) const {
-  const auto parsed = message();
-  if (!parsed) {
-    return std::nullopt;
-  }
-  const auto value = attributeValue(*parsed, attribute);
-  if (!value) {
-    return std::nullopt;
-  }
-  auto decoded = protocol::decodeU32(*value);
-  return decoded ? std::optional<std::uint32_t>(*decoded) : std::nullopt;
+  return decodedAttribute<std::uint32_t>(*this, attribute, [](const Message&, ConstBytes value) {
+    return protocol::decodeU32(value);
+  });
 }
 
 std::optional<Endpoint> TurnResponse::address(std::uint16_t attribute) const {
-  const auto parsed = message();
-  if (!parsed) {
-    return std::nullopt;
-  }
-  const auto value = attributeValue(*parsed, attribute);
-  if (!value) {
-    return std::nullopt;
-  }
-  auto decoded = protocol::decodeAddress(*value);
-  return decoded ? std::optional<Endpoint>(*decoded) : std::nullopt;
+  return decodedAttribute<Endpoint>(*this, attribute, [](const Message&, ConstBytes value) {
+    return protocol::decodeAddress(value);
+  });
 }
 
 std::optional<Endpoint> TurnResponse::xorAddress(std::uint16_t attribute) const {
-  const auto parsed = message();
-  if (!parsed) {
-    return std::nullopt;
-  }
-  const auto value = attributeValue(*parsed, attribute);
-  if (!value) {
-    return std::nullopt;
-  }
-  auto decoded = protocol::decodeXorAddress(*value, parsed->transactionId());
-  return decoded ? std::optional<Endpoint>(*decoded) : std::nullopt;
+  return decodedAttribute<Endpoint>(*this, attribute, [](const Message& message, ConstBytes value) {
+    return protocol::decodeXorAddress(value, message.transactionId());
+  });
 }
 
 // ---- TurnClient ----

@@ -181,6 +181,13 @@ inline std::optional<std::string> httpGet(const Endpoint& server, const std::str
   return std::string(protocol::asText(*answer));
 }
 
+// One sample of a metric from a fresh GET /metrics (see metricValue), or nullopt.
+inline std::optional<double> scrapeMetric(const Endpoint& http, std::string_view name,
+                                          const std::vector<std::string>& labels = {}) {
+  const auto text = httpGet(http, "/metrics");
+  return text ? metricValue(*text, name, labels) : std::nullopt;
+}
+
 inline std::size_t countLinesWith(const std::string& text,
                                   const std::vector<std::string>& needles) {
   std::istringstream lines(text);

@@ -195,8 +195,7 @@ std::string ServerResources::toString() const {
 
 double ReliabilityTest::metric(std::string_view name,
                                const std::vector<std::string>& labels) const {
-  const auto text = scrape();
-  return text ? metricValue(*text, name, labels).value_or(-1) : -1;
+  return scrapeMetric(httpServer(), name, labels).value_or(-1);
 }
 
 ServerResources ReliabilityTest::resources() const {
