@@ -233,15 +233,12 @@ void Worker::onDatagram(uv::UdpSocket& socket, protocol::ConstBytes data,
 
 void Worker::handleClientMessage(const protocol::ClientSource& client, protocol::ConstBytes bytes) {
   const auto start = std::chrono::steady_clock::now();
-  if (!looksLikeAllocate(bytes)) {
-    core_.onClientMessage(client, bytes, start, outbox_);
-    flush();
-    return;
-  }
-  const std::uint64_t created = core_.stats().allocations_created.get();
+  // Only Allocate requests are timed; a changed allocations_created says one succeeded.
+  const bool allocate = looksLikeAllocate(bytes);
+  const std::uint64_t created = allocate ? core_.stats().allocations_created.get() : 0;
   core_.onClientMessage(client, bytes, start, outbox_);
   flush();
-  if (core_.stats().allocations_created.get() != created) {
+  if (allocate && core_.stats().allocations_created.get() != created) {
     stats_.allocate_latency.record(std::chrono::steady_clock::now() - start);
   }
 }
