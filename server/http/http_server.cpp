@@ -3,8 +3,11 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 
 #include "server/http/credential_api.hpp"
@@ -21,6 +24,23 @@ void reply(evhttp_request* request, int code, const char* reason, const char* co
   evbuffer_add(buffer, body.data(), body.size());
   evhttp_send_reply(request, code, reason, buffer);
   evbuffer_free(buffer);
+}
+
+// libevent's own messages go to turnpike's log (and its format) rather than bare stderr.
+void logLibevent(int severity, const char* message) {
+  switch (severity) {
+    case EVENT_LOG_DEBUG:
+      TP_LOG(kDebug, "libevent: ", message);
+      break;
+    case EVENT_LOG_MSG:
+      TP_LOG(kInfo, "libevent: ", message);
+      break;
+    case EVENT_LOG_WARN:
+      TP_LOG(kWarn, "libevent: ", message);
+      break;
+    default:
+      TP_LOG(kError, "libevent: ", message);
+  }
 }
 
 }  // namespace
@@ -57,6 +77,31 @@ void HttpServer::handle(evhttp_request* request, void* self_pointer) {
 
 void HttpServer::BaseDeleter::operator()(event_base* base) const { event_base_free(base); }
 void HttpServer::HttpDeleter::operator()(evhttp* http) const { evhttp_free(http); }
+thread_local HttpServer* HttpServer::running_ = nullptr;
+
+void HttpServer::EventDeleter::operator()(event* timer) const { event_free(timer); }
+
+// accept() failed. Without this callback libevent warns on stderr and retries at once: at
+// EMFILE a waiting connection then spins the thread at 100% CPU. Instead the listener pauses
+// for kAcceptPause and tries again; the waiting client is served once an fd is free.
+void HttpServer::acceptFailed(evconnlistener* listener, void* /*evhttp*/) {
+  HttpServer* self = running_;
+  const int error = EVUTIL_SOCKET_ERROR();
+  evconnlistener_disable(listener);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - self->last_accept_warning_ >= kAcceptWarningInterval) {
+    self->last_accept_warning_ = now;
+    TP_LOG(kWarn, "http: accept failed (", std::strerror(error), "); pausing the listener for ",
+           kAcceptPause.count(), " ms at a time");
+  }
+  const timeval pause{.tv_sec = 0, .tv_usec = kAcceptPause.count() * 1000};
+  evtimer_add(self->resume_accept_.get(), &pause);
+}
+
+void HttpServer::resumeAccept(evutil_socket_t /*unused*/, short /*unused*/, void* self_pointer) {
+  auto* self = static_cast<HttpServer*>(self_pointer);
+  evconnlistener_enable(self->listener_);
+}
 
 HttpServer::HttpServer(const HttpConfig& config, MetricsSource metrics, Probes probes,
                        CredentialApi* api)
@@ -70,7 +115,10 @@ std::expected<void, std::string> HttpServer::start() {
   }
   // stop() breaks the loop from another thread: libevent needs its pthreads locking for that.
   static std::once_flag threads_enabled;
-  std::call_once(threads_enabled, [] { evthread_use_pthreads(); });
+  std::call_once(threads_enabled, [] {
+    evthread_use_pthreads();
+    event_set_log_callback(&logLibevent);
+  });
   base_.reset(event_base_new());
   http_.reset(evhttp_new(base_.get()));
   if (!base_ || !http_) {
@@ -87,14 +135,23 @@ std::expected<void, std::string> HttpServer::start() {
   evhttp_set_timeout(http_.get(), 10);
   evhttp_set_gencb(http_.get(), &HttpServer::handle, this);
   const std::string address = config_.address.toString();
-  if (evhttp_bind_socket(http_.get(), address.c_str(), config_.port) != 0) {
+  evhttp_bound_socket* bound =
+      evhttp_bind_socket_with_handle(http_.get(), address.c_str(), config_.port);
+  resume_accept_.reset(evtimer_new(base_.get(), &HttpServer::resumeAccept, this));
+  if (bound == nullptr || !resume_accept_) {
     const std::string where = protocol::Endpoint{config_.address, config_.port}.toString();
+    resume_accept_.reset();
     http_.reset();
     base_.reset();
     return std::unexpected("http: cannot bind " + where);
   }
+  listener_ = evhttp_bound_socket_get_listener(bound);
+  evconnlistener_set_error_cb(listener_, &HttpServer::acceptFailed);
   TP_LOG(kInfo, "listening on http ", protocol::Endpoint{config_.address, config_.port}.toString());
-  thread_ = std::thread([this] { event_base_dispatch(base_.get()); });
+  thread_ = std::thread([this] {
+    running_ = this;
+    event_base_dispatch(base_.get());
+  });
   return {};
 }
 
@@ -103,6 +160,8 @@ void HttpServer::stop() {
     event_base_loopbreak(base_.get());
     thread_.join();
   }
+  resume_accept_.reset();
+  listener_ = nullptr;
   http_.reset();
   base_.reset();
 }

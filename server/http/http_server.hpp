@@ -2,6 +2,7 @@
 // and, when it is on, the credential API (server/http/credential_api.hpp).
 #pragma once
 
+#include <chrono>
 #include <expected>
 #include <functional>
 #include <memory>
@@ -10,7 +11,9 @@
 
 #include "server/config/config.hpp"
 
+struct event;
 struct event_base;
+struct evconnlistener;
 struct evhttp;
 struct evhttp_request;
 
@@ -41,7 +44,15 @@ class HttpServer {
   void stop();
 
  private:
+  // How long the listener rests after accept() fails (EMFILE, ENFILE, ENOBUFS).
+  static constexpr std::chrono::milliseconds kAcceptPause{100};
+  static constexpr std::chrono::seconds kAcceptWarningInterval{10};
+
   static void handle(evhttp_request* request, void* self_pointer);
+  // libevent hands the error callback evhttp's pointer, not ours: the server whose thread
+  // this is comes from running_.
+  static void acceptFailed(evconnlistener* listener, void* evhttp_pointer);
+  static void resumeAccept(int fd, short events, void* self_pointer);
 
   struct BaseDeleter {
     void operator()(event_base* base) const;
@@ -49,13 +60,21 @@ class HttpServer {
   struct HttpDeleter {
     void operator()(evhttp* http) const;
   };
+  struct EventDeleter {
+    void operator()(event* timer) const;
+  };
 
   HttpConfig config_;
   MetricsSource metrics_;
   Probes probes_;
   CredentialApi* api_;
+  static thread_local HttpServer* running_;
+
   std::unique_ptr<event_base, BaseDeleter> base_;
   std::unique_ptr<evhttp, HttpDeleter> http_;
+  std::unique_ptr<event, EventDeleter> resume_accept_;
+  evconnlistener* listener_ = nullptr;                           // owned by http_
+  std::chrono::steady_clock::time_point last_accept_warning_{};  // HTTP thread only
   std::thread thread_;
 };
 
