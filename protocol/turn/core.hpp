@@ -8,7 +8,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <queue>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -131,6 +130,8 @@ class Core {
   // Expires what is due. Call at nextDeadline().
   void onTimer(MonotonicTime now);
   [[nodiscard]] std::optional<MonotonicTime> nextDeadline() const;
+  // Entries in the timer heap, live or stale (for tests: it must stay bounded under churn).
+  [[nodiscard]] std::size_t queuedDeadlines() const { return deadlines_.size(); }
   // Ends every allocation (clean shutdown).
   void shutdown(MonotonicTime now);
   // Draining: authenticated Allocate requests get 300 Try Alternate naming one of `alternates`
@@ -288,9 +289,13 @@ class Core {
   std::unordered_map<std::uint64_t, std::uint64_t> by_connection_;  // TCP/TLS connection id
   // Ports this core holds, per relay address (skipped without a bind attempt).
   std::vector<std::unordered_set<std::uint16_t>> ports_in_use_;
-  // (deadline, allocation id); entries whose allocation moved on are skipped when popped.
+  // A min-heap (std::push_heap with std::greater) of (deadline, allocation id). Entries whose
+  // allocation moved on are skipped when popped; compactDeadlines() drops them in bulk once
+  // they outnumber the live ones, so churn cannot grow the heap past ~2 entries per allocation.
   using Deadline = std::pair<MonotonicTime, std::uint64_t>;
-  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
+  std::vector<Deadline> deadlines_;
+  [[nodiscard]] bool isLive(const Deadline& entry) const;
+  void compactDeadlines();
 };
 
 }  // namespace turnpike::protocol

@@ -336,8 +336,25 @@ void Core::schedule(Allocation& allocation) {
   const MonotonicTime deadline = allocation.nextDeadline();
   if (allocation.scheduled == MonotonicTime{} || deadline < allocation.scheduled) {
     allocation.scheduled = deadline;
-    deadlines_.emplace(deadline, allocation.id);
+    deadlines_.emplace_back(deadline, allocation.id);
+    std::ranges::push_heap(deadlines_, std::greater<>{});
   }
+}
+
+bool Core::isLive(const Deadline& entry) const {
+  const auto it = allocations_.find(entry.second);
+  return it != allocations_.end() && it->second->scheduled == entry.first;
+}
+
+void Core::compactDeadlines() {
+  // Amortised O(1) per ended allocation: runs when the heap has more than twice the live
+  // entries (at most one per allocation), plus slack so that small tables never bother.
+  constexpr std::size_t kSlack = 1024;
+  if (deadlines_.size() <= 2 * allocations_.size() + kSlack) {
+    return;
+  }
+  std::erase_if(deadlines_, [this](const Deadline& entry) { return !isLive(entry); });
+  std::ranges::make_heap(deadlines_, std::greater<>{});
 }
 
 std::shared_ptr<UserLease> Core::userLease(const std::string& user) {
@@ -379,6 +396,7 @@ void Core::endAllocation(std::uint64_t id, AllocationEnd end, MonotonicTime now)
     by_connection_.erase(allocation.source.socket.id);
   }
   allocations_.erase(it);
+  compactDeadlines();
 }
 
 void Core::onConnectionClosed(const SocketRef& connection, MonotonicTime now) {
@@ -388,14 +406,15 @@ void Core::onConnectionClosed(const SocketRef& connection, MonotonicTime now) {
 }
 
 void Core::onTimer(MonotonicTime now) {
-  while (!deadlines_.empty() && deadlines_.top().first <= now) {
-    const auto [when, id] = deadlines_.top();
-    deadlines_.pop();
-    const auto it = allocations_.find(id);
-    if (it == allocations_.end() || it->second->scheduled != when) {
+  while (!deadlines_.empty() && deadlines_.front().first <= now) {
+    std::ranges::pop_heap(deadlines_, std::greater<>{});
+    const Deadline entry = deadlines_.back();
+    deadlines_.pop_back();
+    if (!isLive(entry)) {
       continue;  // ended, or a later entry for it is the live one
     }
-    Allocation& allocation = *it->second;
+    const std::uint64_t id = entry.second;
+    Allocation& allocation = *allocations_.at(id);
     if (allocation.expires <= now) {
       endAllocation(id, AllocationEnd::kExpired, now);  // RFC 8656 section 7: lifetime over
       continue;
@@ -411,7 +430,7 @@ void Core::onTimer(MonotonicTime now) {
 std::optional<MonotonicTime> Core::nextDeadline() const {
   std::optional<MonotonicTime> next;
   if (!deadlines_.empty()) {
-    next = deadlines_.top().first;
+    next = deadlines_.front().first;
   }
   return next;
 }

@@ -109,6 +109,31 @@ TEST_F(CoreLifetimeTest, RefreshWithLifetimeZeroDeletesTheAllocation) {
   EXPECT_EQ(errorCodeOf(refresh(client, 0)), error::kAllocationMismatch);
 }
 
+// Churn leaves timer entries of deleted allocations in the heap (600 s away); they are dropped in
+// bulk once they outnumber the live ones, so the heap stays near one entry per allocation.
+TEST_F(CoreLifetimeTest, DeletedAllocationsDoNotPileUpInTheTimerHeap) {
+  constexpr std::uint16_t kKeep = 50;  // the fixture has 100 relay ports
+  constexpr std::uint16_t kChurn = 6000;
+  for (std::uint16_t i = 0; i < kKeep; ++i) {
+    allocateOk(udpClient(static_cast<std::uint16_t>(30000 + i)));
+  }
+  std::size_t most = 0;
+  for (std::uint16_t i = 0; i < kChurn; ++i) {
+    const ClientSource churned = udpClient(static_cast<std::uint16_t>(40000 + i));
+    allocateOk(churned);
+    ASSERT_EQ(errorCodeOf(refresh(churned, 0)), 0);
+    most = std::max(most, core->queuedDeadlines());
+  }
+  EXPECT_LE(most, 2U * (kKeep + 1) + 1024 + 1);
+  EXPECT_LT(core->queuedDeadlines(), most);
+  // The live allocations' deadlines survived the compaction.
+  at(600);
+  tick();
+  EXPECT_EQ(core->stats().allocations_active[0][0].get(), 0U);
+  EXPECT_EQ(events.ended.size(), static_cast<std::size_t>(kKeep + kChurn));
+  EXPECT_EQ(core->queuedDeadlines(), 0U);
+}
+
 TEST_F(CoreLifetimeTest, NextDeadlineIsNeverLaterThanTheNextExpiry) {
   const ClientSource a = udpClient(40100);
   const ClientSource b = udpClient(40101);
