@@ -21,6 +21,12 @@ bool looksLikeAllocate(protocol::ConstBytes bytes) {
   return bytes.size() >= 20 && bytes[0] == std::byte{0x00} && bytes[1] == std::byte{0x03};
 }
 
+// ChannelData (RFC 8656 section 12.4): the first two bits are 01. Everything else from a client
+// is STUN (00) or garbage.
+bool isChannelData(protocol::ConstBytes bytes) {
+  return !bytes.empty() && (bytes[0] & std::byte{0xC0}) == std::byte{0x40};
+}
+
 }  // namespace
 
 void LatencyHistogram::record(std::chrono::nanoseconds elapsed) {
@@ -52,6 +58,9 @@ Worker::Worker(std::size_t index, const ServerConfig& config, TurnShared& shared
   timer_->data = this;
   uv_timer_init(loop_.get(), heartbeat_);
   heartbeat_->data = this;
+  // Relayed data waits for the end of the loop iteration, so that what every socket read in
+  // one wake-up goes out in batches (sendmmsg).
+  loop_.setFlushHook([this] { flush(); });
 }
 
 Worker::~Worker() {
@@ -233,6 +242,14 @@ void Worker::onDatagram(uv::UdpSocket& socket, protocol::ConstBytes data,
 
 void Worker::handleClientMessage(const protocol::ClientSource& client, protocol::ConstBytes bytes) {
   const auto start = std::chrono::steady_clock::now();
+  makeRoom();
+  if (client.transport == protocol::ClientTransport::kUdp && isChannelData(bytes)) {
+    // Relayed data from a UDP client lies in the loop's receive slots until the iteration ends:
+    // it is sent with the rest then. (A TCP connection's buffer is not kept: sent at once.)
+    core_.onClientMessage(client, bytes, start, outbox_);
+    return;
+  }
+  // STUN requests are answered at once.
   // Only Allocate requests are timed; a changed allocations_created says one succeeded.
   const bool allocate = looksLikeAllocate(bytes);
   const std::uint64_t created = allocate ? core_.stats().allocations_created.get() : 0;
@@ -245,8 +262,9 @@ void Worker::handleClientMessage(const protocol::ClientSource& client, protocol:
 
 void Worker::RelaySlot::onDatagram(uv::UdpSocket& /*socket*/, protocol::ConstBytes data,
                                    const protocol::Endpoint& source) {
+  // Sent at the end of the loop iteration (Loop::setFlushHook), batched with the others.
+  worker.makeRoom();
   worker.core_.onPeerDatagram(tag, source, data, std::chrono::steady_clock::now(), worker.outbox_);
-  worker.flush();
 }
 
 void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
@@ -363,8 +381,10 @@ void Worker::close(const protocol::SocketRef& socket) {
   if (socket.id < relays_.size() && relays_[socket.id] != nullptr) {
     // Closing from inside this socket's own callback is safe: the UdpSocket only closes its
     // libuv handle, whose memory lives until the close callback.
+    // The slot is reused only after the next flush: entries the core queued for this socket
+    // must not go out through another allocation's socket.
     relays_[socket.id].reset();
-    free_relay_slots_.push_back(socket.id);
+    closed_relay_slots_.push_back(socket.id);
   }
 }
 
@@ -393,20 +413,24 @@ void Worker::onAllocationEnded(const protocol::Allocation& allocation, protocol:
 
 void Worker::flush() {
   static constexpr std::array<std::byte, 3> kPadding{};
+  // Datagrams to clients over UDP are gathered per listener and sent in batches; a relay socket
+  // usually has one datagram per iteration and gets it at once.
+  if (listener_batches_.size() != udp_sockets_.size()) {
+    listener_batches_.resize(udp_sockets_.size());
+  }
   for (const protocol::OutboxEntry& entry : outbox_.entries()) {
-    std::array<protocol::ConstBytes, 3> parts{};
-    std::size_t count = 0;
+    uv::UdpSocket::Outgoing datagram{&entry.destination, {}, 0};
     for (const protocol::ConstBytes part :
          {entry.head(), entry.payload, protocol::ConstBytes(kPadding).first(entry.padding)}) {
       if (!part.empty()) {
-        parts[count++] = part;
+        datagram.parts[datagram.part_count++] = part;
       }
     }
-    const auto message = std::span<const protocol::ConstBytes>(parts).first(count);
+    const auto message = std::span(datagram.parts).first(datagram.part_count);
     switch (entry.socket.kind) {
       case protocol::SocketRef::Kind::kListener:
         if (entry.socket.id < udp_sockets_.size()) {
-          udp_sockets_[entry.socket.id]->send(entry.destination, message);
+          listener_batches_[entry.socket.id].push_back(datagram);
         }
         break;
       case protocol::SocketRef::Kind::kRelay:
@@ -421,7 +445,18 @@ void Worker::flush() {
         break;
     }
   }
+  for (std::size_t i = 0; i < listener_batches_.size(); ++i) {
+    if (!listener_batches_[i].empty()) {
+      udp_sockets_[i]->send(listener_batches_[i]);
+      listener_batches_[i].clear();
+    }
+  }
   outbox_.clear();
+  if (!closed_relay_slots_.empty()) {
+    free_relay_slots_.insert(free_relay_slots_.end(), closed_relay_slots_.begin(),
+                             closed_relay_slots_.end());
+    closed_relay_slots_.clear();
+  }
   armTimer();
 }
 

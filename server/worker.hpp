@@ -119,8 +119,15 @@ class Worker final : public uv::UdpSocketCallbacks,
 
   void closeAll();
   [[nodiscard]] protocol::SocketRef addRelay(std::unique_ptr<RelaySlot> slot);
-  // Sends what the core put in the outbox, then re-arms the deadline timer.
+  // Sends what the core put in the outbox, then re-arms the deadline timer. Runs after every
+  // STUN message, timer and TCP frame, and at the end of every loop iteration (relayed data).
   void flush();
+  // Flushes when another core call might not fit in the outbox.
+  void makeRoom() {
+    if (outbox_.room() < protocol::Outbox::kPerCall) {
+      flush();
+    }
+  }
   void armTimer();
   static void onTimer(uv_timer_t* timer);
   static void onHeartbeat(uv_timer_t* timer);
@@ -145,10 +152,15 @@ class Worker final : public uv::UdpSocketCallbacks,
   // Relay sockets by slot (SocketRef::id); freed slots are reused.
   std::vector<std::unique_ptr<RelaySlot>> relays_;
   std::vector<std::size_t> free_relay_slots_;
+  std::vector<std::size_t> closed_relay_slots_;  // free after the next flush
+  // Per UDP listener, the datagrams of one flush (kept to reuse their capacity).
+  std::vector<std::vector<uv::UdpSocket::Outgoing>> listener_batches_;
   SeededRandom random_;
   std::shared_ptr<const protocol::PeerPolicy> policy_;  // the core points at it
   protocol::Core core_;
-  protocol::Outbox outbox_;
+  // Room for what one loop iteration relays: flushed when full, and when the iteration ends.
+  static constexpr std::size_t kOutboxCapacity = 128;
+  protocol::Outbox outbox_{kOutboxCapacity};
   uv_timer_t* timer_ = nullptr;
   std::optional<protocol::MonotonicTime> armed_for_;
   uv_timer_t* heartbeat_ = nullptr;

@@ -43,7 +43,8 @@ struct ClientSource {
 };
 
 // One thing to send. `head` is built by the core; `payload` points into the input the core was
-// called with (relayed data is never copied), and stays valid until the call returns.
+// called with (relayed data is never copied): the adapter keeps that input valid until it has
+// sent the entry.
 struct OutboxEntry {
   static constexpr std::size_t kMaxHead = 2048;
   SocketRef socket;
@@ -57,15 +58,21 @@ struct OutboxEntry {
   [[nodiscard]] std::size_t size() const { return head_size + payload.size() + padding; }
 };
 
-// Entries produced by one core call. The adapter sends them and clears the outbox.
+// What the core produced and the adapter has not sent yet. One core call adds at most kPerCall
+// entries; an adapter that sends after every call needs no more room than that, one that gathers
+// the entries of many calls (to send them in batches) sends when room() < kPerCall.
 class Outbox {
  public:
+  static constexpr std::size_t kPerCall = 2;
   static constexpr std::size_t kCapacity = 4;
-  // A new entry, or nullptr when full (the core never needs more than two per call).
+  // Allocates every entry now: adding never allocates.
+  explicit Outbox(std::size_t capacity = kCapacity) : entries_(capacity) {}
+  // A new entry, or nullptr when full.
   [[nodiscard]] OutboxEntry* add(const SocketRef& socket, const Endpoint& destination);
   [[nodiscard]] std::span<const OutboxEntry> entries() const {
     return std::span(entries_).first(count_);
   }
+  [[nodiscard]] std::size_t room() const { return entries_.size() - count_; }
   void clear() { count_ = 0; }
   void removeLast() {
     if (count_ > 0) {
@@ -74,7 +81,7 @@ class Outbox {
   }
 
  private:
-  std::array<OutboxEntry, kCapacity> entries_{};
+  std::vector<OutboxEntry> entries_;
   std::size_t count_ = 0;
 };
 

@@ -12,19 +12,27 @@ std::string UvError::toString() const { return what + ": " + uv_strerror(code); 
 
 sockaddr_storage toSockaddr(const protocol::Endpoint& endpoint) {
   sockaddr_storage storage{};
+  (void)writeSockaddr(endpoint, storage);
+  return storage;
+}
+
+socklen_t writeSockaddr(const protocol::Endpoint& endpoint, sockaddr_storage& storage) {
   const auto& bytes = endpoint.address.bytes();
   if (endpoint.address.isV4()) {
     auto* sin = reinterpret_cast<sockaddr_in*>(&storage);  // NOLINT
     sin->sin_family = AF_INET;
     sin->sin_port = htons(endpoint.port);
     std::memcpy(&sin->sin_addr, bytes.data(), 4);
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&storage);  // NOLINT
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(endpoint.port);
-    std::memcpy(&sin6->sin6_addr, bytes.data(), 16);
+    std::memset(&sin->sin_zero, 0, sizeof(sin->sin_zero));
+    return sizeof(sockaddr_in);
   }
-  return storage;
+  auto* sin6 = reinterpret_cast<sockaddr_in6*>(&storage);  // NOLINT
+  sin6->sin6_family = AF_INET6;
+  sin6->sin6_port = htons(endpoint.port);
+  sin6->sin6_flowinfo = 0;
+  std::memcpy(&sin6->sin6_addr, bytes.data(), 16);
+  sin6->sin6_scope_id = 0;
+  return sizeof(sockaddr_in6);
 }
 
 protocol::Endpoint fromSockaddr(const sockaddr* address) {

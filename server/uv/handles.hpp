@@ -47,6 +47,8 @@ uv_stream_t* asStream(Handle* handle) {
 
 // Converts between protocol endpoints and socket addresses.
 [[nodiscard]] sockaddr_storage toSockaddr(const protocol::Endpoint& endpoint);
+// Writes only the bytes the family needs (per packet: no 128-byte clear); returns the length.
+socklen_t writeSockaddr(const protocol::Endpoint& endpoint, sockaddr_storage& storage);
 [[nodiscard]] protocol::Endpoint fromSockaddr(const sockaddr* address);
 
 // A socket bound to endpoint. Listeners use SO_REUSEPORT, so every worker can bind the same

@@ -1,5 +1,10 @@
 #include "server/uv/loop.hpp"
 
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <new>
+
 #include "server/log.hpp"
 #include "server/uv/handles.hpp"
 
@@ -7,14 +12,23 @@ namespace turnpike::server::uv {
 
 void Loop::LoopDeleter::operator()(uv_loop_t* loop) const { delete loop; }
 
-Loop::Loop()
-    : loop_(new uv_loop_t),
-      receive_buffer_(std::make_unique<std::array<std::byte, kReceiveBufferSize>>()),
-      check_(new uv_check_t),
-      async_(new uv_async_t) {
+Loop::Loop() : loop_(new uv_loop_t), check_(new uv_check_t), async_(new uv_async_t) {
+  void* slots = ::mmap(nullptr, kSlotCount * kSlotSize, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (slots == MAP_FAILED) {
+    throw std::bad_alloc();
+  }
+  slots_ = static_cast<std::byte*>(slots);
   uv_loop_init(loop_.get());
   uv_check_init(loop_.get(), check_);
   check_->data = this;
+  // Every iteration ends here; unreferenced, so it alone does not keep the loop running.
+  uv_check_start(check_, [](uv_check_t* handle) {
+    if (auto* self = static_cast<Loop*>(handle->data); self != nullptr) {
+      self->endIteration();
+    }
+  });
+  uv_unref(asHandle(check_));
   uv_async_init(loop_.get(), async_, [](uv_async_t* handle) {
     auto* self = static_cast<Loop*>(handle->data);
     if (self == nullptr) {
@@ -36,25 +50,36 @@ Loop::~Loop() {
   if (!shut_down_) {
     (void)shutdown();
   }
+  ::munmap(slots_, kSlotCount * kSlotSize);
+}
+
+std::size_t Loop::reserveSlots(std::size_t wanted) {
+  wanted = std::min(wanted, kSlotCount);
+  if (kSlotCount - slots_used_ < wanted) {
+    flushAndRecycle();
+  }
+  return slots_used_;
+}
+
+void Loop::flushAndRecycle() {
+  if (flush_hook_) {
+    flush_hook_();
+  }
+  slots_used_ = 0;
+}
+
+void Loop::endIteration() {
+  flushAndRecycle();
+  if (!graveyard_.empty()) {
+    // Swap first: destructors may queue more objects, freed at the end of the next iteration.
+    std::vector<std::shared_ptr<void>> dead;
+    dead.swap(graveyard_);
+    dead.clear();
+  }
 }
 
 void Loop::deleteLater(std::shared_ptr<void> object) {
-  graveyard_.push_back(std::move(object));
-  if (check_ != nullptr && uv_is_active(asHandle(check_)) == 0) {
-    uv_check_start(check_, [](uv_check_t* handle) {
-      auto* self = static_cast<Loop*>(handle->data);
-      if (self == nullptr) {
-        return;
-      }
-      // Swap first: destructors may queue more objects.
-      std::vector<std::shared_ptr<void>> dead;
-      dead.swap(self->graveyard_);
-      dead.clear();
-      if (self->graveyard_.empty()) {
-        uv_check_stop(handle);
-      }
-    });
-  }
+  graveyard_.push_back(std::move(object));  // freed when this iteration ends
 }
 
 bool Loop::post(std::function<void()> task) {

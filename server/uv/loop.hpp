@@ -1,6 +1,11 @@
-// One libuv loop with the per-loop resources its handles share: the UDP receive buffer, a check
-// handle that frees objects queued for deletion, and an async handle that runs tasks posted from
-// other threads.
+// One libuv loop with the per-loop resources its handles share: the UDP receive slots, a check
+// handle that ends every iteration (the owner's flush hook, then objects queued for deletion), and
+// an async handle that runs tasks posted from other threads.
+//
+// Receive slots: UDP sockets read whole batches (recvmmsg) into slots that stay valid until the
+// iteration ends, so what the core queues may point into them (zero-copy relay) and the owner can
+// send everything at once from the flush hook (sendmmsg). The slots are one anonymous mapping:
+// only the pages datagrams touch become resident.
 #pragma once
 
 #include <uv.h>
@@ -17,8 +22,9 @@ namespace turnpike::server::uv {
 
 class Loop {
  public:
-  // UDP payloads are at most 65507 bytes; one buffer per loop serves every socket on it.
-  static constexpr std::size_t kReceiveBufferSize = 65536;
+  // UDP payloads are at most 65507 bytes: one slot holds any datagram.
+  static constexpr std::size_t kSlotSize = 65536;
+  static constexpr std::size_t kSlotCount = 256;
 
   Loop();
   ~Loop();
@@ -26,7 +32,18 @@ class Loop {
   Loop& operator=(const Loop&) = delete;
 
   [[nodiscard]] uv_loop_t* get() { return loop_.get(); }
-  [[nodiscard]] protocol::MutableBytes receiveBuffer() { return *receive_buffer_; }
+  // Up to `wanted` free receive slots, contiguous; runs the flush hook and recycles every slot
+  // first when fewer are left. Call only outside datagram callbacks (before a read). Then
+  // commitSlots() with the number actually filled.
+  [[nodiscard]] std::size_t reserveSlots(std::size_t wanted);
+  [[nodiscard]] protocol::MutableBytes slot(std::size_t index) {
+    return {slots_ + index * kSlotSize, kSlotSize};
+  }
+  void commitSlots(std::size_t used) { slots_used_ += used; }
+
+  // Called at the end of every loop iteration, and when the receive slots run out: the owner
+  // sends what it queued. Data in the slots stays valid until the hook has returned.
+  void setFlushHook(std::function<void()> hook) { flush_hook_ = std::move(hook); }
 
   // Frees `object` on the next loop iteration, outside any of its own callbacks.
   void deleteLater(std::shared_ptr<void> object);
@@ -50,7 +67,12 @@ class Loop {
     void operator()(uv_loop_t* loop) const;
   };
   std::unique_ptr<uv_loop_t, LoopDeleter> loop_;
-  std::unique_ptr<std::array<std::byte, kReceiveBufferSize>> receive_buffer_;
+  void endIteration();
+  void flushAndRecycle();
+
+  std::byte* slots_ = nullptr;  // kSlotCount * kSlotSize, mmap'ed
+  std::size_t slots_used_ = 0;
+  std::function<void()> flush_hook_;
   uv_check_t* check_ = nullptr;
   uv_async_t* async_ = nullptr;
   std::vector<std::shared_ptr<void>> graveyard_;

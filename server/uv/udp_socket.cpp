@@ -1,32 +1,33 @@
 #include "server/uv/udp_socket.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <vector>
+#include <cerrno>
+#include <utility>
 
 namespace turnpike::server::uv {
 namespace {
 
-// A send that had to wait: owns its copy of the payload until libuv is done with it.
-struct QueuedSend {
-  uv_udp_send_t request{};
-  std::vector<std::byte> data;
-  std::shared_ptr<std::size_t> queued_bytes;
-};
+iovec asIovec(protocol::ConstBytes part) {
+  return {const_cast<std::byte*>(part.data()), part.size()};  // NOLINT: sendmsg does not write
+}
+
+bool wouldBlock(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
 
 }  // namespace
 
-UdpSocket::UdpSocket(Loop& loop, UdpSocketCallbacks& callbacks)
-    : loop_(loop), callbacks_(callbacks), handle_(new uv_udp_t) {
-  uv_udp_init(loop_.get(), handle_);
-  handle_->data = this;
-}
+UdpSocket::UdpSocket(Loop& loop, int fd, UdpSocketCallbacks& callbacks)
+    : loop_(loop), callbacks_(callbacks), fd_(fd), poll_(new uv_poll_t) {}
 
 UdpSocket::~UdpSocket() {
-  uv_udp_recv_stop(handle_);
-  closeAndDelete(handle_);
+  if (alive_ != nullptr) {
+    *alive_ = false;
+  }
+  // uv_close stops polling at once, so the socket can be closed right after.
+  closeAndDelete(poll_);
+  ::close(fd_);
 }
 
 std::expected<std::unique_ptr<UdpSocket>, UvError> UdpSocket::open(Loop& loop,
@@ -42,105 +43,193 @@ std::expected<std::unique_ptr<UdpSocket>, UvError> UdpSocket::open(Loop& loop,
 
 std::expected<std::unique_ptr<UdpSocket>, UvError> UdpSocket::adopt(Loop& loop, int fd,
                                                                     UdpSocketCallbacks& callbacks) {
-  std::unique_ptr<UdpSocket> socket(new UdpSocket(loop, callbacks));
-  if (const int rc = uv_udp_open(socket->handle_, fd); rc != 0) {
-    ::close(fd);
-    return std::unexpected(UvError{"uv_udp_open", rc});
+  std::unique_ptr<UdpSocket> socket(new UdpSocket(loop, fd, callbacks));
+  if (const int rc = uv_poll_init(loop.get(), socket->poll_, fd); rc != 0) {
+    // The handle was never initialised: free it here, not through uv_close.
+    delete std::exchange(socket->poll_, nullptr);
+    return std::unexpected(UvError{"uv_poll_init", rc});
   }
+  socket->poll_->data = socket.get();
   sockaddr_storage bound{};
-  int length = sizeof(bound);
-  uv_udp_getsockname(socket->handle_, reinterpret_cast<sockaddr*>(&bound), &length);  // NOLINT
-  socket->local_ = fromSockaddr(reinterpret_cast<const sockaddr*>(&bound));           // NOLINT
-  if (const int rc = uv_udp_recv_start(socket->handle_, onAlloc, onReceive); rc != 0) {
-    return std::unexpected(UvError{"uv_udp_recv_start", rc});
+  socklen_t length = sizeof(bound);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length) == 0) {  // NOLINT
+    socket->local_ = fromSockaddr(reinterpret_cast<const sockaddr*>(&bound));  // NOLINT
+  }
+  if (const int rc = uv_poll_start(socket->poll_, UV_READABLE, onPoll); rc != 0) {
+    return std::unexpected(UvError{"uv_poll_start", rc});
   }
   return socket;
 }
 
-void UdpSocket::onAlloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buffer) {
-  auto* self = static_cast<UdpSocket*>(handle->data);
-  if (self == nullptr) {
-    *buffer = uv_buf_init(nullptr, 0);
+void UdpSocket::onPoll(uv_poll_t* poll, int status, int events) {
+  auto* self = static_cast<UdpSocket*>(poll->data);
+  if (self == nullptr || status < 0) {
     return;
   }
-  const protocol::MutableBytes space = self->loop_.receiveBuffer();
-  *buffer = uv_buf_init(reinterpret_cast<char*>(space.data()),  // NOLINT
-                        static_cast<unsigned>(space.size()));
+  if ((events & UV_WRITABLE) != 0) {
+    self->drainQueue();
+  }
+  if ((events & UV_READABLE) != 0) {
+    self->receive();
+  }
 }
 
-void UdpSocket::onReceive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buffer,
-                          const sockaddr* address, unsigned flags) {
-  auto* self = static_cast<UdpSocket*>(handle->data);
-  // nread == 0 with no address: nothing more to read; with an address it is an empty datagram,
-  // which is valid and relayed. Errors on UDP are transient (ICMP).
-  if (self == nullptr || nread < 0 || address == nullptr) {
-    return;
+void UdpSocket::receive() {
+  // One call per wake-up: the poll is level-triggered, so what is left is read on the next
+  // iteration, after other sockets had their turn and the queued sends went out.
+  const std::size_t first = loop_.reserveSlots(kReceiveBatch);
+  std::array<mmsghdr, kReceiveBatch> messages;          // NOLINT: filled below
+  std::array<iovec, kReceiveBatch> vectors;             // NOLINT
+  std::array<sockaddr_storage, kReceiveBatch> sources;  // NOLINT
+  for (std::size_t i = 0; i < kReceiveBatch; ++i) {
+    const protocol::MutableBytes slot = loop_.slot(first + i);
+    vectors[i] = {slot.data(), slot.size()};
+    messages[i].msg_hdr = {.msg_name = &sources[i],
+                           .msg_namelen = sizeof(sockaddr_storage),
+                           .msg_iov = &vectors[i],
+                           .msg_iovlen = 1,
+                           .msg_control = nullptr,
+                           .msg_controllen = 0,
+                           .msg_flags = 0};
   }
-  ++self->counters_.received;
-  if ((flags & UV_UDP_PARTIAL) != 0) {
-    ++self->counters_.truncated;
-    return;
+  const int count = ::recvmmsg(fd_, messages.data(), kReceiveBatch, MSG_DONTWAIT, nullptr);
+  ++counters_.receive_calls;
+  if (count <= 0) {
+    return;  // EAGAIN (another worker's socket took it), EINTR, or a transient ICMP error
   }
-  const protocol::ConstBytes data =
-      protocol::asBytes(buffer->base, static_cast<std::size_t>(nread));
-  self->callbacks_.onDatagram(*self, data, fromSockaddr(address));
+  loop_.commitSlots(static_cast<std::size_t>(count));
+  bool alive = true;
+  alive_ = &alive;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(count); ++i) {
+    ++counters_.received;
+    const msghdr& header = messages[i].msg_hdr;
+    if ((header.msg_flags & MSG_TRUNC) != 0) {
+      ++counters_.truncated;
+      continue;
+    }
+    const protocol::ConstBytes data(static_cast<const std::byte*>(vectors[i].iov_base),
+                                    messages[i].msg_len);
+    callbacks_.onDatagram(*this, data,
+                          fromSockaddr(reinterpret_cast<const sockaddr*>(&sources[i])));  // NOLINT
+    if (!alive) {
+      return;  // the callback destroyed this socket
+    }
+  }
+  alive_ = nullptr;
 }
 
 void UdpSocket::send(const protocol::Endpoint& destination,
                      std::span<const protocol::ConstBytes> parts) {
-  constexpr std::size_t kMaxParts = 4;
   if (parts.size() > kMaxParts) {
     ++counters_.send_dropped;
     return;
   }
-  const sockaddr_storage address = toSockaddr(destination);
-  const auto* addr = reinterpret_cast<const sockaddr*>(&address);  // NOLINT
-  // An empty datagram is valid (a zero-length relayed payload): libuv wants one buffer anyway.
-  static constexpr protocol::ConstBytes kEmpty{};
-  if (parts.empty()) {
-    parts = std::span(&kEmpty, 1);
-  }
-  std::array<uv_buf_t, kMaxParts> buffers{};
-  std::size_t total = 0;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    buffers[i] =
-        uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(parts[i].data())),  // NOLINT
-                    static_cast<unsigned>(parts[i].size()));
-    total += parts[i].size();
-  }
-  const int rc =
-      uv_udp_try_send(handle_, buffers.data(), static_cast<unsigned>(parts.size()), addr);
-  if (rc >= 0) {
-    ++counters_.sent;
+  Outgoing datagram{&destination, {}, parts.size()};
+  std::ranges::copy(parts, datagram.parts.begin());
+  send(std::span(&datagram, 1));
+}
+
+void UdpSocket::send(std::span<const Outgoing> datagrams) {
+  if (!queue_.empty()) {
+    // Already waiting for the kernel: keep the order.
+    std::ranges::for_each(datagrams, [this](const Outgoing& d) { enqueue(d); });
     return;
   }
-  if (rc != UV_EAGAIN || *queued_bytes_ + total > kMaxQueuedBytes) {
+  std::array<mmsghdr, kSendBatch> messages;               // NOLINT: filled below
+  std::array<iovec, kSendBatch * kMaxParts> vectors;      // NOLINT
+  std::array<sockaddr_storage, kSendBatch> destinations;  // NOLINT
+  while (!datagrams.empty()) {
+    const std::size_t count = std::min(datagrams.size(), kSendBatch);
+    for (std::size_t i = 0; i < count; ++i) {
+      const Outgoing& datagram = datagrams[i];
+      iovec* parts = &vectors[i * kMaxParts];
+      for (std::size_t p = 0; p < datagram.part_count; ++p) {
+        parts[p] = asIovec(datagram.parts[p]);
+      }
+      messages[i].msg_hdr = {.msg_name = &destinations[i],
+                             .msg_namelen = writeSockaddr(*datagram.destination, destinations[i]),
+                             .msg_iov = parts,
+                             .msg_iovlen = datagram.part_count,
+                             .msg_control = nullptr,
+                             .msg_controllen = 0,
+                             .msg_flags = 0};
+    }
+    std::size_t done = 0;
+    while (done < count) {
+      const int sent =
+          ::sendmmsg(fd_, &messages[done], static_cast<unsigned>(count - done), MSG_DONTWAIT);
+      ++counters_.send_calls;
+      if (sent > 0) {
+        counters_.sent += static_cast<std::uint64_t>(sent);
+        done += static_cast<std::size_t>(sent);
+      } else if (errno == EINTR) {
+        continue;
+      } else if (wouldBlock(errno)) {
+        // The kernel's buffer is full: the rest waits, in order, for the socket to drain.
+        std::ranges::for_each(datagrams.subspan(done), [this](const Outgoing& d) { enqueue(d); });
+        return;
+      } else {
+        ++counters_.send_dropped;  // this datagram only (EMSGSIZE, EPERM, ...): go on
+        ++done;
+      }
+    }
+    datagrams = datagrams.subspan(count);
+  }
+}
+
+void UdpSocket::enqueue(const Outgoing& datagram) {
+  std::size_t size = 0;
+  for (std::size_t p = 0; p < datagram.part_count; ++p) {
+    size += datagram.parts[p].size();
+  }
+  if (queued_bytes_ + size > kMaxQueuedBytes) {
     ++counters_.send_dropped;
     return;
   }
-  // The kernel buffer is full: copy and let libuv send when the socket is writable.
-  auto* queued = new QueuedSend{{}, {}, queued_bytes_};
-  queued->data.reserve(total);
-  for (const protocol::ConstBytes part : parts) {
-    queued->data.insert(queued->data.end(), part.begin(), part.end());
+  Queued& copy = queue_.emplace_back(Queued{*datagram.destination, {}});
+  copy.data.reserve(size);
+  for (std::size_t p = 0; p < datagram.part_count; ++p) {
+    copy.data.insert(copy.data.end(), datagram.parts[p].begin(), datagram.parts[p].end());
   }
-  *queued_bytes_ += total;
-  uv_buf_t buffer = uv_buf_init(reinterpret_cast<char*>(queued->data.data()),  // NOLINT
-                                static_cast<unsigned>(queued->data.size()));
-  queued->request.data = queued;
-  const int send_rc = uv_udp_send(&queued->request, handle_, &buffer, 1, addr,
-                                  [](uv_udp_send_t* request, int /*status*/) {
-                                    auto* done = static_cast<QueuedSend*>(request->data);
-                                    *done->queued_bytes -= done->data.size();
-                                    delete done;
-                                  });
-  if (send_rc != 0) {
-    *queued_bytes_ -= total;
-    delete queued;
-    ++counters_.send_dropped;
-    return;
-  }
+  queued_bytes_ += size;
   ++counters_.queued;
+  if (queue_.size() == 1) {
+    watchWritable(true);
+  }
+}
+
+void UdpSocket::drainQueue() {
+  while (!queue_.empty()) {
+    Queued& front = queue_.front();
+    sockaddr_storage destination;  // NOLINT: written below
+    iovec part = asIovec(front.data);
+    const msghdr header{.msg_name = &destination,
+                        .msg_namelen = writeSockaddr(front.destination, destination),
+                        .msg_iov = &part,
+                        .msg_iovlen = 1,
+                        .msg_control = nullptr,
+                        .msg_controllen = 0,
+                        .msg_flags = 0};
+    ++counters_.send_calls;
+    if (::sendmsg(fd_, &header, MSG_DONTWAIT) < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      if (wouldBlock(errno)) {
+        return;  // still full: wait for the next writable event
+      }
+      ++counters_.send_dropped;
+    } else {
+      ++counters_.sent;
+    }
+    queued_bytes_ -= front.data.size();
+    queue_.pop_front();
+  }
+  watchWritable(false);
+}
+
+void UdpSocket::watchWritable(bool writable) {
+  (void)uv_poll_start(poll_, writable ? UV_READABLE | UV_WRITABLE : UV_READABLE, onPoll);
 }
 
 }  // namespace turnpike::server::uv

@@ -1,12 +1,21 @@
-// A UDP socket on a libuv loop. Receives into the loop's shared buffer (style.md section 4) and
-// sends with uv_udp_try_send, queueing a copy only when the kernel buffer is full.
+// A UDP socket on a libuv loop, read and written with batched system calls: recvmmsg into the
+// loop's receive slots (zero-copy until the iteration ends, see loop.hpp) and sendmmsg for a
+// batch of datagrams. libuv's uv_udp_t reads until EAGAIN, so every wake-up of a relay socket
+// costs a second, empty read, and it sends one datagram per call; a uv_poll_t on the socket
+// avoids both. When the kernel's send buffer is full, copies wait in a bounded queue until the
+// socket is writable.
 #pragma once
 
+#include <netinet/in.h>
 #include <uv.h>
 
+#include <array>
 #include <cstdint>
+#include <deque>
 #include <expected>
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "protocol/stun/byte_io.hpp"
 #include "protocol/stun/endpoint.hpp"
@@ -19,7 +28,8 @@ class UdpSocket;
 
 class UdpSocketCallbacks {
  public:
-  // `data` points into the loop's receive buffer and is valid only during the call.
+  // `data` points into the loop's receive slots and is valid until the loop iteration ends
+  // (Loop::setFlushHook). The callback may destroy the socket.
   virtual void onDatagram(UdpSocket& socket, protocol::ConstBytes data,
                           const protocol::Endpoint& source) = 0;
 
@@ -29,15 +39,29 @@ class UdpSocketCallbacks {
 
 class UdpSocket {
  public:
-  // Bytes of copies waiting in libuv's send queue before further sends are dropped.
+  // Bytes of copies waiting for the socket to become writable before further sends are dropped.
   static constexpr std::size_t kMaxQueuedBytes = 1U << 20U;
+  // Datagrams per recvmmsg and per sendmmsg call.
+  static constexpr std::size_t kReceiveBatch = 32;
+  static constexpr std::size_t kSendBatch = 64;
+  // Parts of one outgoing datagram (header, payload, padding), sent without joining them.
+  static constexpr std::size_t kMaxParts = 3;
 
   struct Counters {
     std::uint64_t received = 0;
-    std::uint64_t truncated = 0;  // UV_UDP_PARTIAL: larger than the receive buffer, dropped
+    std::uint64_t truncated = 0;  // larger than a receive slot: cannot happen for UDP over IP
+    std::uint64_t receive_calls = 0;
     std::uint64_t sent = 0;
-    std::uint64_t queued = 0;        // sends that waited in the queue
+    std::uint64_t send_calls = 0;
+    std::uint64_t queued = 0;        // datagrams that waited for the socket to be writable
     std::uint64_t send_dropped = 0;  // queue full or send error
+  };
+
+  // One datagram of a batch: the destination and up to kMaxParts pieces, sent as one.
+  struct Outgoing {
+    const protocol::Endpoint* destination = nullptr;
+    std::array<protocol::ConstBytes, kMaxParts> parts{};
+    std::size_t part_count = 0;
   };
 
   // Binds (listeners with SO_REUSEPORT, see SocketOptions) and starts receiving.
@@ -58,23 +82,34 @@ class UdpSocket {
   }
   // Sends the parts as one datagram (header and payload without joining them first).
   void send(const protocol::Endpoint& destination, std::span<const protocol::ConstBytes> parts);
+  // Sends the datagrams in order, kSendBatch per system call.
+  void send(std::span<const Outgoing> datagrams);
 
   [[nodiscard]] const protocol::Endpoint& localEndpoint() const { return local_; }
   [[nodiscard]] const Counters& counters() const { return counters_; }
 
  private:
-  UdpSocket(Loop& loop, UdpSocketCallbacks& callbacks);
-  static void onAlloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer);
-  static void onReceive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buffer,
-                        const sockaddr* address, unsigned flags);
+  struct Queued {
+    protocol::Endpoint destination;
+    std::vector<std::byte> data;
+  };
+
+  UdpSocket(Loop& loop, int fd, UdpSocketCallbacks& callbacks);
+  static void onPoll(uv_poll_t* poll, int status, int events);
+  void receive();
+  void enqueue(const Outgoing& datagram);
+  void drainQueue();
+  void watchWritable(bool writable);
 
   Loop& loop_;
   UdpSocketCallbacks& callbacks_;
-  uv_udp_t* handle_;
+  int fd_;
+  uv_poll_t* poll_;
   protocol::Endpoint local_;
   Counters counters_;
-  // Shared with in-flight send requests, which may complete after this object is gone.
-  std::shared_ptr<std::size_t> queued_bytes_ = std::make_shared<std::size_t>(0);
+  std::deque<Queued> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool* alive_ = nullptr;  // set while datagrams are handed out: cleared by the destructor
 };
 
 }  // namespace turnpike::server::uv
