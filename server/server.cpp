@@ -1,5 +1,7 @@
 #include "server/server.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -26,6 +28,25 @@ std::uint64_t steadyNowNanoseconds() {
 }
 
 }  // namespace
+
+// One UDP allocation holds one file descriptor: raise the soft limit to the hard one (the
+// default soft limit, 1024, would cap a server near a thousand allocations). Returns the limit.
+std::uint64_t raiseOpenFileLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return 0;
+  }
+  if (limit.rlim_cur < limit.rlim_max) {
+    const rlim_t before = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+      TP_LOG(kInfo, "open file limit raised from ", before, " to ", limit.rlim_cur);
+    } else {
+      limit.rlim_cur = before;
+    }
+  }
+  return limit.rlim_cur;
+}
 
 std::size_t workerCountFor(std::uint32_t threads) {
   if (threads != 0) {
@@ -57,6 +78,13 @@ std::expected<void, std::string> Server::start() {
            relay.advertised == relay.local ? "" : " advertised as " + relay.advertised.toString(),
            " ports ", config_.relay.port_min, "-", config_.relay.port_max);
   }
+  const std::uint64_t fds = raiseOpenFileLimit();
+  const std::uint64_t ports_per_address =
+      shared_->relays.empty() ? 0 : config_.relay.port_max - config_.relay.port_min + 1;
+  TP_LOG(kInfo, "capacity: ", fds, " file descriptors, ", ports_per_address,
+         " relay ports per relay address x ", shared_->relays.size(),
+         " (each UDP allocation holds one port and one descriptor, a TCP/TLS one two "
+         "descriptors)");
   const std::size_t count = workerCountFor(config_.threads);
   for (std::size_t i = 0; i < count; ++i) {
     auto worker = std::make_unique<Worker>(i, config_, *shared_, tls_context_);

@@ -117,6 +117,11 @@ std::string renderMetrics(const ServerTotals& totals, std::size_t workers, std::
        limit("connections_total", static_cast<double>(totals.connections_total_rejected)),
        limit("connections_per_ip", static_cast<double>(totals.connections_per_ip_rejected))}));
   families.push_back(family(
+      "turnpike_relay_ports_capacity",
+      "Relay ports in all: port range size times relay addresses (capacity: one per allocation).",
+      MetricType::Gauge,
+      {metricSample(MetricType::Gauge, static_cast<double>(totals.relay_port_capacity))}));
+  families.push_back(family(
       "turnpike_relay_ports_free",
       "Relay ports not held by an allocation (port range size times relay addresses, minus "
       "ports in use).",

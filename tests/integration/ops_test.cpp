@@ -3,6 +3,7 @@
 // limits, log format; invalid configs rejected; under load with no allocation lost) and the
 // metrics that report them. TLS certificate reloads are in tls_test.cpp.
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -106,6 +107,7 @@ class OpsPortPoolTest : public OpsTest {
 };
 
 TEST_F(OpsPortPoolTest, ReadyzIs503WhileThePortPoolIsExhausted) {
+  EXPECT_EQ(metric("turnpike_relay_ports_capacity"), 1.0);
   EXPECT_EQ(metric("turnpike_relay_ports_free"), 1.0);
   TurnClient turn = client();
   ASSERT_TRUE(turn.connected());
@@ -115,6 +117,40 @@ TEST_F(OpsPortPoolTest, ReadyzIs503WhileThePortPoolIsExhausted) {
   EXPECT_EQ(full ? full->body : "", "relay port pool exhausted\n");
   EXPECT_EQ(metric("turnpike_relay_ports_free"), 0.0);
   EXPECT_EQ(metric("turnpike_relay_ports_in_use"), 1.0);
+}
+
+// ---- Capacity ----
+
+// One UDP allocation holds one descriptor: turnpike raises its soft RLIMIT_NOFILE to the hard
+// limit at start, and reports what it has in the log and in /metrics.
+class OpsCapacityTest : public OpsTest {
+ protected:
+  static constexpr std::uint64_t kSoftLimit = 256;
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = OpsTest::options();
+    options.soft_open_files = kSoftLimit;
+    options.relay_port_min = 40000;
+    options.relay_port_max = 40099;
+    return options;
+  }
+};
+
+TEST_F(OpsCapacityTest, RaisesTheOpenFileLimitAndReportsItsCapacity) {
+  rlimit limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
+  if (limit.rlim_max <= kSoftLimit) {
+    GTEST_SKIP() << "the hard limit is " << limit.rlim_max;
+  }
+  EXPECT_EQ(metric("process_max_fds"), static_cast<double>(limit.rlim_max));
+  EXPECT_EQ(metric("turnpike_relay_ports_capacity"), 100.0);
+  EXPECT_NE(
+      serverLog().find("open file limit raised from 256 to " + std::to_string(limit.rlim_max)),
+      std::string::npos)
+      << serverLog();
+  EXPECT_NE(serverLog().find("capacity: " + std::to_string(limit.rlim_max) +
+                             " file descriptors, 100 relay ports per relay address x 1"),
+            std::string::npos)
+      << serverLog();
 }
 
 // ---- Draining ----

@@ -305,7 +305,12 @@ namespace {
 // async-signal-safe calls.
 pid_t forkExec(const std::string& binary, const std::vector<std::string>& args,
                const std::string& out_path, const std::string& err_path,
-               std::optional<std::uint64_t> max_open_files = std::nullopt) {
+               std::optional<std::uint64_t> max_open_files = std::nullopt,
+               std::optional<std::uint64_t> soft_open_files = std::nullopt) {
+  rlimit soft_limit{};
+  if (soft_open_files && ::getrlimit(RLIMIT_NOFILE, &soft_limit) == 0) {
+    soft_limit.rlim_cur = std::min<rlim_t>(*soft_open_files, soft_limit.rlim_max);
+  }
   std::vector<std::string> storage;
   storage.push_back(binary);
   storage.insert(storage.end(), args.begin(), args.end());
@@ -346,6 +351,9 @@ pid_t forkExec(const std::string& binary, const std::vector<std::string>& args,
       ::_exit(127);
     }
   }
+  if (soft_open_files && ::setrlimit(RLIMIT_NOFILE, &soft_limit) != 0) {
+    ::_exit(127);
+  }
   ::execv(argv[0], argv.data());
   ::_exit(127);
 }
@@ -354,8 +362,10 @@ pid_t forkExec(const std::string& binary, const std::vector<std::string>& args,
 
 pid_t spawnProcess(const std::string& binary, const std::vector<std::string>& args,
                    const std::filesystem::path& log_path,
-                   std::optional<std::uint64_t> max_open_files) {
-  return forkExec(binary, args, log_path.string(), log_path.string(), max_open_files);
+                   std::optional<std::uint64_t> max_open_files,
+                   std::optional<std::uint64_t> soft_open_files) {
+  return forkExec(binary, args, log_path.string(), log_path.string(), max_open_files,
+                  soft_open_files);
 }
 
 std::optional<int> waitForExit(pid_t pid, Millis timeout) {
@@ -803,7 +813,7 @@ bool ServerFixture::tryStart(const ServerOptions& options, std::uint16_t port,
   http_port_ = http_port;
   log_path_ = dir_.path() / "turnpike.log";
   pid_ = spawnProcess(TURNPIKE_BINARY, {"--config", config_path_.string()}, log_path_,
-                      options.max_open_files);
+                      options.max_open_files, options.soft_open_files);
   if (pid_ < 0) {
     failure = std::string("fork: ") + std::strerror(errno);
     return false;

@@ -107,10 +107,12 @@ struct ProcessResult {
 
 // Starts the binary with stdin from /dev/null and stdout+stderr into log_path. The child is
 // killed if the test process dies. Returns the pid, or -1.
-// max_open_files, when set, becomes the child's RLIMIT_NOFILE (soft and hard).
+// max_open_files, when set, becomes the child's RLIMIT_NOFILE (soft and hard); soft_open_files
+// lowers only the soft limit.
 [[nodiscard]] pid_t spawnProcess(const std::string& binary, const std::vector<std::string>& args,
                                  const std::filesystem::path& log_path,
-                                 std::optional<std::uint64_t> max_open_files = std::nullopt);
+                                 std::optional<std::uint64_t> max_open_files = std::nullopt,
+                                 std::optional<std::uint64_t> soft_open_files = std::nullopt);
 
 // Waits for a child to exit, at most timeout. Returns the waitpid status, or nullopt on timeout.
 [[nodiscard]] std::optional<int> waitForExit(pid_t pid, Millis timeout);
@@ -245,6 +247,8 @@ struct ServerOptions {
   // RLIMIT_NOFILE (soft and hard) for the server process, set in the child before exec; unset
   // keeps the test process's limit.
   std::optional<std::uint64_t> max_open_files;
+  // Only the soft RLIMIT_NOFILE, below the hard one (turnpike raises it at start).
+  std::optional<std::uint64_t> soft_open_files;
 };
 
 // Starts turnpike in SetUp (skipping when the loopback address cannot be bound) and stops it with
