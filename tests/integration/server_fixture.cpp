@@ -823,6 +823,24 @@ bool ServerFixture::tryStart(const ServerOptions& options, std::uint16_t port,
 
 bool ServerFixture::waitUntilAnswering(const ServerOptions& options, std::string& failure) {
   const auto deadline = Clock::now() + kStartTimeout;
+  if (!waitForTurn(options, deadline, failure)) {
+    return false;
+  }
+  // The HTTP endpoint starts after the workers: wait for it too, so that a test's first scrape
+  // does not race it (seen under TSan).
+  while (http_port_ != 0 && !tcpConnect(http_server_, kProbeInterval).valid()) {
+    if (Clock::now() >= deadline) {
+      failure = "the http endpoint did not accept within " + std::to_string(kStartTimeout.count()) +
+                " ms";
+      return false;
+    }
+    std::this_thread::sleep_for(kProbeInterval);
+  }
+  return true;
+}
+
+bool ServerFixture::waitForTurn(const ServerOptions& options, Clock::time_point deadline,
+                                std::string& failure) {
   const UniqueFd udp = options.udp ? udpClient() : UniqueFd();
   while (Clock::now() < deadline) {
     if (const std::optional<int> status = waitForExit(pid_, 0ms)) {

@@ -301,6 +301,8 @@ class ServerFixture : public ::testing::Test {
   // One start attempt: false if the child exited early (e.g. lost a port race).
   bool tryStart(const ServerOptions& options, std::uint16_t port, std::string& failure);
   bool waitUntilAnswering(const ServerOptions& options, std::string& failure);
+  bool waitForTurn(const ServerOptions& options, std::chrono::steady_clock::time_point deadline,
+                   std::string& failure);
 
   TempDir dir_;
   std::filesystem::path log_path_;
