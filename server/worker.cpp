@@ -108,6 +108,12 @@ std::expected<void, std::string> Worker::open() {
       }
     }
   }
+  // The send batches get their size now rather than in the first flush(), which on an idle
+  // worker runs at its first heartbeat; a flush sends at most one outbox of datagrams.
+  listener_batches_.resize(udp_sockets_.size());
+  for (auto& batch : listener_batches_) {
+    batch.reserve(kOutboxCapacity);
+  }
   return {};
 }
 

@@ -54,8 +54,10 @@ for s in $stages; do
         -DTURNPIKE_BUILD_BENCHMARKS=OFF ;;
     tsan)
       # The multi-threaded code is the server: the integration tests drive the real binary
-      # (worker threads, the HTTP thread, reloads) built with ThreadSanitizer.
-      STAGE_TARGETS="turnpike server_integration_test" stage tsan build-tsan "-L integration" -- \
+      # (worker threads, the HTTP thread, reloads) built with ThreadSanitizer; server_no_alloc_test
+      # runs the server inside the test process. Every integration executable must be built here.
+      STAGE_TARGETS="turnpike server_integration_test server_no_alloc_test" \
+        stage tsan build-tsan "-L integration" -- \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTURNPIKE_SANITIZE=thread -DTURNPIKE_BUILD_TESTS=ON \
         -DTURNPIKE_BUILD_BENCHMARKS=OFF ;;
     fuzz)
