@@ -827,8 +827,10 @@ bool ServerFixture::waitUntilAnswering(const ServerOptions& options, std::string
     return false;
   }
   // The HTTP endpoint starts after the workers: wait for it too, so that a test's first scrape
-  // does not race it (seen under TSan).
-  while (http_port_ != 0 && !tcpConnect(http_server_, kProbeInterval).valid()) {
+  // does not race it (seen under TSan). A whole exchange, which the server ends by closing the
+  // connection: a test that counts the server's fds must not see the probe's.
+  while (http_port_ != 0 &&
+         !httpExchange(http_server_, "GET /healthz HTTP/1.0\r\n\r\n", kProbeInterval)) {
     if (Clock::now() >= deadline) {
       failure = "the http endpoint did not accept within " + std::to_string(kStartTimeout.count()) +
                 " ms";
