@@ -101,7 +101,8 @@ Conn& Conn::operator=(Conn&& other) noexcept {
 }
 
 std::expected<Conn, std::string> Conn::open(Transport transport, const Endpoint& server,
-                                            SSL_CTX* ctx, std::chrono::milliseconds timeout) {
+                                            SSL_CTX* ctx, std::chrono::milliseconds timeout,
+                                            std::uint16_t local_port) {
   Conn conn;
   conn.transport_ = transport;
   const bool stream = transport != Transport::kUdp;
@@ -113,6 +114,12 @@ std::expected<Conn, std::string> Conn::open(Transport transport, const Endpoint&
   if (stream) {
     const int one = 1;
     ::setsockopt(conn.fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  if (local_port != 0) {
+    sockaddr_in local = toSockaddr({protocol::IpAddress::v4({127, 0, 0, 1}), local_port});
+    if (::bind(conn.fd_, asSockaddr(&local), sizeof(local)) != 0) {
+      return std::unexpected(std::string("bind: ") + std::strerror(errno));
+    }
   }
   sockaddr_in to = toSockaddr(server);
   if (::connect(conn.fd_, asSockaddr(&to), sizeof(to)) != 0) {

@@ -54,10 +54,12 @@ class Conn {
   Conn& operator=(Conn&& other) noexcept;
   ~Conn() { close(); }
 
-  // A non-blocking socket connected to the server (TLS: handshake done).
+  // A non-blocking socket connected to the server (TLS: handshake done), from 127.0.0.1:
+  // local_port, or a port the kernel picks when it is 0.
   [[nodiscard]] static std::expected<Conn, std::string> open(Transport transport,
                                                              const Endpoint& server, SSL_CTX* ctx,
-                                                             std::chrono::milliseconds timeout);
+                                                             std::chrono::milliseconds timeout,
+                                                             std::uint16_t local_port = 0);
 
   [[nodiscard]] int fd() const { return fd_; }
   [[nodiscard]] bool isOpen() const { return fd_ >= 0; }

@@ -72,6 +72,7 @@ class Driver {
   // Opens flow i's client leg (and its peer socket when with_peer) and starts it.
   bool openFlow(std::size_t i, Plan plan, bool with_peer, Clock::time_point now);
   void closeFlow(Flow& flow);
+  std::uint16_t nextChurnPort(Plan plan);
   void watch(int fd, std::uint64_t key);
   // Waits up to `wait` for events and dispatches them.
   void pollOnce(std::chrono::milliseconds wait);
@@ -96,6 +97,9 @@ class Driver {
   RelayCounters relay_;
   Histogram rtt_;
   bool measuring_ = false;
+  static constexpr std::uint16_t kChurnPortMin = 32768;  // Linux's default ephemeral range
+  static constexpr std::uint16_t kChurnPortMax = 60999;
+  std::uint16_t churn_port_ = kChurnPortMin;
 };
 
 void Driver::watch(int fd, std::uint64_t key) {
@@ -108,7 +112,11 @@ void Driver::watch(int fd, std::uint64_t key) {
 bool Driver::openFlow(std::size_t i, Plan plan, bool with_peer, Clock::time_point now) {
   Flow& flow = flows_[i];
   auto conn = Conn::open(options_.transport, options_.server, ssl_ctx_.get(),
-                         std::chrono::milliseconds(3000));
+                         std::chrono::milliseconds(3000), nextChurnPort(plan));
+  for (int tries = 0; !conn && conn.error().starts_with("bind") && tries < 1000; ++tries) {
+    conn = Conn::open(options_.transport, options_.server, ssl_ctx_.get(),
+                      std::chrono::milliseconds(3000), nextChurnPort(plan));
+  }
   if (!conn) {
     std::fprintf(stderr, "turn_load: %s\n", conn.error().c_str());
     ++errors_.broken;
@@ -130,6 +138,18 @@ bool Driver::openFlow(std::size_t i, Plan plan, bool with_peer, Clock::time_poin
   }
   steps_.begin(flow, options_.bare, now);
   return true;
+}
+
+// Churn over UDP cycles through the ephemeral port range in order, so that a client port comes
+// back only after every other one was used (seconds later): a server that keeps a deleted
+// allocation's 5-tuple for a while (coturn answers 437 then) is not asked to reuse it at once,
+// as the kernel's random choice would. openFlow skips ports in use.
+std::uint16_t Driver::nextChurnPort(Plan plan) {
+  if (plan != Plan::kDelete || options_.transport != Transport::kUdp) {
+    return 0;
+  }
+  churn_port_ = churn_port_ >= kChurnPortMax ? kChurnPortMin : churn_port_ + 1;
+  return churn_port_;
 }
 
 void Driver::closeFlow(Flow& flow) {
