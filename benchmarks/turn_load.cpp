@@ -420,7 +420,8 @@ int Driver::runRelay() {
       static_cast<unsigned long long>(steps_.retransmissions));
   std::fflush(stdout);
   deleteAll();
-  return relay_.echoed > 0 && relay_.invalid == 0 && ready == k ? 0 : 1;
+  const bool clean = errors_.total() == 0 && relay_.invalid == 0;
+  return relay_.echoed > 0 && clean && ready == k ? 0 : 1;
 }
 
 int Driver::runChurn() {
@@ -476,7 +477,9 @@ int Driver::runChurn() {
       server_cpu,
       steps_.allocated == 0 ? 0.0 : server_cpu * 1e6 / static_cast<double>(steps_.allocated));
   (void)cycles;
-  return steps_.allocated > 0 ? 0 : 1;
+  // 508 is the server saying its relay ports are all taken: a result, not a failure.
+  const std::uint64_t capacity = errors_.code(protocol::error::kInsufficientCapacity);
+  return steps_.allocated > 0 && errors_.total() == capacity ? 0 : 1;
 }
 
 int Driver::runHold() {
@@ -531,7 +534,7 @@ int Driver::runHold() {
       static_cast<unsigned long long>(errors_.timeouts),
       static_cast<unsigned long long>(errors_.broken),
       static_cast<unsigned long long>(steps_.retransmissions));
-  return ready == n && still_up == n ? 0 : 1;
+  return ready == n && still_up == n && errors_.total() == 0 ? 0 : 1;
 }
 
 }  // namespace
