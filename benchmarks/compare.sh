@@ -29,7 +29,8 @@
 #   --quick             CI smoke: 1 run, 1 s windows, 10 allocations, small holds (a few seconds
 #                       per server); fails if any run fails
 #   --plot              also measure CPU per packet at --plot-rates and write
-#                       compare-cpu-per-packet.png (gnuplot, Debian package gnuplot-nox)
+#                       compare-cpu-per-packet.png (gnuplot; installs Debian's gnuplot-nox
+#                       through deploy/lib/packages.sh when it is missing)
 #   --plot-rates "R..." relayed packets/s (default "20000 40000 80000 120000 160000")
 #   --out DIR           where the PNG and its data go (default: the current directory)
 # Exit status: 0 when every run worked (all allocations up, echoes seen, no protocol errors).
@@ -78,7 +79,9 @@ if [[ " $servers " == *" coturn "* ]] && ! command -v turnserver >/dev/null; the
   servers=${servers/coturn/}
 fi
 if [ "$plot" = 1 ] && ! command -v gnuplot >/dev/null; then
-  echo "compare.sh: --plot needs gnuplot (apt-get install gnuplot-nox)" >&2; exit 1
+  # shellcheck source=deploy/lib/packages.sh
+  source deploy/lib/packages.sh
+  ensure_packages gnuplot-nox || { echo "compare.sh: --plot needs gnuplot (apt-get install gnuplot-nox)" >&2; exit 1; }
 fi
 read -ra servers <<<"$servers"
 
@@ -96,7 +99,7 @@ ulimit -n "$(ulimit -Hn)"
 secret=bench-secret realm=bench.test
 relay_min=10000 relay_max=31999  # below Linux's ephemeral range, where the clients' ports are
 work=$(mktemp -d)
-pid= failed=0
+pid='' failed=0
 cleanup() {
   if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
   rm -rf "$work"
