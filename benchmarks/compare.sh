@@ -26,6 +26,8 @@
 #   --holds "N..."      idle allocations held for the RSS rows (default "1000 8000 18000")
 #   --churn-seconds S   churn window (default 5)
 #   --servers "..."     columns, from: turnpike bare coturn (default all three)
+#   --only "..."        measure only these scenarios: max fixed low churn hold tcp tls (rows of
+#                       the others show "-")
 #   --quick             CI smoke: 1 run, 1 s windows, 10 allocations, small holds (a few seconds
 #                       per server); fails if any run fails
 #   --plot              also measure CPU per packet at --plot-rates and write
@@ -41,7 +43,7 @@ repo=$PWD
 build=build runs=3 seconds=5 threads=1 allocations=100
 fixed_rate=80000 low_rate=1000 stream_rate=20000 holds="1000 8000 18000" churn_seconds=5
 servers="turnpike bare coturn" quick=0 plot=0 plot_rates="20000 40000 80000 120000 160000"
-out_dir=$PWD hold_seconds=3
+out_dir=$PWD hold_seconds=3 only="max fixed low churn hold tcp tls"
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=$2; shift ;;
@@ -54,6 +56,7 @@ while [ $# -gt 0 ]; do
     --holds) holds=$2; shift ;;
     --churn-seconds) churn_seconds=$2; shift ;;
     --servers) servers=$2; shift ;;
+    --only) only=$2; shift ;;
     --quick) quick=1 ;;
     --plot) plot=1 ;;
     --plot-rates) plot_rates=$2; shift ;;
@@ -250,6 +253,7 @@ if [ "$plot" = 1 ]; then for r in $plot_rates; do scenarios+=("plot:$r"); done; 
 for server in "${servers[@]}"; do
   for scenario in "${scenarios[@]}"; do
     supports "$server" "$scenario" || continue
+    [[ " $only plot " == *" ${scenario%%:*} "* ]] || continue
     echo "compare.sh: $server $scenario ($runs runs)" >&2
     for _ in $(seq "$runs"); do measure "$server" "$scenario"; done
   done
