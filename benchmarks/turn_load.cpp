@@ -85,6 +85,10 @@ class Driver {
   // Deletes every ready flow, at most options_.concurrency at a time (bounded).
   void deleteAll();
   void sendChannelData(Flow& flow, std::size_t i, std::size_t count, Clock::time_point now);
+  void pace(Clock::time_point start, Clock::time_point now, std::uint64_t& due_sent,
+            std::size_t& round_robin);
+  void fillWindows(Clock::time_point now);
+  void printRelay(std::size_t ready, double generator_cpu, double server_cpu) const;
   [[nodiscard]] std::size_t pendingCount() const;
 
   const Options& options_;
@@ -326,6 +330,69 @@ void Driver::deleteAll() {
   }
 }
 
+// Fixed rate: sends what the schedule says is due by now, spread over the allocations in small
+// batches (one sendmmsg each).
+void Driver::pace(Clock::time_point start, Clock::time_point now, std::uint64_t& due_sent,
+                  std::size_t& round_robin) {
+  const std::size_t k = flows_.size();
+  const double elapsed = std::chrono::duration<double>(now - start).count();
+  const auto due = static_cast<std::uint64_t>(elapsed * options_.rate);
+  while (due_sent < due) {
+    Flow& flow = flows_[round_robin];
+    const std::size_t batch =
+        std::min<std::uint64_t>(due - due_sent, std::max<std::size_t>(1, (due - due_sent) / k));
+    if (flow.step == Step::kReady) {
+      sendChannelData(flow, round_robin, batch, now);
+    }
+    due_sent += batch;
+    round_robin = (round_robin + 1) % k;
+  }
+}
+
+// Flat out: tops every allocation's window up to options_.window packets in flight. A window
+// with no echo for kStallAfter is written off (its packets count as lost at the end).
+void Driver::fillWindows(Clock::time_point now) {
+  for (std::size_t i = 0; i < flows_.size(); ++i) {
+    Flow& flow = flows_[i];
+    if (flow.step != Step::kReady) {
+      continue;
+    }
+    if (flow.in_flight > 0 && now - flow.last_progress > kStallAfter) {
+      flow.in_flight = 0;
+    }
+    if (flow.in_flight < options_.window) {
+      if (flow.in_flight == 0) {
+        flow.last_progress = now;
+      }
+      sendChannelData(flow, i, options_.window - flow.in_flight, now);
+    }
+  }
+}
+
+void Driver::printRelay(std::size_t ready, double generator_cpu, double server_cpu) const {
+  const double seconds = options_.seconds;
+  const std::uint64_t relayed = relay_.peer_received + relay_.echoed;
+  std::printf(
+      "mode=relay transport=%s bare=%d allocations=%zu ready=%zu seconds=%.2f rate=%.0f "
+      "window=%u payload=%zu sent=%llu peer_received=%llu echoed=%llu loss_pct=%.3f "
+      "refused=%llu relayed=%llu relayed_per_s=%.0f rtt_p50_us=%.1f rtt_p99_us=%.1f invalid=%llu "
+      "generator_cpu_s=%.3f server_cpu_s=%.3f server_cpu_us_per_relayed=%.3f errors=%s "
+      "timeouts=%llu broken=%llu retransmissions=%llu "
+      "definition=relayed_is_peer_received_plus_echoed\n",
+      toString(options_.transport), options_.bare ? 1 : 0, flows_.size(), ready, seconds,
+      options_.rate, options_.window, options_.payload,
+      static_cast<unsigned long long>(relay_.sent),
+      static_cast<unsigned long long>(relay_.peer_received),
+      static_cast<unsigned long long>(relay_.echoed), relay_.lossPercent(),
+      static_cast<unsigned long long>(relay_.refused), static_cast<unsigned long long>(relayed),
+      static_cast<double>(relayed) / seconds, rtt_.percentileMicros(50), rtt_.percentileMicros(99),
+      static_cast<unsigned long long>(relay_.invalid), generator_cpu, server_cpu,
+      relayed == 0 ? 0.0 : server_cpu * 1e6 / static_cast<double>(relayed),
+      errors_.summary().c_str(), static_cast<unsigned long long>(errors_.timeouts),
+      static_cast<unsigned long long>(errors_.broken),
+      static_cast<unsigned long long>(steps_.retransmissions));
+}
+
 int Driver::runRelay() {
   const std::size_t k = options_.allocations;
   const std::size_t ready = establish(k, Plan::kBind, true, std::chrono::seconds(20));
@@ -360,35 +427,9 @@ int Driver::runRelay() {
       cpu_end = ownCpuSeconds();
     }
     if (sending && options_.rate > 0) {
-      const double elapsed = std::chrono::duration<double>(now - start).count();
-      const auto due = static_cast<std::uint64_t>(elapsed * options_.rate);
-      // Spread what is due over the allocations, a small batch each.
-      while (due_sent < due) {
-        Flow& flow = flows_[round_robin];
-        const std::size_t batch =
-            std::min<std::uint64_t>(due - due_sent, std::max<std::size_t>(1, (due - due_sent) / k));
-        if (flow.step == Step::kReady) {
-          sendChannelData(flow, round_robin, batch, now);
-        }
-        due_sent += batch;
-        round_robin = (round_robin + 1) % k;
-      }
+      pace(start, now, due_sent, round_robin);
     } else if (sending) {
-      for (std::size_t i = 0; i < k; ++i) {
-        Flow& flow = flows_[i];
-        if (flow.step != Step::kReady) {
-          continue;
-        }
-        if (flow.in_flight > 0 && now - flow.last_progress > kStallAfter) {
-          flow.in_flight = 0;  // the window's packets were lost; counted at the end
-        }
-        if (flow.in_flight < options_.window) {
-          if (flow.in_flight == 0) {
-            flow.last_progress = now;
-          }
-          sendChannelData(flow, i, options_.window - flow.in_flight, now);
-        }
-      }
+      fillWindows(now);
     }
     pollOnce(kTick);
     if (now - last_sweep > std::chrono::milliseconds(100)) {
@@ -397,27 +438,7 @@ int Driver::runRelay() {
     }
   }
   measuring_ = false;
-  const double seconds = options_.seconds;
-  const std::uint64_t relayed = relay_.peer_received + relay_.echoed;
-  const double server_cpu = server_cpu_end - server_cpu_start;
-  std::printf(
-      "mode=relay transport=%s bare=%d allocations=%zu ready=%zu seconds=%.2f rate=%.0f "
-      "window=%u payload=%zu sent=%llu peer_received=%llu echoed=%llu loss_pct=%.3f "
-      "refused=%llu relayed=%llu relayed_per_s=%.0f rtt_p50_us=%.1f rtt_p99_us=%.1f invalid=%llu "
-      "generator_cpu_s=%.3f server_cpu_s=%.3f server_cpu_us_per_relayed=%.3f errors=%s "
-      "timeouts=%llu broken=%llu retransmissions=%llu "
-      "definition=relayed_is_peer_received_plus_echoed\n",
-      toString(options_.transport), options_.bare ? 1 : 0, k, ready, seconds, options_.rate,
-      options_.window, options_.payload, static_cast<unsigned long long>(relay_.sent),
-      static_cast<unsigned long long>(relay_.peer_received),
-      static_cast<unsigned long long>(relay_.echoed), relay_.lossPercent(),
-      static_cast<unsigned long long>(relay_.refused), static_cast<unsigned long long>(relayed),
-      static_cast<double>(relayed) / seconds, rtt_.percentileMicros(50), rtt_.percentileMicros(99),
-      static_cast<unsigned long long>(relay_.invalid), cpu_end - cpu_start, server_cpu,
-      relayed == 0 ? 0.0 : server_cpu * 1e6 / static_cast<double>(relayed),
-      errors_.summary().c_str(), static_cast<unsigned long long>(errors_.timeouts),
-      static_cast<unsigned long long>(errors_.broken),
-      static_cast<unsigned long long>(steps_.retransmissions));
+  printRelay(ready, cpu_end - cpu_start, server_cpu_end - server_cpu_start);
   std::fflush(stdout);
   deleteAll();
   const bool clean = errors_.total() == 0 && relay_.invalid == 0;
