@@ -34,6 +34,10 @@ const std::string_view kUsage = R"(usage: turn_load MODE [options]
   --server-pid PID        read the server's CPU time (and RSS in hold mode) from /proc at the
                           start and end of the measured window
   --ready-file PATH       hold: written when every allocation is up
+  --busy-poll             relay: never sleep in epoll_wait during the window, so a server's
+                          sends never pay for waking the generator (on loopback the sender's
+                          CPU does the receiver's wake-up); generator_busy_s then leaves out
+                          the spinning
 Relayed packets: every datagram the server forwards counts once, so one round trip (client ->
 server -> peer socket -> server -> client) is 2 relayed packets: relayed = peer_received +
 echoed. Loss = 1 - echoed / sent. Output: one line of key=value.
@@ -125,6 +129,10 @@ std::string parseOptions(int argc, char** argv, Options& options) {
     }
     if (args[i] == "--bare") {
       options.bare = true;
+      continue;
+    }
+    if (args[i] == "--busy-poll") {
+      options.busy_poll = true;
       continue;
     }
     if (i + 1 >= args.size()) {

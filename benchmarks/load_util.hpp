@@ -31,6 +31,7 @@ struct Options {
   std::string user = "bench";
   pid_t server_pid = 0;    // for server_cpu_s / RSS from /proc
   std::string ready_file;  // hold: written when every allocation is up
+  bool busy_poll = false;  // relay: spin instead of sleeping in epoll_wait
 };
 
 extern const std::string_view kUsage;

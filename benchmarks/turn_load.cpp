@@ -101,6 +101,7 @@ class Driver {
   RelayCounters relay_;
   Histogram rtt_;
   bool measuring_ = false;
+  Clock::duration idle_{};  // measured window: time in epoll_wait calls that found nothing
   static constexpr std::uint16_t kChurnPortMin = 32768;  // Linux's default ephemeral range
   static constexpr std::uint16_t kChurnPortMax = 60999;
   std::uint16_t churn_port_ = kChurnPortMin;
@@ -166,8 +167,12 @@ void Driver::closeFlow(Flow& flow) {
 
 void Driver::pollOnce(std::chrono::milliseconds wait) {
   std::array<epoll_event, 256> events{};
+  const auto before = Clock::now();
   const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
                              static_cast<int>(wait.count()));
+  if (n <= 0 && measuring_) {
+    idle_ += Clock::now() - before;  // spinning with nothing to do (--busy-poll)
+  }
   for (int k = 0; k < n; ++k) {
     const std::uint64_t key = events[static_cast<std::size_t>(k)].data.u64;
     const std::size_t i = key >> 1U;
@@ -330,13 +335,15 @@ void Driver::deleteAll() {
   }
 }
 
-// Fixed rate: sends what the schedule says is due by now, spread over the allocations in small
-// batches (one sendmmsg each).
+// Fixed rate: at each 1 ms tick, sends what the schedule says is due, spread over the
+// allocations in small batches (one sendmmsg each).
 void Driver::pace(Clock::time_point start, Clock::time_point now, std::uint64_t& due_sent,
                   std::size_t& round_robin) {
   const std::size_t k = flows_.size();
-  const double elapsed = std::chrono::duration<double>(now - start).count();
-  const auto due = static_cast<std::uint64_t>(elapsed * options_.rate);
+  // Whole ticks only, so the batches are the same whether the loop sleeps or spins.
+  const auto ticks = static_cast<double>((now - start) / kTick);
+  const auto due = static_cast<std::uint64_t>(ticks * options_.rate *
+                                              std::chrono::duration<double>(kTick).count());
   while (due_sent < due) {
     Flow& flow = flows_[round_robin];
     const std::size_t batch =
@@ -376,7 +383,8 @@ void Driver::printRelay(std::size_t ready, double generator_cpu, double server_c
       "mode=relay transport=%s bare=%d allocations=%zu ready=%zu seconds=%.2f rate=%.0f "
       "window=%u payload=%zu sent=%llu peer_received=%llu echoed=%llu loss_pct=%.3f "
       "refused=%llu relayed=%llu relayed_per_s=%.0f rtt_p50_us=%.1f rtt_p99_us=%.1f invalid=%llu "
-      "generator_cpu_s=%.3f server_cpu_s=%.3f server_cpu_us_per_relayed=%.3f errors=%s "
+      "generator_cpu_s=%.3f generator_busy_s=%.3f server_cpu_s=%.3f "
+      "server_cpu_us_per_relayed=%.3f errors=%s "
       "timeouts=%llu broken=%llu retransmissions=%llu "
       "definition=relayed_is_peer_received_plus_echoed\n",
       toString(options_.transport), options_.bare ? 1 : 0, flows_.size(), ready, seconds,
@@ -386,7 +394,8 @@ void Driver::printRelay(std::size_t ready, double generator_cpu, double server_c
       static_cast<unsigned long long>(relay_.echoed), relay_.lossPercent(),
       static_cast<unsigned long long>(relay_.refused), static_cast<unsigned long long>(relayed),
       static_cast<double>(relayed) / seconds, rtt_.percentileMicros(50), rtt_.percentileMicros(99),
-      static_cast<unsigned long long>(relay_.invalid), generator_cpu, server_cpu,
+      static_cast<unsigned long long>(relay_.invalid), generator_cpu,
+      std::max(0.0, generator_cpu - std::chrono::duration<double>(idle_).count()), server_cpu,
       relayed == 0 ? 0.0 : server_cpu * 1e6 / static_cast<double>(relayed),
       errors_.summary().c_str(), static_cast<unsigned long long>(errors_.timeouts),
       static_cast<unsigned long long>(errors_.broken),
@@ -431,7 +440,7 @@ int Driver::runRelay() {
     } else if (sending) {
       fillWindows(now);
     }
-    pollOnce(kTick);
+    pollOnce(options_.busy_poll ? std::chrono::milliseconds(0) : kTick);
     if (now - last_sweep > std::chrono::milliseconds(100)) {
       sweepTimeouts(now);
       last_sweep = now;
