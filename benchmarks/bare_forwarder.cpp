@@ -16,6 +16,7 @@
 // for each readable socket, recvmmsg up to 64 datagrams; the batch's output is then sent with
 // one sendmmsg per destination socket (all replies to clients share the listener), before the
 // next recvmmsg reuses the buffers. Headers go out through an iovec, the payload is not copied.
+// Each relay socket is connect()ed to its one peer.
 //
 //   bare_forwarder --port PORT        (listens on 127.0.0.1:PORT; SIGTERM/SIGINT stop it)
 #include <arpa/inet.h>
@@ -150,8 +151,6 @@ class Forwarder {
       for (const std::size_t index : touched_) {
         Relay& relay = relays_[index];
         for (std::size_t k = 0; k < relay.out.size(); ++k) {
-          relay.out[k].msg_hdr.msg_name = &relay.peer;
-          relay.out[k].msg_hdr.msg_namelen = sizeof(sockaddr_in);
           relay.out[k].msg_hdr.msg_iov = &relay.out_iov[k];
           relay.out[k].msg_hdr.msg_iovlen = 1;
         }
@@ -175,11 +174,7 @@ class Forwarder {
       }
       replies_.clear();
       for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
-        const std::size_t size = batch_.headers[i].msg_len;
-        if (batch_.from[i].sin_port != relay.peer.sin_port ||
-            batch_.from[i].sin_addr.s_addr != relay.peer.sin_addr.s_addr) {
-          continue;  // only the peer this relay was set up for
-        }
+        const std::size_t size = batch_.headers[i].msg_len;  // from the peer: connected
         auto& header = headers_[i];
         header = {static_cast<std::uint8_t>(kChannel >> 8U), static_cast<std::uint8_t>(kChannel),
                   static_cast<std::uint8_t>(size >> 8U), static_cast<std::uint8_t>(size)};
@@ -216,6 +211,11 @@ class Forwarder {
       relay.peer.sin_family = AF_INET;
       relay.peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
       relay.peer.sin_port = htons(peer_port);
+      // One peer per relay: connect() it, so each send skips the route and address lookups
+      // and the kernel drops datagrams from anyone else.
+      if (::connect(relay.fd, asSockaddr(&relay.peer), sizeof(relay.peer)) != 0) {
+        std::fprintf(stderr, "bare_forwarder: connect: %s\n", std::strerror(errno));
+      }
       watch(relay.fd, relays_.size());
       it = clients_.emplace(keyOf(client), relays_.size()).first;
       relays_.push_back(std::move(relay));

@@ -284,7 +284,8 @@ std::size_t Driver::establish(std::size_t n, Plan plan, bool with_peers,
   std::size_t next = 0;
   auto last_sweep = Clock::now();
   for (auto now = Clock::now(); now < deadline; now = Clock::now()) {
-    while (next < n && pendingCount() < options_.concurrency) {
+    std::size_t pending = pendingCount();
+    for (; next < n && pending < options_.concurrency; ++pending) {
       openFlow(next++, plan, with_peers, now);
     }
     if (next == n && pendingCount() == 0) {
