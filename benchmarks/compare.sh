@@ -244,18 +244,26 @@ median() {  # median of the words on stdin, "-" when there are none
     awk '{a[NR]=$1} END{if (NR == 0) print "-"; else print a[int((NR+1)/2)]}'
 }
 value() { median <<<"${results["$1|$2|$3"]:-}"; }
+range() {  # "min-max" over the runs
+  tr ' ' '\n' <<<"${results["$1|$2|$3"]:-}" | { grep -v '^$' || true; } | sort -g |
+    awk 'NR == 1 {lo=$1} {hi=$1} END{if (NR == 0) print "-"; else print lo "-" hi}'
+}
 
 scenarios=(max fixed low churn)
 for n in $holds; do scenarios+=("hold:$n"); done
 scenarios+=(tcp tls)
 if [ "$plot" = 1 ]; then for r in $plot_rates; do scenarios+=("plot:$r"); done; fi
 
-for server in "${servers[@]}"; do
+# Runs interleave the servers (run 1 of every server, then run 2, ...), so that a slow spell of
+# the machine does not land on one column only.
+for run in $(seq "$runs"); do
   for scenario in "${scenarios[@]}"; do
-    supports "$server" "$scenario" || continue
     [[ " $only plot " == *" ${scenario%%:*} "* ]] || continue
-    echo "compare.sh: $server $scenario ($runs runs)" >&2
-    for _ in $(seq "$runs"); do measure "$server" "$scenario"; done
+    for server in "${servers[@]}"; do
+      supports "$server" "$scenario" || continue
+      echo "compare.sh: run $run of $runs: $server $scenario" >&2
+      measure "$server" "$scenario"
+    done
   done
 done
 
@@ -301,14 +309,17 @@ printf '\n'
 row "relayed packets/s, max (flat out)" max relayed_per_s
 row "  loss % at max" max loss_pct
 row "  server CPU us per relayed packet at max" max server_cpu_us_per_relayed
+row "    range over the runs" max server_cpu_us_per_relayed range
 row "  generator CPU, % of a core" max - share
 row "relayed packets/s, fixed ${fixed_rate}/s" fixed relayed_per_s
 row "  loss % at fixed" fixed loss_pct
 row "  server CPU us per relayed packet at fixed" fixed server_cpu_us_per_relayed
+row "    range over the runs" fixed server_cpu_us_per_relayed range
 row "  generator CPU, % of a core" fixed - share
 row "allocations/s (churn: Allocate+401, Refresh 0)" churn allocations_per_s
 row "  508 answers during churn" churn errors_508
 row "  server CPU us per allocation" churn server_cpu_us_per_allocation
+row "    range over the runs" churn server_cpu_us_per_allocation range
 for n in $holds; do
   row "RSS KiB per idle allocation, $n held" "hold:$n" server_rss_kib_per_allocation
 done
@@ -320,6 +331,7 @@ row "TLS client leg: server CPU us/pkt, ${stream_rate}/s" tls server_cpu_us_per_
 row "  loss %" tls loss_pct
 
 if [ "$plot" = 1 ]; then
+  mkdir -p "$out_dir"
   data=$out_dir/compare-cpu-per-packet.dat png=$out_dir/compare-cpu-per-packet.png
   {
     echo "# offered relayed packets/s, then server CPU us per relayed packet: ${servers[*]}"
@@ -338,7 +350,7 @@ if [ "$plot" = 1 ]; then
   gnuplot <<EOF
 set terminal png size 900,560
 set output '$png'
-set title 'Server CPU per relayed packet (UDP, $allocations allocations, 120-byte ChannelData; $pinning)'
+set title "Server CPU per relayed packet\\nUDP, $allocations allocations, 120-byte ChannelData, median of $runs; $pinning"
 set xlabel 'offered load, relayed packets/s'
 set ylabel 'server CPU, us per relayed packet'
 set yrange [0:*]
