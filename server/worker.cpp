@@ -75,7 +75,8 @@ std::expected<void, std::string> Worker::open() {
     const protocol::Endpoint local{listener.address, listener.port};
     switch (listener.transport) {
       case Transport::kUdp: {
-        auto socket = uv::UdpSocket::open(loop_, local, *this);
+        auto socket = uv::UdpSocket::open(
+            loop_, local, *this, uv::SocketOptions{.buffer_bytes = uv::kListenerBufferBytes});
         if (!socket) {
           return std::unexpected("udp listener " + local.toString() + ": " +
                                  socket.error().toString());

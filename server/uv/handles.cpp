@@ -67,6 +67,10 @@ std::expected<int, UvError> openBoundSocket(SocketKind kind, const protocol::End
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
   }
+  if (options.buffer_bytes > 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &options.buffer_bytes, sizeof(options.buffer_bytes));
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &options.buffer_bytes, sizeof(options.buffer_bytes));
+  }
   if (options.dont_fragment) {
     const int pmtu = IP_PMTUDISC_DO;
     if (family == AF_INET) {

@@ -59,7 +59,13 @@ enum class SocketKind { kUdp, kTcp };
 struct SocketOptions {
   bool reuse_port = true;
   bool dont_fragment = false;
+  // SO_RCVBUF and SO_SNDBUF, when non-zero: a limit, not memory taken up front. The kernel caps
+  // it at net.core.rmem_max / wmem_max.
+  int buffer_bytes = 0;
 };
+// UDP listeners carry every client's traffic for a worker: a burst must not overflow the
+// kernel's default ~208 KiB receive buffer.
+inline constexpr int kListenerBufferBytes = 4 << 20;
 [[nodiscard]] std::expected<int, UvError> openBoundSocket(SocketKind kind,
                                                           const protocol::Endpoint& endpoint,
                                                           SocketOptions options = {});
