@@ -130,7 +130,7 @@ void UdpSocket::send(const protocol::Endpoint& destination,
 }
 
 void UdpSocket::send(std::span<const Outgoing> datagrams) {
-  if (!queue_.empty()) {
+  if (queue_head_ < queue_.size()) {
     // Already waiting for the kernel: keep the order.
     std::ranges::for_each(datagrams, [this](const Outgoing& d) { enqueue(d); });
     return;
@@ -186,6 +186,7 @@ void UdpSocket::enqueue(const Outgoing& datagram) {
     ++counters_.send_dropped;
     return;
   }
+  const bool was_empty = queue_head_ == queue_.size();
   Queued& copy = queue_.emplace_back(Queued{*datagram.destination, {}});
   copy.data.reserve(size);
   for (std::size_t p = 0; p < datagram.part_count; ++p) {
@@ -193,14 +194,14 @@ void UdpSocket::enqueue(const Outgoing& datagram) {
   }
   queued_bytes_ += size;
   ++counters_.queued;
-  if (queue_.size() == 1) {
+  if (was_empty) {
     watchWritable(true);
   }
 }
 
 void UdpSocket::drainQueue() {
-  while (!queue_.empty()) {
-    Queued& front = queue_.front();
+  while (queue_head_ < queue_.size()) {
+    Queued& front = queue_[queue_head_];
     sockaddr_storage destination;  // NOLINT: written below
     iovec part = asIovec(front.data);
     const msghdr header{.msg_name = &destination,
@@ -223,8 +224,10 @@ void UdpSocket::drainQueue() {
       ++counters_.sent;
     }
     queued_bytes_ -= front.data.size();
-    queue_.pop_front();
+    ++queue_head_;
   }
+  queue_.clear();  // keeps its capacity for the next burst
+  queue_head_ = 0;
   watchWritable(false);
 }
 
