@@ -48,6 +48,34 @@ EVP_MAC_CTX* macContext(MacAlgorithm algorithm) {
   return algorithm == MacAlgorithm::kHmacSha1 ? sha1.get() : sha256.get();
 }
 
+// Keys the context, unless it already holds this key: a request and its response use the same
+// key, and EVP_MAC_init with a null key restarts from the digest states the key left (no
+// re-hashing of the padded key). At most 64 bytes are remembered per context; longer keys
+// (never a STUN long-term key, which is 16 or 32 bytes) are always re-keyed.
+void initMac(EVP_MAC_CTX* ctx, MacAlgorithm algorithm, ConstBytes key) {
+  struct LastKey {
+    std::array<std::byte, 64> bytes{};
+    std::size_t size = 0;
+    bool valid = false;
+  };
+  thread_local std::array<LastKey, 2> last_keys{};
+  LastKey& last = last_keys[algorithm == MacAlgorithm::kHmacSha1 ? 0 : 1];
+  if (last.valid && last.size == key.size() &&
+      std::ranges::equal(key, std::span(last.bytes).first(last.size))) {
+    EVP_MAC_init(ctx, nullptr, 0, nullptr);
+    return;
+  }
+  // An empty key is valid HMAC input, but OpenSSL wants a non-null pointer.
+  static constexpr std::byte kEmpty{};
+  const unsigned char* key_data = key.empty() ? asUchar(ConstBytes(&kEmpty, 1)) : asUchar(key);
+  last.valid =
+      EVP_MAC_init(ctx, key_data, key.size(), nullptr) == 1 && key.size() <= last.bytes.size();
+  if (last.valid) {
+    std::ranges::copy(key, last.bytes.begin());
+    last.size = key.size();
+  }
+}
+
 std::array<std::byte, kHeaderSize> patchedHeader(ConstBytes message, std::uint16_t length) {
   std::array<std::byte, kHeaderSize> header{};
   std::copy_n(message.begin(), kHeaderSize, header.begin());
@@ -82,10 +110,7 @@ void computeMac(MacAlgorithm algorithm, ConstBytes key, ConstBytes message, std:
   const ConstBytes body = message.subspan(kHeaderSize, end - kHeaderSize);
   std::array<std::byte, 32> mac{};
   std::size_t mac_length = 0;
-  // An empty key is valid HMAC input, but OpenSSL wants a non-null pointer.
-  static constexpr std::byte kEmpty{};
-  const unsigned char* key_data = key.empty() ? asUchar(ConstBytes(&kEmpty, 1)) : asUchar(key);
-  EVP_MAC_init(ctx, key_data, key.size(), nullptr);
+  initMac(ctx, algorithm, key);
   EVP_MAC_update(ctx, asUchar(ConstBytes(header)), header.size());
   EVP_MAC_update(ctx, asUchar(body), body.size());
   EVP_MAC_final(ctx, asUchar(MutableBytes(mac)), &mac_length, mac.size());

@@ -226,6 +226,37 @@ TEST(IntegrityAttributeTest, BothMacsAndFingerprintInOneMessage) {
   EXPECT_EQ(verifyFingerprint(tampered), IntegrityResult::kMismatch);
 }
 
+// The HMAC context keeps its last key (a request and its response share one): every change of
+// key, length, prefix or algorithm must re-key, and a key longer than the remembered 64 bytes too.
+TEST(IntegrityAttributeTest, KeyChangesBetweenMessagesAreNeverMissed) {
+  const Bytes long_key(100, std::byte{7});
+  Bytes long_key_other = long_key;
+  long_key_other.back() = std::byte{8};
+  const std::vector<Bytes> keys = {
+      bytesOf("alpha"), bytesOf("beta"), bytesOf("alph"), bytesOf("alphaa"), {},
+      long_key,         long_key_other};
+  std::vector<Bytes> signed_by;
+  for (const Bytes& key : keys) {
+    signed_by.push_back(build([&](MessageBuilder& b) {
+      b.addText(attr::kSoftware, "abc");
+      b.addMessageIntegrity(key);
+      b.addMessageIntegritySha256(key);
+    }));
+  }
+  // Every (message, key) pair, in an order where each key follows every other one.
+  for (int round = 0; round < 2; ++round) {
+    for (std::size_t m = 0; m < keys.size(); ++m) {
+      const Message message = parseOk(signed_by[m]);
+      for (std::size_t k = 0; k < keys.size(); ++k) {
+        const IntegrityResult expected = m == k ? IntegrityResult::kOk : IntegrityResult::kMismatch;
+        EXPECT_EQ(verifyMessageIntegrity(message, keys[k]), expected) << m << " " << k;
+        EXPECT_EQ(verifyMessageIntegritySha256(message, keys[k]), expected) << m << " " << k;
+        EXPECT_EQ(verifyMessageIntegrity(message, keys[m]), IntegrityResult::kOk) << m;
+      }
+    }
+  }
+}
+
 // Constant: Python zlib.crc32(header || SOFTWARE "abc") ^ 0x5354554e, header length field 0x10.
 TEST(IntegrityAttributeTest, Fingerprint) {
   EXPECT_EQ(crc32(bytesOf("123456789")), 0xCBF43926U);  // the CRC-32 check value
