@@ -16,6 +16,15 @@ iovec asIovec(protocol::ConstBytes part) {
 
 bool wouldBlock(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
 
+protocol::Endpoint boundAddress(int fd) {
+  sockaddr_storage bound{};
+  socklen_t length = sizeof(bound);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length) != 0) {  // NOLINT
+    return {};
+  }
+  return fromSockaddr(reinterpret_cast<const sockaddr*>(&bound));  // NOLINT
+}
+
 }  // namespace
 
 UdpSocket::UdpSocket(Loop& loop, int fd, UdpSocketCallbacks& callbacks)
@@ -38,11 +47,19 @@ std::expected<std::unique_ptr<UdpSocket>, UvError> UdpSocket::open(Loop& loop,
   if (!fd) {
     return std::unexpected(fd.error());
   }
-  return adopt(loop, *fd, callbacks);
+  // A relay socket is bound to a known port: no getsockname for it (one system call less per
+  // allocation).
+  return start(loop, *fd, callbacks, local.port != 0 ? std::optional(local) : std::nullopt);
 }
 
 std::expected<std::unique_ptr<UdpSocket>, UvError> UdpSocket::adopt(Loop& loop, int fd,
                                                                     UdpSocketCallbacks& callbacks) {
+  return start(loop, fd, callbacks, std::nullopt);
+}
+
+std::expected<std::unique_ptr<UdpSocket>, UvError> UdpSocket::start(
+    Loop& loop, int fd, UdpSocketCallbacks& callbacks,
+    const std::optional<protocol::Endpoint>& local) {
   std::unique_ptr<UdpSocket> socket(new UdpSocket(loop, fd, callbacks));
   if (const int rc = uv_poll_init(loop.get(), socket->poll_, fd); rc != 0) {
     // The handle was never initialised: free it here, not through uv_close.
@@ -50,11 +67,7 @@ std::expected<std::unique_ptr<UdpSocket>, UvError> UdpSocket::adopt(Loop& loop, 
     return std::unexpected(UvError{"uv_poll_init", rc});
   }
   socket->poll_->data = socket.get();
-  sockaddr_storage bound{};
-  socklen_t length = sizeof(bound);
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length) == 0) {  // NOLINT
-    socket->local_ = fromSockaddr(reinterpret_cast<const sockaddr*>(&bound));  // NOLINT
-  }
+  socket->local_ = local ? *local : boundAddress(fd);
   if (const int rc = uv_poll_start(socket->poll_, UV_READABLE, onPoll); rc != 0) {
     return std::unexpected(UvError{"uv_poll_start", rc});
   }

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -94,6 +95,10 @@ class UdpSocket {
   };
 
   UdpSocket(Loop& loop, int fd, UdpSocketCallbacks& callbacks);
+  // Starts polling fd; `local` is its address when known (else getsockname asks the kernel).
+  [[nodiscard]] static std::expected<std::unique_ptr<UdpSocket>, UvError> start(
+      Loop& loop, int fd, UdpSocketCallbacks& callbacks,
+      const std::optional<protocol::Endpoint>& local);
   static void onPoll(uv_poll_t* poll, int status, int events);
   void receive();
   void enqueue(const Outgoing& datagram);
