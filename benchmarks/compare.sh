@@ -11,7 +11,10 @@
 # client is 2. Rates below are relayed packets/s; the generator sends half that. Server CPU is
 # utime + stime from /proc/PID/stat (every thread; kernel work done in the server's syscalls
 # included) over the measured window only, read by turn_load itself at the window's edges.
-# RSS is VmRSS from /proc/PID/status. Where there are 2 or more CPUs the servers run on CPU 1 and
+# Machine CPU is every busy tick of /proc/stat's "cpu" line over the same window (generator,
+# server, softirq: on loopback a packet's delivery is billed to whoever runs it, so this is the
+# fair measure for a kernel fast path). RSS is VmRSS from /proc/PID/status. Where there are 2 or
+# more CPUs the servers run on CPU 1 and
 # the generator on CPU 0 (taskset); the table says which.
 #
 # Options:
@@ -232,7 +235,8 @@ measure() {  # measure SERVER SCENARIO: one run on a fresh server
     failed=1
     return
   fi
-  for key in relayed_per_s loss_pct server_cpu_us_per_relayed generator_cpu_s rtt_p50_us \
+  for key in relayed_per_s loss_pct server_cpu_us_per_relayed machine_cpu_us_per_relayed \
+    generator_cpu_s rtt_p50_us \
     rtt_p99_us allocations_per_s errors_508 server_cpu_us_per_allocation \
     server_rss_kib_per_allocation seconds; do
     results["$server|$scenario|$key"]+="$(kv "$key" "$out") "
@@ -315,6 +319,7 @@ row "relayed packets/s, fixed ${fixed_rate}/s" fixed relayed_per_s
 row "  loss % at fixed" fixed loss_pct
 row "  server CPU us per relayed packet at fixed" fixed server_cpu_us_per_relayed
 row "    range over the runs" fixed server_cpu_us_per_relayed range
+row "  machine CPU us per relayed packet at fixed" fixed machine_cpu_us_per_relayed
 row "  generator CPU, % of a core" fixed - share
 row "allocations/s (churn: Allocate+401, Refresh 0)" churn allocations_per_s
 row "  508 answers during churn" churn errors_508

@@ -274,6 +274,23 @@ double Histogram::percentileMicros(double percentile) const {
   return static_cast<double>(kBuckets);
 }
 
+double machineCpuSeconds() {
+  std::ifstream stat("/proc/stat");
+  std::string label;
+  stat >> label;  // "cpu"
+  double busy = 0;
+  for (int i = 0; i < 8; ++i) {  // user nice system idle iowait irq softirq steal
+    double ticks = 0;
+    if (!(stat >> ticks)) {
+      break;
+    }
+    if (i != 3 && i != 4) {
+      busy += ticks;
+    }
+  }
+  return busy / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 double ServerProbe::cpuSeconds() const {
   if (pid_ == 0) {
     return 0;

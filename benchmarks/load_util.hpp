@@ -85,6 +85,11 @@ class Histogram {
 };
 
 // The server process's CPU time and RSS from /proc (zero without a pid).
+// Busy CPU seconds of the whole machine (every process, interrupts and softirq: /proc/stat's
+// "cpu" line without idle and iowait). On loopback the kernel bills a packet's delivery to
+// whichever context runs it, so this is the fair measure across servers and kernel fast paths.
+[[nodiscard]] double machineCpuSeconds();
+
 class ServerProbe {
  public:
   explicit ServerProbe(pid_t pid) : pid_(pid) {}

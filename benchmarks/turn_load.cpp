@@ -88,7 +88,8 @@ class Driver {
   void pace(Clock::time_point start, Clock::time_point now, std::uint64_t& due_sent,
             std::size_t& round_robin);
   void fillWindows(Clock::time_point now);
-  void printRelay(std::size_t ready, double generator_cpu, double server_cpu) const;
+  void printRelay(std::size_t ready, double generator_cpu, double server_cpu,
+                  double machine_cpu) const;
   [[nodiscard]] std::size_t pendingCount() const;
 
   const Options& options_;
@@ -377,7 +378,8 @@ void Driver::fillWindows(Clock::time_point now) {
   }
 }
 
-void Driver::printRelay(std::size_t ready, double generator_cpu, double server_cpu) const {
+void Driver::printRelay(std::size_t ready, double generator_cpu, double server_cpu,
+                        double machine_cpu) const {
   const double seconds = options_.seconds;
   const std::uint64_t relayed = relay_.peer_received + relay_.echoed;
   std::printf(
@@ -385,7 +387,8 @@ void Driver::printRelay(std::size_t ready, double generator_cpu, double server_c
       "window=%u payload=%zu sent=%llu peer_received=%llu echoed=%llu loss_pct=%.3f "
       "refused=%llu relayed=%llu relayed_per_s=%.0f rtt_p50_us=%.1f rtt_p99_us=%.1f invalid=%llu "
       "generator_cpu_s=%.3f generator_busy_s=%.3f server_cpu_s=%.3f "
-      "server_cpu_us_per_relayed=%.3f errors=%s "
+      "server_cpu_us_per_relayed=%.3f machine_cpu_s=%.3f machine_cpu_us_per_relayed=%.3f "
+      "errors=%s "
       "timeouts=%llu broken=%llu retransmissions=%llu "
       "definition=relayed_is_peer_received_plus_echoed\n",
       toString(options_.transport), options_.bare ? 1 : 0, flows_.size(), ready, seconds,
@@ -397,7 +400,8 @@ void Driver::printRelay(std::size_t ready, double generator_cpu, double server_c
       static_cast<double>(relayed) / seconds, rtt_.percentileMicros(50), rtt_.percentileMicros(99),
       static_cast<unsigned long long>(relay_.invalid), generator_cpu,
       std::max(0.0, generator_cpu - std::chrono::duration<double>(idle_).count()), server_cpu,
-      relayed == 0 ? 0.0 : server_cpu * 1e6 / static_cast<double>(relayed),
+      relayed == 0 ? 0.0 : server_cpu * 1e6 / static_cast<double>(relayed), machine_cpu,
+      relayed == 0 ? 0.0 : machine_cpu * 1e6 / static_cast<double>(relayed),
       errors_.summary().c_str(), static_cast<unsigned long long>(errors_.timeouts),
       static_cast<unsigned long long>(errors_.broken),
       static_cast<unsigned long long>(steps_.retransmissions));
@@ -419,6 +423,7 @@ int Driver::runRelay() {
   }
   const ServerProbe probe(options_.server_pid);
   const double server_cpu_start = probe.cpuSeconds();
+  const double machine_cpu_start = machineCpuSeconds();
   const double cpu_start = ownCpuSeconds();
   measuring_ = true;
   const auto start = Clock::now();
@@ -428,12 +433,14 @@ int Driver::runRelay() {
   std::size_t round_robin = 0;
   auto last_sweep = start;
   double server_cpu_end = 0;
+  double machine_cpu_end = 0;
   double cpu_end = 0;
   bool sending = true;
   for (auto now = start; now < end + kDrain; now = Clock::now()) {
     if (sending && now >= end) {
       sending = false;  // the window ends here; echoes still in flight are counted
       server_cpu_end = probe.cpuSeconds();
+      machine_cpu_end = machineCpuSeconds();
       cpu_end = ownCpuSeconds();
     }
     if (sending && options_.rate > 0) {
@@ -448,7 +455,8 @@ int Driver::runRelay() {
     }
   }
   measuring_ = false;
-  printRelay(ready, cpu_end - cpu_start, server_cpu_end - server_cpu_start);
+  printRelay(ready, cpu_end - cpu_start, server_cpu_end - server_cpu_start,
+             machine_cpu_end - machine_cpu_start);
   std::fflush(stdout);
   deleteAll();
   const bool clean = errors_.total() == 0 && relay_.invalid == 0;
