@@ -198,4 +198,24 @@ std::optional<ChannelCounts> EbpfFastPath::counts(const ChannelRoute& route) con
                        client_value.bytes};
 }
 
+ChannelCounts EbpfFastPath::totals() const {
+  ChannelCounts sum;
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) {
+    return sum;
+  }
+  std::vector<tp_totals> per_cpu(static_cast<std::size_t>(cpus));
+  const __u32 zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(skeleton_->maps.totals), &zero, per_cpu.data()) != 0) {
+    return sum;
+  }
+  for (const tp_totals& cpu : per_cpu) {
+    sum.to_peer_packets += cpu.to_peer_packets;
+    sum.to_peer_bytes += cpu.to_peer_bytes;
+    sum.to_client_packets += cpu.to_client_packets;
+    sum.to_client_bytes += cpu.to_client_bytes;
+  }
+  return sum;
+}
+
 }  // namespace turnpike::server::fastpath

@@ -53,6 +53,8 @@ class EbpfFastPath {
   void remove(const ChannelRoute& route);
   // What the kernel relayed for the route since it was installed.
   [[nodiscard]] std::optional<ChannelCounts> counts(const ChannelRoute& route) const;
+  // What the kernel relayed in all (summed over CPUs); callable from any thread.
+  [[nodiscard]] ChannelCounts totals() const;
 
  private:
   struct Attachment {

@@ -44,15 +44,27 @@ struct {
 } to_client SEC(".maps");
 
 #define AF_INET 2
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct tp_totals);
+} totals SEC(".maps");
+
+static __always_inline struct tp_totals* cpuTotals(void) {
+  const __u32 zero = 0;
+  return bpf_map_lookup_elem(&totals, &zero);
+}
+
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1FFF
 #define L3_OFFSET sizeof(struct ethhdr)
 #define L4_OFFSET (sizeof(struct ethhdr) + sizeof(struct iphdr))
 #define NOT_MINE -1  // not a packet of an installed channel: try the other direction
 
-static __always_inline __u16 ipChecksum(struct iphdr *ip) {
+static __always_inline __u16 ipChecksum(struct iphdr* ip) {
   __u32 sum = 0;
-  __u16 *words = (__u16 *)ip;
+  __u16* words = (__u16*)ip;
 #pragma unroll
   for (int i = 0; i < (int)(sizeof(*ip) / 2); i++) {
     sum += words[i];
@@ -64,13 +76,13 @@ static __always_inline __u16 ipChecksum(struct iphdr *ip) {
 
 // Rewrites the IPv4 and UDP headers of the (already resized) packet. The UDP checksum is left
 // at 0, which IPv4 allows (RFC 768).
-static __always_inline int rewriteHeaders(struct __sk_buff *skb, __u32 saddr, __u16 sport,
+static __always_inline int rewriteHeaders(struct __sk_buff* skb, __u32 saddr, __u16 sport,
                                           __u32 daddr, __u16 dport, __u16 udp_length) {
-  void *data = (void *)(long)skb->data;
-  void *end = (void *)(long)skb->data_end;
-  struct iphdr *ip = data + L3_OFFSET;
-  struct udphdr *udp = data + L4_OFFSET;
-  if ((void *)(udp + 1) > end) {
+  void* data = (void*)(long)skb->data;
+  void* end = (void*)(long)skb->data_end;
+  struct iphdr* ip = data + L3_OFFSET;
+  struct udphdr* udp = data + L4_OFFSET;
+  if ((void*)(udp + 1) > end) {
     return -1;
   }
   ip->saddr = saddr;
@@ -87,12 +99,12 @@ static __always_inline int rewriteHeaders(struct __sk_buff *skb, __u32 saddr, __
 
 // Sends the rewritten packet on: delivered here when the destination is local, else redirected
 // to the next hop the FIB names.
-static __always_inline int forward(struct __sk_buff *skb) {
-  void *data = (void *)(long)skb->data;
-  void *end = (void *)(long)skb->data_end;
-  struct ethhdr *eth = data;
-  struct iphdr *ip = data + L3_OFFSET;
-  if ((void *)(ip + 1) > end) {
+static __always_inline int forward(struct __sk_buff* skb) {
+  void* data = (void*)(long)skb->data;
+  void* end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  struct iphdr* ip = data + L3_OFFSET;
+  if ((void*)(ip + 1) > end) {
     return TC_ACT_SHOT;
   }
   struct bpf_fib_lookup fib = {};
@@ -110,10 +122,10 @@ static __always_inline int forward(struct __sk_buff *skb) {
   return bpf_redirect(fib.ifindex, 0);
 }
 
-static __always_inline int clientToPeer(struct __sk_buff *skb, struct iphdr *ip,
-                                        struct udphdr *udp, void *end) {
-  __u8 *header = (__u8 *)(udp + 1);
-  if ((void *)(header + 4) > end || (header[0] & 0xC0) != 0x40) {
+static __always_inline int clientToPeer(struct __sk_buff* skb, struct iphdr* ip, struct udphdr* udp,
+                                        void* end) {
+  __u8* header = (__u8*)(udp + 1);
+  if ((void*)(header + 4) > end || (header[0] & 0xC0) != 0x40) {
     return NOT_MINE;  // not ChannelData: STUN for user space, or a peer's datagram
   }
   const __u16 udp_length = bpf_ntohs(udp->len);
@@ -129,7 +141,7 @@ static __always_inline int clientToPeer(struct __sk_buff *skb, struct iphdr *ip,
   key.client_port = udp->source;
   key.server_port = udp->dest;
   key.channel = bpf_htons(((__u16)header[0] << 8) | header[1]);
-  struct tp_to_peer_value *route = bpf_map_lookup_elem(&to_peer, &key);
+  struct tp_to_peer_value* route = bpf_map_lookup_elem(&to_peer, &key);
   if (route == 0) {
     return NOT_MINE;
   }
@@ -139,6 +151,11 @@ static __always_inline int clientToPeer(struct __sk_buff *skb, struct iphdr *ip,
   const __u16 peer_port = route->peer_port;
   __sync_fetch_and_add(&route->packets, 1);
   __sync_fetch_and_add(&route->bytes, data_length);
+  struct tp_totals* sum = cpuTotals();
+  if (sum != 0) {
+    sum->to_peer_packets += 1;
+    sum->to_peer_bytes += data_length;
+  }
   // Remove 4 bytes right after the IP header (the first half of the UDP header); the fresh UDP
   // header then covers [UDP bytes 4-7][ChannelData header] and the payload follows it.
   if (bpf_skb_adjust_room(skb, -4, BPF_ADJ_ROOM_NET, 0) != 0) {
@@ -150,14 +167,14 @@ static __always_inline int clientToPeer(struct __sk_buff *skb, struct iphdr *ip,
   return forward(skb);
 }
 
-static __always_inline int peerToClient(struct __sk_buff *skb, struct iphdr *ip,
-                                        struct udphdr *udp) {
+static __always_inline int peerToClient(struct __sk_buff* skb, struct iphdr* ip,
+                                        struct udphdr* udp) {
   struct tp_to_client_key key = {};
   key.relay_addr = ip->daddr;
   key.peer_addr = ip->saddr;
   key.relay_port = udp->dest;
   key.peer_port = udp->source;
-  struct tp_to_client_value *route = bpf_map_lookup_elem(&to_client, &key);
+  struct tp_to_client_value* route = bpf_map_lookup_elem(&to_client, &key);
   if (route == 0) {
     return TC_ACT_OK;
   }
@@ -173,6 +190,11 @@ static __always_inline int peerToClient(struct __sk_buff *skb, struct iphdr *ip,
   const __u16 channel = bpf_ntohs(route->channel);
   __sync_fetch_and_add(&route->packets, 1);
   __sync_fetch_and_add(&route->bytes, data_length);
+  struct tp_totals* sum = cpuTotals();
+  if (sum != 0) {
+    sum->to_client_packets += 1;
+    sum->to_client_bytes += data_length;
+  }
   if (bpf_skb_adjust_room(skb, 4, BPF_ADJ_ROOM_NET, 0) != 0) {
     return TC_ACT_SHOT;
   }
@@ -181,21 +203,20 @@ static __always_inline int peerToClient(struct __sk_buff *skb, struct iphdr *ip,
     return TC_ACT_SHOT;
   }
   const __u8 header[4] = {channel >> 8, channel & 0xFF, data_length >> 8, data_length & 0xFF};
-  if (bpf_skb_store_bytes(skb, L4_OFFSET + sizeof(struct udphdr), header, sizeof(header), 0) !=
-      0) {
+  if (bpf_skb_store_bytes(skb, L4_OFFSET + sizeof(struct udphdr), header, sizeof(header), 0) != 0) {
     return TC_ACT_SHOT;
   }
   return forward(skb);
 }
 
 SEC("tc")
-int turnpike_relay(struct __sk_buff *skb) {
-  void *data = (void *)(long)skb->data;
-  void *end = (void *)(long)skb->data_end;
-  struct ethhdr *eth = data;
-  struct iphdr *ip = data + L3_OFFSET;
-  struct udphdr *udp = data + L4_OFFSET;
-  if ((void *)(udp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) ||
+int turnpike_relay(struct __sk_buff* skb) {
+  void* data = (void*)(long)skb->data;
+  void* end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  struct iphdr* ip = data + L3_OFFSET;
+  struct udphdr* udp = data + L4_OFFSET;
+  if ((void*)(udp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) ||
       ip->protocol != IPPROTO_UDP || ip->ihl != 5 ||
       (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)) != 0) {
     return TC_ACT_OK;
@@ -205,11 +226,11 @@ int turnpike_relay(struct __sk_buff *skb) {
     return relayed;
   }
   // Unchanged, but the verifier wants the packet pointers taken afresh after the helper calls.
-  data = (void *)(long)skb->data;
-  end = (void *)(long)skb->data_end;
+  data = (void*)(long)skb->data;
+  end = (void*)(long)skb->data_end;
   ip = data + L3_OFFSET;
   udp = data + L4_OFFSET;
-  if ((void *)(udp + 1) > end) {
+  if ((void*)(udp + 1) > end) {
     return TC_ACT_OK;
   }
   return peerToClient(skb, ip, udp);

@@ -46,4 +46,12 @@ struct tp_to_client_value {
   __u64 bytes;
 };
 
+/* Totals for /metrics, one slot per CPU (BPF_MAP_TYPE_PERCPU_ARRAY, one entry). */
+struct tp_totals {
+  __u64 to_peer_packets;
+  __u64 to_peer_bytes;
+  __u64 to_client_packets;
+  __u64 to_client_bytes;
+};
+
 #endif
