@@ -28,7 +28,8 @@
 #   --stream-rate R     TCP and TLS client legs, relayed packets/s (default 20000)
 #   --holds "N..."      idle allocations held for the RSS rows (default "1000 8000 18000")
 #   --churn-seconds S   churn window (default 5)
-#   --servers "..."     columns, from: turnpike bare coturn (default all three)
+#   --servers "..."     columns, from: turnpike ebpf bare coturn (default all four; ebpf is
+#                       turnpike with fast_path: ebpf, root only, judged by machine CPU)
 #   --only "..."        measure only these scenarios: max fixed low churn hold tcp tls (rows of
 #                       the others show "-")
 #   --quick             CI smoke: 1 run, 1 s windows, 10 allocations, small holds (a few seconds
@@ -45,7 +46,7 @@ repo=$PWD
 
 build=build runs=3 seconds=5 threads=1 allocations=100
 fixed_rate=80000 low_rate=1000 stream_rate=20000 holds="1000 8000 18000" churn_seconds=5
-servers="turnpike bare coturn" quick=0 plot=0 plot_rates="20000 40000 80000 120000 160000"
+servers="turnpike ebpf bare coturn" quick=0 plot=0 plot_rates="20000 40000 80000 120000 160000"
 out_dir=$PWD hold_seconds=3 only="max fixed low churn hold tcp tls"
 while [ $# -gt 0 ]; do
   case $1 in
@@ -80,6 +81,10 @@ for binary in "$turnpike" "$load" "$bare"; do
   [ -x "$binary" ] || { echo "compare.sh: no $binary (cmake --build $build --target turnpike turn_load bare_forwarder)" >&2; exit 1; }
 done
 notes=()
+if [[ " $servers " == *" ebpf "* ]] && [ "$(id -u)" -ne 0 ]; then
+  notes+=("ebpf (turnpike with fast_path: ebpf): needs root, column skipped")
+  servers=${servers/ebpf/}
+fi
 if [[ " $servers " == *" coturn "* ]] && ! command -v turnserver >/dev/null; then
   notes+=("coturn: not installed (apt-get install coturn), column skipped")
   servers=${servers/coturn/}
@@ -137,7 +142,7 @@ start_server() {  # start_server NAME: sets pid, port, tls_port
   local name=$1 log=$work/$1.log
   port=$(free_port) tls_port=$(free_port)
   case $name in
-    turnpike)
+    turnpike|ebpf)
       cat >"$work/turnpike.yaml" <<EOF
 realm: $realm
 listeners:
@@ -152,6 +157,7 @@ limits: {unauthenticated_per_ip_per_second: 0, connections_per_ip: 0}
 http: {port: 0}
 drain: {timeout: 0}
 threads: $threads
+fast_path: $([ "$name" = ebpf ] && echo ebpf || echo off)
 EOF
       "${server_pin[@]}" "$turnpike" --config "$work/turnpike.yaml" 2>"$log" &
       ;;
@@ -175,6 +181,11 @@ EOF
     if ss -Hlnua "sport = :$port" | grep -q . &&
       { [ "$name" = bare ] || ss -Hlnt "sport = :$tls_port" | grep -q .; }; then
       sleep 0.2
+      if [ "$name" = ebpf ] && ! grep -q "fast_path: ebpf on" "$log"; then
+        echo "compare.sh: turnpike's fast path did not load:" >&2
+        grep "fast_path" "$log" >&2 || tail -5 "$log" >&2
+        return 1
+      fi
       return 0
     fi
     sleep 0.1
@@ -283,6 +294,7 @@ generator_share() {  # generator CPU as % of one core over the window
 ratio_columns=()
 [[ " ${servers[*]} " == *" turnpike "* && " ${servers[*]} " == *" coturn "* ]] && ratio_columns+=(turnpike/coturn)
 [[ " ${servers[*]} " == *" turnpike "* && " ${servers[*]} " == *" bare "* ]] && ratio_columns+=(turnpike/bare)
+[[ " ${servers[*]} " == *" ebpf "* && " ${servers[*]} " == *" coturn "* ]] && ratio_columns+=(ebpf/coturn)
 
 row() {  # row LABEL SCENARIO KEY [fn]: one value per server, then the ratios
   local label=$1 scenario=$2 key=$3 fn=${4:-value} server cells=() r a b

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "server/fastpath/ebpf_fast_path.hpp"
 #include "server/log.hpp"
 #include "server/tls/tls_context.hpp"
 
@@ -85,6 +86,7 @@ std::expected<void, std::string> Server::start() {
          " relay ports per relay address x ", shared_->relays.size(),
          " (each UDP allocation holds one port and one descriptor, a TCP/TLS one two "
          "descriptors)");
+  startFastPath();
   const std::size_t count = workerCountFor(config_.threads);
   for (std::size_t i = 0; i < count; ++i) {
     auto worker = std::make_unique<Worker>(i, config_, *shared_, tls_context_);
@@ -102,6 +104,37 @@ std::expected<void, std::string> Server::start() {
   }
   TP_LOG(kInfo, "started ", count, " worker thread", count == 1 ? "" : "s");
   return {};
+}
+
+void Server::startFastPath() {
+  if (config_.fast_path != FastPath::kEbpf) {
+    return;
+  }
+  std::vector<protocol::IpAddress> addresses;
+  for (const ListenerConfig& listener : config_.listeners) {
+    if (listener.transport == Transport::kUdp && listener.address.isV4()) {
+      addresses.push_back(listener.address);
+    }
+  }
+  for (const protocol::RelayAddress& relay : shared_->relays) {
+    if (relay.local.isV4()) {
+      addresses.push_back(relay.local);
+    }
+  }
+  const std::vector<std::string> interfaces = fastpath::EbpfFastPath::interfacesFor(addresses);
+  auto attached = fastpath::EbpfFastPath::attach(interfaces);
+  if (!attached) {
+    TP_LOG(kWarn, "fast_path: ebpf is off, relaying in user space: ", attached.error());
+    return;
+  }
+  std::string names;
+  for (const std::string& name : interfaces) {
+    names += (names.empty() ? "" : ", ") + name;
+  }
+  TP_LOG(kInfo, "fast_path: ebpf on ", names,
+         " (bound channels of IPv4 UDP clients are relayed in the kernel)");
+  shared_->fast_path = std::move(*attached);
+  shared_->core_config.announce_routes = true;
 }
 
 bool Server::stop() {
@@ -240,6 +273,14 @@ ServerTotals Server::totals() const {
     totals.relay_port_capacity =
         static_cast<std::uint64_t>(config_.relay.port_max - config_.relay.port_min + 1) *
         shared_->relays.size();
+    if (shared_->fast_path != nullptr) {
+      const fastpath::ChannelCounts kernel = shared_->fast_path->totals();
+      totals.fast_path = true;
+      totals.fast_path_to_peer_packets = kernel.to_peer_packets;
+      totals.fast_path_to_peer_bytes = kernel.to_peer_bytes;
+      totals.fast_path_to_client_packets = kernel.to_client_packets;
+      totals.fast_path_to_client_bytes = kernel.to_client_bytes;
+    }
   }
   for (const auto& worker : workers_) {
     const WorkerStats& stats = worker->stats();

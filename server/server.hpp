@@ -26,6 +26,12 @@ struct ServerTotals {
   std::uint64_t allocations_active = 0;
   std::uint64_t relay_ports_in_use = 0;
   std::uint64_t relay_port_capacity = 0;  // port range size x relay addresses
+  // The kernel fast path (fast_path: ebpf): whether it is on, and what it relayed.
+  bool fast_path = false;
+  std::uint64_t fast_path_to_peer_packets = 0;
+  std::uint64_t fast_path_to_peer_bytes = 0;
+  std::uint64_t fast_path_to_client_packets = 0;
+  std::uint64_t fast_path_to_client_bytes = 0;
   // Allocate latency, summed over workers: per-bucket counts (not cumulative), count, sum.
   std::array<std::uint64_t, LatencyHistogram::kBounds.size()> allocate_buckets{};
   std::uint64_t allocate_count = 0;
@@ -82,6 +88,8 @@ class Server {
   [[nodiscard]] std::span<const protocol::RelayAddress> relayAddresses() const;
 
  private:
+  // fast_path: ebpf: loads and attaches the kernel fast path, or says why not.
+  void startFastPath();
   ServerConfig config_;
   std::unique_ptr<TurnShared> shared_;
   std::shared_ptr<tls::TlsContext> tls_context_;

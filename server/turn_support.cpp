@@ -1,5 +1,7 @@
 #include "server/turn_support.hpp"
 
+#include "server/fastpath/ebpf_fast_path.hpp"
+
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
@@ -361,6 +363,8 @@ auth::NonceCodec::Key nonceKey() {
 std::shared_ptr<const auth::CredentialStore> makeCredentials(const ServerConfig& config) {
   return std::make_shared<const auth::CredentialStore>(config.auth.users, config.auth.secrets);
 }
+
+TurnShared::~TurnShared() = default;
 
 TurnShared::TurnShared(const ServerConfig& config)
     : nonces(nonceKey(), kNonceLifetimeSeconds),

@@ -18,6 +18,9 @@
 #include "server/config/config.hpp"
 
 namespace turnpike::server {
+namespace fastpath {
+class EbpfFastPath;
+}  // namespace fastpath
 
 // RFC 8489 section 9.2: nonces expire; clients then get 438 and retry with the new one.
 inline constexpr std::int64_t kNonceLifetimeSeconds = 600;
@@ -172,6 +175,7 @@ void applyLimits(const LimitsConfig& limits, protocol::CoreConfig& core);
 // or movable (the adapters point at their neighbours).
 struct TurnShared {
   explicit TurnShared(const ServerConfig& config);
+  ~TurnShared();
   TurnShared(const TurnShared&) = delete;
   TurnShared& operator=(const TurnShared&) = delete;
 
@@ -188,6 +192,9 @@ struct TurnShared {
   std::vector<protocol::RelayAddress> relays;
   std::shared_ptr<const protocol::PeerPolicy> policy;  // the start-up policy
   protocol::CoreConfig core_config;
+  // The kernel fast path when fast_path: ebpf loaded (its map updates are system calls: any
+  // worker may call it); null otherwise.
+  std::unique_ptr<fastpath::EbpfFastPath> fast_path;
 };
 
 }  // namespace turnpike::server

@@ -404,18 +404,75 @@ void Worker::onAllocationCreated(const protocol::Allocation& allocation) {
 
 void Worker::onAllocationEnded(const protocol::Allocation& allocation, protocol::AllocationEnd end,
                                protocol::MonotonicTime now) {
-  // One accounting record per allocation (style.md section 8: not per packet).
+  // One accounting record per allocation (style.md section 8: not per packet), with what the
+  // kernel fast path relayed for it (its routes went down just before).
+  fastpath::ChannelCounts kernel;
+  if (const auto it = kernel_relayed_.find(allocation.id); it != kernel_relayed_.end()) {
+    kernel = it->second;
+    kernel_relayed_.erase(it);
+  }
   const auto seconds =
       std::chrono::duration_cast<std::chrono::seconds>(now - allocation.created).count();
   TP_LOG(kInfo, "allocation ended user=", allocation.user,
          " client=", toString(allocation.source.transport), " ",
          allocation.source.client.toString(), " server=", allocation.source.server.toString(),
          " relay=", allocation.legs.empty() ? "-" : allocation.legs.front().relayed.toString(),
-         " peers=", allocation.permissions.size(), " to_peer_bytes=", allocation.bytes_to_peer,
-         " to_peer_packets=", allocation.packets_to_peer,
-         " to_client_bytes=", allocation.bytes_to_client,
-         " to_client_packets=", allocation.packets_to_client, " duration_s=", seconds,
-         " reason=", toString(end));
+         " peers=", allocation.permissions.size(),
+         " to_peer_bytes=", allocation.bytes_to_peer + kernel.to_peer_bytes,
+         " to_peer_packets=", allocation.packets_to_peer + kernel.to_peer_packets,
+         " to_client_bytes=", allocation.bytes_to_client + kernel.to_client_bytes,
+         " to_client_packets=", allocation.packets_to_client + kernel.to_client_packets,
+         " duration_s=", seconds, " reason=", toString(end));
+}
+
+namespace {
+
+// The fast path's view of a channel: a UDP client's 5-tuple, the relay leg for the peer's
+// family and the peer. Nothing for other transports or a missing leg.
+std::optional<fastpath::ChannelRoute> routeFor(const protocol::Allocation& allocation,
+                                               std::uint16_t channel,
+                                               const protocol::Endpoint& peer) {
+  if (allocation.source.transport != protocol::ClientTransport::kUdp) {
+    return std::nullopt;
+  }
+  const protocol::RelayLeg* leg = allocation.legFor(
+      peer.address.isV4() ? protocol::AddressFamily::kIpv4 : protocol::AddressFamily::kIpv6);
+  if (leg == nullptr) {
+    return std::nullopt;
+  }
+  return fastpath::ChannelRoute{allocation.source.client, allocation.source.server, leg->local,
+                                peer, channel};
+}
+
+}  // namespace
+
+void Worker::onRouteUp(const protocol::Allocation& allocation,
+                       const protocol::ChannelBinding& channel) {
+  if (shared_.fast_path == nullptr) {
+    return;
+  }
+  if (const auto route = routeFor(allocation, channel.number, channel.peer)) {
+    (void)shared_.fast_path->install(*route);  // not installed (IPv6, map full): user space
+  }
+}
+
+void Worker::onRouteDown(const protocol::Allocation& allocation, std::uint16_t channel,
+                         const protocol::Endpoint& peer) {
+  if (shared_.fast_path == nullptr) {
+    return;
+  }
+  const auto route = routeFor(allocation, channel, peer);
+  if (!route) {
+    return;
+  }
+  if (const auto counts = shared_.fast_path->counts(*route)) {
+    fastpath::ChannelCounts& sum = kernel_relayed_[allocation.id];
+    sum.to_peer_packets += counts->to_peer_packets;
+    sum.to_peer_bytes += counts->to_peer_bytes;
+    sum.to_client_packets += counts->to_client_packets;
+    sum.to_client_bytes += counts->to_client_bytes;
+  }
+  shared_.fast_path->remove(*route);
 }
 
 void Worker::flush() {

@@ -16,6 +16,7 @@
 
 #include "protocol/turn/core.hpp"
 #include "server/config/config.hpp"
+#include "server/fastpath/ebpf_fast_path.hpp"
 #include "server/turn_support.hpp"
 #include "server/uv/loop.hpp"
 #include "server/uv/tcp.hpp"
@@ -105,6 +106,10 @@ class Worker final : public uv::UdpSocketCallbacks,
   void onAllocationCreated(const protocol::Allocation& allocation) override;
   void onAllocationEnded(const protocol::Allocation& allocation, protocol::AllocationEnd end,
                          protocol::MonotonicTime now) override;
+  void onRouteUp(const protocol::Allocation& allocation,
+                 const protocol::ChannelBinding& channel) override;
+  void onRouteDown(const protocol::Allocation& allocation, std::uint16_t channel,
+                   const protocol::Endpoint& peer) override;
 
  private:
   // A relay socket and the allocation tag its datagrams are reported with.
@@ -165,6 +170,9 @@ class Worker final : public uv::UdpSocketCallbacks,
   std::optional<protocol::MonotonicTime> armed_for_;
   uv_timer_t* heartbeat_ = nullptr;
   protocol::MonotonicTime heartbeat_due_{};
+  // What the kernel fast path relayed for allocations still open, added to their accounting
+  // line when they end (taken from a route's counters when it goes down).
+  std::unordered_map<std::uint64_t, fastpath::ChannelCounts> kernel_relayed_;
   WorkerStats stats_;
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};

@@ -14,6 +14,8 @@ TURNPIKE_BUILD_PACKAGES=(
 # clang-format; for the end-to-end suites: chromium, libnss3-tools (certutil: a private NSS
 # database that trusts the test CA), tcpdump (proves no packet leaves loopback), nftables (the
 # NAT namespaces) and nodejs (playwright-core from npm drives Chromium; npm: see below).
+# libbpf-dev and bpftool (with clang-19) build the kernel fast path (server/fastpath), which the
+# build leaves out when they are missing.
 # For the deployment kit's test (tests/deploy): prometheus for promtool (the Prometheus server
 # it also ships is stopped and disabled below) and python3-yaml (the manifest checks); kubectl
 # (kubernetes-client) is installed by ensure_test_packages; systemd-analyze comes with systemd,
@@ -21,6 +23,7 @@ TURNPIKE_BUILD_PACKAGES=(
 TURNPIKE_TEST_PACKAGES=(
   coturn socat iproute2 procps openssl python3-minimal python3 clang-19 libclang-rt-19-dev
   clang-format chromium libnss3-tools tcpdump nftables nodejs prometheus python3-yaml
+  libbpf-dev bpftool
 )
 
 # The test packages; npm where nodejs does not bring it (Debian's nodejs does not; the

@@ -84,6 +84,8 @@ struct Allocation {
   std::vector<Permission> permissions;
   std::vector<ChannelBinding> channels;
   std::vector<CachedResponse> responses;
+  // Channel numbers announced with CoreEvents::onRouteUp and not yet taken down.
+  std::vector<std::uint16_t> routed;
   TokenBucket bandwidth;                  // limits.bandwidth_per_allocation_bps, in bytes
   std::shared_ptr<UserLease> user_lease;  // set when a per-user limit is on
   // Accounting.

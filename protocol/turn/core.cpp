@@ -232,6 +232,9 @@ void Core::handleRequest(const Message& message, const ClientSource& source, All
     fail(!lifetime ? lifetime.error() : done.error());
     return;
   }
+  if (*method == RequestMethod::kCreatePermission || *method == RequestMethod::kChannelBind) {
+    syncRoutes(*allocation, request.now);
+  }
   count(0);
   const bool is_refresh = *method == RequestMethod::kRefresh;
   sendSuccess(request, outbox, [&](MessageBuilder& builder) {

@@ -53,6 +53,8 @@ struct CoreConfig {
   // (StunOutcome-independent counter CoreStats::unauthenticated_dropped).
   std::uint32_t unauthenticated_per_second = 0;
   std::uint32_t unauthenticated_burst = 1;
+  // Report channels that may bypass the core (CoreEvents::onRouteUp/onRouteDown): fast_path on.
+  bool announce_routes = false;
 };
 
 // Allocation limits that span workers (allocations_total, allocations_per_user,
@@ -74,6 +76,12 @@ class CoreEvents {
   virtual void onAllocationCreated(const Allocation& allocation) = 0;
   virtual void onAllocationEnded(const Allocation& allocation, AllocationEnd end,
                                  MonotonicTime now) = 0;
+  // With CoreConfig::announce_routes: a channel of a UDP client whose data the adapter may relay
+  // without the core (a kernel fast path) -- bound, with a live permission for its peer, and no
+  // bandwidth limit to apply. Down comes when either expires, or before the allocation ends.
+  virtual void onRouteUp(const Allocation& /*allocation*/, const ChannelBinding& /*channel*/) {}
+  virtual void onRouteDown(const Allocation& /*allocation*/, std::uint16_t /*channel*/,
+                           const Endpoint& /*peer*/) {}
 
  protected:
   ~CoreEvents() = default;
@@ -148,6 +156,12 @@ class Core {
     config_.user_bandwidth_bytes_per_second = limits.user_bandwidth_bytes_per_second;
     config_.unauthenticated_per_second = limits.unauthenticated_per_second;
     config_.unauthenticated_burst = limits.unauthenticated_burst;
+    if (config_.bandwidth_bytes_per_second != 0 || config_.user_bandwidth_bytes_per_second != 0) {
+      // Routes bypass the token buckets: a limit that is on now takes them all down.
+      for (auto& [id, allocation] : allocations_) {
+        dropRoutes(*allocation);
+      }
+    }
   }
   // Replaces the peer policy (config reload). Existing permissions stay.
   void setPolicy(const PeerPolicy& policy) { deps_.policy = &policy; }
@@ -296,6 +310,10 @@ class Core {
   std::vector<Deadline> deadlines_;
   [[nodiscard]] bool isLive(const Deadline& entry) const;
   void compactDeadlines();
+  // Brings allocation.routed in line with the channels that may bypass the core now, announcing
+  // each change (CoreConfig::announce_routes).
+  void syncRoutes(Allocation& allocation, MonotonicTime now);
+  void dropRoutes(Allocation& allocation);
 };
 
 }  // namespace turnpike::protocol

@@ -367,12 +367,52 @@ std::shared_ptr<UserLease> Core::userLease(const std::string& user) {
   return lease;
 }
 
+void Core::syncRoutes(Allocation& allocation, MonotonicTime now) {
+  if (!config_.announce_routes || deps_.events == nullptr ||
+      allocation.source.transport != ClientTransport::kUdp ||
+      config_.bandwidth_bytes_per_second != 0 || config_.user_bandwidth_bytes_per_second != 0) {
+    return;
+  }
+  // Down first: a number rebound to another peer (after its cooldown) goes down, then up.
+  std::erase_if(allocation.routed, [&](std::uint16_t number) {
+    const ChannelBinding* channel = allocation.channelByNumber(number, now);
+    if (channel != nullptr && allocation.hasPermission(channel->peer.address, now)) {
+      return false;
+    }
+    const auto binding = std::ranges::find(allocation.channels, number, &ChannelBinding::number);
+    deps_.events->onRouteDown(allocation, number,
+                              binding != allocation.channels.end() ? binding->peer : Endpoint{});
+    return true;
+  });
+  for (const ChannelBinding& channel : allocation.channels) {
+    if (channel.active && channel.expires > now &&
+        allocation.hasPermission(channel.peer.address, now) &&
+        std::ranges::find(allocation.routed, channel.number) == allocation.routed.end()) {
+      allocation.routed.push_back(channel.number);
+      deps_.events->onRouteUp(allocation, channel);
+    }
+  }
+}
+
+void Core::dropRoutes(Allocation& allocation) {
+  if (deps_.events == nullptr) {
+    return;
+  }
+  for (const std::uint16_t number : allocation.routed) {
+    const auto binding = std::ranges::find(allocation.channels, number, &ChannelBinding::number);
+    deps_.events->onRouteDown(allocation, number,
+                              binding != allocation.channels.end() ? binding->peer : Endpoint{});
+  }
+  allocation.routed.clear();
+}
+
 void Core::endAllocation(std::uint64_t id, AllocationEnd end, MonotonicTime now) {
   const auto it = allocations_.find(id);
   if (it == allocations_.end()) {
     return;
   }
   Allocation& allocation = *it->second;
+  dropRoutes(allocation);  // before the end is reported: the adapter adds what the kernel relayed
   if (deps_.events != nullptr) {
     deps_.events->onAllocationEnded(allocation, end, now);
   }
@@ -422,6 +462,7 @@ void Core::onTimer(MonotonicTime now) {
     const ExpiryCounts expired = allocation.expire(now);
     stats_.permissions_active.sub(expired.permissions);
     stats_.channels_active.sub(expired.channels);
+    syncRoutes(allocation, now);
     allocation.scheduled = MonotonicTime{};
     schedule(allocation);
   }

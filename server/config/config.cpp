@@ -60,6 +60,8 @@ constexpr std::array<EnumName<LogLevel>, 4> kLogLevels{{{"debug", LogLevel::kDeb
                                                         {"error", LogLevel::kError}}};
 constexpr std::array<EnumName<LogFormat>, 2> kLogFormats{
     {{"text", LogFormat::kText}, {"json", LogFormat::kJson}}};
+constexpr std::array<EnumName<FastPath>, 2> kFastPaths{
+    {{"off", FastPath::kOff}, {"ebpf", FastPath::kEbpf}}};
 
 std::unexpected<ConfigError> fail(std::string key, std::string message) {
   return std::unexpected(ConfigError{std::move(key), std::move(message)});
@@ -489,6 +491,7 @@ Status readRoot(const YAML::Node& root, ServerConfig& out) {
                   {"drain", sectionField(readDrain, out.drain)},
                   {"log", sectionField(readLog, out.log)},
                   {"threads", intField(out.threads, 0, kMaxThreads)},
+                  {"fast_path", enumField(kFastPaths, out.fast_path)},
                   {"public_uris", listField(readString, out.public_uris)}});
 }
 

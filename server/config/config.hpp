@@ -122,6 +122,7 @@ struct DrainConfig {
 
 enum class LogLevel : std::uint8_t { kDebug, kInfo, kWarn, kError };
 enum class LogFormat : std::uint8_t { kText, kJson };
+enum class FastPath : std::uint8_t { kOff, kEbpf };
 
 struct LogConfig {
   LogLevel level = LogLevel::kInfo;
@@ -143,6 +144,10 @@ struct ServerConfig {
   DrainConfig drain;
   LogConfig log;
   std::uint32_t threads = 0;  // 0 = one worker per core
+  // fast_path: ebpf relays bound channels of UDP clients in the kernel (server/fastpath); off
+  // (the default) keeps every packet in user space. When the program cannot load, the server
+  // says why and runs in user space.
+  FastPath fast_path = FastPath::kOff;
   // stun:, turn: and turns: URIs the credential API hands out; empty = derived from the config.
   std::vector<std::string> public_uris;
   friend bool operator==(const ServerConfig&, const ServerConfig&) = default;

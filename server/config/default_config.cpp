@@ -85,6 +85,11 @@ log: {level: info, format: text}
 
 # Worker threads: 0 = one per CPU core, at most 256.
 threads: 0
+
+# ebpf: relay bound channels of UDP clients (IPv4) in the kernel, at TC ingress of the
+# interfaces that carry the listeners and relay addresses (needs root or CAP_BPF+CAP_NET_ADMIN).
+# off: every packet through user space.
+fast_path: off
 )yaml";
 
 }  // namespace turnpike::server

@@ -75,6 +75,7 @@ void expectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.log.level, b.log.level);
   EXPECT_EQ(a.log.format, b.log.format);
   EXPECT_EQ(a.threads, b.threads);
+  EXPECT_EQ(a.fast_path, b.fast_path);
   EXPECT_EQ(a.drain, b.drain);
 }
 
@@ -208,7 +209,9 @@ http: {address: "::1", port: 0}
 log: {level: debug, format: json}
 drain: {timeout: 0, alternate_servers: ["192.0.2.9:3478", "[2001:db8::9]:443"]}
 threads: 256
+fast_path: ebpf
 )yaml");
+  EXPECT_EQ(config.fast_path, FastPath::kEbpf);
   EXPECT_EQ(config.drain.timeout, 0U);
   EXPECT_EQ(config.drain.alternate_servers,
             (std::vector<protocol::Endpoint>{{ip("192.0.2.9"), 3478}, {ip("2001:db8::9"), 443}}));
@@ -370,6 +373,7 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         // Document shape and YAML syntax.
         ErrorCase{"RootIsList", "- a\n- b\n", "(root)"},
+        ErrorCase{"FastPathUnknown", "fast_path: xdp\n", "fast_path"},
         ErrorCase{"RootIsScalar", "just text\n", "(root)"},
         ErrorCase{"SyntaxError", "listeners: [{transport: udp\n", "(yaml)"},
         ErrorCase{"BadIndentation", "log:\n  level: info\n format: text\n", "(yaml)"},

@@ -284,9 +284,19 @@ class FakeEvents final : public CoreEvents {
                          MonotonicTime now) override {
     ended.push_back({allocation.id, end, now});
   }
+  void onRouteUp(const Allocation& allocation, const ChannelBinding& channel) override {
+    routes.push_back("up " + std::to_string(allocation.id) + " " + std::to_string(channel.number) +
+                     " " + channel.peer.toString());
+  }
+  void onRouteDown(const Allocation& allocation, std::uint16_t channel,
+                   const Endpoint& peer) override {
+    routes.push_back("down " + std::to_string(allocation.id) + " " + std::to_string(channel) + " " +
+                     peer.toString());
+  }
 
   std::vector<std::uint64_t> created;
   std::vector<Ended> ended;
+  std::vector<std::string> routes;  // "up|down <allocation id> <channel> <peer>"
 };
 
 // How a request authenticates (RFC 8489 section 9.2.3). The defaults give a valid MD5 request
