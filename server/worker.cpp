@@ -430,18 +430,18 @@ namespace {
 // The fast path's view of a channel: a UDP client's 5-tuple, the relay leg for the peer's
 // family and the peer. Nothing for other transports or a missing leg.
 std::optional<fastpath::ChannelRoute> routeFor(const protocol::Allocation& allocation,
-                                               std::uint16_t channel,
-                                               const protocol::Endpoint& peer) {
+                                               const protocol::ChannelBinding& channel) {
   if (allocation.source.transport != protocol::ClientTransport::kUdp) {
     return std::nullopt;
   }
-  const protocol::RelayLeg* leg = allocation.legFor(
-      peer.address.isV4() ? protocol::AddressFamily::kIpv4 : protocol::AddressFamily::kIpv6);
+  const protocol::RelayLeg* leg =
+      allocation.legFor(channel.peer.address.isV4() ? protocol::AddressFamily::kIpv4
+                                                    : protocol::AddressFamily::kIpv6);
   if (leg == nullptr) {
     return std::nullopt;
   }
   return fastpath::ChannelRoute{allocation.source.client, allocation.source.server, leg->local,
-                                peer, channel};
+                                channel.peer, channel.number};
 }
 
 }  // namespace
@@ -451,37 +451,30 @@ void Worker::onRouteUp(const protocol::Allocation& allocation,
   if (shared_.fast_path == nullptr) {
     return;
   }
-  if (const auto route = routeFor(allocation, channel.number, channel.peer)) {
+  if (const auto route = routeFor(allocation, channel)) {
     (void)shared_.fast_path->install(*route);  // not installed (IPv6, map full): user space
   }
 }
 
-void Worker::onRouteDown(const protocol::Allocation& allocation, std::uint16_t channel,
-                         const protocol::Endpoint& peer) {
+void Worker::onRouteDown(const protocol::Allocation& allocation,
+                         const protocol::ChannelBinding& channel) {
   if (shared_.fast_path == nullptr) {
     return;
   }
-  const auto route = routeFor(allocation, channel, peer);
+  const auto route = routeFor(allocation, channel);
   if (!route) {
     return;
   }
   if (const auto counts = shared_.fast_path->counts(*route)) {
-    fastpath::ChannelCounts& sum = kernel_relayed_[allocation.id];
-    sum.to_peer_packets += counts->to_peer_packets;
-    sum.to_peer_bytes += counts->to_peer_bytes;
-    sum.to_client_packets += counts->to_client_packets;
-    sum.to_client_bytes += counts->to_client_bytes;
+    kernel_relayed_[allocation.id] += *counts;
   }
   shared_.fast_path->remove(*route);
 }
 
 void Worker::flush() {
   static constexpr std::array<std::byte, 3> kPadding{};
-  // Datagrams to clients over UDP are gathered per listener and sent in batches; a relay socket
-  // usually has one datagram per iteration and gets it at once.
-  if (listener_batches_.size() != udp_sockets_.size()) {
-    listener_batches_.resize(udp_sockets_.size());
-  }
+  // Datagrams to clients over UDP are gathered per listener (open() sized the batches) and sent
+  // in batches; a relay socket usually has one datagram per iteration and gets it at once.
   for (const protocol::OutboxEntry& entry : outbox_.entries()) {
     uv::UdpSocket::Outgoing datagram{&entry.destination, {}, 0};
     for (const protocol::ConstBytes part :

@@ -108,8 +108,8 @@ class Worker final : public uv::UdpSocketCallbacks,
                          protocol::MonotonicTime now) override;
   void onRouteUp(const protocol::Allocation& allocation,
                  const protocol::ChannelBinding& channel) override;
-  void onRouteDown(const protocol::Allocation& allocation, std::uint16_t channel,
-                   const protocol::Endpoint& peer) override;
+  void onRouteDown(const protocol::Allocation& allocation,
+                   const protocol::ChannelBinding& channel) override;
 
  private:
   // A relay socket and the allocation tag its datagrams are reported with.

@@ -56,8 +56,10 @@ ExpiryCounts Allocation::expire(MonotonicTime now) {
       ++counts.channels;
     }
   }
-  std::erase_if(channels,
-                [now](const ChannelBinding& c) { return c.expires + kChannelCooldown <= now; });
+  // A binding whose route is still announced stays until the core has taken the route down.
+  std::erase_if(channels, [now](const ChannelBinding& c) {
+    return !c.routed && c.expires + kChannelCooldown <= now;
+  });
   std::erase_if(responses, [now](const CachedResponse& r) { return r.expires <= now; });
   return counts;
 }

@@ -35,6 +35,7 @@ struct ChannelBinding {
   Endpoint peer;
   MonotonicTime expires;  // relaying stops here; the entry stays until expires + cooldown
   bool active = true;     // false once its expiry has been processed (cooling down)
+  bool routed = false;    // announced with CoreEvents::onRouteUp and not yet taken down
 };
 
 // What Allocation::expire removed or deactivated, for the event sink.
@@ -84,8 +85,6 @@ struct Allocation {
   std::vector<Permission> permissions;
   std::vector<ChannelBinding> channels;
   std::vector<CachedResponse> responses;
-  // Channel numbers announced with CoreEvents::onRouteUp and not yet taken down.
-  std::vector<std::uint16_t> routed;
   TokenBucket bandwidth;                  // limits.bandwidth_per_allocation_bps, in bytes
   std::shared_ptr<UserLease> user_lease;  // set when a per-user limit is on
   // Accounting.

@@ -80,8 +80,7 @@ class CoreEvents {
   // without the core (a kernel fast path) -- bound, with a live permission for its peer, and no
   // bandwidth limit to apply. Down comes when either expires, or before the allocation ends.
   virtual void onRouteUp(const Allocation& /*allocation*/, const ChannelBinding& /*channel*/) {}
-  virtual void onRouteDown(const Allocation& /*allocation*/, std::uint16_t /*channel*/,
-                           const Endpoint& /*peer*/) {}
+  virtual void onRouteDown(const Allocation& /*allocation*/, const ChannelBinding& /*channel*/) {}
 
  protected:
   ~CoreEvents() = default;
@@ -310,7 +309,7 @@ class Core {
   std::vector<Deadline> deadlines_;
   [[nodiscard]] bool isLive(const Deadline& entry) const;
   void compactDeadlines();
-  // Brings allocation.routed in line with the channels that may bypass the core now, announcing
+  // Brings each channel's `routed` in line with whether it may bypass the core now, announcing
   // each change (CoreConfig::announce_routes).
   void syncRoutes(Allocation& allocation, MonotonicTime now);
   void dropRoutes(Allocation& allocation);

@@ -373,37 +373,27 @@ void Core::syncRoutes(Allocation& allocation, MonotonicTime now) {
       config_.bandwidth_bytes_per_second != 0 || config_.user_bandwidth_bytes_per_second != 0) {
     return;
   }
-  // Down first: a number rebound to another peer (after its cooldown) goes down, then up.
-  std::erase_if(allocation.routed, [&](std::uint16_t number) {
-    const ChannelBinding* channel = allocation.channelByNumber(number, now);
-    if (channel != nullptr && allocation.hasPermission(channel->peer.address, now)) {
-      return false;
-    }
-    const auto binding = std::ranges::find(allocation.channels, number, &ChannelBinding::number);
-    deps_.events->onRouteDown(allocation, number,
-                              binding != allocation.channels.end() ? binding->peer : Endpoint{});
-    return true;
-  });
-  for (const ChannelBinding& channel : allocation.channels) {
-    if (channel.active && channel.expires > now &&
-        allocation.hasPermission(channel.peer.address, now) &&
-        std::ranges::find(allocation.routed, channel.number) == allocation.routed.end()) {
-      allocation.routed.push_back(channel.number);
-      deps_.events->onRouteUp(allocation, channel);
+  for (ChannelBinding& channel : allocation.channels) {
+    const bool wanted = channel.active && channel.expires > now &&
+                        allocation.hasPermission(channel.peer.address, now);
+    if (wanted != channel.routed) {
+      channel.routed = wanted;
+      if (wanted) {
+        deps_.events->onRouteUp(allocation, channel);
+      } else {
+        deps_.events->onRouteDown(allocation, channel);
+      }
     }
   }
 }
 
 void Core::dropRoutes(Allocation& allocation) {
-  if (deps_.events == nullptr) {
-    return;
+  for (ChannelBinding& channel : allocation.channels) {
+    if (channel.routed) {
+      channel.routed = false;
+      deps_.events->onRouteDown(allocation, channel);  // routed implies events are set
+    }
   }
-  for (const std::uint16_t number : allocation.routed) {
-    const auto binding = std::ranges::find(allocation.channels, number, &ChannelBinding::number);
-    deps_.events->onRouteDown(allocation, number,
-                              binding != allocation.channels.end() ? binding->peer : Endpoint{});
-  }
-  allocation.routed.clear();
 }
 
 void Core::endAllocation(std::uint64_t id, AllocationEnd end, MonotonicTime now) {

@@ -32,6 +32,14 @@ struct ChannelCounts {
   std::uint64_t to_peer_bytes = 0;
   std::uint64_t to_client_packets = 0;
   std::uint64_t to_client_bytes = 0;
+
+  ChannelCounts& operator+=(const ChannelCounts& other) {
+    to_peer_packets += other.to_peer_packets;
+    to_peer_bytes += other.to_peer_bytes;
+    to_client_packets += other.to_client_packets;
+    to_client_bytes += other.to_client_bytes;
+    return *this;
+  }
 };
 
 class EbpfFastPath {

@@ -288,10 +288,9 @@ class FakeEvents final : public CoreEvents {
     routes.push_back("up " + std::to_string(allocation.id) + " " + std::to_string(channel.number) +
                      " " + channel.peer.toString());
   }
-  void onRouteDown(const Allocation& allocation, std::uint16_t channel,
-                   const Endpoint& peer) override {
-    routes.push_back("down " + std::to_string(allocation.id) + " " + std::to_string(channel) + " " +
-                     peer.toString());
+  void onRouteDown(const Allocation& allocation, const ChannelBinding& channel) override {
+    routes.push_back("down " + std::to_string(allocation.id) + " " +
+                     std::to_string(channel.number) + " " + channel.peer.toString());
   }
 
   std::vector<std::uint64_t> created;

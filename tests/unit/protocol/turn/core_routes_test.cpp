@@ -66,6 +66,18 @@ TEST_F(CoreRoutesTest, TheChannelExpiringTakesTheRouteDown) {
             (std::vector<std::string>{up(client, 0x4000, peer), down(client, 0x4000, peer)}));
 }
 
+// A timer that fires only after the channel's cooldown too (a stalled loop) still takes the
+// route down, naming its peer: the kernel entry is found by it.
+TEST_F(CoreRoutesTest, ALateTimerStillTakesTheRouteDownWithItsPeer) {
+  allocateOk(client);
+  ASSERT_EQ(errorCodeOf(channelBind(client, 0x4000, peer)), 0);
+  ASSERT_EQ(errorCodeOf(refresh(client, 3600)), 0);
+  at(1000);  // channel expired at 600, cooled down at 900
+  tick();
+  EXPECT_EQ(events.routes,
+            (std::vector<std::string>{up(client, 0x4000, peer), down(client, 0x4000, peer)}));
+}
+
 TEST_F(CoreRoutesTest, RoutesGoDownBeforeTheAllocationEnds) {
   allocateOk(client);
   ASSERT_EQ(errorCodeOf(channelBind(client, 0x4000, peer)), 0);
