@@ -19,32 +19,22 @@ namespace {
 
 std::string errorText(int error) { return std::strerror(error < 0 ? -error : error); }
 
-__u32 addressOf(const protocol::Endpoint& endpoint) {
-  __u32 address = 0;
-  std::memcpy(&address, endpoint.address.bytes().data(), sizeof(address));
-  return address;
+// A hop in network byte order: this host's end and the other one.
+tp_hop hop(const protocol::Endpoint& local, const protocol::Endpoint& remote) {
+  tp_hop out{};
+  std::memcpy(&out.local_addr, local.address.bytes().data(), sizeof(out.local_addr));
+  std::memcpy(&out.remote_addr, remote.address.bytes().data(), sizeof(out.remote_addr));
+  out.local_port = htons(local.port);
+  out.remote_port = htons(remote.port);
+  return out;
 }
-
-__u16 portOf(const protocol::Endpoint& endpoint) { return htons(endpoint.port); }
 
 tp_to_peer_key toPeerKey(const ChannelRoute& route) {
-  tp_to_peer_key key{};
-  key.client_addr = addressOf(route.client);
-  key.server_addr = addressOf(route.server);
-  key.client_port = portOf(route.client);
-  key.server_port = portOf(route.server);
-  key.channel = htons(route.channel);
-  return key;
+  return {.client = hop(route.server, route.client), .channel = htons(route.channel), .pad = 0};
 }
 
-tp_to_client_key toClientKey(const ChannelRoute& route) {
-  tp_to_client_key key{};
-  key.relay_addr = addressOf(route.relay);
-  key.peer_addr = addressOf(route.peer);
-  key.relay_port = portOf(route.relay);
-  key.peer_port = portOf(route.peer);
-  return key;
-}
+// The to_client map's key: the peer's hop.
+tp_hop peerHop(const ChannelRoute& route) { return hop(route.relay, route.peer); }
 
 bool allIpv4(const ChannelRoute& route) {
   return route.client.address.isV4() && route.server.address.isV4() && route.relay.address.isV4() &&
@@ -146,19 +136,16 @@ bool EbpfFastPath::install(const ChannelRoute& route) {
   if (!allIpv4(route)) {
     return false;
   }
+  // Each direction's value is the other direction's hop.
   const tp_to_peer_key peer_key = toPeerKey(route);
-  tp_to_peer_value peer_value{};
-  peer_value.relay_addr = addressOf(route.relay);
-  peer_value.peer_addr = addressOf(route.peer);
-  peer_value.relay_port = portOf(route.relay);
-  peer_value.peer_port = portOf(route.peer);
-  const tp_to_client_key client_key = toClientKey(route);
-  tp_to_client_value client_value{};
-  client_value.server_addr = addressOf(route.server);
-  client_value.client_addr = addressOf(route.client);
-  client_value.server_port = portOf(route.server);
-  client_value.client_port = portOf(route.client);
-  client_value.channel = htons(route.channel);
+  const tp_hop client_key = peerHop(route);
+  const tp_to_peer_value peer_value{.peer = client_key, .packets = 0, .bytes = 0};
+  const tp_to_client_value client_value{.client = peer_key.client,
+                                        .channel = peer_key.channel,
+                                        .pad = 0,
+                                        .pad2 = 0,
+                                        .packets = 0,
+                                        .bytes = 0};
   const int to_peer = bpf_map__fd(skeleton_->maps.to_peer);
   const int to_client = bpf_map__fd(skeleton_->maps.to_client);
   if (bpf_map_update_elem(to_peer, &peer_key, &peer_value, BPF_ANY) != 0) {
@@ -176,7 +163,7 @@ void EbpfFastPath::remove(const ChannelRoute& route) {
     return;
   }
   const tp_to_peer_key peer_key = toPeerKey(route);
-  const tp_to_client_key client_key = toClientKey(route);
+  const tp_hop client_key = peerHop(route);
   (void)bpf_map_delete_elem(bpf_map__fd(skeleton_->maps.to_peer), &peer_key);
   (void)bpf_map_delete_elem(bpf_map__fd(skeleton_->maps.to_client), &client_key);
 }
@@ -186,7 +173,7 @@ std::optional<ChannelCounts> EbpfFastPath::counts(const ChannelRoute& route) con
     return std::nullopt;
   }
   const tp_to_peer_key peer_key = toPeerKey(route);
-  const tp_to_client_key client_key = toClientKey(route);
+  const tp_hop client_key = peerHop(route);
   tp_to_peer_value peer_value{};
   tp_to_client_value client_value{};
   if (bpf_map_lookup_elem(bpf_map__fd(skeleton_->maps.to_peer), &peer_key, &peer_value) != 0 ||
@@ -210,10 +197,7 @@ ChannelCounts EbpfFastPath::totals() const {
     return sum;
   }
   for (const tp_totals& cpu : per_cpu) {
-    sum.to_peer_packets += cpu.to_peer_packets;
-    sum.to_peer_bytes += cpu.to_peer_bytes;
-    sum.to_client_packets += cpu.to_client_packets;
-    sum.to_client_bytes += cpu.to_client_bytes;
+    sum += {cpu.to_peer_packets, cpu.to_peer_bytes, cpu.to_client_packets, cpu.to_client_bytes};
   }
   return sum;
 }

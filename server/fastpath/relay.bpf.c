@@ -39,7 +39,7 @@ struct {
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, TURNPIKE_FAST_PATH_MAX_CHANNELS);
-  __type(key, struct tp_to_client_key);
+  __type(key, struct tp_hop);  // the peer's hop
   __type(value, struct tp_to_client_value);
 } to_client SEC(".maps");
 
@@ -74,10 +74,10 @@ static __always_inline __u16 ipChecksum(struct iphdr* ip) {
   return (__u16)~sum;
 }
 
-// Rewrites the IPv4 and UDP headers of the (already resized) packet. The UDP checksum is left
-// at 0, which IPv4 allows (RFC 768).
-static __always_inline int rewriteHeaders(struct __sk_buff* skb, __u32 saddr, __u16 sport,
-                                          __u32 daddr, __u16 dport, __u16 udp_length) {
+// Rewrites the IPv4 and UDP headers of the (already resized) packet to leave on `hop`. The UDP
+// checksum is left at 0, which IPv4 allows (RFC 768).
+static __always_inline int rewriteHeaders(struct __sk_buff* skb, const struct tp_hop* hop,
+                                          __u16 udp_length) {
   void* data = (void*)(long)skb->data;
   void* end = (void*)(long)skb->data_end;
   struct iphdr* ip = data + L3_OFFSET;
@@ -85,13 +85,13 @@ static __always_inline int rewriteHeaders(struct __sk_buff* skb, __u32 saddr, __
   if ((void*)(udp + 1) > end) {
     return -1;
   }
-  ip->saddr = saddr;
-  ip->daddr = daddr;
+  ip->saddr = hop->local_addr;
+  ip->daddr = hop->remote_addr;
   ip->tot_len = bpf_htons(udp_length + sizeof(struct iphdr));
   ip->check = 0;
   ip->check = ipChecksum(ip);
-  udp->source = sport;
-  udp->dest = dport;
+  udp->source = hop->local_port;
+  udp->dest = hop->remote_port;
   udp->len = bpf_htons(udp_length);
   udp->check = 0;
   return 0;
@@ -136,19 +136,16 @@ static __always_inline int clientToPeer(struct __sk_buff* skb, struct iphdr* ip,
     return NOT_MINE;
   }
   struct tp_to_peer_key key = {};
-  key.client_addr = ip->saddr;
-  key.server_addr = ip->daddr;
-  key.client_port = udp->source;
-  key.server_port = udp->dest;
+  key.client.local_addr = ip->daddr;
+  key.client.remote_addr = ip->saddr;
+  key.client.local_port = udp->dest;
+  key.client.remote_port = udp->source;
   key.channel = bpf_htons(((__u16)header[0] << 8) | header[1]);
   struct tp_to_peer_value* route = bpf_map_lookup_elem(&to_peer, &key);
   if (route == 0) {
     return NOT_MINE;
   }
-  const __u32 relay_addr = route->relay_addr;
-  const __u32 peer_addr = route->peer_addr;
-  const __u16 relay_port = route->relay_port;
-  const __u16 peer_port = route->peer_port;
+  const struct tp_hop out = route->peer;
   __sync_fetch_and_add(&route->packets, 1);
   __sync_fetch_and_add(&route->bytes, data_length);
   struct tp_totals* sum = cpuTotals();
@@ -161,7 +158,7 @@ static __always_inline int clientToPeer(struct __sk_buff* skb, struct iphdr* ip,
   if (bpf_skb_adjust_room(skb, -4, BPF_ADJ_ROOM_NET, 0) != 0) {
     return TC_ACT_SHOT;
   }
-  if (rewriteHeaders(skb, relay_addr, relay_port, peer_addr, peer_port, data_length + 8) != 0) {
+  if (rewriteHeaders(skb, &out, data_length + 8) != 0) {
     return TC_ACT_SHOT;
   }
   return forward(skb);
@@ -169,11 +166,11 @@ static __always_inline int clientToPeer(struct __sk_buff* skb, struct iphdr* ip,
 
 static __always_inline int peerToClient(struct __sk_buff* skb, struct iphdr* ip,
                                         struct udphdr* udp) {
-  struct tp_to_client_key key = {};
-  key.relay_addr = ip->daddr;
-  key.peer_addr = ip->saddr;
-  key.relay_port = udp->dest;
-  key.peer_port = udp->source;
+  struct tp_hop key = {};
+  key.local_addr = ip->daddr;
+  key.remote_addr = ip->saddr;
+  key.local_port = udp->dest;
+  key.remote_port = udp->source;
   struct tp_to_client_value* route = bpf_map_lookup_elem(&to_client, &key);
   if (route == 0) {
     return TC_ACT_OK;
@@ -183,10 +180,7 @@ static __always_inline int peerToClient(struct __sk_buff* skb, struct iphdr* ip,
     return TC_ACT_OK;
   }
   const __u16 data_length = udp_length - 8;
-  const __u32 server_addr = route->server_addr;
-  const __u32 client_addr = route->client_addr;
-  const __u16 server_port = route->server_port;
-  const __u16 client_port = route->client_port;
+  const struct tp_hop out = route->client;
   const __u16 channel = bpf_ntohs(route->channel);
   __sync_fetch_and_add(&route->packets, 1);
   __sync_fetch_and_add(&route->bytes, data_length);
@@ -198,8 +192,7 @@ static __always_inline int peerToClient(struct __sk_buff* skb, struct iphdr* ip,
   if (bpf_skb_adjust_room(skb, 4, BPF_ADJ_ROOM_NET, 0) != 0) {
     return TC_ACT_SHOT;
   }
-  if (rewriteHeaders(skb, server_addr, server_port, client_addr, client_port, udp_length + 4) !=
-      0) {
+  if (rewriteHeaders(skb, &out, udp_length + 4) != 0) {
     return TC_ACT_SHOT;
   }
   const __u8 header[4] = {channel >> 8, channel & 0xFF, data_length >> 8, data_length & 0xFF};

@@ -7,41 +7,35 @@
 
 #define TURNPIKE_FAST_PATH_MAX_CHANNELS 262144
 
-/* ChannelData from a client (5-tuple on the listener side) on a channel. */
+/* One hop of a relayed datagram, as this host sees it: its own address and port (the listener,
+ * or the relay port) and the other end's (the client, or the peer). A datagram arriving on one
+ * hop leaves on the other, from `local` to `remote`. */
+struct tp_hop {
+  __u32 local_addr;
+  __u32 remote_addr;
+  __u16 local_port;
+  __u16 remote_port;
+};
+
+/* ChannelData from a client on a channel -> the relay hop it leaves on. */
 struct tp_to_peer_key {
-  __u32 client_addr;
-  __u32 server_addr;
-  __u16 client_port;
-  __u16 server_port;
+  struct tp_hop client;
   __u16 channel;
   __u16 pad;
 };
 
 struct tp_to_peer_value {
-  __u32 relay_addr;
-  __u32 peer_addr;
-  __u16 relay_port;
-  __u16 peer_port;
-  __u32 pad;
+  struct tp_hop peer;
   __u64 packets; /* relayed by the kernel, counted there */
   __u64 bytes;   /* application data */
 };
 
-/* A datagram from the bound peer to the relay port. */
-struct tp_to_client_key {
-  __u32 relay_addr;
-  __u32 peer_addr;
-  __u16 relay_port;
-  __u16 peer_port;
-};
-
+/* A datagram from the bound peer to the relay port -> the client hop and channel it leaves on. */
 struct tp_to_client_value {
-  __u32 server_addr;
-  __u32 client_addr;
-  __u16 server_port;
-  __u16 client_port;
+  struct tp_hop client;
   __u16 channel;
   __u16 pad;
+  __u32 pad2;
   __u64 packets;
   __u64 bytes;
 };
