@@ -307,7 +307,8 @@ class Core {
   // they outnumber the live ones, so churn cannot grow the heap past ~2 entries per allocation.
   using Deadline = std::pair<MonotonicTime, std::uint64_t>;
   std::vector<Deadline> deadlines_;
-  [[nodiscard]] bool isLive(const Deadline& entry) const;
+  // The allocation an entry is for, when the entry is still its live one.
+  [[nodiscard]] Allocation* liveAllocation(const Deadline& entry) const;
   void compactDeadlines();
   // Brings each channel's `routed` in line with whether it may bypass the core now, announcing
   // each change (CoreConfig::announce_routes).

@@ -341,9 +341,10 @@ void Core::schedule(Allocation& allocation) {
   }
 }
 
-bool Core::isLive(const Deadline& entry) const {
+Allocation* Core::liveAllocation(const Deadline& entry) const {
   const auto it = allocations_.find(entry.second);
-  return it != allocations_.end() && it->second->scheduled == entry.first;
+  return it != allocations_.end() && it->second->scheduled == entry.first ? it->second.get()
+                                                                          : nullptr;
 }
 
 void Core::compactDeadlines() {
@@ -353,7 +354,8 @@ void Core::compactDeadlines() {
   if (deadlines_.size() <= 2 * allocations_.size() + kSlack) {
     return;
   }
-  std::erase_if(deadlines_, [this](const Deadline& entry) { return !isLive(entry); });
+  std::erase_if(deadlines_,
+                [this](const Deadline& entry) { return liveAllocation(entry) == nullptr; });
   std::ranges::make_heap(deadlines_, std::greater<>{});
 }
 
@@ -440,11 +442,12 @@ void Core::onTimer(MonotonicTime now) {
     std::ranges::pop_heap(deadlines_, std::greater<>{});
     const Deadline entry = deadlines_.back();
     deadlines_.pop_back();
-    if (!isLive(entry)) {
+    Allocation* live = liveAllocation(entry);
+    if (live == nullptr) {
       continue;  // ended, or a later entry for it is the live one
     }
+    Allocation& allocation = *live;
     const std::uint64_t id = entry.second;
-    Allocation& allocation = *allocations_.at(id);
     if (allocation.expires <= now) {
       endAllocation(id, AllocationEnd::kExpired, now);  // RFC 8656 section 7: lifetime over
       continue;
