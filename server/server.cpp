@@ -28,8 +28,6 @@ std::uint64_t steadyNowNanoseconds() {
                                         .count());
 }
 
-}  // namespace
-
 // One UDP allocation holds one file descriptor: raise the soft limit to the hard one (the
 // default soft limit, 1024, would cap a server near a thousand allocations). Returns the limit.
 std::uint64_t raiseOpenFileLimit() {
@@ -48,6 +46,12 @@ std::uint64_t raiseOpenFileLimit() {
   }
   return limit.rlim_cur;
 }
+
+std::uint64_t portsPerAddress(const RelayConfig& relay) {
+  return static_cast<std::uint64_t>(relay.port_max - relay.port_min) + 1;
+}
+
+}  // namespace
 
 std::size_t workerCountFor(std::uint32_t threads) {
   if (threads != 0) {
@@ -79,11 +83,9 @@ std::expected<void, std::string> Server::start() {
            relay.advertised == relay.local ? "" : " advertised as " + relay.advertised.toString(),
            " ports ", config_.relay.port_min, "-", config_.relay.port_max);
   }
-  const std::uint64_t fds = raiseOpenFileLimit();
-  const std::uint64_t ports_per_address =
-      shared_->relays.empty() ? 0 : config_.relay.port_max - config_.relay.port_min + 1;
-  TP_LOG(kInfo, "capacity: ", fds, " file descriptors, ", ports_per_address,
-         " relay ports per relay address x ", shared_->relays.size(),
+  TP_LOG(kInfo, "capacity: ", raiseOpenFileLimit(), " file descriptors, ",
+         portsPerAddress(config_.relay), " relay ports per relay address x ",
+         shared_->relays.size(),
          " (each UDP allocation holds one port and one descriptor, a TCP/TLS one two "
          "descriptors)");
   startFastPath();
@@ -270,16 +272,9 @@ ServerTotals Server::totals() const {
   totals.reloads_succeeded = reloads_succeeded_.load();
   totals.reloads_failed = reloads_failed_.load();
   if (shared_ != nullptr) {
-    totals.relay_port_capacity =
-        static_cast<std::uint64_t>(config_.relay.port_max - config_.relay.port_min + 1) *
-        shared_->relays.size();
+    totals.relay_port_capacity = portsPerAddress(config_.relay) * shared_->relays.size();
     if (shared_->fast_path != nullptr) {
-      const fastpath::ChannelCounts kernel = shared_->fast_path->totals();
-      totals.fast_path = true;
-      totals.fast_path_to_peer_packets = kernel.to_peer_packets;
-      totals.fast_path_to_peer_bytes = kernel.to_peer_bytes;
-      totals.fast_path_to_client_packets = kernel.to_client_packets;
-      totals.fast_path_to_client_bytes = kernel.to_client_bytes;
+      totals.fast_path = shared_->fast_path->totals();
     }
   }
   for (const auto& worker : workers_) {

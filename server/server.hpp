@@ -5,11 +5,13 @@
 #include <atomic>
 #include <expected>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "server/config/config.hpp"
+#include "server/fastpath/ebpf_fast_path.hpp"
 #include "server/worker.hpp"
 
 namespace turnpike::server {
@@ -26,12 +28,8 @@ struct ServerTotals {
   std::uint64_t allocations_active = 0;
   std::uint64_t relay_ports_in_use = 0;
   std::uint64_t relay_port_capacity = 0;  // port range size x relay addresses
-  // The kernel fast path (fast_path: ebpf): whether it is on, and what it relayed.
-  bool fast_path = false;
-  std::uint64_t fast_path_to_peer_packets = 0;
-  std::uint64_t fast_path_to_peer_bytes = 0;
-  std::uint64_t fast_path_to_client_packets = 0;
-  std::uint64_t fast_path_to_client_bytes = 0;
+  // What the kernel fast path relayed; nullopt when it is off.
+  std::optional<fastpath::ChannelCounts> fast_path;
   // Allocate latency, summed over workers: per-bucket counts (not cumulative), count, sum.
   std::array<std::uint64_t, LatencyHistogram::kBounds.size()> allocate_buckets{};
   std::uint64_t allocate_count = 0;

@@ -116,11 +116,11 @@ std::string renderMetrics(const ServerTotals& totals, std::size_t workers, std::
        limit("unauthenticated_per_ip", core_sum(&protocol::CoreStats::unauthenticated_dropped)),
        limit("connections_total", static_cast<double>(totals.connections_total_rejected)),
        limit("connections_per_ip", static_cast<double>(totals.connections_per_ip_rejected))}));
-  families.push_back(family("turnpike_fast_path_enabled",
-                            "1 when fast_path: ebpf is loaded and relays bound channels in the "
-                            "kernel, else 0.",
-                            MetricType::Gauge,
-                            {metricSample(MetricType::Gauge, totals.fast_path ? 1.0 : 0.0)}));
+  const fastpath::ChannelCounts kernel = totals.fast_path.value_or(fastpath::ChannelCounts{});
+  families.push_back(
+      family("turnpike_fast_path_enabled",
+             "1 when fast_path: ebpf is loaded and relays bound channels in the kernel, else 0.",
+             MetricType::Gauge, {metricSample(MetricType::Gauge, totals.fast_path ? 1.0 : 0.0)}));
   const auto direction = [](const char* name, std::uint64_t value) {
     return metricSample(MetricType::Counter, static_cast<double>(value), {{"direction", name}});
   };
@@ -128,15 +128,15 @@ std::string renderMetrics(const ServerTotals& totals, std::size_t workers, std::
       "turnpike_fast_path_relayed_packets_total",
       "Packets the kernel fast path relayed (not in turnpike_relayed_packets_total), by direction.",
       MetricType::Counter,
-      {direction("to_peer", totals.fast_path_to_peer_packets),
-       direction("to_client", totals.fast_path_to_client_packets)}));
+      {direction("to_peer", kernel.to_peer_packets),
+       direction("to_client", kernel.to_client_packets)}));
   families.push_back(
       family("turnpike_fast_path_relayed_bytes_total",
              "Payload bytes the kernel fast path relayed (not in turnpike_relayed_bytes_total), by "
              "direction.",
              MetricType::Counter,
-             {direction("to_peer", totals.fast_path_to_peer_bytes),
-              direction("to_client", totals.fast_path_to_client_bytes)}));
+             {direction("to_peer", kernel.to_peer_bytes),
+              direction("to_client", kernel.to_client_bytes)}));
   families.push_back(family(
       "turnpike_relay_ports_capacity",
       "Relay ports in all: port range size times relay addresses (capacity: one per allocation).",
