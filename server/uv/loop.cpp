@@ -19,6 +19,19 @@ Loop::Loop() : loop_(new uv_loop_t), check_(new uv_check_t), async_(new uv_async
     throw std::bad_alloc();
   }
   slots_ = static_cast<std::byte*>(slots);
+  slot_headers_ = std::make_unique<mmsghdr[]>(kSlotCount);
+  slot_vectors_ = std::make_unique<iovec[]>(kSlotCount);
+  slot_sources_ = std::make_unique<sockaddr_storage[]>(kSlotCount);
+  for (std::size_t i = 0; i < kSlotCount; ++i) {
+    slot_vectors_[i] = {slots_ + i * kSlotSize, kSlotSize};
+    slot_headers_[i].msg_hdr = {.msg_name = &slot_sources_[i],
+                                .msg_namelen = sizeof(sockaddr_storage),
+                                .msg_iov = &slot_vectors_[i],
+                                .msg_iovlen = 1,
+                                .msg_control = nullptr,
+                                .msg_controllen = 0,
+                                .msg_flags = 0};
+  }
   uv_loop_init(loop_.get());
   uv_check_init(loop_.get(), check_);
   check_->data = this;
@@ -53,12 +66,20 @@ Loop::~Loop() {
   ::munmap(slots_, kSlotCount * kSlotSize);
 }
 
-std::size_t Loop::reserveSlots(std::size_t wanted) {
+std::span<mmsghdr> Loop::reserveSlots(std::size_t wanted) {
   wanted = std::min(wanted, kSlotCount);
   if (kSlotCount - slots_used_ < wanted) {
     flushAndRecycle();
   }
-  return slots_used_;
+  return {&slot_headers_[slots_used_], wanted};
+}
+
+void Loop::commitSlots(std::size_t used) {
+  // recvmmsg wrote the source length of each filled header.
+  for (std::size_t i = slots_used_; i < slots_used_ + used; ++i) {
+    slot_headers_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+  }
+  slots_used_ += used;
 }
 
 void Loop::flushAndRecycle() {

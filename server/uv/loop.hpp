@@ -8,12 +8,14 @@
 // only the pages datagrams touch become resident.
 #pragma once
 
+#include <sys/socket.h>
 #include <uv.h>
 
 #include <array>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "protocol/stun/byte_io.hpp"
@@ -32,14 +34,14 @@ class Loop {
   Loop& operator=(const Loop&) = delete;
 
   [[nodiscard]] uv_loop_t* get() { return loop_.get(); }
-  // Up to `wanted` free receive slots, contiguous; runs the flush hook and recycles every slot
-  // first when fewer are left. Call only outside datagram callbacks (before a read). Then
-  // commitSlots() with the number actually filled.
-  [[nodiscard]] std::size_t reserveSlots(std::size_t wanted);
-  [[nodiscard]] protocol::MutableBytes slot(std::size_t index) {
-    return {slots_ + index * kSlotSize, kSlotSize};
-  }
-  void commitSlots(std::size_t used) { slots_used_ += used; }
+  // recvmmsg headers for `wanted` free receive slots, contiguous (each header's iovec is its slot,
+  // its msg_name a source address buffer: built once, not per read); runs the flush hook and
+  // recycles every slot first when fewer are left. Call only outside datagram callbacks (before
+  // a read). Then commitSlots() with the number actually filled.
+  [[nodiscard]] std::span<mmsghdr> reserveSlots(std::size_t wanted);
+  // Marks `used` reserved slots filled (their data and source addresses stay valid until the
+  // iteration ends) and resets the source lengths recvmmsg wrote, for the next read.
+  void commitSlots(std::size_t used);
 
   // Called at the end of every loop iteration, and when the receive slots run out: the owner
   // sends what it queued. Data in the slots stays valid until the hook has returned.
@@ -72,6 +74,10 @@ class Loop {
 
   std::byte* slots_ = nullptr;  // kSlotCount * kSlotSize, mmap'ed
   std::size_t slots_used_ = 0;
+  // Per slot: the recvmmsg header, its iovec and the source address it receives.
+  std::unique_ptr<mmsghdr[]> slot_headers_;
+  std::unique_ptr<iovec[]> slot_vectors_;
+  std::unique_ptr<sockaddr_storage[]> slot_sources_;
   std::function<void()> flush_hook_;
   uv_check_t* check_ = nullptr;
   uv_async_t* async_ = nullptr;

@@ -90,45 +90,34 @@ void UdpSocket::onPoll(uv_poll_t* poll, int status, int events) {
 void UdpSocket::receive() {
   // One call per wake-up: the poll is level-triggered, so what is left is read on the next
   // iteration, after other sockets had their turn and the queued sends went out.
-  const std::size_t first = loop_.reserveSlots(kReceiveBatch);
-  std::array<mmsghdr, kReceiveBatch> messages;          // NOLINT: filled below
-  std::array<iovec, kReceiveBatch> vectors;             // NOLINT
-  std::array<sockaddr_storage, kReceiveBatch> sources;  // NOLINT
-  for (std::size_t i = 0; i < kReceiveBatch; ++i) {
-    const protocol::MutableBytes slot = loop_.slot(first + i);
-    vectors[i] = {slot.data(), slot.size()};
-    messages[i].msg_hdr = {.msg_name = &sources[i],
-                           .msg_namelen = sizeof(sockaddr_storage),
-                           .msg_iov = &vectors[i],
-                           .msg_iovlen = 1,
-                           .msg_control = nullptr,
-                           .msg_controllen = 0,
-                           .msg_flags = 0};
-  }
-  const int count = ::recvmmsg(fd_, messages.data(), kReceiveBatch, MSG_DONTWAIT, nullptr);
+  const std::span<mmsghdr> messages = loop_.reserveSlots(kReceiveBatch);
+  const int count = ::recvmmsg(fd_, messages.data(), static_cast<unsigned>(messages.size()),
+                               MSG_DONTWAIT, nullptr);
   ++counters_.receive_calls;
   if (count <= 0) {
     return;  // EAGAIN (another worker's socket took it), EINTR, or a transient ICMP error
   }
+  // Filled slots stay the loop's until the iteration ends; only the lengths are reset.
   loop_.commitSlots(static_cast<std::size_t>(count));
   bool alive = true;
   alive_ = &alive;
-  for (std::size_t i = 0; i < static_cast<std::size_t>(count); ++i) {
+  for (const mmsghdr& message : messages.first(static_cast<std::size_t>(count))) {
     ++counters_.received;
-    const msghdr& header = messages[i].msg_hdr;
+    const msghdr& header = message.msg_hdr;
     if ((header.msg_flags & MSG_TRUNC) != 0) {
       ++counters_.truncated;
       continue;
     }
-    const protocol::ConstBytes data(static_cast<const std::byte*>(vectors[i].iov_base),
-                                    messages[i].msg_len);
-    callbacks_.onDatagram(*this, data,
-                          fromSockaddr(reinterpret_cast<const sockaddr*>(&sources[i])));  // NOLINT
+    const protocol::ConstBytes data(static_cast<const std::byte*>(header.msg_iov->iov_base),
+                                    message.msg_len);
+    callbacks_.onDatagram(*this, data, fromSockaddr(static_cast<const sockaddr*>(header.msg_name)));
     if (!alive) {
-      return;  // the callback destroyed this socket
+      break;  // the callback destroyed this socket
     }
   }
-  alive_ = nullptr;
+  if (alive) {
+    alive_ = nullptr;
+  }
 }
 
 void UdpSocket::send(const protocol::Endpoint& destination,
