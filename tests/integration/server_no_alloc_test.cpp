@@ -29,6 +29,7 @@
 #include "server/config/config.hpp"
 #include "server/log.hpp"
 #include "server/server.hpp"
+#include "server/uv/handles.hpp"
 #include "tests/integration/server_fixture.hpp"
 #include "tests/integration/turn_client.hpp"
 
@@ -51,14 +52,6 @@ constexpr std::size_t kReceiveBufferSize = 65536;
 const TurnCredentials kAlice{"alice", "wonderland"};
 
 enum class Framing : std::uint8_t { kChannelData, kIndications };
-
-sockaddr_in toSockaddr(const Endpoint& endpoint) {
-  sockaddr_in out{};
-  out.sin_family = AF_INET;
-  out.sin_port = htons(endpoint.port);
-  std::memcpy(&out.sin_addr, endpoint.address.bytes().data(), 4);
-  return out;
-}
 
 std::uint16_t load16(const std::byte* p) {
   return static_cast<std::uint16_t>((std::to_integer<unsigned>(p[0]) << 8U) |
@@ -116,7 +109,8 @@ class RawRelay {
         stream_(stream),
         framing_(framing),
         peer_fd_(peer_fd),
-        relayed_(toSockaddr(relayed)),
+        relayed_(relayed),
+        relayed_address_length_(server::uv::writeSockaddr(relayed, relayed_address_)),
         payload_(patternPayload(kPayloadSize)),
         from_peer_(payload_),
         receive_buffer_(kReceiveBufferSize),
@@ -189,8 +183,8 @@ class RawRelay {
   void sendToClient(std::uint32_t sequence) {
     store32(from_peer_.data(), sequence | kToClient);
     const ssize_t sent = ::sendto(peer_fd_, from_peer_.data(), from_peer_.size(), 0,
-                                  reinterpret_cast<const sockaddr*>(&relayed_),  // NOLINT
-                                  sizeof(relayed_));
+                                  reinterpret_cast<const sockaddr*>(&relayed_address_),  // NOLINT
+                                  relayed_address_length_);
     if (sent == static_cast<ssize_t>(from_peer_.size())) {
       ++results_.sent_to_client;
     } else {
@@ -250,7 +244,7 @@ class RawRelay {
 
   void readPeer() {
     while (true) {
-      sockaddr_in source{};
+      sockaddr_storage source{};
       socklen_t length = sizeof(source);
       const ssize_t n = ::recvfrom(peer_fd_, receive_buffer_.data(), receive_buffer_.size(),
                                    MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&source),  // NOLINT
@@ -258,8 +252,8 @@ class RawRelay {
       if (n < 0) {
         return;  // EAGAIN: all read
       }
-      if (source.sin_port != relayed_.sin_port ||
-          source.sin_addr.s_addr != relayed_.sin_addr.s_addr) {
+      if (server::uv::fromSockaddr(reinterpret_cast<const sockaddr*>(&source)) !=  // NOLINT
+          relayed_) {
         ++results_.malformed;  // not from the relayed address
         continue;
       }
@@ -343,7 +337,9 @@ class RawRelay {
   bool stream_;
   Framing framing_;
   int peer_fd_;
-  sockaddr_in relayed_;
+  Endpoint relayed_;                    // where the peer sends, and what it must hear from
+  sockaddr_storage relayed_address_{};  // the same, for sendto
+  socklen_t relayed_address_length_;
   Bytes payload_;                // the pattern; copies carry sequence numbers in bytes 0-3
   Bytes to_peer_;                // ChannelData or a Send indication, sent again and again
   std::size_t sequence_at_ = 0;  // where the payload starts in to_peer_
@@ -460,14 +456,15 @@ class ServerNoAllocationTest : public ::testing::TestWithParam<int> {
 // (the libuv handle, the TcpConnection), and nothing else runs in the window.
 TEST_P(ServerNoAllocationTest, CounterSeesTheWorkersAllocations) {
   const Bytes binding = buildMessage(randomTransactionId());
-  const sockaddr_in server = toSockaddr(endpoint_);
+  sockaddr_storage server{};
+  const socklen_t server_length = server::uv::writeSockaddr(endpoint_, server);
   std::array<std::byte, 512> answer{};
   ssize_t answered = -1;
   const UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   ASSERT_TRUE(fd.valid());
   const std::size_t allocations = allocationsDuring([&] {
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&server),  // NOLINT
-                  sizeof(server)) != 0 ||
+                  server_length) != 0 ||
         ::send(fd.get(), binding.data(), binding.size(), MSG_NOSIGNAL) !=
             static_cast<ssize_t>(binding.size())) {
       return;
