@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "protocol/stun/byte_io.hpp"
+#include "protocol/stun/message.hpp"
 #include "protocol/stun/types.hpp"
 #include "protocol/turn/channel_data.hpp"
 #include "server/config/config.hpp"
@@ -52,37 +54,6 @@ constexpr std::size_t kReceiveBufferSize = 65536;
 const TurnCredentials kAlice{"alice", "wonderland"};
 
 enum class Framing : std::uint8_t { kChannelData, kIndications };
-
-std::uint16_t load16(const std::byte* p) {
-  return static_cast<std::uint16_t>((std::to_integer<unsigned>(p[0]) << 8U) |
-                                    std::to_integer<unsigned>(p[1]));
-}
-
-std::uint32_t load32(const std::byte* p) {
-  return (static_cast<std::uint32_t>(load16(p)) << 16U) | load16(p + 2);
-}
-
-void store32(std::byte* p, std::uint32_t value) {
-  for (int i = 0; i < 4; ++i) {
-    p[i] = static_cast<std::byte>(value >> (8U * static_cast<unsigned>(3 - i)));
-  }
-}
-
-// The value of the first attribute `type` of a STUN message, walked by hand; empty when absent.
-protocol::ConstBytes stunAttribute(protocol::ConstBytes message, std::uint16_t type) {
-  std::size_t at = protocol::kHeaderSize;
-  while (at + 4 <= message.size()) {
-    const std::uint16_t length = load16(message.data() + at + 2);
-    if (at + 4 + length > message.size()) {
-      break;
-    }
-    if (load16(message.data() + at) == type) {
-      return message.subspan(at + 4, length);
-    }
-    at += 4 + ((length + 3U) & ~3U);
-  }
-  return {};
-}
 
 // What one run relayed; plain counters, filled in the measured window without allocating.
 struct Results {
@@ -129,9 +100,10 @@ class RawRelay {
             b.addBytes(protocol::attr::kData, payload_);
           },
           protocol::messageType(protocol::Method::kSend, protocol::MessageClass::kIndication));
-      const auto data = stunAttribute(to_peer_, protocol::attr::kData);
-      EXPECT_EQ(data.size(), kPayloadSize);
-      sequence_at_ = static_cast<std::size_t>(data.data() - to_peer_.data());
+      const auto message = protocol::Message::parse(to_peer_);
+      const protocol::RawAttribute* data = message ? message->find(protocol::attr::kData) : nullptr;
+      EXPECT_EQ(data == nullptr ? 0U : data->length, kPayloadSize);
+      sequence_at_ = data == nullptr ? 0 : data->offset;
     }
   }
 
@@ -172,7 +144,7 @@ class RawRelay {
 
  private:
   void sendToPeer(std::uint32_t sequence) {
-    store32(to_peer_.data() + sequence_at_, sequence);
+    protocol::store32(to_peer_, sequence_at_, sequence);
     if (sendAllOnClient(to_peer_.data(), to_peer_.size())) {
       ++results_.sent_to_peer;
     } else {
@@ -181,7 +153,7 @@ class RawRelay {
   }
 
   void sendToClient(std::uint32_t sequence) {
-    store32(from_peer_.data(), sequence | kToClient);
+    protocol::store32(from_peer_, 0, sequence | kToClient);
     const ssize_t sent = ::sendto(peer_fd_, from_peer_.data(), from_peer_.size(), 0,
                                   reinterpret_cast<const sockaddr*>(&relayed_address_),  // NOLINT
                                   relayed_address_length_);
@@ -226,7 +198,7 @@ class RawRelay {
       ++results_.malformed;
       return;
     }
-    const std::uint32_t sequence = load32(payload.data());
+    const std::uint32_t sequence = protocol::load32(payload, 0);
     const std::uint32_t index = sequence & ~kToClient;
     const int sent = to_client ? results_.sent_to_client : results_.sent_to_peer;
     if (((sequence & kToClient) != 0) != to_client || index >= static_cast<std::uint32_t>(sent)) {
@@ -290,7 +262,7 @@ class RawRelay {
     std::size_t at = 0;
     while (stream_bytes_ - at >= protocol::kChannelDataHeaderSize) {
       const std::byte* frame = receive_buffer_.data() + at;
-      const std::size_t length = load16(frame + 2);
+      const std::size_t length = protocol::load16({frame, 4}, 2);
       const bool channel_data = (std::to_integer<unsigned>(frame[0]) & 0xC0U) == 0x40U;
       const std::size_t size =
           channel_data ? protocol::channelDataSize(length, true) : protocol::kHeaderSize + length;
@@ -313,9 +285,9 @@ class RawRelay {
   // indication, whichever this relay expects.
   void takeClientFrame(protocol::ConstBytes frame) {
     if (framing_ == Framing::kChannelData) {
-      const std::size_t length = frame.size() >= 4 ? load16(frame.data() + 2) : 0;
+      const std::size_t length = frame.size() >= 4 ? protocol::load16(frame, 2) : 0;
       if (frame.size() != protocol::channelDataSize(length, stream_) ||
-          load16(frame.data()) != kChannel) {
+          protocol::load16(frame, 0) != kChannel) {
         ++results_.malformed;
         return;
       }
@@ -324,13 +296,14 @@ class RawRelay {
     }
     const std::uint16_t data_indication =
         protocol::messageType(protocol::Method::kData, protocol::MessageClass::kIndication);
-    if (frame.size() < protocol::kHeaderSize || load16(frame.data()) != data_indication ||
-        load32(frame.data() + 4) != protocol::kMagicCookie ||
-        stunAttribute(frame, protocol::attr::kXorPeerAddress).empty()) {
+    const auto message = protocol::Message::parse(frame);
+    const protocol::RawAttribute* data = message ? message->find(protocol::attr::kData) : nullptr;
+    if (!message || message->type() != data_indication ||
+        !message->has(protocol::attr::kXorPeerAddress) || data == nullptr) {
       ++results_.malformed;
       return;
     }
-    takePayload(stunAttribute(frame, protocol::attr::kData), true);
+    takePayload(message->value(*data), true);
   }
 
   int client_fd_;
