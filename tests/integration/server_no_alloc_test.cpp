@@ -28,6 +28,7 @@
 #include "protocol/stun/message.hpp"
 #include "protocol/stun/types.hpp"
 #include "protocol/turn/channel_data.hpp"
+#include "protocol/turn/stream_framer.hpp"
 #include "server/config/config.hpp"
 #include "server/log.hpp"
 #include "server/server.hpp"
@@ -236,9 +237,9 @@ class RawRelay {
   // Reads everything waiting on the client's socket. False when the stream ended or failed.
   bool readClient() {
     while (true) {
-      std::byte* into = receive_buffer_.data() + (stream_ ? stream_bytes_ : 0);
-      const std::size_t room = receive_buffer_.size() - (stream_ ? stream_bytes_ : 0);
-      const ssize_t n = ::recv(client_fd_, into, room, MSG_DONTWAIT);
+      const protocol::MutableBytes into =
+          stream_ ? framer_.writableSpace() : protocol::MutableBytes(receive_buffer_);
+      const ssize_t n = ::recv(client_fd_, into.data(), into.size(), MSG_DONTWAIT);
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         return true;
       }
@@ -247,51 +248,44 @@ class RawRelay {
         return false;
       }
       if (!stream_) {
-        takeClientFrame({receive_buffer_.data(), static_cast<std::size_t>(n)});
+        takeClientFrame(into.first(static_cast<std::size_t>(n)));
         continue;
       }
-      stream_bytes_ += static_cast<std::size_t>(n);
+      framer_.commit(static_cast<std::size_t>(n));
       if (!takeStreamFrames()) {
         return false;
       }
     }
   }
 
-  // Takes the whole frames at the front of the stream buffer and keeps the rest for later.
+  // Takes the whole frames the framer has; it keeps the rest for later.
   bool takeStreamFrames() {
-    std::size_t at = 0;
-    while (stream_bytes_ - at >= protocol::kChannelDataHeaderSize) {
-      const std::byte* frame = receive_buffer_.data() + at;
-      const std::size_t length = protocol::load16({frame, 4}, 2);
-      const bool channel_data = (std::to_integer<unsigned>(frame[0]) & 0xC0U) == 0x40U;
-      const std::size_t size =
-          channel_data ? protocol::channelDataSize(length, true) : protocol::kHeaderSize + length;
-      if (size > receive_buffer_.size()) {
+    for (;;) {
+      const auto frame = framer_.next();
+      if (!frame) {
         ++results_.malformed;  // neither STUN nor ChannelData: the stream is lost
         return false;
       }
-      if (stream_bytes_ - at < size) {
-        break;
+      if (!*frame) {
+        return true;
       }
-      takeClientFrame({frame, size});
-      at += size;
+      takeClientFrame((*frame)->bytes);
     }
-    std::memmove(receive_buffer_.data(), receive_buffer_.data() + at, stream_bytes_ - at);
-    stream_bytes_ -= at;
-    return true;
   }
 
   // One datagram or stream frame from the server: ChannelData on our channel, or a Data
   // indication, whichever this relay expects.
   void takeClientFrame(protocol::ConstBytes frame) {
     if (framing_ == Framing::kChannelData) {
-      const std::size_t length = frame.size() >= 4 ? protocol::load16(frame, 2) : 0;
-      if (frame.size() != protocol::channelDataSize(length, stream_) ||
-          protocol::load16(frame, 0) != kChannel) {
+      // Exactly the header and Length bytes: no padding on a datagram; on the stream the framer
+      // has taken the padding off.
+      const auto channel_data = protocol::parseChannelData(frame);
+      if (!channel_data || channel_data->channel != kChannel ||
+          frame.size() != protocol::kChannelDataHeaderSize + channel_data->data.size()) {
         ++results_.malformed;
         return;
       }
-      takePayload(frame.subspan(4, length), true);
+      takePayload(channel_data->data, true);
       return;
     }
     const std::uint16_t data_indication =
@@ -317,8 +311,9 @@ class RawRelay {
   Bytes to_peer_;                // ChannelData or a Send indication, sent again and again
   std::size_t sequence_at_ = 0;  // where the payload starts in to_peer_
   Bytes from_peer_;
-  Bytes receive_buffer_;
-  std::size_t stream_bytes_ = 0;  // TCP: bytes of unfinished frames at the buffer's front
+  Bytes receive_buffer_;  // UDP: one datagram
+  // TCP: 64 KiB from the start, so it never grows (allocates) in the measured window.
+  protocol::StreamFramer framer_{protocol::StreamFramer::kMaxFrameSize, kReceiveBufferSize};
   std::vector<std::uint8_t> seen_at_peer_;
   std::vector<std::uint8_t> seen_at_client_;
   Results results_;
