@@ -237,18 +237,23 @@ void Driver::onPeer(std::size_t i) {
   }
 }
 
+// The frames are built once (header, zero payload and padding); a send rewrites only the first
+// kPayloadHeader bytes of each payload.
 void Driver::sendChannelData(Flow& flow, std::size_t i, std::size_t count, Clock::time_point now) {
   static std::vector<std::vector<std::byte>> frames;
   static std::vector<ConstBytes> views;
   const std::size_t size = protocol::channelDataSize(options_.payload, flow.conn.isStream());
   if (frames.size() < count) {
-    frames.resize(count, std::vector<std::byte>(size));
+    frames.resize(count);
   }
   views.clear();
   for (std::size_t k = 0; k < count; ++k) {
     std::vector<std::byte>& frame = frames[k];
-    frame.assign(size, std::byte{0});
-    protocol::writeChannelDataHeader(frame, kChannel, static_cast<std::uint16_t>(options_.payload));
+    if (frame.size() != size) {
+      frame.assign(size, std::byte{0});
+      protocol::writeChannelDataHeader(frame, kChannel,
+                                       static_cast<std::uint16_t>(options_.payload));
+    }
     encodePayload(std::span(frame).subspan(protocol::kChannelDataHeaderSize),
                   {.flow = i, .seq = flow.next_seq++, .sent_ns = now.time_since_epoch().count()});
     views.emplace_back(frame);
