@@ -97,6 +97,7 @@ class Driver {
   Errors errors_;
   TurnSteps steps_;
   int epoll_fd_;
+  std::array<epoll_event, 256> events_{};  // pollOnce's, cleared once rather than per call
   SslCtxPtr ssl_ctx_;
   std::vector<Flow> flows_;
   RelayCounters relay_;
@@ -167,15 +168,14 @@ void Driver::closeFlow(Flow& flow) {
 }
 
 void Driver::pollOnce(std::chrono::milliseconds wait) {
-  std::array<epoll_event, 256> events{};
   const auto before = Clock::now();
-  const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
+  const int n = ::epoll_wait(epoll_fd_, events_.data(), static_cast<int>(events_.size()),
                              static_cast<int>(wait.count()));
   if (n <= 0 && measuring_) {
     idle_ += Clock::now() - before;  // spinning with nothing to do (--busy-poll)
   }
   for (int k = 0; k < n; ++k) {
-    const std::uint64_t key = events[static_cast<std::size_t>(k)].data.u64;
+    const std::uint64_t key = events_[static_cast<std::size_t>(k)].data.u64;
     const std::size_t i = key >> 1U;
     if ((key & 1U) != 0) {
       onPeer(i);
