@@ -476,15 +476,11 @@ int Driver::runChurn() {
   const auto start = Clock::now();
   const auto end = start + std::chrono::duration_cast<Clock::duration>(
                                std::chrono::duration<double>(options_.seconds));
-  std::uint64_t cycles = 0;
   auto last_sweep = start;
   for (auto now = start; now < end + std::chrono::seconds(3); now = Clock::now()) {
     std::size_t active = 0;
     for (std::size_t i = 0; i < flows_.size(); ++i) {
       Flow& flow = flows_[i];
-      if (flow.step == Step::kDone) {
-        ++cycles;
-      }
       if (flow.step == Step::kDone || flow.step == Step::kFailed || flow.step == Step::kIdle) {
         closeFlow(flow);
         flow.step = Step::kIdle;
@@ -520,7 +516,6 @@ int Driver::runChurn() {
       static_cast<unsigned long long>(steps_.retransmissions), ownCpuSeconds() - cpu_start,
       server_cpu,
       steps_.allocated == 0 ? 0.0 : server_cpu * 1e6 / static_cast<double>(steps_.allocated));
-  (void)cycles;
   // 508 is the server saying its relay ports are all taken: a result, not a failure.
   const std::uint64_t capacity = errors_.code(protocol::error::kInsufficientCapacity);
   return steps_.allocated > 0 && errors_.total() == capacity ? 0 : 1;
