@@ -43,11 +43,7 @@ class Driver {
  public:
   explicit Driver(const Options& options)
       : options_(options),
-        steps_(credentials_, errors_,
-               {.lifetime = options.lifetime,
-                .rto = std::chrono::milliseconds(500),
-                .max_transmissions = 5,
-                .stream_timeout = std::chrono::milliseconds(5000)}),
+        steps_(credentials_, errors_, {.lifetime = options.lifetime}),
         epoll_fd_(::epoll_create1(0)),
         ssl_ctx_(options.transport == Transport::kTls ? makeClientTlsContext() : nullptr) {
     const auto credential =
