@@ -119,6 +119,10 @@ class TurnSteps {
  private:
   void sendNew(Flow& flow, Clock::time_point now);
   void transmit(Flow& flow, Clock::time_point now);
+  // A new transaction ID in flow.tid and a builder for the request in buffer_.
+  [[nodiscard]] protocol::MessageBuilder startRequest(Flow& flow, protocol::Method method);
+  // The finished request into flow.request, for sending and resending.
+  static void keepRequest(Flow& flow, const protocol::MessageBuilder& builder);
   void buildAllocate(Flow& flow, bool authenticated);
   void buildChannelBind(Flow& flow);
   void buildRefresh(Flow& flow, std::uint32_t lifetime);
