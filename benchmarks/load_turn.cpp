@@ -70,8 +70,7 @@ void TurnSteps::begin(Flow& flow, bool bare, Clock::time_point now) {
     flow.request.assign(kBareSetupSize, std::byte{0});
     std::memcpy(flow.request.data(), kBareMagic.data(), kBareMagic.size());
     protocol::store16(flow.request, kBareMagic.size(), flow.peer.port);
-    flow.transmissions = 0;
-    transmit(flow, now);
+    sendNew(flow, now);
     return;
   }
   flow.step = Step::kChallenge;
