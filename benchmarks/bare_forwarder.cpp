@@ -36,14 +36,17 @@
 #include <unordered_map>
 #include <vector>
 
+#include "benchmarks/bare_setup.hpp"
+
 namespace {
 
 constexpr std::size_t kBatch = 64;
 constexpr std::size_t kMaxDatagram = 2048;
-constexpr std::array<std::uint8_t, 8> kMagic{'T', 'P', 'B', 'A', 'R', 'E', 1, 0};
-constexpr std::size_t kSetupSize = kMagic.size() + 2;
+using turnpike::bench::kBareMagic;
+using turnpike::bench::kBareSetupSize;
+using turnpike::bench::kChannel;
+
 constexpr std::uint64_t kListenerKey = ~std::uint64_t{0};
-constexpr std::uint16_t kChannel = 0x4000;
 
 volatile sig_atomic_t g_stop = 0;
 void onSignal(int /*signal*/) { g_stop = 1; }
@@ -129,7 +132,8 @@ class Forwarder {
       for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
         const std::size_t size = batch_.headers[i].msg_len;
         const std::uint8_t* data = batch_.data[i].data();
-        if (size == kSetupSize && std::memcmp(data, kMagic.data(), kMagic.size()) == 0) {
+        if (size == kBareSetupSize &&
+            std::memcmp(data, kBareMagic.data(), kBareMagic.size()) == 0) {
           setup(batch_.from[i], static_cast<std::uint16_t>((data[8] << 8U) | data[9]));
           continue;
         }
@@ -221,8 +225,8 @@ class Forwarder {
       relays_.push_back(std::move(relay));
     }
     const Relay& relay = relays_[it->second];
-    std::array<std::uint8_t, kSetupSize> answer{};
-    std::memcpy(answer.data(), kMagic.data(), kMagic.size());
+    std::array<std::uint8_t, kBareSetupSize> answer{};
+    std::memcpy(answer.data(), kBareMagic.data(), kBareMagic.size());
     answer[8] = static_cast<std::uint8_t>(relay.port >> 8U);
     answer[9] = static_cast<std::uint8_t>(relay.port);
     sockaddr_in to = client;
