@@ -128,7 +128,6 @@ class Forwarder {
         return;
       }
       touched_.clear();
-      replies_.clear();
       for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
         const std::size_t size = batch_.headers[i].msg_len;
         const std::uint8_t* data = batch_.data[i].data();
@@ -162,7 +161,6 @@ class Forwarder {
         relay.out.clear();
         relay.out_iov.clear();
       }
-      flushReplies();
       if (static_cast<std::size_t>(n) < kBatch) {
         return;
       }
@@ -176,7 +174,6 @@ class Forwarder {
       if (n <= 0) {
         return;
       }
-      replies_.clear();
       for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
         const std::size_t size = batch_.headers[i].msg_len;  // from the peer: connected
         auto& header = headers_[i];
