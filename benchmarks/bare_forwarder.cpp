@@ -70,21 +70,28 @@ struct Relay {
   std::vector<iovec> out_iov;
 };
 
-// The batch's datagrams and their sources (recvmmsg into these).
+// The batch's datagrams and their sources (recvmmsg into these). The headers point into the
+// batch once and for all; recvmmsg only writes msg_len, msg_flags and msg_namelen.
 struct Batch {
   std::array<std::array<std::uint8_t, kMaxDatagram>, kBatch> data{};
   std::array<sockaddr_in, kBatch> from{};
   std::array<iovec, kBatch> iov{};
   std::array<mmsghdr, kBatch> headers{};
 
-  int receive(int fd) {
+  Batch() {
     for (std::size_t i = 0; i < kBatch; ++i) {
       iov[i] = {data[i].data(), data[i].size()};
-      headers[i] = {};
       headers[i].msg_hdr.msg_name = &from[i];
-      headers[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
       headers[i].msg_hdr.msg_iov = &iov[i];
       headers[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+
+  int receive(int fd) {
+    for (mmsghdr& header : headers) {
+      header.msg_hdr.msg_namelen = sizeof(sockaddr_in);
     }
     return ::recvmmsg(fd, headers.data(), kBatch, MSG_DONTWAIT, nullptr);
   }
