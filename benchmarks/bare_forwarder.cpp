@@ -63,7 +63,6 @@ std::uint64_t keyOf(const sockaddr_in& address) {
 struct Relay {
   int fd = -1;
   sockaddr_in client{};
-  sockaddr_in peer{};
   std::uint16_t port = 0;
   // Output of the current receive batch: payloads to the peer.
   std::vector<mmsghdr> out;
@@ -216,12 +215,13 @@ class Forwarder {
       }
       relay.port = ntohs(local.sin_port);
       relay.client = client;
-      relay.peer.sin_family = AF_INET;
-      relay.peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      relay.peer.sin_port = htons(peer_port);
+      sockaddr_in peer{};
+      peer.sin_family = AF_INET;
+      peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      peer.sin_port = htons(peer_port);
       // One peer per relay: connect() it, so each send skips the route and address lookups
       // and the kernel drops datagrams from anyone else.
-      if (::connect(relay.fd, asSockaddr(&relay.peer), sizeof(relay.peer)) != 0) {
+      if (::connect(relay.fd, asSockaddr(&peer), sizeof(peer)) != 0) {
         std::fprintf(stderr, "bare_forwarder: connect: %s\n", std::strerror(errno));
       }
       watch(relay.fd, relays_.size());
