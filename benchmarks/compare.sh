@@ -207,13 +207,15 @@ stop_server() {
 scenario_args() {  # scenario_args SERVER SCENARIO
   local bare_flag=() target=127.0.0.1:$port
   [ "$1" = bare ] && bare_flag=(--bare)
+  # Relay rates are relayed packets/s; the generator sends half of them.
+  local relay="relay --allocations $allocations --seconds $seconds --rate"
   case $2 in
-    max) echo relay "${bare_flag[@]}" --allocations "$allocations" --seconds "$seconds" --rate 0 --server "$target" ;;
-    fixed) echo relay "${bare_flag[@]}" --allocations "$allocations" --seconds "$seconds" --rate $((fixed_rate / 2)) --server "$target" ;;
-    low) echo relay "${bare_flag[@]}" --allocations "$allocations" --seconds "$seconds" --rate $((low_rate / 2)) --server "$target" ;;
-    plot:*) echo relay "${bare_flag[@]}" --allocations "$allocations" --seconds "$seconds" --rate $((${2#plot:} / 2)) --server "$target" ;;
-    tcp) echo relay --transport tcp --allocations "$allocations" --seconds "$seconds" --rate $((stream_rate / 2)) --server "$target" ;;
-    tls) echo relay --transport tls --allocations "$allocations" --seconds "$seconds" --rate $((stream_rate / 2)) --server "127.0.0.1:$tls_port" ;;
+    max) echo "$relay" 0 "${bare_flag[@]}" --server "$target" ;;
+    fixed) echo "$relay" $((fixed_rate / 2)) "${bare_flag[@]}" --server "$target" ;;
+    low) echo "$relay" $((low_rate / 2)) "${bare_flag[@]}" --server "$target" ;;
+    plot:*) echo "$relay" $((${2#plot:} / 2)) "${bare_flag[@]}" --server "$target" ;;
+    tcp) echo "$relay" $((stream_rate / 2)) --transport tcp --server "$target" ;;
+    tls) echo "$relay" $((stream_rate / 2)) --transport tls --server "127.0.0.1:$tls_port" ;;
     churn) echo churn --seconds "$churn_seconds" --concurrency 64 --server "$target" ;;
     hold:*) echo hold --allocations "${2#hold:}" --seconds "$hold_seconds" --concurrency 256 --server "$target" ;;
   esac
