@@ -251,7 +251,7 @@ measure() {  # measure SERVER SCENARIO: one run on a fresh server
   for key in relayed_per_s loss_pct server_cpu_us_per_relayed machine_cpu_us_per_relayed \
     generator_cpu_s rtt_p50_us \
     rtt_p99_us allocations_per_s errors_508 server_cpu_us_per_allocation \
-    server_rss_kib_per_allocation seconds; do
+    server_rss_kib_per_allocation; do
     results["$server|$scenario|$key"]+="$(kv "$key" "$out") "
   done
 }
@@ -288,7 +288,7 @@ done
 ratio() {  # ratio A B
   awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'
 }
-generator_share() {  # generator CPU as % of one core over the window
+share() {  # share SERVER SCENARIO: generator CPU as % of one core over the window
   local cpu
   cpu=$(value "$1" "$2" generator_cpu_s)
   awk -v c="$cpu" -v s="$seconds" 'BEGIN{ if (c == "-") print "-"; else printf "%.0f%%", 100 * c / s }'
@@ -311,7 +311,6 @@ row() {  # row LABEL SCENARIO KEY [fn]: one value per server, then the ratios
   done
   printf '\n'
 }
-share() { generator_share "$1" "$2"; }
 
 echo
 echo "TURN relay comparison: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $pinning, median of $runs run(s)"
