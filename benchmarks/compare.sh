@@ -256,14 +256,14 @@ measure() {  # measure SERVER SCENARIO: one run on a fresh server
   done
 }
 
-median() {  # median of the words on stdin, "-" when there are none
-  tr ' ' '\n' | { grep -v '^$' || true; } | sort -g |
-    awk '{a[NR]=$1} END{if (NR == 0) print "-"; else print a[int((NR+1)/2)]}'
+sorted_runs() {  # sorted_runs SERVER SCENARIO KEY: the runs' values, one a line, ascending
+  tr ' ' '\n' <<<"${results["$1|$2|$3"]:-}" | { grep -v '^$' || true; } | sort -g
 }
-value() { median <<<"${results["$1|$2|$3"]:-}"; }
+value() {  # the median over the runs, "-" when there are none
+  sorted_runs "$@" | awk '{a[NR]=$1} END{if (NR == 0) print "-"; else print a[int((NR+1)/2)]}'
+}
 range() {  # "min-max" over the runs
-  tr ' ' '\n' <<<"${results["$1|$2|$3"]:-}" | { grep -v '^$' || true; } | sort -g |
-    awk 'NR == 1 {lo=$1} {hi=$1} END{if (NR == 0) print "-"; else print lo "-" hi}'
+  sorted_runs "$@" | awk 'NR == 1 {lo=$1} {hi=$1} END{if (NR == 0) print "-"; else print lo "-" hi}'
 }
 
 scenarios=(max fixed low churn)
