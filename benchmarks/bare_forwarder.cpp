@@ -36,14 +36,17 @@
 #include <unordered_map>
 #include <vector>
 
+#include "benchmarks/bare_setup.hpp"
+
 namespace {
 
 constexpr std::size_t kBatch = 64;
 constexpr std::size_t kMaxDatagram = 2048;
-constexpr std::array<std::uint8_t, 8> kMagic{'T', 'P', 'B', 'A', 'R', 'E', 1, 0};
-constexpr std::size_t kSetupSize = kMagic.size() + 2;
+using turnpike::bench::kBareMagic;
+using turnpike::bench::kBareSetupSize;
+using turnpike::bench::kChannel;
+
 constexpr std::uint64_t kListenerKey = ~std::uint64_t{0};
-constexpr std::uint16_t kChannel = 0x4000;
 
 volatile sig_atomic_t g_stop = 0;
 void onSignal(int /*signal*/) { g_stop = 1; }
@@ -60,28 +63,34 @@ std::uint64_t keyOf(const sockaddr_in& address) {
 struct Relay {
   int fd = -1;
   sockaddr_in client{};
-  sockaddr_in peer{};
   std::uint16_t port = 0;
   // Output of the current receive batch: payloads to the peer.
   std::vector<mmsghdr> out;
   std::vector<iovec> out_iov;
 };
 
-// The batch's datagrams and their sources (recvmmsg into these).
+// The batch's datagrams and their sources (recvmmsg into these). The headers point into the
+// batch once and for all; recvmmsg only writes msg_len, msg_flags and msg_namelen.
 struct Batch {
   std::array<std::array<std::uint8_t, kMaxDatagram>, kBatch> data{};
   std::array<sockaddr_in, kBatch> from{};
   std::array<iovec, kBatch> iov{};
   std::array<mmsghdr, kBatch> headers{};
 
-  int receive(int fd) {
+  Batch() {
     for (std::size_t i = 0; i < kBatch; ++i) {
       iov[i] = {data[i].data(), data[i].size()};
-      headers[i] = {};
       headers[i].msg_hdr.msg_name = &from[i];
-      headers[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
       headers[i].msg_hdr.msg_iov = &iov[i];
       headers[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+
+  int receive(int fd) {
+    for (mmsghdr& header : headers) {
+      header.msg_hdr.msg_namelen = sizeof(sockaddr_in);
     }
     return ::recvmmsg(fd, headers.data(), kBatch, MSG_DONTWAIT, nullptr);
   }
@@ -125,11 +134,11 @@ class Forwarder {
         return;
       }
       touched_.clear();
-      replies_.clear();
       for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
         const std::size_t size = batch_.headers[i].msg_len;
         const std::uint8_t* data = batch_.data[i].data();
-        if (size == kSetupSize && std::memcmp(data, kMagic.data(), kMagic.size()) == 0) {
+        if (size == kBareSetupSize &&
+            std::memcmp(data, kBareMagic.data(), kBareMagic.size()) == 0) {
           setup(batch_.from[i], static_cast<std::uint16_t>((data[8] << 8U) | data[9]));
           continue;
         }
@@ -158,7 +167,6 @@ class Forwarder {
         relay.out.clear();
         relay.out_iov.clear();
       }
-      flushReplies();
       if (static_cast<std::size_t>(n) < kBatch) {
         return;
       }
@@ -172,7 +180,6 @@ class Forwarder {
       if (n <= 0) {
         return;
       }
-      replies_.clear();
       for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
         const std::size_t size = batch_.headers[i].msg_len;  // from the peer: connected
         auto& header = headers_[i];
@@ -208,12 +215,13 @@ class Forwarder {
       }
       relay.port = ntohs(local.sin_port);
       relay.client = client;
-      relay.peer.sin_family = AF_INET;
-      relay.peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      relay.peer.sin_port = htons(peer_port);
+      sockaddr_in peer{};
+      peer.sin_family = AF_INET;
+      peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      peer.sin_port = htons(peer_port);
       // One peer per relay: connect() it, so each send skips the route and address lookups
       // and the kernel drops datagrams from anyone else.
-      if (::connect(relay.fd, asSockaddr(&relay.peer), sizeof(relay.peer)) != 0) {
+      if (::connect(relay.fd, asSockaddr(&peer), sizeof(peer)) != 0) {
         std::fprintf(stderr, "bare_forwarder: connect: %s\n", std::strerror(errno));
       }
       watch(relay.fd, relays_.size());
@@ -221,8 +229,8 @@ class Forwarder {
       relays_.push_back(std::move(relay));
     }
     const Relay& relay = relays_[it->second];
-    std::array<std::uint8_t, kSetupSize> answer{};
-    std::memcpy(answer.data(), kMagic.data(), kMagic.size());
+    std::array<std::uint8_t, kBareSetupSize> answer{};
+    std::memcpy(answer.data(), kBareMagic.data(), kBareMagic.size());
     answer[8] = static_cast<std::uint8_t>(relay.port >> 8U);
     answer[9] = static_cast<std::uint8_t>(relay.port);
     sockaddr_in to = client;

@@ -207,13 +207,15 @@ stop_server() {
 scenario_args() {  # scenario_args SERVER SCENARIO
   local bare_flag=() target=127.0.0.1:$port
   [ "$1" = bare ] && bare_flag=(--bare)
+  # Relay rates are relayed packets/s; the generator sends half of them.
+  local relay="relay --allocations $allocations --seconds $seconds --rate"
   case $2 in
-    max) echo relay "${bare_flag[@]}" --allocations "$allocations" --seconds "$seconds" --rate 0 --server "$target" ;;
-    fixed) echo relay "${bare_flag[@]}" --allocations "$allocations" --seconds "$seconds" --rate $((fixed_rate / 2)) --server "$target" ;;
-    low) echo relay "${bare_flag[@]}" --allocations "$allocations" --seconds "$seconds" --rate $((low_rate / 2)) --server "$target" ;;
-    plot:*) echo relay "${bare_flag[@]}" --allocations "$allocations" --seconds "$seconds" --rate $((${2#plot:} / 2)) --server "$target" ;;
-    tcp) echo relay --transport tcp --allocations "$allocations" --seconds "$seconds" --rate $((stream_rate / 2)) --server "$target" ;;
-    tls) echo relay --transport tls --allocations "$allocations" --seconds "$seconds" --rate $((stream_rate / 2)) --server "127.0.0.1:$tls_port" ;;
+    max) echo "$relay" 0 "${bare_flag[@]}" --server "$target" ;;
+    fixed) echo "$relay" $((fixed_rate / 2)) "${bare_flag[@]}" --server "$target" ;;
+    low) echo "$relay" $((low_rate / 2)) "${bare_flag[@]}" --server "$target" ;;
+    plot:*) echo "$relay" $((${2#plot:} / 2)) "${bare_flag[@]}" --server "$target" ;;
+    tcp) echo "$relay" $((stream_rate / 2)) --transport tcp --server "$target" ;;
+    tls) echo "$relay" $((stream_rate / 2)) --transport tls --server "127.0.0.1:$tls_port" ;;
     churn) echo churn --seconds "$churn_seconds" --concurrency 64 --server "$target" ;;
     hold:*) echo hold --allocations "${2#hold:}" --seconds "$hold_seconds" --concurrency 256 --server "$target" ;;
   esac
@@ -249,19 +251,19 @@ measure() {  # measure SERVER SCENARIO: one run on a fresh server
   for key in relayed_per_s loss_pct server_cpu_us_per_relayed machine_cpu_us_per_relayed \
     generator_cpu_s rtt_p50_us \
     rtt_p99_us allocations_per_s errors_508 server_cpu_us_per_allocation \
-    server_rss_kib_per_allocation seconds; do
+    server_rss_kib_per_allocation; do
     results["$server|$scenario|$key"]+="$(kv "$key" "$out") "
   done
 }
 
-median() {  # median of the words on stdin, "-" when there are none
-  tr ' ' '\n' | { grep -v '^$' || true; } | sort -g |
-    awk '{a[NR]=$1} END{if (NR == 0) print "-"; else print a[int((NR+1)/2)]}'
+sorted_runs() {  # sorted_runs SERVER SCENARIO KEY: the runs' values, one a line, ascending
+  tr ' ' '\n' <<<"${results["$1|$2|$3"]:-}" | { grep -v '^$' || true; } | sort -g
 }
-value() { median <<<"${results["$1|$2|$3"]:-}"; }
+value() {  # the median over the runs, "-" when there are none
+  sorted_runs "$@" | awk '{a[NR]=$1} END{if (NR == 0) print "-"; else print a[int((NR+1)/2)]}'
+}
 range() {  # "min-max" over the runs
-  tr ' ' '\n' <<<"${results["$1|$2|$3"]:-}" | { grep -v '^$' || true; } | sort -g |
-    awk 'NR == 1 {lo=$1} {hi=$1} END{if (NR == 0) print "-"; else print lo "-" hi}'
+  sorted_runs "$@" | awk 'NR == 1 {lo=$1} {hi=$1} END{if (NR == 0) print "-"; else print lo "-" hi}'
 }
 
 scenarios=(max fixed low churn)
@@ -286,7 +288,7 @@ done
 ratio() {  # ratio A B
   awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'
 }
-generator_share() {  # generator CPU as % of one core over the window
+share() {  # share SERVER SCENARIO: generator CPU as % of one core over the window
   local cpu
   cpu=$(value "$1" "$2" generator_cpu_s)
   awk -v c="$cpu" -v s="$seconds" 'BEGIN{ if (c == "-") print "-"; else printf "%.0f%%", 100 * c / s }'
@@ -309,7 +311,6 @@ row() {  # row LABEL SCENARIO KEY [fn]: one value per server, then the ratios
   done
   printf '\n'
 }
-share() { generator_share "$1" "$2"; }
 
 echo
 echo "TURN relay comparison: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $pinning, median of $runs run(s)"

@@ -83,6 +83,18 @@ std::span<std::array<std::byte, Conn::kDatagramMax>, Conn::kBatch> datagramArena
   return arena;
 }
 
+std::size_t receiveIntoArena(int fd, DatagramHeaders& headers) {
+  auto arena = datagramArena();
+  for (std::size_t i = 0; i < Conn::kBatch; ++i) {
+    headers.iov[i] = {arena[i].data(), arena[i].size()};
+    headers.messages[i] = {};
+    headers.messages[i].msg_hdr.msg_iov = &headers.iov[i];
+    headers.messages[i].msg_hdr.msg_iovlen = 1;
+  }
+  const int n = ::recvmmsg(fd, headers.messages.data(), Conn::kBatch, MSG_DONTWAIT, nullptr);
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
 Conn::Conn(Conn&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       transport_(other.transport_),
@@ -228,22 +240,12 @@ std::ptrdiff_t Conn::sendBatch(std::span<const ConstBytes> messages) {
 }
 
 std::size_t Conn::receiveDatagrams() {
-  auto arena = datagramArena();
-  std::array<iovec, kBatch> iov{};
-  std::array<mmsghdr, kBatch> headers{};
-  for (std::size_t i = 0; i < kBatch; ++i) {
-    iov[i] = {arena[i].data(), arena[i].size()};
-    headers[i].msg_hdr.msg_iov = &iov[i];
-    headers[i].msg_hdr.msg_iovlen = 1;
+  DatagramHeaders headers;
+  const std::size_t n = receiveIntoArena(fd_, headers);
+  for (std::size_t i = 0; i < n; ++i) {
+    sizes_[i] = headers.messages[i].msg_len;
   }
-  const int n = ::recvmmsg(fd_, headers.data(), kBatch, MSG_DONTWAIT, nullptr);
-  if (n <= 0) {
-    return 0;
-  }
-  for (int i = 0; i < n; ++i) {
-    sizes_[static_cast<std::size_t>(i)] = headers[static_cast<std::size_t>(i)].msg_len;
-  }
-  return static_cast<std::size_t>(n);
+  return n;
 }
 
 int Conn::readStream() {

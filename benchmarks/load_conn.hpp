@@ -95,6 +95,14 @@ class Conn {
 // One receive arena shared by every Conn (the generator is single-threaded).
 std::span<std::array<std::byte, Conn::kDatagramMax>, Conn::kBatch> datagramArena();
 
+struct DatagramHeaders {
+  std::array<iovec, Conn::kBatch> iov;
+  std::array<mmsghdr, Conn::kBatch> messages;
+};
+// One recvmmsg from fd into the arena; messages[i].msg_len is datagram i's size. Returns how many
+// arrived (0 when none are waiting).
+std::size_t receiveIntoArena(int fd, DatagramHeaders& headers);
+
 template <class OnMessage>
 bool Conn::drain(OnMessage&& on_message) {
   if (!isStream()) {

@@ -70,8 +70,7 @@ void TurnSteps::begin(Flow& flow, bool bare, Clock::time_point now) {
     flow.request.assign(kBareSetupSize, std::byte{0});
     std::memcpy(flow.request.data(), kBareMagic.data(), kBareMagic.size());
     protocol::store16(flow.request, kBareMagic.size(), flow.peer.port);
-    flow.transmissions = 0;
-    transmit(flow, now);
+    sendNew(flow, now);
     return;
   }
   flow.step = Step::kChallenge;
@@ -92,11 +91,20 @@ void TurnSteps::addAuth(MessageBuilder& builder, const Flow& flow) {
   builder.addMessageIntegrity(credentials_.key);
 }
 
-void TurnSteps::buildAllocate(Flow& flow, bool authenticated) {
+MessageBuilder TurnSteps::startRequest(Flow& flow, Method method) {
   for (auto& b : flow.tid) {
     b = static_cast<std::byte>(random_());
   }
-  MessageBuilder builder(buffer_, messageType(Method::kAllocate, MessageClass::kRequest), flow.tid);
+  return MessageBuilder(buffer_, messageType(method, MessageClass::kRequest), flow.tid);
+}
+
+void TurnSteps::keepRequest(Flow& flow, const MessageBuilder& builder) {
+  const auto bytes = builder.finish();
+  flow.request.assign(bytes->begin(), bytes->end());
+}
+
+void TurnSteps::buildAllocate(Flow& flow, bool authenticated) {
+  MessageBuilder builder = startRequest(flow, Method::kAllocate);
   builder.addRequestedTransport(protocol::kProtocolUdp);
   if (settings_.lifetime != 0) {
     builder.addU32(attr::kLifetime, settings_.lifetime);
@@ -104,32 +112,22 @@ void TurnSteps::buildAllocate(Flow& flow, bool authenticated) {
   if (authenticated) {
     addAuth(builder, flow);
   }
-  const auto bytes = builder.finish();
-  flow.request.assign(bytes->begin(), bytes->end());
+  keepRequest(flow, builder);
 }
 
 void TurnSteps::buildChannelBind(Flow& flow) {
-  for (auto& b : flow.tid) {
-    b = static_cast<std::byte>(random_());
-  }
-  MessageBuilder builder(buffer_, messageType(Method::kChannelBind, MessageClass::kRequest),
-                         flow.tid);
+  MessageBuilder builder = startRequest(flow, Method::kChannelBind);
   builder.addChannelNumber(kChannel);
   builder.addXorAddress(attr::kXorPeerAddress, flow.peer);
   addAuth(builder, flow);
-  const auto bytes = builder.finish();
-  flow.request.assign(bytes->begin(), bytes->end());
+  keepRequest(flow, builder);
 }
 
 void TurnSteps::buildRefresh(Flow& flow, std::uint32_t lifetime) {
-  for (auto& b : flow.tid) {
-    b = static_cast<std::byte>(random_());
-  }
-  MessageBuilder builder(buffer_, messageType(Method::kRefresh, MessageClass::kRequest), flow.tid);
+  MessageBuilder builder = startRequest(flow, Method::kRefresh);
   builder.addU32(attr::kLifetime, lifetime);
   addAuth(builder, flow);
-  const auto bytes = builder.finish();
-  flow.request.assign(bytes->begin(), bytes->end());
+  keepRequest(flow, builder);
 }
 
 void TurnSteps::sendNew(Flow& flow, Clock::time_point now) {

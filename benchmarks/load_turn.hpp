@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "auth/long_term_key.hpp"
+#include "benchmarks/bare_setup.hpp"
 #include "benchmarks/load_conn.hpp"
 #include "protocol/stun/builder.hpp"
 #include "protocol/stun/message.hpp"
@@ -43,12 +44,6 @@ enum class Plan : std::uint8_t {
   kHold,    // hold: ready at once
   kDelete,  // churn: delete at once
 };
-
-// Magic of the bare_forwarder setup exchange: "TPBARE" 0x01 0x00, then a 16-bit port (the peer
-// port in the request, the relay port in the answer). Shared with bare_forwarder.cpp.
-inline constexpr std::array<std::uint8_t, 8> kBareMagic{'T', 'P', 'B', 'A', 'R', 'E', 1, 0};
-inline constexpr std::size_t kBareSetupSize = kBareMagic.size() + 2;
-inline constexpr std::uint16_t kChannel = 0x4000;
 
 struct Credentials {
   std::string username;
@@ -119,6 +114,10 @@ class TurnSteps {
  private:
   void sendNew(Flow& flow, Clock::time_point now);
   void transmit(Flow& flow, Clock::time_point now);
+  // A new transaction ID in flow.tid and a builder for the request in buffer_.
+  [[nodiscard]] protocol::MessageBuilder startRequest(Flow& flow, protocol::Method method);
+  // The finished request into flow.request, for sending and resending.
+  static void keepRequest(Flow& flow, const protocol::MessageBuilder& builder);
   void buildAllocate(Flow& flow, bool authenticated);
   void buildChannelBind(Flow& flow);
   void buildRefresh(Flow& flow, std::uint32_t lifetime);

@@ -203,27 +203,19 @@ void connectPeer(int fd, const Endpoint& relayed) {
 }
 
 std::size_t echoAll(int fd) {
-  auto arena = datagramArena();
-  std::array<iovec, Conn::kBatch> iov{};
-  std::array<mmsghdr, Conn::kBatch> headers{};
+  DatagramHeaders headers;
   std::size_t total = 0;
   for (;;) {
-    for (std::size_t i = 0; i < Conn::kBatch; ++i) {
-      iov[i] = {arena[i].data(), arena[i].size()};
-      headers[i] = {};
-      headers[i].msg_hdr.msg_iov = &iov[i];
-      headers[i].msg_hdr.msg_iovlen = 1;
-    }
-    const int n = ::recvmmsg(fd, headers.data(), Conn::kBatch, MSG_DONTWAIT, nullptr);
-    if (n <= 0) {
+    const std::size_t n = receiveIntoArena(fd, headers);
+    if (n == 0) {
       return total;
     }
-    for (int i = 0; i < n; ++i) {
-      iov[static_cast<std::size_t>(i)].iov_len = headers[static_cast<std::size_t>(i)].msg_len;
+    for (std::size_t i = 0; i < n; ++i) {
+      headers.iov[i].iov_len = headers.messages[i].msg_len;
     }
-    (void)::sendmmsg(fd, headers.data(), static_cast<unsigned>(n), 0);
-    total += static_cast<std::size_t>(n);
-    if (static_cast<std::size_t>(n) < Conn::kBatch) {
+    (void)::sendmmsg(fd, headers.messages.data(), static_cast<unsigned>(n), 0);
+    total += n;
+    if (n < Conn::kBatch) {
       return total;
     }
   }

@@ -43,11 +43,7 @@ class Driver {
  public:
   explicit Driver(const Options& options)
       : options_(options),
-        steps_(credentials_, errors_,
-               {.lifetime = options.lifetime,
-                .rto = std::chrono::milliseconds(500),
-                .max_transmissions = 5,
-                .stream_timeout = std::chrono::milliseconds(5000)}),
+        steps_(credentials_, errors_, {.lifetime = options.lifetime}),
         epoll_fd_(::epoll_create1(0)),
         ssl_ctx_(options.transport == Transport::kTls ? makeClientTlsContext() : nullptr) {
     const auto credential =
@@ -97,6 +93,7 @@ class Driver {
   Errors errors_;
   TurnSteps steps_;
   int epoll_fd_;
+  std::array<epoll_event, 256> events_{};  // pollOnce's, cleared once rather than per call
   SslCtxPtr ssl_ctx_;
   std::vector<Flow> flows_;
   RelayCounters relay_;
@@ -167,15 +164,14 @@ void Driver::closeFlow(Flow& flow) {
 }
 
 void Driver::pollOnce(std::chrono::milliseconds wait) {
-  std::array<epoll_event, 256> events{};
   const auto before = Clock::now();
-  const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
+  const int n = ::epoll_wait(epoll_fd_, events_.data(), static_cast<int>(events_.size()),
                              static_cast<int>(wait.count()));
   if (n <= 0 && measuring_) {
     idle_ += Clock::now() - before;  // spinning with nothing to do (--busy-poll)
   }
   for (int k = 0; k < n; ++k) {
-    const std::uint64_t key = events[static_cast<std::size_t>(k)].data.u64;
+    const std::uint64_t key = events_[static_cast<std::size_t>(k)].data.u64;
     const std::size_t i = key >> 1U;
     if ((key & 1U) != 0) {
       onPeer(i);
@@ -237,18 +233,23 @@ void Driver::onPeer(std::size_t i) {
   }
 }
 
+// The frames are built once (header, zero payload and padding); a send rewrites only the first
+// kPayloadHeader bytes of each payload.
 void Driver::sendChannelData(Flow& flow, std::size_t i, std::size_t count, Clock::time_point now) {
   static std::vector<std::vector<std::byte>> frames;
   static std::vector<ConstBytes> views;
   const std::size_t size = protocol::channelDataSize(options_.payload, flow.conn.isStream());
   if (frames.size() < count) {
-    frames.resize(count, std::vector<std::byte>(size));
+    frames.resize(count);
   }
   views.clear();
   for (std::size_t k = 0; k < count; ++k) {
     std::vector<std::byte>& frame = frames[k];
-    frame.assign(size, std::byte{0});
-    protocol::writeChannelDataHeader(frame, kChannel, static_cast<std::uint16_t>(options_.payload));
+    if (frame.size() != size) {
+      frame.assign(size, std::byte{0});
+      protocol::writeChannelDataHeader(frame, kChannel,
+                                       static_cast<std::uint16_t>(options_.payload));
+    }
     encodePayload(std::span(frame).subspan(protocol::kChannelDataHeaderSize),
                   {.flow = i, .seq = flow.next_seq++, .sent_ns = now.time_since_epoch().count()});
     views.emplace_back(frame);
@@ -471,15 +472,11 @@ int Driver::runChurn() {
   const auto start = Clock::now();
   const auto end = start + std::chrono::duration_cast<Clock::duration>(
                                std::chrono::duration<double>(options_.seconds));
-  std::uint64_t cycles = 0;
   auto last_sweep = start;
   for (auto now = start; now < end + std::chrono::seconds(3); now = Clock::now()) {
     std::size_t active = 0;
     for (std::size_t i = 0; i < flows_.size(); ++i) {
       Flow& flow = flows_[i];
-      if (flow.step == Step::kDone) {
-        ++cycles;
-      }
       if (flow.step == Step::kDone || flow.step == Step::kFailed || flow.step == Step::kIdle) {
         closeFlow(flow);
         flow.step = Step::kIdle;
@@ -515,7 +512,6 @@ int Driver::runChurn() {
       static_cast<unsigned long long>(steps_.retransmissions), ownCpuSeconds() - cpu_start,
       server_cpu,
       steps_.allocated == 0 ? 0.0 : server_cpu * 1e6 / static_cast<double>(steps_.allocated));
-  (void)cycles;
   // 508 is the server saying its relay ports are all taken: a result, not a failure.
   const std::uint64_t capacity = errors_.code(protocol::error::kInsufficientCapacity);
   return steps_.allocated > 0 && errors_.total() == capacity ? 0 : 1;

@@ -24,11 +24,15 @@
 #include <thread>
 #include <vector>
 
+#include "protocol/stun/byte_io.hpp"
+#include "protocol/stun/message.hpp"
 #include "protocol/stun/types.hpp"
 #include "protocol/turn/channel_data.hpp"
+#include "protocol/turn/stream_framer.hpp"
 #include "server/config/config.hpp"
 #include "server/log.hpp"
 #include "server/server.hpp"
+#include "server/uv/handles.hpp"
 #include "tests/integration/server_fixture.hpp"
 #include "tests/integration/turn_client.hpp"
 
@@ -51,45 +55,6 @@ constexpr std::size_t kReceiveBufferSize = 65536;
 const TurnCredentials kAlice{"alice", "wonderland"};
 
 enum class Framing : std::uint8_t { kChannelData, kIndications };
-
-sockaddr_in toSockaddr(const Endpoint& endpoint) {
-  sockaddr_in out{};
-  out.sin_family = AF_INET;
-  out.sin_port = htons(endpoint.port);
-  std::memcpy(&out.sin_addr, endpoint.address.bytes().data(), 4);
-  return out;
-}
-
-std::uint16_t load16(const std::byte* p) {
-  return static_cast<std::uint16_t>((std::to_integer<unsigned>(p[0]) << 8U) |
-                                    std::to_integer<unsigned>(p[1]));
-}
-
-std::uint32_t load32(const std::byte* p) {
-  return (static_cast<std::uint32_t>(load16(p)) << 16U) | load16(p + 2);
-}
-
-void store32(std::byte* p, std::uint32_t value) {
-  for (int i = 0; i < 4; ++i) {
-    p[i] = static_cast<std::byte>(value >> (8U * static_cast<unsigned>(3 - i)));
-  }
-}
-
-// The value of the first attribute `type` of a STUN message, walked by hand; empty when absent.
-protocol::ConstBytes stunAttribute(protocol::ConstBytes message, std::uint16_t type) {
-  std::size_t at = protocol::kHeaderSize;
-  while (at + 4 <= message.size()) {
-    const std::uint16_t length = load16(message.data() + at + 2);
-    if (at + 4 + length > message.size()) {
-      break;
-    }
-    if (load16(message.data() + at) == type) {
-      return message.subspan(at + 4, length);
-    }
-    at += 4 + ((length + 3U) & ~3U);
-  }
-  return {};
-}
 
 // What one run relayed; plain counters, filled in the measured window without allocating.
 struct Results {
@@ -116,7 +81,8 @@ class RawRelay {
         stream_(stream),
         framing_(framing),
         peer_fd_(peer_fd),
-        relayed_(toSockaddr(relayed)),
+        relayed_(relayed),
+        relayed_address_length_(server::uv::writeSockaddr(relayed, relayed_address_)),
         payload_(patternPayload(kPayloadSize)),
         from_peer_(payload_),
         receive_buffer_(kReceiveBufferSize),
@@ -135,9 +101,10 @@ class RawRelay {
             b.addBytes(protocol::attr::kData, payload_);
           },
           protocol::messageType(protocol::Method::kSend, protocol::MessageClass::kIndication));
-      const auto data = stunAttribute(to_peer_, protocol::attr::kData);
-      EXPECT_EQ(data.size(), kPayloadSize);
-      sequence_at_ = static_cast<std::size_t>(data.data() - to_peer_.data());
+      const auto message = protocol::Message::parse(to_peer_);
+      const protocol::RawAttribute* data = message ? message->find(protocol::attr::kData) : nullptr;
+      EXPECT_EQ(data == nullptr ? 0U : data->length, kPayloadSize);
+      sequence_at_ = data == nullptr ? 0 : data->offset;
     }
   }
 
@@ -178,7 +145,7 @@ class RawRelay {
 
  private:
   void sendToPeer(std::uint32_t sequence) {
-    store32(to_peer_.data() + sequence_at_, sequence);
+    protocol::store32(to_peer_, sequence_at_, sequence);
     if (sendAllOnClient(to_peer_.data(), to_peer_.size())) {
       ++results_.sent_to_peer;
     } else {
@@ -187,10 +154,10 @@ class RawRelay {
   }
 
   void sendToClient(std::uint32_t sequence) {
-    store32(from_peer_.data(), sequence | kToClient);
+    protocol::store32(from_peer_, 0, sequence | kToClient);
     const ssize_t sent = ::sendto(peer_fd_, from_peer_.data(), from_peer_.size(), 0,
-                                  reinterpret_cast<const sockaddr*>(&relayed_),  // NOLINT
-                                  sizeof(relayed_));
+                                  reinterpret_cast<const sockaddr*>(&relayed_address_),  // NOLINT
+                                  relayed_address_length_);
     if (sent == static_cast<ssize_t>(from_peer_.size())) {
       ++results_.sent_to_client;
     } else {
@@ -232,7 +199,7 @@ class RawRelay {
       ++results_.malformed;
       return;
     }
-    const std::uint32_t sequence = load32(payload.data());
+    const std::uint32_t sequence = protocol::load32(payload, 0);
     const std::uint32_t index = sequence & ~kToClient;
     const int sent = to_client ? results_.sent_to_client : results_.sent_to_peer;
     if (((sequence & kToClient) != 0) != to_client || index >= static_cast<std::uint32_t>(sent)) {
@@ -250,7 +217,7 @@ class RawRelay {
 
   void readPeer() {
     while (true) {
-      sockaddr_in source{};
+      sockaddr_storage source{};
       socklen_t length = sizeof(source);
       const ssize_t n = ::recvfrom(peer_fd_, receive_buffer_.data(), receive_buffer_.size(),
                                    MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&source),  // NOLINT
@@ -258,8 +225,8 @@ class RawRelay {
       if (n < 0) {
         return;  // EAGAIN: all read
       }
-      if (source.sin_port != relayed_.sin_port ||
-          source.sin_addr.s_addr != relayed_.sin_addr.s_addr) {
+      if (server::uv::fromSockaddr(reinterpret_cast<const sockaddr*>(&source)) !=  // NOLINT
+          relayed_) {
         ++results_.malformed;  // not from the relayed address
         continue;
       }
@@ -270,9 +237,9 @@ class RawRelay {
   // Reads everything waiting on the client's socket. False when the stream ended or failed.
   bool readClient() {
     while (true) {
-      std::byte* into = receive_buffer_.data() + (stream_ ? stream_bytes_ : 0);
-      const std::size_t room = receive_buffer_.size() - (stream_ ? stream_bytes_ : 0);
-      const ssize_t n = ::recv(client_fd_, into, room, MSG_DONTWAIT);
+      const protocol::MutableBytes into =
+          stream_ ? framer_.writableSpace() : protocol::MutableBytes(receive_buffer_);
+      const ssize_t n = ::recv(client_fd_, into.data(), into.size(), MSG_DONTWAIT);
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         return true;
       }
@@ -281,75 +248,72 @@ class RawRelay {
         return false;
       }
       if (!stream_) {
-        takeClientFrame({receive_buffer_.data(), static_cast<std::size_t>(n)});
+        takeClientFrame(into.first(static_cast<std::size_t>(n)));
         continue;
       }
-      stream_bytes_ += static_cast<std::size_t>(n);
+      framer_.commit(static_cast<std::size_t>(n));
       if (!takeStreamFrames()) {
         return false;
       }
     }
   }
 
-  // Takes the whole frames at the front of the stream buffer and keeps the rest for later.
+  // Takes the whole frames the framer has; it keeps the rest for later.
   bool takeStreamFrames() {
-    std::size_t at = 0;
-    while (stream_bytes_ - at >= protocol::kChannelDataHeaderSize) {
-      const std::byte* frame = receive_buffer_.data() + at;
-      const std::size_t length = load16(frame + 2);
-      const bool channel_data = (std::to_integer<unsigned>(frame[0]) & 0xC0U) == 0x40U;
-      const std::size_t size =
-          channel_data ? protocol::channelDataSize(length, true) : protocol::kHeaderSize + length;
-      if (size > receive_buffer_.size()) {
+    for (;;) {
+      const auto frame = framer_.next();
+      if (!frame) {
         ++results_.malformed;  // neither STUN nor ChannelData: the stream is lost
         return false;
       }
-      if (stream_bytes_ - at < size) {
-        break;
+      if (!*frame) {
+        return true;
       }
-      takeClientFrame({frame, size});
-      at += size;
+      takeClientFrame((*frame)->bytes);
     }
-    std::memmove(receive_buffer_.data(), receive_buffer_.data() + at, stream_bytes_ - at);
-    stream_bytes_ -= at;
-    return true;
   }
 
   // One datagram or stream frame from the server: ChannelData on our channel, or a Data
   // indication, whichever this relay expects.
   void takeClientFrame(protocol::ConstBytes frame) {
     if (framing_ == Framing::kChannelData) {
-      const std::size_t length = frame.size() >= 4 ? load16(frame.data() + 2) : 0;
-      if (frame.size() != protocol::channelDataSize(length, stream_) ||
-          load16(frame.data()) != kChannel) {
+      // Exactly the header and Length bytes: no padding on a datagram; on the stream the framer
+      // has taken the padding off.
+      const auto channel_data = protocol::parseChannelData(frame);
+      if (!channel_data || channel_data->channel != kChannel ||
+          frame.size() != protocol::kChannelDataHeaderSize + channel_data->data.size()) {
         ++results_.malformed;
         return;
       }
-      takePayload(frame.subspan(4, length), true);
+      takePayload(channel_data->data, true);
       return;
     }
     const std::uint16_t data_indication =
         protocol::messageType(protocol::Method::kData, protocol::MessageClass::kIndication);
-    if (frame.size() < protocol::kHeaderSize || load16(frame.data()) != data_indication ||
-        load32(frame.data() + 4) != protocol::kMagicCookie ||
-        stunAttribute(frame, protocol::attr::kXorPeerAddress).empty()) {
+    const auto message = protocol::Message::parse(frame);
+    const protocol::RawAttribute* data = message ? message->find(protocol::attr::kData) : nullptr;
+    if (!message || message->type() != data_indication ||
+        !message->has(protocol::attr::kXorPeerAddress) || data == nullptr) {
       ++results_.malformed;
       return;
     }
-    takePayload(stunAttribute(frame, protocol::attr::kData), true);
+    takePayload(message->value(*data), true);
   }
 
   int client_fd_;
   bool stream_;
   Framing framing_;
   int peer_fd_;
-  sockaddr_in relayed_;
+  Endpoint relayed_;                    // where the peer sends, and what it must hear from
+  sockaddr_storage relayed_address_{};  // the same, for sendto
+  socklen_t relayed_address_length_;
   Bytes payload_;                // the pattern; copies carry sequence numbers in bytes 0-3
   Bytes to_peer_;                // ChannelData or a Send indication, sent again and again
   std::size_t sequence_at_ = 0;  // where the payload starts in to_peer_
   Bytes from_peer_;
-  Bytes receive_buffer_;
-  std::size_t stream_bytes_ = 0;  // TCP: bytes of unfinished frames at the buffer's front
+  Bytes receive_buffer_;  // UDP: one datagram
+  // TCP: 64 KiB from the start, so it never grows (allocates) in the measured window.
+  protocol::StreamFramer framer_{protocol::StreamFramer::kMaxFrameSize, kReceiveBufferSize};
   std::vector<std::uint8_t> seen_at_peer_;
   std::vector<std::uint8_t> seen_at_client_;
   Results results_;
@@ -460,14 +424,15 @@ class ServerNoAllocationTest : public ::testing::TestWithParam<int> {
 // (the libuv handle, the TcpConnection), and nothing else runs in the window.
 TEST_P(ServerNoAllocationTest, CounterSeesTheWorkersAllocations) {
   const Bytes binding = buildMessage(randomTransactionId());
-  const sockaddr_in server = toSockaddr(endpoint_);
+  sockaddr_storage server{};
+  const socklen_t server_length = server::uv::writeSockaddr(endpoint_, server);
   std::array<std::byte, 512> answer{};
   ssize_t answered = -1;
   const UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   ASSERT_TRUE(fd.valid());
   const std::size_t allocations = allocationsDuring([&] {
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&server),  // NOLINT
-                  sizeof(server)) != 0 ||
+                  server_length) != 0 ||
         ::send(fd.get(), binding.data(), binding.size(), MSG_NOSIGNAL) !=
             static_cast<ssize_t>(binding.size())) {
       return;
