@@ -238,9 +238,11 @@ measure() {  # measure SERVER SCENARIO: one run on a fresh server
   if ! kill -0 "$pid" 2>/dev/null; then
     echo "compare.sh: $server died during $scenario" >&2; rc=1
   fi
-  if [ "$server" = turnpike ] && awk '$2 == "error" {found=1} END{exit !found}' "$work/turnpike.log"; then
-    echo "compare.sh: turnpike logged errors during $scenario:" >&2
-    awk '$2 == "error"' "$work/turnpike.log" | head -5 >&2; rc=1
+  # turnpike and ebpf (turnpike with the fast path) log to $work/<column>.log.
+  if [[ $server == turnpike || $server == ebpf ]] &&
+    awk '$2 == "error" {found=1} END{exit !found}' "$work/$server.log"; then
+    echo "compare.sh: $server logged errors during $scenario:" >&2
+    awk '$2 == "error"' "$work/$server.log" | head -5 >&2; rc=1
   fi
   stop_server
   if [ "$rc" -ne 0 ]; then
