@@ -16,6 +16,7 @@ Usage: fast_path_test.py TURNPIKE_BINARY
 import os
 import re
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -35,14 +36,13 @@ def free_port(kind=socket.SOCK_DGRAM):
         return s.getsockname()[1]
 
 
-def metric(http_port, name, labels=""):
+def metric(http_port, name, *labels):
+    """The first sample of `name` whose labels include every one of `labels` ('key="value"')."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=3).read()
     for line in text.decode().splitlines():
-        if line.startswith(name + labels + " ") or (not labels and line.startswith(name + " ")):
-            return float(line.split()[-1])
-        if labels and line.startswith(name + "{") and all(
-                part in line for part in labels.strip("{}").split(",")):
-            return float(line.split()[-1])
+        series, _, value = line.rpartition(" ")
+        if series.split("{")[0] == name and all(label in series for label in labels):
+            return float(value)
     return None
 
 
@@ -115,11 +115,11 @@ def main():
                 raise SystemExit("fast path not on:\n" + text)
             client, peer, _ = relay_round_trips(port)
             kernel_to_peer = metric(http_port, "turnpike_fast_path_relayed_packets_total",
-                                    '{direction="to_peer"}')
+                                    'direction="to_peer"')
             kernel_to_client = metric(http_port, "turnpike_fast_path_relayed_packets_total",
-                                      '{direction="to_client"}')
+                                      'direction="to_client"')
             user_to_peer = metric(http_port, "turnpike_relayed_packets_total",
-                                  '{direction="to_peer",transport="udp"}')
+                                  'direction="to_peer"', 'transport="udp"')
             print(f"kernel relayed {kernel_to_peer:.0f} to the peer and {kernel_to_client:.0f} "
                   f"to the client; user space {user_to_peer or 0:.0f}")
             if kernel_to_peer != COUNT or kernel_to_client != COUNT or (user_to_peer or 0) != 0:
@@ -128,7 +128,7 @@ def main():
             # unbound channel (dropped there and counted).
             client.conn.send(tc.message(0x0001, [])[1])
             reply = client.conn.receive()
-            if tc.struct.unpack_from("!H", reply)[0] != 0x0101:
+            if struct.unpack_from("!H", reply)[0] != 0x0101:
                 raise SystemExit("no Binding answer through the fast path's listener")
             client.refresh(0)
             time.sleep(0.3)
@@ -158,7 +158,7 @@ def main():
                 raise SystemExit("no fallback message:\n" + text)
             relay_round_trips(port)
             user_to_peer = metric(http_port, "turnpike_relayed_packets_total",
-                                  '{direction="to_peer",transport="udp"}')
+                                  'direction="to_peer"', 'transport="udp"')
             if user_to_peer != COUNT:
                 raise SystemExit(f"user space relayed {user_to_peer}, wanted {COUNT}")
             reason = re.search(r"fast_path: ebpf is off.*", text).group(0)
