@@ -79,47 +79,54 @@ struct Peer {
   protocol::Endpoint endpoint;
 };
 
-TEST(UdpSocketTest, ABatchOfDatagramsStaysValidUntilTheIterationEnds) {
-  Loop loop;
-  Received received;
-  auto socket = UdpSocket::open(loop, kLoopbackAnyPort, received, {.reuse_port = false});
-  ASSERT_TRUE(socket.has_value()) << socket.error().toString();
-  const Peer peer;
+// A socket on 127.0.0.1 on its own loop, a peer to talk to, and a clean shutdown.
+class UdpSocketTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = UdpSocket::open(loop_, kLoopbackAnyPort, received_, {.reuse_port = false});
+    ASSERT_TRUE(opened.has_value()) << opened.error().toString();
+    socket_ = std::move(*opened);
+  }
+  void TearDown() override {
+    socket_.reset();
+    loop_.setFlushHook({});
+    loop_.closeHandles();
+    EXPECT_EQ(loop_.shutdown(), 0);
+  }
+
+  Loop loop_;
+  Received received_;
+  std::unique_ptr<UdpSocket> socket_;
+  const Peer peer_;
+};
+
+TEST_F(UdpSocketTest, ABatchOfDatagramsStaysValidUntilTheIterationEnds) {
   constexpr int kCount = 20;  // fewer than one recvmmsg batch
   for (int i = 0; i < kCount; ++i) {
-    peer.sendTo((*socket)->localEndpoint(), "datagram " + std::to_string(i));
+    peer_.sendTo(socket_->localEndpoint(), "datagram " + std::to_string(i));
   }
   // The hook runs at the end of the iteration that read them: every view must still hold its
   // own bytes (a shared receive buffer would show the last datagram in all of them).
   std::vector<std::string> seen_in_hook;
-  loop.setFlushHook([&] {
-    for (const protocol::ConstBytes view : received.views) {
+  loop_.setFlushHook([&] {
+    for (const protocol::ConstBytes view : received_.views) {
       seen_in_hook.emplace_back(reinterpret_cast<const char*>(view.data()), view.size());  // NOLINT
     }
-    received.views.clear();
+    received_.views.clear();
   });
   for (int pass = 0; pass < 50 && seen_in_hook.size() < kCount; ++pass) {
-    uv_run(loop.get(), UV_RUN_NOWAIT);
+    uv_run(loop_.get(), UV_RUN_NOWAIT);
     std::this_thread::sleep_for(1ms);
   }
   ASSERT_EQ(seen_in_hook.size(), static_cast<std::size_t>(kCount));
   for (int i = 0; i < kCount; ++i) {
     EXPECT_EQ(seen_in_hook[static_cast<std::size_t>(i)], "datagram " + std::to_string(i));
-    EXPECT_EQ(received.sources[static_cast<std::size_t>(i)], peer.endpoint);
+    EXPECT_EQ(received_.sources[static_cast<std::size_t>(i)], peer_.endpoint);
   }
-  EXPECT_LE((*socket)->counters().receive_calls, 3U) << "20 datagrams should take one recvmmsg";
-  socket->reset();
-  loop.setFlushHook({});
-  loop.closeHandles();
-  EXPECT_EQ(loop.shutdown(), 0);
+  EXPECT_LE(socket_->counters().receive_calls, 3U) << "20 datagrams should take one recvmmsg";
 }
 
-TEST(UdpSocketTest, ALargeBatchGoesOutInOrderInSendmmsgChunks) {
-  Loop loop;
-  Received received;
-  auto socket = UdpSocket::open(loop, kLoopbackAnyPort, received, {.reuse_port = false});
-  ASSERT_TRUE(socket.has_value()) << socket.error().toString();
-  const Peer peer;
+TEST_F(UdpSocketTest, ALargeBatchGoesOutInOrderInSendmmsgChunks) {
   constexpr std::size_t kCount = 200;
   std::vector<std::string> payloads;
   for (std::size_t i = 0; i < kCount; ++i) {
@@ -127,30 +134,27 @@ TEST(UdpSocketTest, ALargeBatchGoesOutInOrderInSendmmsgChunks) {
   }
   std::vector<UdpSocket::Outgoing> batch;
   for (const std::string& payload : payloads) {
-    UdpSocket::Outgoing datagram{&peer.endpoint, {}, 1};
+    UdpSocket::Outgoing datagram{&peer_.endpoint, {}, 1};
     datagram.parts[0] = protocol::asBytes(payload);
     batch.push_back(datagram);
   }
-  (*socket)->send(batch);
-  EXPECT_EQ((*socket)->counters().send_calls,
+  socket_->send(batch);
+  EXPECT_EQ(socket_->counters().send_calls,
             (kCount + UdpSocket::kSendBatch - 1) / UdpSocket::kSendBatch);
   std::size_t arrived = 0;
   bool in_order = true;
   for (int pass = 0; pass < 200 && arrived < kCount; ++pass) {
-    uv_run(loop.get(), UV_RUN_NOWAIT);
-    pollfd ready{peer.fd, POLLIN, 0};
+    uv_run(loop_.get(), UV_RUN_NOWAIT);
+    pollfd ready{peer_.fd, POLLIN, 0};
     while (arrived < kCount && ::poll(&ready, 1, 5) == 1) {
-      in_order = in_order && peer.receive() == payloads[arrived];
+      in_order = in_order && peer_.receive() == payloads[arrived];
       ++arrived;
     }
   }
   EXPECT_EQ(arrived, kCount);
   EXPECT_TRUE(in_order);
-  EXPECT_EQ((*socket)->counters().sent, kCount);
-  EXPECT_EQ((*socket)->counters().send_dropped, 0U);
-  socket->reset();
-  loop.closeHandles();
-  EXPECT_EQ(loop.shutdown(), 0);
+  EXPECT_EQ(socket_->counters().sent, kCount);
+  EXPECT_EQ(socket_->counters().send_dropped, 0U);
 }
 
 }  // namespace
