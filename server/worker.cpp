@@ -115,6 +115,7 @@ std::expected<void, std::string> Worker::open() {
   for (auto& batch : listener_batches_) {
     batch.reserve(kOutboxCapacity);
   }
+  allocate_starts_.reserve(kOutboxCapacity);
   return {};
 }
 
@@ -136,8 +137,10 @@ void Worker::start() {
   const auto interval = static_cast<std::uint64_t>(kHeartbeatInterval.count());
   uv_timer_start(heartbeat_, &Worker::onHeartbeat, interval, interval);
   thread_ = std::thread([this] {
+    logDeferWrites(true);  // info lines go out when each iteration ends (Loop::endIteration)
     loop_.run();
     open_handles_at_exit_ = loop_.shutdown();
+    logDeferWrites(false);
   });
 }
 
@@ -256,14 +259,17 @@ void Worker::handleClientMessage(const protocol::ClientSource& client, protocol:
     core_.onClientMessage(client, bytes, start, outbox_);
     return;
   }
-  // STUN requests are answered at once.
-  // Only Allocate requests are timed; a changed allocations_created says one succeeded.
+  // Only Allocate requests are timed; a changed allocations_created says one succeeded. The
+  // answer goes out with the iteration's other datagrams (UDP: one sendmmsg per listener), or at
+  // once on a stream (its frame buffer is not kept); the histogram is fed when it was sent.
   const bool allocate = looksLikeAllocate(bytes);
   const std::uint64_t created = allocate ? core_.stats().allocations_created.get() : 0;
   core_.onClientMessage(client, bytes, start, outbox_);
-  flush();
   if (allocate && core_.stats().allocations_created.get() != created) {
-    stats_.allocate_latency.record(std::chrono::steady_clock::now() - start);
+    allocate_starts_.push_back(start);  // capacity reserved: at most one per outbox entry
+  }
+  if (client.transport != protocol::ClientTransport::kUdp) {
+    flush();
   }
 }
 
@@ -509,6 +515,13 @@ void Worker::flush() {
     }
   }
   outbox_.clear();
+  if (!allocate_starts_.empty()) {
+    const auto sent = std::chrono::steady_clock::now();
+    for (const protocol::MonotonicTime start : allocate_starts_) {
+      stats_.allocate_latency.record(sent - start);
+    }
+    allocate_starts_.clear();
+  }
   if (!closed_relay_slots_.empty()) {
     free_relay_slots_.insert(free_relay_slots_.end(), closed_relay_slots_.begin(),
                              closed_relay_slots_.end());

@@ -125,7 +125,8 @@ class Worker final : public uv::UdpSocketCallbacks,
   void closeAll();
   [[nodiscard]] protocol::SocketRef addRelay(std::unique_ptr<RelaySlot> slot);
   // Sends what the core put in the outbox, then re-arms the deadline timer. Runs after every
-  // STUN message, timer and TCP frame, and at the end of every loop iteration (relayed data).
+  // timer and TCP frame, when the outbox is nearly full, and at the end of every loop iteration
+  // (relayed data and answers to UDP clients, batched).
   void flush();
   // Flushes when another core call might not fit in the outbox.
   void makeRoom() {
@@ -166,6 +167,8 @@ class Worker final : public uv::UdpSocketCallbacks,
   // Room for what one loop iteration relays: flushed when full, and when the iteration ends.
   static constexpr std::size_t kOutboxCapacity = 128;
   protocol::Outbox outbox_{kOutboxCapacity};
+  // When the Allocate requests whose success answers are in the outbox arrived.
+  std::vector<protocol::MonotonicTime> allocate_starts_;
   uv_timer_t* timer_ = nullptr;
   std::optional<protocol::MonotonicTime> armed_for_;
   uv_timer_t* heartbeat_ = nullptr;

@@ -2,8 +2,12 @@
 
 #include <sys/mman.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <new>
+#include <system_error>
 
 #include "server/log.hpp"
 #include "server/uv/handles.hpp"
@@ -12,7 +16,14 @@ namespace turnpike::server::uv {
 
 void Loop::LoopDeleter::operator()(uv_loop_t* loop) const { delete loop; }
 
-Loop::Loop() : loop_(new uv_loop_t), check_(new uv_check_t), async_(new uv_async_t) {
+Loop::Loop()
+    : loop_(new uv_loop_t),
+      check_(new uv_check_t),
+      async_(new uv_async_t),
+      epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {
+  if (epoll_fd_ < 0) {
+    throw std::system_error(errno, std::generic_category(), "epoll_create1");
+  }
   void* slots = ::mmap(nullptr, kSlotCount * kSlotSize, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (slots == MAP_FAILED) {
@@ -57,6 +68,18 @@ Loop::Loop() : loop_(new uv_loop_t), check_(new uv_check_t), async_(new uv_async
     }
   });
   async_->data = this;
+  ready_poll_ = new uv_poll_t;
+  if (const int rc = uv_poll_init(loop_.get(), ready_poll_, epoll_fd_); rc != 0) {
+    throw std::system_error(-rc, std::generic_category(), "uv_poll_init on the readiness set");
+  }
+  ready_poll_->data = this;
+  uv_poll_start(ready_poll_, UV_READABLE, [](uv_poll_t* handle, int /*status*/, int /*events*/) {
+    if (auto* self = static_cast<Loop*>(handle->data); self != nullptr) {
+      self->dispatchReady();
+    }
+  });
+  // Referenced only while something is watched, as a uv_poll_t per socket would be.
+  uv_unref(asHandle(ready_poll_));
 }
 
 Loop::~Loop() {
@@ -64,6 +87,53 @@ Loop::~Loop() {
     (void)shutdown();
   }
   ::munmap(slots_, kSlotCount * kSlotSize);
+  ::close(epoll_fd_);
+}
+
+int Loop::watch(int fd, Watcher& watcher, bool writable) {
+  epoll_event event{};
+  event.events = EPOLLIN | (writable ? EPOLLOUT : 0U);
+  event.data.ptr = &watcher;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
+    return -errno;
+  }
+  if (watchers_++ == 0 && ready_poll_ != nullptr) {
+    uv_ref(asHandle(ready_poll_));
+  }
+  return 0;
+}
+
+int Loop::rewatch(int fd, Watcher& watcher, bool writable) {
+  epoll_event event{};
+  event.events = EPOLLIN | (writable ? EPOLLOUT : 0U);
+  event.data.ptr = &watcher;
+  return ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) == 0 ? 0 : -errno;
+}
+
+void Loop::forget(const Watcher& watcher) {
+  if (watchers_ > 0 && --watchers_ == 0 && ready_poll_ != nullptr) {
+    uv_unref(asHandle(ready_poll_));
+  }
+  // Events already read for it must not reach it: it may be gone by then.
+  for (std::size_t i = ready_next_; i < ready_count_; ++i) {
+    if (ready_[i].data.ptr == &watcher) {
+      ready_[i].data.ptr = nullptr;
+    }
+  }
+}
+
+void Loop::dispatchReady() {
+  const int count =
+      ::epoll_wait(epoll_fd_, ready_.data(), static_cast<int>(ready_.size()), /*timeout=*/0);
+  ready_count_ = count > 0 ? static_cast<std::size_t>(count) : 0;
+  for (ready_next_ = 0; ready_next_ < ready_count_;) {
+    const epoll_event& event = ready_[ready_next_++];
+    if (auto* watcher = static_cast<Watcher*>(event.data.ptr); watcher != nullptr) {
+      watcher->onReady(event.events);
+    }
+  }
+  ready_count_ = 0;
+  ready_next_ = 0;
 }
 
 std::span<mmsghdr> Loop::reserveSlots(std::size_t wanted) {
@@ -91,6 +161,7 @@ void Loop::flushAndRecycle() {
 
 void Loop::endIteration() {
   flushAndRecycle();
+  logFlush();  // the lines this iteration logged, in one write
   if (!graveyard_.empty()) {
     // Swap first: destructors may queue more objects, freed at the end of the next iteration.
     std::vector<std::shared_ptr<void>> dead;
@@ -123,8 +194,10 @@ void Loop::closeHandles() {
   }
   closeAndDelete(check_);
   closeAndDelete(async_);
+  closeAndDelete(ready_poll_);
   check_ = nullptr;
   async_ = nullptr;
+  ready_poll_ = nullptr;
 }
 
 int Loop::shutdown() {

@@ -1,17 +1,25 @@
 // One libuv loop with the per-loop resources its handles share: the UDP receive slots, a check
 // handle that ends every iteration (the owner's flush hook, then objects queued for deletion), and
-// an async handle that runs tasks posted from other threads.
+// an async handle that runs tasks posted from other threads, and a readiness set for sockets.
 //
 // Receive slots: UDP sockets read whole batches (recvmmsg) into slots that stay valid until the
 // iteration ends, so what the core queues may point into them (zero-copy relay) and the owner can
 // send everything at once from the flush hook (sendmmsg). The slots are one anonymous mapping:
 // only the pages datagrams touch become resident.
+//
+// Readiness set: the loop's own epoll set, itself polled by libuv, so that a relay socket costs
+// one system call to watch and none to forget (closing its fd removes it). A uv_poll_t costs
+// five over its life: libuv probes the fd with an add and a delete, sets O_NONBLOCK again,
+// deletes before its first add, and deletes when stopped. That is most of the system calls of
+// an allocation that lives for a moment.
 #pragma once
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <uv.h>
 
 #include <array>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -27,6 +35,18 @@ class Loop {
   // UDP payloads are at most 65507 bytes: one slot holds any datagram.
   static constexpr std::size_t kSlotSize = 65536;
   static constexpr std::size_t kSlotCount = 256;
+
+  // Something watched in the readiness set.
+  class Watcher {
+   public:
+    // events: EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP. May destroy the watcher (see forget).
+    virtual void onReady(std::uint32_t events) = 0;
+
+   protected:
+    ~Watcher() = default;
+  };
+  // Events for one wake-up of the readiness set; more wait for the next iteration.
+  static constexpr std::size_t kReadyBatch = 256;
 
   Loop();
   ~Loop();
@@ -46,6 +66,15 @@ class Loop {
   // Called at the end of every loop iteration, and when the receive slots run out: the owner
   // sends what it queued. Data in the slots stays valid until the hook has returned.
   void setFlushHook(std::function<void()> hook) { flush_hook_ = std::move(hook); }
+
+  // Watches fd (non-blocking) for readability, and writability too when `writable`;
+  // level-triggered. Returns 0 or a negative errno. rewatch changes what is watched.
+  [[nodiscard]] int watch(int fd, Watcher& watcher, bool writable);
+  int rewatch(int fd, Watcher& watcher, bool writable);
+  // No more events for `watcher`, including any already read in this wake-up. Call it once
+  // for every successful watch(), then close the fd (which takes it out of the set: the fd must not
+  // have been duplicated).
+  void forget(const Watcher& watcher);
 
   // Frees `object` on the next loop iteration, outside any of its own callbacks.
   void deleteLater(std::shared_ptr<void> object);
@@ -71,6 +100,7 @@ class Loop {
   std::unique_ptr<uv_loop_t, LoopDeleter> loop_;
   void endIteration();
   void flushAndRecycle();
+  void dispatchReady();
 
   std::byte* slots_ = nullptr;  // kSlotCount * kSlotSize, mmap'ed
   std::size_t slots_used_ = 0;
@@ -81,6 +111,12 @@ class Loop {
   std::function<void()> flush_hook_;
   uv_check_t* check_ = nullptr;
   uv_async_t* async_ = nullptr;
+  int epoll_fd_ = -1;
+  uv_poll_t* ready_poll_ = nullptr;  // libuv's watch on epoll_fd_
+  std::array<epoll_event, kReadyBatch> ready_{};
+  std::size_t ready_count_ = 0;  // events read by the dispatch running now
+  std::size_t ready_next_ = 0;   // the next of them to hand out
+  std::size_t watchers_ = 0;     // watch() calls not yet forgotten
   std::vector<std::shared_ptr<void>> graveyard_;
   std::mutex tasks_mutex_;  // guards tasks_, tasks_closed_ and sending on async_
   std::vector<std::function<void()>> tasks_;

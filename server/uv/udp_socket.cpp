@@ -28,14 +28,16 @@ protocol::Endpoint boundAddress(int fd) {
 }  // namespace
 
 UdpSocket::UdpSocket(Loop& loop, int fd, UdpSocketCallbacks& callbacks)
-    : loop_(loop), callbacks_(callbacks), fd_(fd), poll_(new uv_poll_t) {}
+    : loop_(loop), callbacks_(callbacks), fd_(fd) {}
 
 UdpSocket::~UdpSocket() {
   if (alive_ != nullptr) {
     *alive_ = false;
   }
-  // uv_close stops polling at once, so the socket can be closed right after.
-  closeAndDelete(poll_);
+  // Closing the fd takes it out of the loop's readiness set.
+  if (watched_) {
+    loop_.forget(*this);
+  }
   ::close(fd_);
 }
 
@@ -61,29 +63,21 @@ std::expected<std::unique_ptr<UdpSocket>, UvError> UdpSocket::start(
     Loop& loop, int fd, UdpSocketCallbacks& callbacks,
     const std::optional<protocol::Endpoint>& local) {
   std::unique_ptr<UdpSocket> socket(new UdpSocket(loop, fd, callbacks));
-  if (const int rc = uv_poll_init(loop.get(), socket->poll_, fd); rc != 0) {
-    // The handle was never initialised: free it here, not through uv_close.
-    delete std::exchange(socket->poll_, nullptr);
-    return std::unexpected(UvError{"uv_poll_init", rc});
-  }
-  socket->poll_->data = socket.get();
   socket->local_ = local ? *local : boundAddress(fd);
-  if (const int rc = uv_poll_start(socket->poll_, UV_READABLE, onPoll); rc != 0) {
-    return std::unexpected(UvError{"uv_poll_start", rc});
+  if (const int rc = loop.watch(fd, *socket, /*writable=*/false); rc != 0) {
+    return std::unexpected(UvError{"epoll_ctl", rc});  // errno values are libuv's codes on Unix
   }
+  socket->watched_ = true;
   return socket;
 }
 
-void UdpSocket::onPoll(uv_poll_t* poll, int status, int events) {
-  auto* self = static_cast<UdpSocket*>(poll->data);
-  if (self == nullptr || status < 0) {
-    return;
+void UdpSocket::onReady(std::uint32_t events) {
+  if ((events & EPOLLOUT) != 0) {
+    drainQueue();
   }
-  if ((events & UV_WRITABLE) != 0) {
-    self->drainQueue();
-  }
-  if ((events & UV_READABLE) != 0) {
-    self->receive();
+  // An error (an ICMP report) is taken off the socket by the next read.
+  if ((events & (EPOLLIN | EPOLLERR)) != 0) {
+    receive();
   }
 }
 
@@ -233,8 +227,6 @@ void UdpSocket::drainQueue() {
   watchWritable(false);
 }
 
-void UdpSocket::watchWritable(bool writable) {
-  (void)uv_poll_start(poll_, writable ? UV_READABLE | UV_WRITABLE : UV_READABLE, onPoll);
-}
+void UdpSocket::watchWritable(bool writable) { (void)loop_.rewatch(fd_, *this, writable); }
 
 }  // namespace turnpike::server::uv

@@ -1,9 +1,10 @@
 // A UDP socket on a libuv loop, read and written with batched system calls: recvmmsg into the
 // loop's receive slots (zero-copy until the iteration ends, see loop.hpp) and sendmmsg for a
 // batch of datagrams. libuv's uv_udp_t reads until EAGAIN, so every wake-up of a relay socket
-// costs a second, empty read, and it sends one datagram per call; a uv_poll_t on the socket
-// avoids both. When the kernel's send buffer is full, copies wait in a bounded queue until the
-// socket is writable.
+// costs a second, empty read, and it sends one datagram per call; the loop's readiness set
+// (Loop::watch) avoids both, and costs one system call per socket where a uv_poll_t costs five.
+// When the kernel's send buffer is full, copies wait in a bounded queue until the socket is
+// writable.
 #pragma once
 
 #include <netinet/in.h>
@@ -37,7 +38,7 @@ class UdpSocketCallbacks {
   ~UdpSocketCallbacks() = default;
 };
 
-class UdpSocket {
+class UdpSocket final : private Loop::Watcher {
  public:
   // Bytes of copies waiting for the socket to become writable before further sends are dropped.
   static constexpr std::size_t kMaxQueuedBytes = 1U << 20U;
@@ -95,11 +96,11 @@ class UdpSocket {
   };
 
   UdpSocket(Loop& loop, int fd, UdpSocketCallbacks& callbacks);
-  // Starts polling fd; `local` is its address when known (else getsockname asks the kernel).
+  // Starts watching fd; `local` is its address when known (else getsockname asks the kernel).
   [[nodiscard]] static std::expected<std::unique_ptr<UdpSocket>, UvError> start(
       Loop& loop, int fd, UdpSocketCallbacks& callbacks,
       const std::optional<protocol::Endpoint>& local);
-  static void onPoll(uv_poll_t* poll, int status, int events);
+  void onReady(std::uint32_t events) override;
   void receive();
   void enqueue(const Outgoing& datagram);
   void drainQueue();
@@ -108,7 +109,7 @@ class UdpSocket {
   Loop& loop_;
   UdpSocketCallbacks& callbacks_;
   int fd_;
-  uv_poll_t* poll_;
+  bool watched_ = false;  // in the loop's readiness set
   protocol::Endpoint local_;
   Counters counters_;
   // Datagrams waiting for the socket to be writable, from queue_head_ on. A vector, not a

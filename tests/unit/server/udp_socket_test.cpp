@@ -157,5 +157,72 @@ TEST_F(UdpSocketTest, ALargeBatchGoesOutInOrderInSendmmsgChunks) {
   EXPECT_EQ(socket_->counters().send_dropped, 0U);
 }
 
+// Two sockets ready in the same wake-up of the loop's readiness set: the first one's callback
+// destroys the other, whose event was already read. It must not be delivered (under ASan a
+// delivery is a use after free).
+TEST_F(UdpSocketTest, ASocketDestroyedInAnotherSocketsCallbackGetsNoEventItWasDueAlready) {
+  struct KillOther : UdpSocketCallbacks {
+    void onDatagram(UdpSocket& /*socket*/, protocol::ConstBytes /*data*/,
+                    const protocol::Endpoint& /*source*/) override {
+      ++calls;
+      other->reset();
+    }
+    std::unique_ptr<UdpSocket>* other = nullptr;
+    int calls = 0;
+  };
+  KillOther first;
+  KillOther second;
+  auto a = UdpSocket::open(loop_, kLoopbackAnyPort, first, {.reuse_port = false});
+  auto b = UdpSocket::open(loop_, kLoopbackAnyPort, second, {.reuse_port = false});
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  std::unique_ptr<UdpSocket> socket_a = std::move(*a);
+  std::unique_ptr<UdpSocket> socket_b = std::move(*b);
+  first.other = &socket_b;
+  second.other = &socket_a;
+  peer_.sendTo(socket_a->localEndpoint(), "to a");
+  peer_.sendTo(socket_b->localEndpoint(), "to b");
+  // Both datagrams are queued on loopback before the loop looks: one wake-up reports both.
+  for (int pass = 0; pass < 50 && first.calls + second.calls == 0; ++pass) {
+    uv_run(loop_.get(), UV_RUN_NOWAIT);
+    std::this_thread::sleep_for(1ms);
+  }
+  for (int pass = 0; pass < 5; ++pass) {
+    uv_run(loop_.get(), UV_RUN_NOWAIT);
+  }
+  EXPECT_EQ(first.calls + second.calls, 1);
+  EXPECT_TRUE(socket_a == nullptr || socket_b == nullptr);
+}
+
+// The loop's readiness set keeps the loop running while a socket is watched, as a uv_poll_t
+// per socket did, and not after the last one is gone.
+TEST(UdpSocketLoopTest, AWatchedSocketKeepsTheLoopRunningAndTheLastOneGoneLetsItEnd) {
+  // Active poll handles that keep the loop running.
+  auto referencedPolls = [](Loop& loop) {
+    int count = 0;
+    uv_walk(
+        loop.get(),
+        [](uv_handle_t* handle, void* arg) {
+          if (handle->type == UV_POLL && uv_is_active(handle) != 0 && uv_has_ref(handle) != 0) {
+            ++*static_cast<int*>(arg);
+          }
+        },
+        &count);
+    return count;
+  };
+  Loop loop;
+  Received received;
+  EXPECT_EQ(referencedPolls(loop), 0);
+  auto first = UdpSocket::open(loop, kLoopbackAnyPort, received, {.reuse_port = false});
+  auto second = UdpSocket::open(loop, kLoopbackAnyPort, received, {.reuse_port = false});
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  EXPECT_EQ(referencedPolls(loop), 1);
+  first->reset();
+  EXPECT_EQ(referencedPolls(loop), 1);
+  second->reset();
+  EXPECT_EQ(referencedPolls(loop), 0);
+  loop.closeHandles();
+  EXPECT_EQ(loop.shutdown(), 0);
+}
+
 }  // namespace
 }  // namespace turnpike::server::uv
