@@ -51,8 +51,11 @@ std::expected<protocol::UserCredential, protocol::CredentialLookupError> Credent
 }
 
 void CredentialAdapter::replace(std::shared_ptr<const auth::CredentialStore> store) {
-  const std::lock_guard lock(mutex_);
-  store_ = std::move(store);
+  {
+    const std::lock_guard lock(mutex_);
+    store_ = std::move(store);
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);  // after: a new key comes from the new store
 }
 
 protocol::NonceCheck NonceAdapter::verify(std::string_view nonce, const protocol::IpAddress& client,

@@ -49,8 +49,12 @@ class CredentialAdapter final : public protocol::CredentialSource {
   [[nodiscard]] std::expected<protocol::UserCredential, protocol::CredentialLookupError> lookup(
       std::string_view username, std::int64_t now_unix) const override;
   void replace(std::shared_ptr<const auth::CredentialStore> store);
+  [[nodiscard]] std::uint64_t generation() const override {
+    return generation_.load(std::memory_order_acquire);
+  }
 
  private:
+  std::atomic<std::uint64_t> generation_{0};
   // A mutex rather than std::atomic<std::shared_ptr>: libstdc++ 12 implements that with a lock
   // bit ThreadSanitizer cannot see. Held only to copy the pointer, once per authenticated
   // request.

@@ -330,6 +330,28 @@ std::expected<Core::AuthResult, Core::AuthError> Core::authenticate(const Messag
     }
     return std::unexpected(AuthError{{error::kUnauthenticated}, true, AuthFailure::kBadIntegrity});
   }
+  // A key this username verified with before (another allocation of the same client).
+  if (const std::uint64_t generation = deps_.credentials.generation();
+      generation != key_cache_generation_) {
+    key_cache_.clear();
+    key_cache_generation_ = generation;
+  }
+  if (const auto cached = key_cache_.find(username);
+      cached != key_cache_.end() &&
+      (algorithm == PasswordAlgorithm::kMd5 || cached->second.key.sha256.has_value())) {
+    if (cached->second.expires_at && *cached->second.expires_at < unix_now) {
+      key_cache_.erase(cached);
+      return std::unexpected(AuthError{{error::kUnauthenticated}, true, AuthFailure::kExpired});
+    }
+    result.key = cached->second.key;
+    result.credential.user = cached->second.user;
+    result.credential.expires_at = cached->second.expires_at;
+    if (verify(result)) {
+      return finish(std::move(result));
+    }
+    // Not this key: the client may hold a password of another secret. Try them all.
+    result.credential = {};
+  }
   auto credential = deps_.credentials.lookup(username, unix_now);
   if (!credential) {
     return std::unexpected(AuthError{{error::kUnauthenticated},
@@ -345,6 +367,12 @@ std::expected<Core::AuthResult, Core::AuthError> Core::authenticate(const Messag
     }
     if (verify(result)) {
       result.credential = std::move(*credential);
+      if (key_cache_.size() >= kKeyCacheSize) {
+        key_cache_.clear();
+      }
+      key_cache_.insert_or_assign(
+          std::string(username),
+          CachedKey{result.key, result.credential.user, result.credential.expires_at});
       return finish(std::move(result));
     }
   }

@@ -290,6 +290,24 @@ class Core {
   std::vector<SourceBucket> source_buckets_;
   // Per-user bandwidth leases held by this core, shared by the user's allocations here.
   std::unordered_map<std::string, std::weak_ptr<UserLease>> user_leases_;
+  // Long-term keys by username, for the username's lifetime (a REST credential's expiry, or
+  // until the credentials change): a client's further allocations with the same credential (a
+  // browser gathers several) cost no REST HMAC and no MD5. At most kKeyCacheSize entries;
+  // emptied when full and when CredentialSource::generation() changes.
+  struct CachedKey {
+    SessionKey key;
+    std::string user;
+    std::optional<std::int64_t> expires_at;
+  };
+  struct TextHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const {
+      return std::hash<std::string_view>{}(text);
+    }
+  };
+  static constexpr std::size_t kKeyCacheSize = 4096;
+  mutable std::unordered_map<std::string, CachedKey, TextHash, std::equal_to<>> key_cache_;
+  mutable std::uint64_t key_cache_generation_ = 0;
   [[nodiscard]] std::shared_ptr<UserLease> userLease(const std::string& user);
   [[nodiscard]] bool admitUnauthenticated(const IpAddress& source, MonotonicTime now);
   // Takes `bytes` from the allocation's bandwidth bucket; false when it is empty.

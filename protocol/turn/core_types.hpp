@@ -146,6 +146,8 @@ class CredentialSource {
   virtual ~CredentialSource() = default;
   [[nodiscard]] virtual std::expected<UserCredential, CredentialLookupError> lookup(
       std::string_view username, std::int64_t now_unix) const = 0;
+  // Changes whenever the users or secrets do (a reload): keys derived before are not reused.
+  [[nodiscard]] virtual std::uint64_t generation() const { return 0; }
 };
 
 enum class NonceCheck : std::uint8_t { kValid, kStale, kInvalid };

@@ -329,5 +329,43 @@ TEST_F(CoreAuthTest, ChosenPasswordAlgorithmIsAnsweredWithSha256Integrity) {
             IntegrityResult::kOk);
 }
 
+// The long-term key is kept per username (issue 7: one MD5-key lookup per credential): a
+// client's next allocation with the same credential costs no lookup, no REST HMAC, no MD5.
+TEST_F(CoreAuthTest, AnotherAllocationWithTheSameCredentialReusesItsKey) {
+  allocateOk(client);
+  const std::size_t lookups = credentials.lookups;
+  const ClientSource second = udpClient(40300);
+  const Bytes response = allocate(second, {}, Auth{});
+  ASSERT_EQ(errorCodeOf(response), 0);
+  EXPECT_EQ(integrityOf(response, md5Key("alice", "alice-password")), IntegrityResult::kOk);
+  EXPECT_EQ(allocationOf(second)->user, "alice");
+  EXPECT_EQ(credentials.lookups, lookups) << "the key came from the cache";
+  // A wrong password is still refused (the cached key does not verify it, nor does a lookup).
+  const Bytes wrong = allocate(udpClient(40301), {}, as("alice", "not-her-password"));
+  EXPECT_EQ(errorCodeOf(wrong), error::kUnauthenticated);
+  EXPECT_EQ(authFailures(AuthFailure::kBadIntegrity), 1U);
+}
+
+TEST_F(CoreAuthTest, AKeptKeyExpiresWithItsRestCredential) {
+  credentials.add("1700000010:erin", {"erin-password"}, kUnixStart + 10, "erin");
+  ASSERT_EQ(errorCodeOf(allocate(client, {}, as("1700000010:erin", "erin-password"))), 0);
+  at(11);
+  const Bytes late = allocate(udpClient(40302), {}, as("1700000010:erin", "erin-password"));
+  EXPECT_EQ(errorCodeOf(late), error::kUnauthenticated);
+  EXPECT_EQ(authFailures(AuthFailure::kExpired), 1U);
+}
+
+TEST_F(CoreAuthTest, ChangedCredentialsAreLookedUpAgain) {
+  allocateOk(client);
+  credentials.add("alice", {"new-password"});  // a reload: a new generation of credentials
+  const Bytes old_password = allocate(udpClient(40303), {}, Auth{});
+  EXPECT_EQ(errorCodeOf(old_password), error::kUnauthenticated);
+  EXPECT_EQ(errorCodeOf(allocate(udpClient(40304), {}, as("alice", "new-password"))), 0);
+  credentials.remove("alice");
+  const Bytes removed = allocate(udpClient(40305), {}, as("alice", "new-password"));
+  EXPECT_EQ(errorCodeOf(removed), error::kUnauthenticated);
+  EXPECT_EQ(authFailures(AuthFailure::kUnknownUser), 1U);
+}
+
 }  // namespace
 }  // namespace turnpike::protocol::core_test

@@ -187,6 +187,7 @@ class FakeCredentials final : public CredentialSource {
  public:
   [[nodiscard]] std::expected<UserCredential, CredentialLookupError> lookup(
       std::string_view username, std::int64_t now_unix) const override {
+    ++lookups;
     const auto it = users.find(username);
     if (it == users.end()) {
       return std::unexpected(CredentialLookupError::kUnknownUser);
@@ -196,13 +197,24 @@ class FakeCredentials final : public CredentialSource {
     }
     return it->second;
   }
+  // Every change is a new generation, as a reload is.
+  [[nodiscard]] std::uint64_t generation() const override { return generation_; }
   void add(const std::string& username, std::vector<std::string> passwords,
            std::optional<std::int64_t> expires_at = std::nullopt, std::string user = {}) {
     users[username] =
         UserCredential{user.empty() ? username : user, std::move(passwords), expires_at};
+    ++generation_;
+  }
+  void remove(const std::string& username) {
+    users.erase(username);
+    ++generation_;
   }
 
   std::map<std::string, UserCredential, std::less<>> users;
+  mutable std::size_t lookups = 0;
+
+ private:
+  std::uint64_t generation_ = 0;
 };
 
 // Mints "nonce-1", "nonce-2", ...; every nonce is valid unless listed as stale.
