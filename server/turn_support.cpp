@@ -193,11 +193,14 @@ SharedReservations::~SharedReservations() {
 }
 
 void SharedReservations::expireLocked(protocol::MonotonicTime now) {
-  std::erase_if(ports_, [now](const auto& entry) {
+  std::erase_if(ports_, [this, now](const auto& entry) {
     if (entry.second.expires > now) {
       return false;
     }
     ::close(static_cast<int>(entry.second.handle));
+    if (pool_ != nullptr) {
+      pool_->give(entry.second.local);
+    }
     return true;
   });
 }
@@ -208,6 +211,9 @@ void SharedReservations::put(std::uint64_t token, const protocol::ReservedPort& 
   expireLocked(now);
   if (!ports_.emplace(token, port).second) {
     ::close(static_cast<int>(port.handle));  // a token collision: 1 in 2^64, drop the new one
+    if (pool_ != nullptr) {
+      pool_->give(port.local);
+    }
   }
 }
 
@@ -378,6 +384,17 @@ TurnShared::TurnShared(const ServerConfig& config)
       connection_idle_timeout(config.limits.connection_idle_timeout),
       relays(resolveRelayAddresses(config)),
       policy(std::make_shared<const protocol::PeerPolicy>(makePeerPolicy(config))),
-      core_config(makeCoreConfig(config, relays)) {}
+      core_config(makeCoreConfig(config, relays)),
+      ports(
+          [&] {
+            std::vector<protocol::IpAddress> locals;
+            for (const protocol::RelayAddress& relay : core_config.relay_addresses) {
+              locals.push_back(relay.local);
+            }
+            return locals;
+          }(),
+          core_config.port_min, core_config.port_max, port_order) {
+  reservations.setPortPool(&ports);
+}
 
 }  // namespace turnpike::server

@@ -145,9 +145,12 @@ class SharedReservations final : public protocol::ReservationStore {
            protocol::MonotonicTime now) override;
   [[nodiscard]] std::optional<protocol::ReservedPort> take(std::uint64_t token,
                                                            protocol::MonotonicTime now) override;
+  // Where a port goes when its reservation ends unclaimed (back to the port pool).
+  void setPortPool(protocol::PortPool* pool) { pool_ = pool; }
 
  private:
   void expireLocked(protocol::MonotonicTime now);
+  protocol::PortPool* pool_ = nullptr;
   std::mutex mutex_;
   std::map<std::uint64_t, protocol::ReservedPort> ports_;
 };
@@ -196,6 +199,9 @@ struct TurnShared {
   std::vector<protocol::RelayAddress> relays;
   std::shared_ptr<const protocol::PeerPolicy> policy;  // the start-up policy
   protocol::CoreConfig core_config;
+  SeededRandom port_order;  // shuffles the pool once
+  // Every worker's relay ports (core_config's relay addresses and range).
+  protocol::PortPool ports;
   // The kernel fast path when fast_path: ebpf loaded (its map updates are system calls: any
   // worker may call it); null otherwise.
   std::unique_ptr<fastpath::EbpfFastPath> fast_path;

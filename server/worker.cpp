@@ -51,7 +51,7 @@ Worker::Worker(std::size_t index, const ServerConfig& config, TurnShared& shared
       core_(shared.core_config,
             protocol::CoreDependencies{*this, random_, shared.clock, shared.credential_adapter,
                                        shared.nonce_adapter, shared.quota, shared.reservations,
-                                       policy_.get(), this, &shared.user_bandwidth}),
+                                       policy_.get(), this, &shared.user_bandwidth, &shared.ports}),
       timer_(new uv_timer_t),
       heartbeat_(new uv_timer_t) {
   uv_timer_init(loop_.get(), timer_);

@@ -84,7 +84,17 @@ Core::Core(CoreConfig config, CoreDependencies dependencies)
     : config_(std::move(config)),
       binding_options_{config_.software, config_.nat_discovery},
       deps_(dependencies),
-      ports_in_use_(config_.relay_addresses.size()) {}
+      ports_(dependencies.ports) {
+  if (ports_ == nullptr) {
+    std::vector<IpAddress> locals;
+    for (const RelayAddress& address : config_.relay_addresses) {
+      locals.push_back(address.local);
+    }
+    own_ports_ = std::make_unique<PortPool>(std::move(locals), config_.port_min, config_.port_max,
+                                            deps_.random);
+    ports_ = own_ports_.get();
+  }
+}
 
 Core::~Core() = default;
 

@@ -20,6 +20,7 @@
 #include "protocol/turn/allocation.hpp"
 #include "protocol/turn/core_types.hpp"
 #include "protocol/turn/peer_policy.hpp"
+#include "protocol/turn/port_pool.hpp"
 #include "protocol/turn/stats.hpp"
 #include "protocol/turn/token_bucket.hpp"
 
@@ -108,6 +109,9 @@ struct CoreDependencies {
   const PeerPolicy* policy;                 // never null; setPolicy() replaces it
   CoreEvents* events = nullptr;             // optional
   UserBandwidth* user_bandwidth = nullptr;  // optional: without it there is no per-user limit
+  // The relay ports, shared by every worker's core (it must cover config.relay_addresses' local
+  // addresses and the port range, in that order). Optional: without it the core has its own.
+  PortPool* ports = nullptr;
 };
 
 // An error answer: the code, for 420 the attributes to list in UNKNOWN-ATTRIBUTES, and for 300
@@ -319,7 +323,8 @@ class Core {
   std::unordered_map<ClientSource, Allocation*, SourceHash> by_source_;
   std::unordered_map<std::uint64_t, std::uint64_t> by_connection_;  // TCP/TLS connection id
   // Ports this core holds, per relay address (skipped without a bind attempt).
-  std::vector<std::unordered_set<std::uint16_t>> ports_in_use_;
+  std::unique_ptr<PortPool> own_ports_;  // when CoreDependencies::ports is null
+  PortPool* ports_;
   // A min-heap (std::push_heap with std::greater) of (deadline, allocation id). Entries whose
   // allocation moved on are skipped when popped; compactDeadlines() drops them in bulk once
   // they outnumber the live ones, so churn cannot grow the heap past ~2 entries per allocation.

@@ -41,7 +41,6 @@ std::expected<SocketRef, RelayOpenError> Core::bindRelay(std::size_t address_ind
   const Endpoint local{config_.relay_addresses[address_index].local, port};
   auto socket = deps_.relays.open(local, tag, dont_fragment);
   if (socket) {
-    ports_in_use_[address_index].insert(port);
     stats_.relay_ports_in_use.add();
   }
   return socket;
@@ -60,30 +59,28 @@ std::expected<Core::OpenedLegs, std::uint16_t> Core::openLeg(AddressFamily famil
   if (candidates.empty()) {
     return std::unexpected(error::kAddressFamilyNotSupported);
   }
-  const std::uint32_t range = config_.port_max - config_.port_min + 1U;
   const bool pair = reserve_next;  // EVEN-PORT with R: N and N + 1 (RFC 8656 section 7.2)
-  for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
-    const std::size_t index = candidates[deps_.random.next() % candidates.size()];
-    auto port = static_cast<std::uint32_t>(config_.port_min + deps_.random.next() % range);
-    if (even) {
-      port &= ~1U;
-    }
-    if (port < config_.port_min || (pair && port + 1 > config_.port_max)) {
+  // The pool hands out a port no other core holds; a bind still fails when another process
+  // holds it (often a client's ephemeral port): that port goes to the back, and the next one is
+  // tried. An address whose ports are all taken drops out.
+  for (int attempt = 0; attempt < kPortAttempts && !candidates.empty(); ++attempt) {
+    const std::size_t pick = deps_.random.next() % candidates.size();
+    const std::size_t index = candidates[pick];
+    const auto taken = even || pair ? ports_->takeEven(index, pair) : ports_->take(index);
+    if (!taken) {
+      candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(pick));
       continue;
     }
-    auto& in_use = ports_in_use_[index];
-    if (in_use.size() >= range) {
-      break;  // every port of this address is ours already
-    }
-    const auto port16 = static_cast<std::uint16_t>(port);
-    const auto next16 = static_cast<std::uint16_t>(port + 1);
-    if (in_use.contains(port16) || (pair && in_use.contains(next16))) {
-      continue;
-    }
+    const std::uint16_t port16 = *taken;
+    const auto next16 = static_cast<std::uint16_t>(port16 + 1);
     auto socket = bindRelay(index, port16, tag, dont_fragment);
     if (!socket) {
+      ports_->give(index, port16);
+      if (pair) {
+        ports_->give(index, next16);
+      }
       if (socket.error() == RelayOpenError::kAddressInUse) {
-        continue;  // another process (often an ephemeral client port) holds it
+        continue;
       }
       return std::unexpected(error::kInsufficientCapacity);
     }
@@ -91,10 +88,13 @@ std::expected<Core::OpenedLegs, std::uint16_t> Core::openLeg(AddressFamily famil
     OpenedLegs opened{RelayLeg{*socket, {address.local, port16}, {address.advertised, port16}},
                       std::nullopt};
     if (pair) {
+      // N + 1 stays taken in the pool while it is reserved; the reservation store hands it back
+      // when the reservation expires, closeLeg when the allocation that adopted it ends.
       const Endpoint next_local{address.local, next16};
       auto next = deps_.relays.reserve(next_local);
       if (!next) {
-        closeLeg(opened.leg);  // N + 1 is taken: look for another pair
+        closeLeg(opened.leg);  // N + 1 is held by another process: look for another pair
+        ports_->give(index, next16);
         if (next.error() == RelayOpenError::kAddressInUse) {
           continue;
         }
@@ -109,13 +109,8 @@ std::expected<Core::OpenedLegs, std::uint16_t> Core::openLeg(AddressFamily famil
 
 void Core::closeLeg(const RelayLeg& leg) {
   deps_.relays.close(leg.socket);
-  for (std::size_t i = 0; i < config_.relay_addresses.size(); ++i) {
-    if (config_.relay_addresses[i].local == leg.local.address &&
-        ports_in_use_[i].erase(leg.local.port) > 0) {
-      stats_.relay_ports_in_use.sub();
-      return;
-    }
-  }
+  ports_->give(leg.local);
+  stats_.relay_ports_in_use.sub();
 }
 
 namespace {
@@ -242,14 +237,10 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
     allocation->id = next_id_++;
     auto socket = deps_.relays.adopt(reserved->handle, allocation->id);
     if (!socket) {
+      ports_->give(reserved->local);  // adopt closed the reserved socket
       return fail(error::kInsufficientCapacity);
     }
-    for (std::size_t i = 0; i < config_.relay_addresses.size(); ++i) {
-      if (config_.relay_addresses[i].local == reserved->local.address) {
-        ports_in_use_[i].insert(reserved->local.port);
-        stats_.relay_ports_in_use.add();
-      }
-    }
+    stats_.relay_ports_in_use.add();  // the pool has had it taken since it was reserved
     allocation->legs.push_back(RelayLeg{*socket, reserved->local, reserved->relayed});
   } else {
     allocation->id = next_id_++;

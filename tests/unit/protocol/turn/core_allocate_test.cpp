@@ -11,10 +11,10 @@ namespace {
 
 class CoreAllocateTest : public CoreFixture {
  protected:
-  // EVEN-PORT with R from `source`, with the port pick and the token value fixed; returns the
-  // response.
-  Bytes reserve(const ClientSource& source, std::uint16_t pick, std::uint64_t token) {
-    random.pickPort(pick);
+  // EVEN-PORT with R from `source`, with the token value fixed; returns the response. The
+  // core draws a relay address, then the token.
+  Bytes reserve(const ClientSource& source, std::uint64_t token) {
+    random.queued.push_back(0);
     random.queued.push_back(token);
     return allocate(source, [](MessageBuilder& b) { b.addEvenPort(true); });
   }
@@ -210,40 +210,40 @@ TEST_F(CoreAllocateTest, AdditionalIpv6WithoutIpv6RelayReportsAddressErrorCode) 
 
 TEST_F(CoreAllocateTest, EvenPortGetsAnEvenPort) {
   std::uint16_t client_port = 40100;
-  for (const std::uint16_t pick : {50001, 50033, 50099}) {
-    SCOPED_TRACE(pick);
-    random.pickPort(pick);
+  allocateOk(udpClient(client_port++));  // takes kPortMin: the next free even one is + 2
+  for (const std::uint16_t expected : {50002, 50004, 50006}) {
+    SCOPED_TRACE(expected);
     const Endpoint relayed =
         allocateOk(udpClient(client_port++), [](MessageBuilder& b) { b.addEvenPort(false); });
-    EXPECT_EQ(relayed.port % 2, 0);
-    EXPECT_EQ(relayed.port, pick & ~1U);
+    EXPECT_EQ(relayed.port, expected);
   }
-  EXPECT_EQ(relays.opened.size(), 3U);  // no reservation without R
+  EXPECT_EQ(allocateOk(udpClient(client_port++)).port, 50001) << "the odd ones are still free";
+  EXPECT_EQ(relays.opened.size(), 5U);  // no reservation without R
 }
 
 TEST_F(CoreAllocateTest, EvenPortWithReserveHoldsTheNextPort) {
-  const Bytes response = reserve(client, 50021, kToken);
+  const Bytes response = reserve(client, kToken);
   ASSERT_EQ(errorCodeOf(response), 0);
   EXPECT_EQ(xorAddressesOf(response, attr::kXorRelayedAddress),
-            std::vector{ep("127.0.0.1", 50020)});
+            std::vector{ep("127.0.0.1", 50000)});
   EXPECT_EQ(test::toHex(tokenOf(response)), "0102030405060708");
   ASSERT_EQ(relays.opened.size(), 2U);
-  EXPECT_EQ(relays.opened[1].local, ep("127.0.0.1", 50021));
+  EXPECT_EQ(relays.opened[1].local, ep("127.0.0.1", 50001));
   EXPECT_NE(relays.opened[1].tag, tagOf(client));
   EXPECT_TRUE(relays.isOpen(relays.opened[1].socket));
 }
 
 TEST_F(CoreAllocateTest, ReservationTokenClaimsTheReservedPort) {
-  const Bytes token = tokenOf(reserve(client, 50020, kToken));
+  const Bytes token = tokenOf(reserve(client, kToken));
   const ClientSource other = udpClient(40001);
   const Bytes response = allocate(other, withToken(token), as("bob", "bob-password"));
   ASSERT_EQ(errorCodeOf(response), 0);
   EXPECT_EQ(xorAddressesOf(response, attr::kXorRelayedAddress),
-            std::vector{ep("127.0.0.1", 50021)});
+            std::vector{ep("127.0.0.1", 50001)});
   // The reserved socket becomes the allocation's: nothing new is opened, and its tag names it.
   EXPECT_EQ(relays.opened.size(), 2U);
   const FakeRelaySockets::Opened& reserved = relays.opened[1];
-  ASSERT_EQ(reserved.local, ep("127.0.0.1", 50021));
+  ASSERT_EQ(reserved.local, ep("127.0.0.1", 50001));
   EXPECT_EQ(relaySocketOf(other), reserved.socket);
   EXPECT_EQ(tagOf(other), reserved.tag);
 }
@@ -262,7 +262,7 @@ TEST_F(CoreAllocateTest, ReservationTokenIsSingleUseAndExpires) {
     makeCore(baseConfig());
     at(0);
     const std::size_t before = relays.opened.size();
-    const Bytes token = tokenOf(reserve(udpClient(port++), 50040, kToken));
+    const Bytes token = tokenOf(reserve(udpClient(port++), kToken));
     ASSERT_EQ(relays.opened.size(), before + 2);
     const SocketRef reserved = relays.opened[before + 1].socket;
     if (c.claim_first) {
@@ -308,9 +308,27 @@ TEST_F(CoreAllocateTest, PortsHeldByOtherProcessesAreSkipped) {
   for (std::uint16_t port = kPortMin; port <= kPortMax; ++port) {
     if (port != 50042) relays.busy_ports.insert(port);
   }
-  for (const std::uint16_t pick : {50010, 50020, 50030, 50042}) random.pickPort(pick);
   EXPECT_EQ(allocateOk(client), ep("127.0.0.1", 50042));
-  EXPECT_EQ(relays.attempts, 4U);
+  EXPECT_EQ(relays.attempts, 43U) << "50000 to 50041 failed to bind";
+  // They went back to the end of the pool: the next Allocate tries the rest first.
+  relays.busy_ports.clear();
+  EXPECT_EQ(allocateOk(udpClient(40100)), ep("127.0.0.1", 50043));
+}
+
+// Issue 7: "flat-out churn gets no 508 while the range has free ports". Every port of the range
+// is handed out before a 508, and a released port is handed out again (after the others).
+TEST_F(CoreAllocateTest, EveryPortOfTheRangeIsUsedBeforeA508) {
+  std::uint16_t client_port = 40100;
+  std::vector<ClientSource> clients;
+  for (int i = kPortMin; i <= kPortMax; ++i) {
+    clients.push_back(udpClient(client_port++));
+    ASSERT_EQ(errorCodeOf(allocate(clients.back())), 0) << "allocation " << clients.size();
+  }
+  EXPECT_EQ(core->stats().relay_ports_in_use.get(), kPortMax - kPortMin + 1U);
+  EXPECT_EQ(errorCodeOf(allocate(udpClient(client_port++))), error::kInsufficientCapacity);
+  const Endpoint freed = allocationOf(clients[7])->legs.front().local;
+  EXPECT_EQ(errorCodeOf(refresh(clients[7], 0)), 0);
+  EXPECT_EQ(allocateOk(udpClient(client_port++)), freed);
 }
 
 TEST_F(CoreAllocateTest, NoUsableRelayPortIs508) {
@@ -343,21 +361,21 @@ TEST_F(CoreAllocateTest, DontFragmentReachesTheRelaySocket) {
   }
 }
 
-TEST_F(CoreAllocateTest, RelayPortsFollowTheRandomSourceNotASequence) {
-  // The port is drawn from the random source...
-  random.pickPort(50070);
-  random.pickPort(50013);
-  EXPECT_EQ(allocateOk(udpClient(40100)), ep("127.0.0.1", 50070));
-  EXPECT_EQ(allocateOk(udpClient(40101)), ep("127.0.0.1", 50013));
-  // ...so varied random numbers give distinct ports that are not handed out in order.
-  std::vector<std::uint16_t> ports;
+TEST_F(CoreAllocateTest, RelayPortsComeShuffledFromTheRandomSourceNotInSequence) {
+  // A core without a shared pool shuffles its own with its random source.
+  core.reset();
+  CoreConfig config = baseConfig();
+  core = std::make_unique<Core>(std::move(config),
+                                CoreDependencies{relays, random, clock, credentials, nonces, quota,
+                                                 reservations, &policy, &events, &user_bandwidth});
+  std::vector<std::uint16_t> handed_out;
   for (std::uint16_t port = 40102; port < 40106; ++port) {
-    ports.push_back(allocateOk(udpClient(port)).port);
+    handed_out.push_back(allocateOk(udpClient(port)).port);
   }
-  EXPECT_EQ(std::set(ports.begin(), ports.end()).size(), ports.size());
+  EXPECT_EQ(std::set(handed_out.begin(), handed_out.end()).size(), handed_out.size());
   bool sequential = true;
-  for (std::size_t i = 1; i < ports.size(); ++i) {
-    sequential = sequential && ports[i] == ports[i - 1] + 1;
+  for (std::size_t i = 1; i < handed_out.size(); ++i) {
+    sequential = sequential && handed_out[i] == handed_out[i - 1] + 1;
   }
   EXPECT_FALSE(sequential);
 }
@@ -366,7 +384,7 @@ TEST_F(CoreAllocateTest, RelayPortsFollowTheRandomSourceNotASequence) {
 // with EVEN-PORT or REQUESTED-ADDRESS-FAMILY. RFC 8656 section 7.2 step 5 also rejects it with
 // ADDITIONAL-ADDRESS-FAMILY (400); the core claims the token and answers success.
 TEST_F(CoreAllocateTest, ReservationTokenWithAdditionalFamilyIs400) {
-  const Bytes token = tokenOf(reserve(client, 50020, kToken));
+  const Bytes token = tokenOf(reserve(client, kToken));
   const Bytes response = allocate(udpClient(40001), [&](MessageBuilder& b) {
     b.addBytes(attr::kReservationToken, token);
     b.addAddressFamily(attr::kAdditionalAddressFamily, AddressFamily::kIpv6);
@@ -391,14 +409,13 @@ TEST_F(CoreAllocateTest, EvenPortReserveWithAdditionalFamilyIs400) {
 // port N without checking N+1, then answers 508 when N+1 cannot be opened. RFC 8656 section 7.2:
 // the server "looks for a pair of port numbers N and N+1"; other pairs are free here.
 TEST_F(CoreAllocateTest, EvenPortReserveLooksForAFreePair) {
-  relays.busy_ports.insert(50021);  // another process holds N+1 of the first pick
-  random.pickPort(50020);
+  relays.busy_ports.insert(50001);  // another process holds N+1 of the first pair
   const Bytes response = allocate(client, [](MessageBuilder& b) { b.addEvenPort(true); });
   ASSERT_EQ(errorCodeOf(response), 0);
   const auto relayed = xorAddressesOf(response, attr::kXorRelayedAddress);
   ASSERT_EQ(relayed.size(), 1U);
   EXPECT_EQ(relayed[0].port % 2, 0);
-  EXPECT_NE(relayed[0].port, 50020);
+  EXPECT_EQ(relayed[0].port, 50002);
   EXPECT_TRUE(hasAttribute(response, attr::kReservationToken));
 }
 
@@ -409,7 +426,7 @@ TEST_F(CoreAllocateTest, EvenPortReserveLooksForAFreePair) {
 // The reserved N+1 belongs to the shared reservation store until an Allocate claims it; then the
 // claiming core counts it.
 TEST_F(CoreAllocateTest, ClaimedReservedPortIsCountedInUse) {
-  const Bytes token = tokenOf(reserve(client, 50020, kToken));
+  const Bytes token = tokenOf(reserve(client, kToken));
   EXPECT_EQ(core->stats().relay_ports_in_use.get(), 1U);  // N; N+1 is held by the store
   EXPECT_EQ(reservations.ports.size(), 1U);
   allocateOk(udpClient(40001), withToken(token));

@@ -134,13 +134,6 @@ class FakeRandom final : public RandomSource {
     z = (z ^ (z >> 27U)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31U);
   }
-  // The core draws (relay address index, port offset) per attempt: make the next attempt pick
-  // `port` from a [kPortMin, ...] range.
-  void pickPort(std::uint16_t port) {
-    queued.push_back(0);
-    queued.push_back(port - kPortMin);
-  }
-
   std::deque<std::uint64_t> queued;
   std::uint64_t state = 7;
 };
@@ -169,11 +162,32 @@ class FakeReservations final : public ReservationStore {
         return false;
       }
       relays.close(SocketRef{SocketRef::Kind::kRelay, entry.second.handle});
+      if (pool != nullptr) {
+        pool->give(entry.second.local);  // as SharedReservations does
+      }
       return true;
     });
   }
   FakeRelaySockets& relays;
+  PortPool* pool = nullptr;
   std::map<std::uint64_t, ReservedPort> ports;
+};
+
+// Makes PortPool's shuffle keep the ports in order, so tests know which port comes next:
+// Fisher-Yates asks for an index in [0, i] for i from range - 1 down to 1, per address, and the
+// answer i swaps nothing.
+class InOrder final : public RandomSource {
+ public:
+  explicit InOrder(std::uint64_t range) : range_(range), i_(range - 1) {}
+  std::uint64_t next() override {
+    const std::uint64_t value = i_;
+    i_ = i_ > 1 ? i_ - 1 : range_ - 1;
+    return value;
+  }
+
+ private:
+  std::uint64_t range_;
+  std::uint64_t i_;
 };
 
 class FakeClock final : public WallClock {
@@ -451,10 +465,22 @@ class CoreFixture : public ::testing::Test {
     config.relay_addresses.push_back(RelayAddress{ip("::1"), ip("::1")});
     return config;
   }
+  // The core's relay ports come from `ports`, in port order: the first Allocate gets kPortMin
+  // (PortPoolTest checks the shuffle).
   void makeCore(CoreConfig config) {
+    core.reset();
+    std::vector<IpAddress> locals;
+    for (const RelayAddress& address : config.relay_addresses) {
+      locals.push_back(address.local);
+    }
+    InOrder in_order(config.port_max - config.port_min + 1U);
+    ports =
+        std::make_unique<PortPool>(std::move(locals), config.port_min, config.port_max, in_order);
+    reservations.pool = ports.get();
     core = std::make_unique<Core>(
-        std::move(config), CoreDependencies{relays, random, clock, credentials, nonces, quota,
-                                            reservations, &policy, &events, &user_bandwidth});
+        std::move(config),
+        CoreDependencies{relays, random, clock, credentials, nonces, quota, reservations, &policy,
+                         &events, &user_bandwidth, ports.get()});
   }
 
   // Time: `at` moves both clocks without running timers; `tick` runs them at `now`, and
@@ -629,6 +655,7 @@ class CoreFixture : public ::testing::Test {
 
   FakeRelaySockets relays;
   FakeReservations reservations{relays};
+  std::unique_ptr<PortPool> ports;
   FakeRandom random;
   FakeClock clock;
   FakeCredentials credentials;
