@@ -91,6 +91,17 @@ std::optional<NonceCodec::Key> NonceCodec::randomKey() {
   return key;
 }
 
+NonceCodec::Key NonceCodec::keyFromSecret(std::string_view secret) {
+  static constexpr std::string_view kLabel = "turnpike nonce key v1";
+  EVP_MAC_CTX* ctx = hmacSha256Context();
+  EVP_MAC_init(ctx, asUchar(kLabel.data()), kLabel.size(), nullptr);
+  EVP_MAC_update(ctx, asUchar(secret.data()), secret.size());
+  Key key{};
+  std::size_t length = 0;
+  EVP_MAC_final(ctx, asUchar(key.data()), &length, key.size());
+  return key;
+}
+
 NonceCodec::Mac NonceCodec::mac(std::span<const std::byte, kExpirySize> expiry,
                                 const protocol::IpAddress& client) const {
   EVP_MAC_CTX* ctx = hmacSha256Context();

@@ -58,6 +58,9 @@ class NonceCodec {
 
   // 32 bytes from RAND_bytes, for when no key is configured; nullopt if the CSPRNG fails.
   [[nodiscard]] static std::optional<Key> randomKey();
+  // The key for a configured secret (auth.nonce_secret), the same on every node:
+  // HMAC-SHA256(key = "turnpike nonce key v1", secret). The secret itself never keys a MAC.
+  [[nodiscard]] static Key keyFromSecret(std::string_view secret);
 
   // A nonce for `client`, valid until now_unix + lifetime.
   [[nodiscard]] std::string mint(const protocol::IpAddress& client, std::int64_t now_unix) const;

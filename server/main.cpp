@@ -117,7 +117,9 @@ void drain(turnpike::server::Server& server, const sigset_t& signals, const std:
   server.startDraining();
   TP_LOG(kInfo, "draining ", active, " allocations for up to ", config.timeout,
          " s; new Allocate requests get ",
-         config.alternate_servers.empty() ? "403" : "300 Try Alternate",
+         config.alternate_servers.empty() && server.config().cluster.alternate_servers.empty()
+             ? "403"
+             : "300 Try Alternate",
          "; send SIGTERM again to exit now");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.timeout);
   for (;;) {

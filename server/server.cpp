@@ -96,6 +96,7 @@ std::expected<void, std::string> Server::start() {
       workers_.clear();
       return std::unexpected(opened.error());
     }
+    shared_->load.addCore(worker->coreStats());
     workers_.push_back(std::move(worker));
   }
   for (const std::string& listener : workers_.front()->listenerDescriptions()) {
@@ -181,7 +182,10 @@ std::expected<ReloadReport, std::string> Server::reload(const ServerConfig& next
   } else if (next.tls != config_.tls) {
     report.ignored.emplace_back("tls (no tls listener)");
   }
+  ignore(next.auth.nonce_secret != config_.auth.nonce_secret, "auth.nonce_secret");
+  const std::optional<std::string> nonce_secret = config_.auth.nonce_secret;
   config_.auth = next.auth;
+  config_.auth.nonce_secret = nonce_secret;  // the nonce codec keeps its key
   shared_->credential_adapter.replace(makeCredentials(config_));
   report.applied.emplace_back("auth");
   config_.peers = next.peers;
@@ -210,6 +214,12 @@ std::expected<ReloadReport, std::string> Server::reload(const ServerConfig& next
   report.applied.emplace_back("log");
   config_.drain = next.drain;
   report.applied.emplace_back("drain");
+  config_.cluster = next.cluster;
+  shared_->load.setThresholds(config_.cluster);
+  for (auto& worker : workers_) {
+    worker->setCluster(makeAlternates(config_));
+  }
+  report.applied.emplace_back("cluster");
   if (!config_.http.api_keys.empty() && !next.http.api_keys.empty()) {
     config_.http.api_keys = next.http.api_keys;
     config_.http.api_max_ttl = next.http.api_max_ttl;
@@ -224,7 +234,10 @@ void Server::startDraining() {
     return;
   }
   for (auto& worker : workers_) {
-    worker->startDraining(config_.drain.alternate_servers);
+    // drain.alternate_servers when set, else the fleet's.
+    worker->startDraining(config_.drain.alternate_servers.empty()
+                              ? config_.cluster.alternate_servers
+                              : config_.drain.alternate_servers);
   }
 }
 
@@ -272,6 +285,8 @@ ServerTotals Server::totals() const {
   totals.reloads_succeeded = reloads_succeeded_.load();
   totals.reloads_failed = reloads_failed_.load();
   if (shared_ != nullptr) {
+    totals.redirecting = shared_->load.redirecting();
+    totals.relayed_bps = shared_->load.relayedBps();
     totals.relay_port_capacity = portsPerAddress(config_.relay) * shared_->relays.size();
     if (shared_->fast_path != nullptr) {
       totals.fast_path = shared_->fast_path->totals();

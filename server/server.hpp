@@ -37,6 +37,8 @@ struct ServerTotals {
   std::vector<double> loop_lag_seconds;  // per worker
   bool draining = false;
   bool ready = false;
+  bool redirecting = false;       // past a cluster.redirect_above load
+  std::uint64_t relayed_bps = 0;  // relayed bits/s over the last second (sampled)
   std::uint64_t reloads_succeeded = 0;
   std::uint64_t reloads_failed = 0;
   // Each worker core's counters, for the TURN metric families (valid while the server lives).

@@ -323,8 +323,48 @@ protocol::CoreConfig makeCoreConfig(const ServerConfig& config,
   core.port_min = config.relay.port_min;
   core.port_max = config.relay.port_max;
   applyLimits(config.limits, core);
+  core.cluster = makeAlternates(config);
   return core;
 }
+
+protocol::AlternateServers makeAlternates(const ServerConfig& config) {
+  return protocol::AlternateServers{config.cluster.alternate_servers,
+                                    config.cluster.alternate_domain};
+}
+
+void SharedLoad::setThresholds(const ClusterConfig& cluster) {
+  redirect_.setThresholds(protocol::RedirectThresholds{cluster.redirect_above_allocations,
+                                                       cluster.redirect_above_relayed_bps});
+}
+
+std::uint64_t SharedLoad::allocations() const {
+  std::uint64_t total = 0;
+  for (const protocol::CoreStats* core : cores_) {
+    for (const auto& by_family : core->allocations_active) {
+      for (const auto& count : by_family) {
+        total += count.get();
+      }
+    }
+  }
+  return total;
+}
+
+void SharedLoad::sample(protocol::MonotonicTime now) {
+  std::uint64_t bytes = 0;
+  for (const protocol::CoreStats* core : cores_) {
+    for (const auto& by_transport : core->relayed_bytes) {
+      for (const auto& count : by_transport) {
+        bytes += count.get();
+      }
+    }
+  }
+  redirect_.sampleRelayed(bytes, now);
+  if (redirect_.enabled()) {
+    (void)redirect_.update(allocations());
+  }
+}
+
+bool SharedLoad::overloaded() { return redirect_.enabled() && redirect_.update(allocations()); }
 
 protocol::PeerPolicy makePeerPolicy(const ServerConfig& config) {
   // Own endpoints are the listeners (a wildcard listener stands for every interface address).
@@ -361,9 +401,12 @@ protocol::PeerPolicy makePeerPolicy(const ServerConfig& config) {
 
 namespace {
 
-auth::NonceCodec::Key nonceKey() {
-  // A fresh random key per process: nonces stay valid across this server's workers. Nodes that
-  // should accept each other's nonces will share a configured key (fleet issue).
+auth::NonceCodec::Key nonceKey(const AuthConfig& auth) {
+  // auth.nonce_secret: every node with the same secret accepts the others' nonces. Without
+  // it, a fresh random key per process: nonces stay valid across this server's workers only.
+  if (auth.nonce_secret) {
+    return auth::NonceCodec::keyFromSecret(*auth.nonce_secret);
+  }
   return auth::NonceCodec::randomKey().value_or(auth::NonceCodec::Key{});
 }
 
@@ -376,11 +419,12 @@ std::shared_ptr<const auth::CredentialStore> makeCredentials(const ServerConfig&
 TurnShared::~TurnShared() = default;
 
 TurnShared::TurnShared(const ServerConfig& config)
-    : nonces(nonceKey(), kNonceLifetimeSeconds),
+    : nonces(nonceKey(config.auth), kNonceLifetimeSeconds),
       credential_adapter(makeCredentials(config)),
       quota(config.limits),
       connections(config.limits),
       user_bandwidth(config.limits),
+      load(config.cluster),
       connection_idle_timeout(config.limits.connection_idle_timeout),
       relays(resolveRelayAddresses(config)),
       policy(std::make_shared<const protocol::PeerPolicy>(makePeerPolicy(config))),

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "auth/credentials.hpp"
 #include "auth/nonce.hpp"
@@ -132,6 +133,27 @@ class SharedConnections {
   std::map<protocol::IpAddress, std::uint32_t> per_ip_;  // by protocol::limitKey
 };
 
+// cluster.redirect_above across workers: the allocations held (read from the cores' counters on
+// each new Allocate, no write) and the relayed rate (sampled by one worker's heartbeat from the
+// cores' byte counters, so nothing is added per packet).
+class SharedLoad final : public protocol::LoadSignal {
+ public:
+  explicit SharedLoad(const ClusterConfig& cluster) { setThresholds(cluster); }
+  // Before the workers start.
+  void addCore(const protocol::CoreStats& stats) { cores_.push_back(&stats); }
+  void setThresholds(const ClusterConfig& cluster);
+  // From one thread, every heartbeat: the rate, and the redirect state for /metrics.
+  void sample(protocol::MonotonicTime now);
+  [[nodiscard]] bool overloaded() override;
+  [[nodiscard]] bool redirecting() const { return redirect_.enabled() && redirect_.redirecting(); }
+  [[nodiscard]] std::uint64_t relayedBps() const { return redirect_.relayedBps(); }
+
+ private:
+  [[nodiscard]] std::uint64_t allocations() const;
+  protocol::LoadRedirect redirect_;
+  std::vector<const protocol::CoreStats*> cores_;
+};
+
 // RESERVATION-TOKEN reservations for all workers. A reserved port is a bound socket fd that no
 // loop reads; the worker that claims the token adopts the fd. Expired ones are closed here.
 class SharedReservations final : public protocol::ReservationStore {
@@ -176,6 +198,9 @@ void applyLimits(const LimitsConfig& limits, protocol::CoreConfig& core);
 [[nodiscard]] std::shared_ptr<const auth::CredentialStore> makeCredentials(
     const ServerConfig& config);
 
+// The core's cluster alternates for a config.
+[[nodiscard]] protocol::AlternateServers makeAlternates(const ServerConfig& config);
+
 // Everything the workers' cores share, built from the config. A reload replaces the
 // credentials (credential_adapter.replace), the quota's limits and the policy (each worker
 // takes its own reference, see Worker::setPolicy); the rest is fixed at start-up. Not copyable
@@ -192,6 +217,7 @@ struct TurnShared {
   SharedQuota quota;
   SharedConnections connections;
   SharedUserBandwidth user_bandwidth;
+  SharedLoad load;
   // limits.connection_idle_timeout in seconds (reloadable; read by the workers' sweeps).
   std::atomic<std::uint32_t> connection_idle_timeout;
   SharedReservations reservations;

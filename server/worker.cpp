@@ -51,7 +51,8 @@ Worker::Worker(std::size_t index, const ServerConfig& config, TurnShared& shared
       core_(shared.core_config,
             protocol::CoreDependencies{*this, random_, shared.clock, shared.credential_adapter,
                                        shared.nonce_adapter, shared.quota, shared.reservations,
-                                       policy_.get(), this, &shared.user_bandwidth, &shared.ports}),
+                                       policy_.get(), this, &shared.user_bandwidth, &shared.load,
+                                       &shared.ports}),
       timer_(new uv_timer_t),
       heartbeat_(new uv_timer_t) {
   uv_timer_init(loop_.get(), timer_);
@@ -185,6 +186,11 @@ void Worker::startDraining(std::vector<protocol::Endpoint> alternates) {
   });
 }
 
+void Worker::setCluster(protocol::AlternateServers cluster) {
+  (void)loop_.post(
+      [this, cluster = std::move(cluster)]() mutable { core_.setCluster(std::move(cluster)); });
+}
+
 void Worker::onHeartbeat(uv_timer_t* timer) {
   auto* self = static_cast<Worker*>(timer->data);
   if (self == nullptr) {
@@ -198,6 +204,9 @@ void Worker::onHeartbeat(uv_timer_t* timer) {
   self->stats_.last_heartbeat_ns.set(steadyNanoseconds(now));
   self->heartbeat_due_ = now + kHeartbeatInterval;
   self->sweepIdleConnections(now);
+  if (self->index_ == 0) {
+    self->shared_.load.sample(now);  // the relayed rate of every worker (cluster.redirect_above)
+  }
 }
 
 int Worker::join() {

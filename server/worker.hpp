@@ -79,6 +79,7 @@ class Worker final : public uv::UdpSocketCallbacks,
   void setPolicy(std::shared_ptr<const protocol::PeerPolicy> policy);
   void setLimits(const protocol::CoreConfig& limits);
   void startDraining(std::vector<protocol::Endpoint> alternates);
+  void setCluster(protocol::AlternateServers cluster);
   // Waits for the thread. Returns the number of libuv handles left open (0 = clean).
   [[nodiscard]] int join();
 

@@ -436,6 +436,9 @@ void Core::sendError(const Message& message, const ClientSource& source, const T
   }
   if (error.alternate) {
     builder.addAddress(attr::kAlternateServer, *error.alternate);
+    if (!error.alternate_domain.empty()) {
+      builder.addText(attr::kAlternateDomain, error.alternate_domain);
+    }
   }
   if (challenge) {
     // RFC 8489 section 9.2.4: REALM and a fresh NONCE; PASSWORD-ALGORITHMS because the nonce
@@ -485,18 +488,32 @@ void Core::startDraining(std::vector<Endpoint> alternates) {
 }
 
 TurnError Core::drainingError(const ClientSource& source) {
-  // RFC 8489 section 14.15: the alternate is of the request's address family. This runs only
-  // for authenticated requests, and sendError protects the 300 with MESSAGE-INTEGRITY, as RFC
-  // 8489 section 14.8 requires.
-  for (std::size_t tried = 0; tried < alternates_.size(); ++tried) {
-    const Endpoint& candidate = alternates_[next_alternate_++ % alternates_.size()];
+  // This runs only for authenticated requests, and sendError protects the 300 with
+  // MESSAGE-INTEGRITY, as RFC 8489 section 14.8 requires.
+  if (auto error = tryAlternate(alternates_, source)) {
+    stats_.redirects[static_cast<std::size_t>(RedirectReason::kDraining)].add();
+    return *error;
+  }
+  return TurnError{error::kForbidden};
+}
+
+std::optional<TurnError> Core::tryAlternate(const std::vector<Endpoint>& servers,
+                                            const ClientSource& source) {
+  // RFC 8489 section 14.15: the alternate is of the request's address family.
+  for (std::size_t tried = 0; tried < servers.size(); ++tried) {
+    const Endpoint& candidate = servers[next_alternate_++ % servers.size()];
     if (candidate.address.family() == source.client.address.family()) {
       TurnError error{error::kTryAlternate};
       error.alternate = candidate;
+      // RFC 8489 section 14.16: ALTERNATE-DOMAIN names the certificate the alternate presents;
+      // it means something only to TLS (or DTLS) clients.
+      if (source.transport == ClientTransport::kTls) {
+        error.alternate_domain = config_.cluster.domain;
+      }
       return error;
     }
   }
-  return TurnError{error::kForbidden};
+  return std::nullopt;
 }
 
 void Core::cacheResponse(Allocation& allocation, const Message& message, ConstBytes response,

@@ -19,12 +19,19 @@
 #include "protocol/stun/message.hpp"
 #include "protocol/turn/allocation.hpp"
 #include "protocol/turn/core_types.hpp"
+#include "protocol/turn/load_redirect.hpp"
 #include "protocol/turn/peer_policy.hpp"
 #include "protocol/turn/port_pool.hpp"
 #include "protocol/turn/stats.hpp"
 #include "protocol/turn/token_bucket.hpp"
 
 namespace turnpike::protocol {
+
+// Where 300 Try Alternate sends clients (cluster.alternate_servers, cluster.alternate_domain).
+struct AlternateServers {
+  std::vector<Endpoint> servers;
+  std::string domain;  // ALTERNATE-DOMAIN for TLS clients (RFC 8489 section 14.16); empty: none
+};
 
 // A relay address and what clients are told it is (1:1 NAT: external_addresses).
 struct RelayAddress {
@@ -56,6 +63,9 @@ struct CoreConfig {
   std::uint32_t unauthenticated_burst = 1;
   // Report channels that may bypass the core (CoreEvents::onRouteUp/onRouteDown): fast_path on.
   bool announce_routes = false;
+  // Fleet: where new allocations go when CoreDependencies::load says this node is overloaded
+  // (and where draining sends them when it is given no list of its own).
+  AlternateServers cluster;
 };
 
 // Allocation limits that span workers (allocations_total, allocations_per_user,
@@ -109,18 +119,20 @@ struct CoreDependencies {
   const PeerPolicy* policy;                 // never null; setPolicy() replaces it
   CoreEvents* events = nullptr;             // optional
   UserBandwidth* user_bandwidth = nullptr;  // optional: without it there is no per-user limit
+  LoadSignal* load = nullptr;               // optional: without it there is no load redirect
   // The relay ports, shared by every worker's core (it must cover config.relay_addresses' local
   // addresses and the port range, in that order). Optional: without it the core has its own.
   PortPool* ports = nullptr;
 };
 
 // An error answer: the code, for 420 the attributes to list in UNKNOWN-ATTRIBUTES, and for 300
-// the ALTERNATE-SERVER.
+// the ALTERNATE-SERVER (and ALTERNATE-DOMAIN: a view into the core's config).
 struct TurnError {
   std::uint16_t code = error::kBadRequest;
   std::array<std::uint16_t, 8> unknown{};
   std::size_t unknown_count = 0;
   std::optional<Endpoint> alternate = std::nullopt;
+  std::string_view alternate_domain = {};
 };
 
 class Core {
@@ -150,6 +162,8 @@ class Core {
   // existing allocations included, carries on.
   void startDraining(std::vector<Endpoint> alternates);
   [[nodiscard]] bool draining() const { return draining_; }
+  // New cluster alternates (reload): used by the next redirect.
+  void setCluster(AlternateServers cluster) { config_.cluster = std::move(cluster); }
   // New limits from a config reload: max_permissions, max_channels, bandwidth and the
   // unauthenticated rate are taken from `limits`; the rest of it is ignored.
   void setLimits(const CoreConfig& limits) {
@@ -238,6 +252,10 @@ class Core {
   };
   [[nodiscard]] std::expected<AllocateReply, TurnError> allocate(Request& request);
   [[nodiscard]] TurnError drainingError(const ClientSource& source);
+  // 300 naming the next of `servers` of the client's family (with ALTERNATE-DOMAIN for TLS
+  // clients), or nullopt when there is none.
+  [[nodiscard]] std::optional<TurnError> tryAlternate(const std::vector<Endpoint>& servers,
+                                                      const ClientSource& source);
   void respondToAllocate(const Request& request, const AllocateReply& reply, Outbox& outbox);
   [[nodiscard]] std::expected<Seconds, TurnError> refresh(Request& request, Allocation& allocation);
   [[nodiscard]] std::expected<void, TurnError> createPermission(Request& request,

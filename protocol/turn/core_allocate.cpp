@@ -196,6 +196,14 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
   if (draining_) {
     return std::unexpected(drainingError(request.source));
   }
+  // Fleet (cluster.redirect_above): past a load threshold, new allocations go to another node.
+  // Without an alternate of the client's family this node serves the request itself.
+  if (deps_.load != nullptr && !config_.cluster.servers.empty() && deps_.load->overloaded()) {
+    if (auto error = tryAlternate(config_.cluster.servers, request.source)) {
+      stats_.redirects[static_cast<std::size_t>(RedirectReason::kLoad)].add();
+      return std::unexpected(*error);
+    }
+  }
   auto parsed = parseAllocateOptions(message);
   if (!parsed) {
     return std::unexpected(parsed.error());

@@ -30,6 +30,10 @@ std::string_view toString(RequestMethod method) {
   return "unknown";
 }
 
+std::string_view toString(RedirectReason reason) {
+  return reason == RedirectReason::kDraining ? "draining" : "load";
+}
+
 std::size_t requestResultIndex(std::uint16_t code) {
   const auto* it = std::ranges::find(kResultCodes, code);
   return static_cast<std::size_t>(it - kResultCodes.begin());  // kResultCodes.size() = other

@@ -67,6 +67,11 @@ inline constexpr std::size_t kRelayDropCount = 8;
 
 enum class Direction : std::uint8_t { kToPeer, kToClient };
 
+// Why an Allocate was answered 300 Try Alternate: SIGTERM, or cluster.redirect_above.
+enum class RedirectReason : std::uint8_t { kDraining, kLoad };
+inline constexpr std::size_t kRedirectReasonCount = 2;
+[[nodiscard]] std::string_view toString(RedirectReason reason);
+
 struct CoreStats {
   std::array<StatCounter, kStunOutcomeCount> stun_outcomes;
   std::array<std::array<StatCounter, kRequestResultCount>, kRequestMethodCount> requests;
@@ -87,6 +92,8 @@ struct CoreStats {
   StatCounter unauthenticated_dropped;
   StatCounter relay_ports_in_use;
   std::array<StatCounter, kRelayDropCount> relay_drops;
+  // Allocate requests answered 300 Try Alternate, by RedirectReason.
+  std::array<StatCounter, kRedirectReasonCount> redirects;
   // [direction][transport]
   std::array<std::array<StatCounter, kClientTransportCount>, 2> relayed_bytes;
   std::array<std::array<StatCounter, kClientTransportCount>, 2> relayed_packets;

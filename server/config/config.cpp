@@ -416,7 +416,10 @@ Status readUsers(const YAML::Node& node, const std::string& path,
 Status readAuth(const YAML::Node& node, const std::string& path, AuthConfig& out) {
   return readMap(node, path,
                  {{"secrets", listField(readString, out.secrets)},
-                  {"users", sectionField(readUsers, out.users)}});
+                  {"users", sectionField(readUsers, out.users)},
+                  {"nonce_secret", [&out](const YAML::Node& value, const std::string& key) {
+                     return assignTo(readString(value, key), out.nonce_secret.emplace());
+                   }}});
 }
 
 Status readPeers(const YAML::Node& node, const std::string& path, PeersConfig& out) {
@@ -470,6 +473,20 @@ Status readDrain(const YAML::Node& node, const std::string& path, DrainConfig& o
                   {"alternate_servers", listField(readEndpoint, out.alternate_servers)}});
 }
 
+Status readRedirectAbove(const YAML::Node& node, const std::string& path, ClusterConfig& out) {
+  constexpr std::int64_t kMaxBitsPerSecond = std::int64_t{1} << 40;
+  return readMap(node, path,
+                 {{"allocations", intField(out.redirect_above_allocations, 0, kMaxUint32)},
+                  {"relayed_bps", intField(out.redirect_above_relayed_bps, 0, kMaxBitsPerSecond)}});
+}
+
+Status readCluster(const YAML::Node& node, const std::string& path, ClusterConfig& out) {
+  return readMap(node, path,
+                 {{"alternate_servers", listField(readEndpoint, out.alternate_servers)},
+                  {"alternate_domain", stringField(out.alternate_domain)},
+                  {"redirect_above", sectionField(readRedirectAbove, out)}});
+}
+
 Status readLog(const YAML::Node& node, const std::string& path, LogConfig& out) {
   return readMap(node, path,
                  {{"level", enumField(kLogLevels, out.level)},
@@ -489,6 +506,7 @@ Status readRoot(const YAML::Node& root, ServerConfig& out) {
                   {"limits", sectionField(readLimits, out.limits)},
                   {"http", sectionField(readHttp, out.http)},
                   {"drain", sectionField(readDrain, out.drain)},
+                  {"cluster", sectionField(readCluster, out.cluster)},
                   {"log", sectionField(readLog, out.log)},
                   {"threads", intField(out.threads, 0, kMaxThreads)},
                   {"fast_path", enumField(kFastPaths, out.fast_path)},
@@ -775,6 +793,38 @@ Status validateApi(const ServerConfig& config) {
   return {};
 }
 
+// Fleets: a domain is a DNS name (RFC 8489 section 14.16: at most 255 bytes); thresholds and a
+// domain need somewhere to send clients; a nonce secret is long enough to key an HMAC.
+Status validateCluster(const ServerConfig& config) {
+  constexpr std::size_t kMaxDomainBytes = 255;
+  constexpr std::size_t kMinNonceSecret = 16;
+  const ClusterConfig& cluster = config.cluster;
+  const std::string& domain = cluster.alternate_domain;
+  const bool name_chars = std::ranges::all_of(domain, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.';
+  });
+  if (!name_chars || domain.size() > kMaxDomainBytes || domain.starts_with('.') ||
+      domain.find("..") != std::string::npos) {
+    return fail("cluster.alternate_domain",
+                "must be a DNS name of at most 255 bytes (letters, digits, '-' and '.'), got \"" +
+                    domain.substr(0, kMaxQuotedValue) + "\"");
+  }
+  if (!domain.empty() && cluster.alternate_servers.empty()) {
+    return fail("cluster.alternate_domain", "needs cluster.alternate_servers");
+  }
+  if ((cluster.redirect_above_allocations != 0 || cluster.redirect_above_relayed_bps != 0) &&
+      cluster.alternate_servers.empty()) {
+    return fail("cluster.redirect_above",
+                "needs cluster.alternate_servers to send clients to (or set it to 0)");
+  }
+  if (config.auth.nonce_secret && config.auth.nonce_secret->size() < kMinNonceSecret) {
+    return fail("auth.nonce_secret", "must be at least 16 characters, got " +
+                                         std::to_string(config.auth.nonce_secret->size()));
+  }
+  return {};
+}
+
 Status validateThreads(const ServerConfig& config) {
   if (config.threads > kMaxThreads) {
     return fail("threads", "must be between 0 and 256, got " + std::to_string(config.threads));
@@ -849,9 +899,9 @@ std::expected<ServerConfig, ConfigError> loadConfigFile(const std::string& path)
 
 std::expected<void, ConfigError> validate(const ServerConfig& config) {
   using Check = Status (*)(const ServerConfig&);
-  constexpr std::array<Check, 9> kChecks{validateText,  validateListeners,  validateTls,
-                                         validateRelay, validateAllocation, validateAuth,
-                                         validatePeers, validateApi,        validateThreads};
+  constexpr std::array<Check, 10> kChecks{
+      validateText, validateListeners, validateTls, validateRelay,   validateAllocation,
+      validateAuth, validatePeers,     validateApi, validateThreads, validateCluster};
   for (const Check check : kChecks) {
     if (Status status = check(config); !status) {
       return status;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <expected>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +64,9 @@ struct AllocationConfig {
 struct AuthConfig {
   std::vector<std::string> secrets;          // REST shared secrets; the first mints
   std::map<std::string, std::string> users;  // static long-term users: name -> password
+  // Nonces are keyed from it, so every node with the same secret accepts them; unset: a
+  // random key per process. Fixed at start-up.
+  std::optional<std::string> nonce_secret;
   friend bool operator==(const AuthConfig&, const AuthConfig&) = default;
 };
 
@@ -120,6 +124,16 @@ struct DrainConfig {
   friend bool operator==(const DrainConfig&, const DrainConfig&) = default;
 };
 
+// Fleets (issue 8): where 300 Try Alternate sends clients, and the loads past which new
+// Allocate requests get it. Draining uses drain.alternate_servers, or these when that is empty.
+struct ClusterConfig {
+  std::vector<protocol::Endpoint> alternate_servers;
+  std::string alternate_domain;                  // ALTERNATE-DOMAIN for TLS clients; empty: none
+  std::uint64_t redirect_above_allocations = 0;  // 0: off
+  std::uint64_t redirect_above_relayed_bps = 0;  // 0: off
+  friend bool operator==(const ClusterConfig&, const ClusterConfig&) = default;
+};
+
 enum class LogLevel : std::uint8_t { kDebug, kInfo, kWarn, kError };
 enum class LogFormat : std::uint8_t { kText, kJson };
 enum class FastPath : std::uint8_t { kOff, kEbpf };
@@ -142,6 +156,7 @@ struct ServerConfig {
   LimitsConfig limits;
   HttpConfig http;
   DrainConfig drain;
+  ClusterConfig cluster;
   LogConfig log;
   std::uint32_t threads = 0;  // 0 = one worker per core
   // fast_path: ebpf relays bound channels of UDP clients in the kernel (server/fastpath); off

@@ -80,6 +80,17 @@ public_uris: []
 # once). A second SIGTERM exits at once.
 drain: {timeout: 30, alternate_servers: []}
 
+# Fleets of nodes behind DNS: 300 Try Alternate sends new Allocate requests to one of
+# alternate_servers (ADDRESS:PORT, same family as the client, in turn) while this node is at
+# or above a redirect_above load (allocations held; relayed bits/s, both ways; 0 = off), until
+# every load is back under 90%. Draining uses them when drain.alternate_servers is empty.
+# alternate_domain: sent as ALTERNATE-DOMAIN to TLS clients (the alternates' certificate name).
+# Nonces validate on every node with the same auth.nonce_secret (not set: a random key).
+cluster:
+  alternate_servers: []
+  alternate_domain: ""
+  redirect_above: {allocations: 0, relayed_bps: 0}
+
 # level: debug, info, warn or error. format: text or json.
 log: {level: info, format: text}
 

@@ -127,6 +127,14 @@ void appendCoreMetrics(std::span<const CoreStats* const> cores,
             [&](const CoreStats& s) -> const StatCounter& { return s.relayed_packets[d][t]; });
     }
   }
+  const std::size_t redirects =
+      f.family("turnpike_allocate_redirects_total",
+               "Allocate requests answered 300 Try Alternate, by reason (draining, load).",
+               MetricType::Counter);
+  for (std::size_t i = 0; i < protocol::kRedirectReasonCount; ++i) {
+    f.add(redirects, {{"reason", std::string(toString(static_cast<protocol::RedirectReason>(i)))}},
+          [&](const CoreStats& s) -> const StatCounter& { return s.redirects[i]; });
+  }
   const std::size_t drops = f.family("turnpike_relay_dropped_total",
                                      "Relay packets dropped, by reason.", MetricType::Counter);
   for (std::size_t i = 0; i < protocol::kRelayDropCount; ++i) {

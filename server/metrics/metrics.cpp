@@ -180,6 +180,15 @@ std::string renderMetrics(const ServerTotals& totals, std::size_t workers, std::
   families.push_back(family("turnpike_draining", "1 after SIGTERM, while draining, else 0.",
                             MetricType::Gauge,
                             {metricSample(MetricType::Gauge, totals.draining ? 1 : 0)}));
+  families.push_back(
+      family("turnpike_redirecting",
+             "1 while a cluster.redirect_above load is reached: new Allocates get 300, else 0.",
+             MetricType::Gauge, {metricSample(MetricType::Gauge, totals.redirecting ? 1 : 0)}));
+  families.push_back(
+      family("turnpike_relayed_bytes_per_second",
+             "Relayed payload over the last second, both directions (cluster.redirect_above).",
+             MetricType::Gauge,
+             {metricSample(MetricType::Gauge, static_cast<double>(totals.relayed_bps) / 8)}));
   families.push_back(family(
       "turnpike_config_reloads_total", "Config reloads (SIGHUP), by result.", MetricType::Counter,
       {metricSample(MetricType::Counter, static_cast<double>(totals.reloads_succeeded),

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -45,6 +46,25 @@ class NonceTest : public ::testing::Test {
 TEST_F(NonceTest, MatchesIndependentlyComputedVector) {
   EXPECT_EQ(codec_.mint(kClient, kNow), "obMatJos2AAABZVPzWPkL1NnwiQYztw");
   EXPECT_EQ(codec_.mint(kClientV6, kNow), "obMatJos2AAABZVPzWDiDbMSjOqW1_w");
+}
+
+// auth.nonce_secret: nodes that share the secret accept each other's nonces; others do not.
+TEST(NonceSecretTest, NodesWithTheSameSecretAcceptEachOthersNonces) {
+  const NonceCodec node_a{NonceCodec::keyFromSecret("a-fleet-wide-nonce-secret"), kLifetime};
+  const NonceCodec node_b{NonceCodec::keyFromSecret("a-fleet-wide-nonce-secret"), kLifetime};
+  const NonceCodec other{NonceCodec::keyFromSecret("another-fleets-secret"), kLifetime};
+  const std::string nonce = node_a.mint(kClient, kNow);
+  EXPECT_EQ(node_b.verify(nonce, kClient, kNow + 1), NonceVerdict::kValid);
+  EXPECT_EQ(node_b.verify(nonce, kOtherClient, kNow + 1), NonceVerdict::kInvalid);
+  EXPECT_EQ(node_b.verify(nonce, kClient, kNow + kLifetime + 1), NonceVerdict::kStale);
+  EXPECT_EQ(other.verify(nonce, kClient, kNow + 1), NonceVerdict::kInvalid);
+  // The key is derived, not the secret's bytes (HMAC-SHA256 under a fixed label).
+  const std::string_view secret = "0123456789abcdef0123456789abcdef";
+  const NonceCodec::Key key = NonceCodec::keyFromSecret(secret);
+  EXPECT_FALSE(std::equal(secret.begin(), secret.end(), key.begin(),
+                          [](char c, std::byte b) { return static_cast<std::byte>(c) == b; }));
+  EXPECT_EQ(key, NonceCodec::keyFromSecret(secret));
+  EXPECT_NE(key, NonceCodec::keyFromSecret("0123456789abcdef0123456789abcdeF"));
 }
 
 TEST_F(NonceTest, MintThenVerifyIsValid) {

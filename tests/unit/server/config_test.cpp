@@ -7,6 +7,7 @@
 #include <fstream>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace turnpike::protocol {
@@ -77,6 +78,8 @@ void expectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.threads, b.threads);
   EXPECT_EQ(a.fast_path, b.fast_path);
   EXPECT_EQ(a.drain, b.drain);
+  EXPECT_EQ(a.cluster, b.cluster);
+  EXPECT_EQ(a.auth.nonce_secret, b.auth.nonce_secret);
 }
 
 ServerConfig expectedDefaults() {
@@ -234,6 +237,58 @@ fast_path: ebpf
 }
 
 // ---- Credential API ----
+
+TEST(ConfigCluster, AlternatesDomainThresholdsAndNonceSecret) {
+  const ServerConfig config = loadOk(R"yaml(
+auth: {secrets: [s], nonce_secret: "a-fleet-wide-nonce-secret"}
+cluster:
+  alternate_servers: ["192.0.2.9:3478", "[2001:db8::9]:5349"]
+  alternate_domain: turn.example.com
+  redirect_above: {allocations: 4294967295, relayed_bps: 1099511627776}
+)yaml");
+  EXPECT_EQ(config.cluster.alternate_servers,
+            (std::vector<protocol::Endpoint>{{ip("192.0.2.9"), 3478}, {ip("2001:db8::9"), 5349}}));
+  EXPECT_EQ(config.cluster.alternate_domain, "turn.example.com");
+  EXPECT_EQ(config.cluster.redirect_above_allocations, 4294967295U);
+  EXPECT_EQ(config.cluster.redirect_above_relayed_bps, 1099511627776U);
+  EXPECT_EQ(config.auth.nonce_secret, "a-fleet-wide-nonce-secret");
+  // Unset: no secret (a random key), no redirect; drain's own list is untouched.
+  const ServerConfig defaults = loadOk("drain: {alternate_servers: [\"192.0.2.1:3478\"]}\n");
+  EXPECT_FALSE(defaults.auth.nonce_secret.has_value());
+  EXPECT_EQ(defaults.cluster, ClusterConfig{});
+  EXPECT_EQ(defaults.drain.alternate_servers.size(), 1U);
+}
+
+TEST(ConfigCluster, ErrorsNameTheKey) {
+  const std::pair<std::string, std::string_view> cases[] = {
+      {"cluster: {redirect_above: {allocations: 10}}\n", "cluster.redirect_above"},
+      {"cluster: {redirect_above: {relayed_bps: 1000}}\n", "cluster.redirect_above"},
+      {"cluster: {alternate_servers: [\"192.0.2.1:3478\"], redirect_above: {allocations: -1}}\n",
+       "cluster.redirect_above.allocations"},
+      {"cluster: {alternate_servers: [\"192.0.2.1:3478\"],"
+       " redirect_above: {relayed_bps: 1099511627777}}\n",
+       "cluster.redirect_above.relayed_bps"},
+      {"cluster: {redirect_above: {alocations: 1}}\n", "cluster.redirect_above.alocations"},
+      {"cluster: {alternate_servers: [turn.example.com:3478]}\n", "cluster.alternate_servers[0]"},
+      {"cluster: {alternate_domain: turn.example.com}\n", "cluster.alternate_domain"},
+      {"cluster: {alternate_servers: [\"192.0.2.1:3478\"], alternate_domain: \"a b\"}\n",
+       "cluster.alternate_domain"},
+      {"cluster: {alternate_servers: [\"192.0.2.1:3478\"], alternate_domain: .example}\n",
+       "cluster.alternate_domain"},
+      {"cluster: {alternate_servers: [\"192.0.2.1:3478\"], alternate_domain: " +
+           std::string(256, 'a') + "}\n",
+       "cluster.alternate_domain"},
+      {"cluster: {alternate_sever: []}\n", "cluster.alternate_sever"},
+      {"auth: {nonce_secret: short}\n", "auth.nonce_secret"},
+      {"auth: {nonce_secret: \"\"}\n", "auth.nonce_secret"},
+      {"auth: {nonce_secret: [a]}\n", "auth.nonce_secret"},
+  };
+  for (const auto& [yaml, key] : cases) {
+    const auto result = loadConfigText(yaml);
+    ASSERT_FALSE(result.has_value()) << yaml;
+    EXPECT_EQ(result.error().key, key) << yaml << ": " << result.error().message;
+  }
+}
 
 TEST(ConfigApi, KeysMaxTtlRateLimitAndPublicUris) {
   const ServerConfig config = loadOk(R"yaml(

@@ -480,7 +480,7 @@ class CoreFixture : public ::testing::Test {
     core = std::make_unique<Core>(
         std::move(config),
         CoreDependencies{relays, random, clock, credentials, nonces, quota, reservations, &policy,
-                         &events, &user_bandwidth, ports.get()});
+                         &events, &user_bandwidth, nullptr, ports.get()});
   }
 
   // Time: `at` moves both clocks without running timers; `tick` runs them at `now`, and
