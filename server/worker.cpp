@@ -107,6 +107,20 @@ std::expected<void, std::string> Worker::open() {
         tcp_listeners_.push_back(std::move(*tls));
         break;
       }
+      case Transport::kAuto: {
+        if (tls_context_ == nullptr) {
+          return std::unexpected("auto listener " + local.toString() + ": no TLS context loaded");
+        }
+        auto both = uv::TcpListener::open(
+            loop_, local, *this, *this, tls_context_,
+            std::chrono::seconds(config_.limits.tls_handshake_timeout), {.detect_tls = true});
+        if (!both) {
+          return std::unexpected("auto listener " + local.toString() + ": " +
+                                 both.error().toString());
+        }
+        tcp_listeners_.push_back(std::move(*both));
+        break;
+      }
     }
   }
   // The send batches get their size now rather than in the first flush(), which on an idle
@@ -125,7 +139,10 @@ std::vector<std::string> Worker::listenerDescriptions() const {
     out.push_back("udp " + socket->localEndpoint().toString());
   }
   for (const auto& listener : tcp_listeners_) {
-    out.push_back((listener->isTls() ? "tls " : "tcp ") + listener->localEndpoint().toString());
+    const char* kind = listener->preamble().detect_tls ? "auto (tcp+tls) "
+                       : listener->isTls()             ? "tls "
+                                                       : "tcp ";
+    out.push_back(kind + listener->localEndpoint().toString());
   }
   return out;
 }
@@ -292,6 +309,7 @@ void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
       stats_.connections_per_ip_rejected.add();
       return;
   }
+  connection->setAdmitted(true);
   if (auto started = connection->start(); !started) {
     TP_LOG(kDebug, "tcp ", connection->peer().toString(), ": ", started.error().toString());
     shared_.connections.release(connection->peer().address);
@@ -302,8 +320,14 @@ void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
   idle_checks_.emplace_back(std::chrono::steady_clock::now() +
                                 std::chrono::seconds(shared_.connection_idle_timeout.load()),
                             id);
-  stats_.connections_active[connection->isTls() ? 1 : 0].add();
+  if (connection->ready()) {  // otherwise counted once its transport is known (onReady)
+    stats_.connections_active[connection->isTls() ? 1 : 0].add();
+  }
   connections_.emplace(id, std::move(connection));
+}
+
+void Worker::onReady(uv::TcpConnection& connection) {
+  stats_.connections_active[connection.isTls() ? 1 : 0].add();
 }
 
 void Worker::onFrame(uv::TcpConnection& connection, const protocol::Frame& frame) {
@@ -322,8 +346,12 @@ void Worker::onClosed(uv::TcpConnection& connection, uv::CloseReason reason) {
       std::chrono::steady_clock::now());
   auto it = connections_.find(connection.id());
   if (it != connections_.end()) {
-    shared_.connections.release(connection.peer().address);
-    stats_.connections_active[connection.isTls() ? 1 : 0].sub();
+    if (connection.admitted()) {
+      shared_.connections.release(connection.peer().address);
+    }
+    if (connection.ready()) {
+      stats_.connections_active[connection.isTls() ? 1 : 0].sub();
+    }
     loop_.deleteLater(std::move(it->second));
     connections_.erase(it);
   }

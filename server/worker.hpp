@@ -94,6 +94,7 @@ class Worker final : public uv::UdpSocketCallbacks,
   // uv::TcpConnectionCallbacks
   void onFrame(uv::TcpConnection& connection, const protocol::Frame& frame) override;
   void onClosed(uv::TcpConnection& connection, uv::CloseReason reason) override;
+  void onReady(uv::TcpConnection& connection) override;
   // protocol::RelaySockets
   [[nodiscard]] std::expected<protocol::SocketRef, protocol::RelayOpenError> open(
       const protocol::Endpoint& local, std::uint64_t tag, bool dont_fragment) override;

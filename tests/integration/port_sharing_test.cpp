@@ -1,0 +1,207 @@
+// One TCP port for TURN and TURNS (listener transport auto): TURN over TCP and over TLS on the
+// same port, each with an Allocate and data relayed both ways, counted as tcp or tls once known;
+// bytes that are neither closed and counted.
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "tests/integration/turn_test_support.hpp"
+
+namespace turnpike::test {
+namespace {
+
+struct ContextFree {
+  void operator()(SSL_CTX* context) const { SSL_CTX_free(context); }
+};
+using ClientContext = std::unique_ptr<SSL_CTX, ContextFree>;
+
+// A client that trusts only the test certificate and checks the name "localhost".
+ClientContext clientContext(const std::filesystem::path& certificate) {
+  ClientContext context(SSL_CTX_new(TLS_client_method()));
+  EXPECT_EQ(SSL_CTX_load_verify_locations(context.get(), certificate.c_str(), nullptr), 1);
+  SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
+  return context;
+}
+
+bool setTimeouts(int fd, Millis timeout) {
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  const timeval limit{static_cast<time_t>(seconds.count()),
+                      static_cast<suseconds_t>((timeout - seconds).count() * 1000)};
+  return ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)) == 0 &&
+         ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit)) == 0;
+}
+
+// A TLS connection on a blocking socket whose reads and writes time out. `prefix` goes out in
+// the clear before the ClientHello (a PROXY header).
+class TlsStream {
+ public:
+  TlsStream(const Endpoint& server, SSL_CTX* context, const std::string& alpn = {},
+            const Bytes& prefix = {})
+      : fd_(tcpConnect(server)) {
+    const int flags = fd_.valid() ? ::fcntl(fd_.get(), F_GETFL) : -1;
+    if (flags < 0 || ::fcntl(fd_.get(), F_SETFL, flags & ~O_NONBLOCK) != 0 ||
+        !setTimeouts(fd_.get(), kReplyTimeout) ||
+        (!prefix.empty() && !sendAll(fd_.get(), prefix))) {
+      return;
+    }
+    ssl_ = SSL_new(context);
+    SSL_set_fd(ssl_, fd_.get());
+    SSL_set1_host(ssl_, "localhost");
+    if (!alpn.empty()) {
+      // The wire format: one length byte, then the name.
+      std::string list(1, static_cast<char>(alpn.size()));
+      list += alpn;
+      SSL_set_alpn_protos(ssl_, reinterpret_cast<const unsigned char*>(list.data()),  // NOLINT
+                          static_cast<unsigned>(list.size()));
+    }
+  }
+  ~TlsStream() { SSL_free(ssl_); }
+  TlsStream(const TlsStream&) = delete;
+  TlsStream& operator=(const TlsStream&) = delete;
+
+  // The handshake; false on failure or timeout, with the OpenSSL reason in reason().
+  bool handshake() {
+    if (ssl_ == nullptr) {
+      return false;
+    }
+    ERR_clear_error();
+    if (SSL_connect(ssl_) != 1) {
+      reason_ = ERR_GET_REASON(ERR_peek_error());
+      ERR_clear_error();
+      return false;
+    }
+    return true;
+  }
+
+  // The protocol the server selected by ALPN ("" when none).
+  [[nodiscard]] std::string alpn() const {
+    const unsigned char* name = nullptr;
+    unsigned length = 0;
+    SSL_get0_alpn_selected(ssl_, &name, &length);
+    return name == nullptr ? ""
+                           : std::string(reinterpret_cast<const char*>(name), length);  // NOLINT
+  }
+
+  // Send and receive for TurnClient.
+  [[nodiscard]] StreamIo io() {
+    return {[this](ConstBytes data) {
+              std::size_t written = 0;
+              return SSL_write_ex(ssl_, data.data(), data.size(), &written) == 1 &&
+                     written == data.size();
+            },
+            [this](std::size_t n, Millis timeout) -> std::optional<Bytes> {
+              setTimeouts(fd_.get(), std::max(timeout, Millis{1}));
+              Bytes out(n);
+              std::size_t have = 0;
+              while (have < n) {
+                std::size_t got = 0;
+                if (SSL_read_ex(ssl_, out.data() + have, n - have, &got) != 1) {
+                  ERR_clear_error();
+                  return std::nullopt;
+                }
+                have += got;
+              }
+              return out;
+            }};
+  }
+
+  [[nodiscard]] int fd() const { return fd_.get(); }
+  [[nodiscard]] int reason() const { return reason_; }
+
+ private:
+  UniqueFd fd_;
+  SSL* ssl_ = nullptr;
+  int reason_ = 0;
+};
+
+Bytes bytesOf(std::initializer_list<int> values) {
+  Bytes out;
+  for (const int value : values) {
+    out.push_back(static_cast<std::byte>(value));
+  }
+  return out;
+}
+
+// Allocate, a permission and a channel for `peer`, and ChannelData both ways.
+void allocateAndRelay(TurnClient& turn, const UdpPeer& peer, const Endpoint& mapped) {
+  const auto response = turn.allocate();
+  ASSERT_TRUE(succeeded(response, "Allocate"));
+  EXPECT_TRUE(signedWith(*response, turn));
+  EXPECT_EQ(response->xorAddress(attr::kXorMappedAddress), mapped);
+  ASSERT_TRUE(turn.relayed());
+  ASSERT_TRUE(succeeded(turn.channelBind(kChannel, peer.endpoint()), "ChannelBind"));
+  channelRoundTrip(turn, peer, kChannel, patternPayload(100, 1), patternPayload(77, 2));
+}
+
+// An auto listener on tlsServer() (no plain tcp listener), with the HTTP endpoint.
+class PortSharingTest : public TurnTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = TurnTest::options();
+    options.tcp = false;
+    options.tls = true;
+    options.tls_transport = "auto";
+    options.http = true;
+    return options;
+  }
+
+  [[nodiscard]] std::optional<double> active(const std::string& transport) const {
+    return scrapeMetric(httpServer(), "turnpike_tcp_connections_active",
+                        {"transport=\"" + transport + "\""});
+  }
+  [[nodiscard]] double closed(const std::string& reason) const {
+    return scrapeMetric(httpServer(), "turnpike_tcp_connections_closed_total",
+                        {"reason=\"" + reason + "\""})
+        .value_or(-1);
+  }
+};
+
+TEST_F(PortSharingTest, TurnOverTcpAndOverTlsOnOnePort) {
+  const UdpPeer peer;
+  ASSERT_TRUE(peer.valid());
+
+  TurnClient tcp(tlsServer(), TurnTransport::kTcp, kAlice);
+  ASSERT_TRUE(tcp.connected());
+  allocateAndRelay(tcp, peer, localEndpointOf(tcp.fd()));
+
+  const ClientContext context = clientContext(tlsCertificate());
+  TlsStream stream(tlsServer(), context.get());
+  ASSERT_TRUE(stream.handshake()) << "TLS on the auto port, reason " << stream.reason();
+  TurnClient tls(tlsServer(), stream.io(), kAlice);
+  allocateAndRelay(tls, peer, localEndpointOf(stream.fd()));
+
+  // Each is counted under the transport it turned out to speak.
+  EXPECT_TRUE(eventually([&] { return active("tcp") == 1.0 && active("tls") == 1.0; }))
+      << "tcp " << active("tcp").value_or(-1) << ", tls " << active("tls").value_or(-1);
+  EXPECT_NE(serverLog().find("auto (tcp+tls) 127.0.0.1:" + std::to_string(tlsServer().port)),
+            std::string::npos)
+      << serverLog();
+}
+
+TEST_F(PortSharingTest, BytesThatAreNeitherAreClosedAndCounted) {
+  const double before = closed("framing_error");
+  const UniqueFd fd = tcpConnect(tlsServer());
+  ASSERT_TRUE(fd.valid());
+  // Top bits 0b11: neither TLS, STUN nor ChannelData.
+  ASSERT_TRUE(sendAll(fd.get(), bytesOf({0xC3, 0x28, 0xA0, 0xA1})));
+  EXPECT_TRUE(waitForPeerClose(fd.get()));
+  EXPECT_TRUE(eventually([&] { return closed("framing_error") == before + 1; }))
+      << closed("framing_error");
+  // A connection that is still deciding is not counted as either.
+  const UniqueFd silent = tcpConnect(tlsServer());
+  ASSERT_TRUE(silent.valid());
+  ASSERT_TRUE(sendAll(silent.get(), bytesOf({0x00, 0x01})));
+  EXPECT_TRUE(tcpStaysQuiet(silent.get()));
+  EXPECT_EQ(active("tcp"), 0.0);
+  EXPECT_EQ(active("tls"), 0.0);
+}
+
+}  // namespace
+}  // namespace turnpike::test
