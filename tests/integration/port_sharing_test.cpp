@@ -1,6 +1,6 @@
 // One TCP port for TURN and TURNS (listener transport auto): TURN over TCP and over TLS on the
 // same port, each with an Allocate and data relayed both ways, counted as tcp or tls once known;
-// bytes that are neither closed and counted.
+// bytes that are neither closed and counted; ALPN (RFC 7443) accepted and refused.
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -183,6 +183,32 @@ TEST_F(PortSharingTest, TurnOverTcpAndOverTlsOnOnePort) {
   EXPECT_NE(serverLog().find("auto (tcp+tls) 127.0.0.1:" + std::to_string(tlsServer().port)),
             std::string::npos)
       << serverLog();
+}
+
+// RFC 7443: a client that offers ALPN gets stun.turn or stun.nat-discovery, or the handshake
+// fails with no_application_protocol; a client that offers none is served as before.
+TEST_F(PortSharingTest, AlpnAcceptedAndRefused) {
+  const ClientContext context = clientContext(tlsCertificate());
+  for (const std::string alpn : {"stun.turn", "stun.nat-discovery"}) {
+    TlsStream stream(tlsServer(), context.get(), alpn);
+    ASSERT_TRUE(stream.handshake()) << alpn << ": reason " << stream.reason();
+    EXPECT_EQ(stream.alpn(), alpn);
+    TurnClient turn(tlsServer(), stream.io(), kAlice);
+    EXPECT_TRUE(failedWith(turn.challenge(), error::kUnauthenticated, "Allocate over " + alpn));
+  }
+  const double failures_before =
+      scrapeMetric(httpServer(), "turnpike_tls_handshake_failures_total").value_or(-1);
+  TlsStream refused(tlsServer(), context.get(), "h2");
+  EXPECT_FALSE(refused.handshake());
+  EXPECT_EQ(refused.reason(), SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL)
+      << ERR_reason_error_string(static_cast<unsigned long>(refused.reason()));
+  EXPECT_TRUE(eventually([&] {
+    return scrapeMetric(httpServer(), "turnpike_tls_handshake_failures_total") ==
+           failures_before + 1;
+  }));
+  TlsStream none(tlsServer(), context.get());
+  ASSERT_TRUE(none.handshake());
+  EXPECT_EQ(none.alpn(), "");
 }
 
 TEST_F(PortSharingTest, BytesThatAreNeitherAreClosedAndCounted) {
