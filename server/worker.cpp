@@ -85,7 +85,9 @@ std::expected<void, std::string> Worker::open() {
         break;
       }
       case Transport::kTcp: {
-        auto tcp = uv::TcpListener::open(loop_, local, *this, *this);
+        auto tcp = uv::TcpListener::open(loop_, local, *this, *this, nullptr,
+                                         std::chrono::seconds(config_.limits.tls_handshake_timeout),
+                                         {.proxy_header = listener.proxy_protocol});
         if (!tcp) {
           return std::unexpected("tcp listener " + local.toString() + ": " +
                                  tcp.error().toString());
@@ -97,9 +99,9 @@ std::expected<void, std::string> Worker::open() {
         if (tls_context_ == nullptr) {
           return std::unexpected("tls listener " + local.toString() + ": no TLS context loaded");
         }
-        auto tls =
-            uv::TcpListener::open(loop_, local, *this, *this, tls_context_,
-                                  std::chrono::seconds(config_.limits.tls_handshake_timeout));
+        auto tls = uv::TcpListener::open(loop_, local, *this, *this, tls_context_,
+                                         std::chrono::seconds(config_.limits.tls_handshake_timeout),
+                                         {.proxy_header = listener.proxy_protocol});
         if (!tls) {
           return std::unexpected("tls listener " + local.toString() + ": " +
                                  tls.error().toString());
@@ -111,9 +113,10 @@ std::expected<void, std::string> Worker::open() {
         if (tls_context_ == nullptr) {
           return std::unexpected("auto listener " + local.toString() + ": no TLS context loaded");
         }
-        auto both = uv::TcpListener::open(
-            loop_, local, *this, *this, tls_context_,
-            std::chrono::seconds(config_.limits.tls_handshake_timeout), {.detect_tls = true});
+        auto both =
+            uv::TcpListener::open(loop_, local, *this, *this, tls_context_,
+                                  std::chrono::seconds(config_.limits.tls_handshake_timeout),
+                                  {.detect_tls = true, .proxy_header = listener.proxy_protocol});
         if (!both) {
           return std::unexpected("auto listener " + local.toString() + ": " +
                                  both.error().toString());
@@ -142,7 +145,8 @@ std::vector<std::string> Worker::listenerDescriptions() const {
     const char* kind = listener->preamble().detect_tls ? "auto (tcp+tls) "
                        : listener->isTls()             ? "tls "
                                                        : "tcp ";
-    out.push_back(kind + listener->localEndpoint().toString());
+    out.push_back(kind + listener->localEndpoint().toString() +
+                  (listener->preamble().proxy_header ? " (PROXY protocol v2)" : ""));
   }
   return out;
 }
@@ -297,19 +301,28 @@ void Worker::RelaySlot::onDatagram(uv::UdpSocket& /*socket*/, protocol::ConstByt
   worker.core_.onPeerDatagram(tag, source, data, std::chrono::steady_clock::now(), worker.outbox_);
 }
 
-void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
-  stats_.tcp_accepted.add();
-  switch (shared_.connections.admit(connection->peer().address)) {
+bool Worker::admit(uv::TcpConnection& connection) {
+  switch (shared_.connections.admit(connection.peer().address)) {
     case SharedConnections::Verdict::kOk:
-      break;
+      connection.setAdmitted(true);
+      return true;
     case SharedConnections::Verdict::kTotalLimit:
       stats_.connections_total_rejected.add();
-      return;  // the destructor closes the socket
+      return false;
     case SharedConnections::Verdict::kIpLimit:
       stats_.connections_per_ip_rejected.add();
-      return;
+      return false;
   }
-  connection->setAdmitted(true);
+  return false;
+}
+
+void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
+  stats_.tcp_accepted.add();
+  // Behind a load balancer the socket's address is the balancer's: the limits apply to the
+  // client the PROXY header names (onReady). Until then the handshake timeout bounds the wait.
+  if (!connection->expectsProxyHeader() && !admit(*connection)) {
+    return;  // the destructor closes the socket
+  }
   if (auto started = connection->start(); !started) {
     TP_LOG(kDebug, "tcp ", connection->peer().toString(), ": ", started.error().toString());
     shared_.connections.release(connection->peer().address);
@@ -328,6 +341,9 @@ void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
 
 void Worker::onReady(uv::TcpConnection& connection) {
   stats_.connections_active[connection.isTls() ? 1 : 0].add();
+  if (!connection.admitted() && !admit(connection)) {
+    connection.close(uv::CloseReason::kLocalClose);  // onClosed takes the count back
+  }
 }
 
 void Worker::onFrame(uv::TcpConnection& connection, const protocol::Frame& frame) {

@@ -143,6 +143,9 @@ class Worker final : public uv::UdpSocketCallbacks,
   // Hands a client message to the core and sends the answers; times Allocate requests.
   void handleClientMessage(const protocol::ClientSource& client, protocol::ConstBytes bytes);
   [[nodiscard]] std::uint64_t listenerIndex(const uv::UdpSocket& socket) const;
+  // limits.connections_total and connections_per_ip for the connection's client: counts the
+  // rejection and returns false, or marks the connection admitted.
+  [[nodiscard]] bool admit(uv::TcpConnection& connection);
 
   std::size_t index_;
   const ServerConfig& config_;

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/proxy/proxy_header.hpp"
 #include "protocol/turn/transport_detect.hpp"
 #include "server/log.hpp"
 #include "server/tls/tls_context.hpp"
@@ -59,6 +60,10 @@ std::string_view toString(CloseReason reason) {
       return "idle_timeout";
     case CloseReason::kHandshakeTimeout:
       return "tls_handshake_timeout";
+    case CloseReason::kProxyHeaderError:
+      return "proxy_header_error";
+    case CloseReason::kProxyHeaderTimeout:
+      return "proxy_header_timeout";
   }
   return "unknown";
 }
@@ -70,9 +75,11 @@ TcpConnection::TcpConnection(uv_tcp_t* handle, TcpConnectionCallbacks& callbacks
   handle_->data = this;
   peer_ = endpointOf(handle_, /*peer=*/true);
   local_ = endpointOf(handle_, /*peer=*/false);
-  if (preamble.detect_tls && tls_context != nullptr) {
-    phase_ = Phase::kDetect;
-    SSL_CTX_up_ref(tls_context);
+  detect_tls_ = preamble.detect_tls && tls_context != nullptr;
+  proxy_header_ = preamble.proxy_header;
+  phase_ = proxy_header_ ? Phase::kProxyHeader : detect_tls_ ? Phase::kDetect : Phase::kStream;
+  if (tls_context != nullptr && phase_ != Phase::kStream) {
+    SSL_CTX_up_ref(tls_context);  // the session starts when the preamble is read
     pending_tls_context_ = tls_context;
   } else if (tls_context != nullptr) {
     tls_ = std::make_unique<tls::TlsSession>(tls_context);
@@ -111,7 +118,8 @@ std::expected<void, UvError> TcpConnection::start() {
 
 void TcpConnection::onHandshakeTimeout(uv_timer_t* timer) {
   if (auto* self = static_cast<TcpConnection*>(timer->data); self != nullptr) {
-    self->close(CloseReason::kHandshakeTimeout);
+    self->close(self->phase_ == Phase::kProxyHeader ? CloseReason::kProxyHeaderTimeout
+                                                    : CloseReason::kHandshakeTimeout);
   }
 }
 
@@ -164,8 +172,40 @@ void TcpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* b
   self->drainFrames();
 }
 
+bool TcpConnection::receiveProxyHeader() {
+  const protocol::ConstBytes data = protocol::ConstBytes(*tls_buffer_).first(preamble_size_);
+  const auto parsed = protocol::parseProxyHeader(data);
+  if (!parsed) {
+    TP_LOG(kDebug, "tcp ", peer_.toString(), ": ", protocol::toString(parsed.error()));
+    close(CloseReason::kProxyHeaderError);
+    return false;
+  }
+  if (!*parsed) {
+    return false;  // more to come (the parser bounds the size)
+  }
+  const protocol::ProxyHeader& header = **parsed;
+  if (header.source) {
+    TP_LOG(kDebug, "tcp ", peer_.toString(), ": PROXY header for ", header.source->toString());
+    peer_ = *header.source;  // the client, for auth, nonces, limits and XOR-MAPPED-ADDRESS
+  }
+  if (!detect_tls_) {
+    finishPreamble(pending_tls_context_ != nullptr, header.size);
+    return false;
+  }
+  // What follows the header is the stream's first bytes: move it to the front.
+  std::copy(tls_buffer_->begin() + static_cast<std::ptrdiff_t>(header.size),
+            tls_buffer_->begin() + static_cast<std::ptrdiff_t>(preamble_size_),
+            tls_buffer_->begin());
+  preamble_size_ -= header.size;
+  phase_ = Phase::kDetect;
+  return true;
+}
+
 void TcpConnection::receivePreamble(std::size_t read) {
   preamble_size_ += read;
+  if (phase_ == Phase::kProxyHeader && !receiveProxyHeader()) {
+    return;
+  }
   const protocol::ConstBytes data = protocol::ConstBytes(*tls_buffer_).first(preamble_size_);
   switch (protocol::classifyStreamStart(data)) {
     case protocol::StreamStart::kNeedMore:

@@ -37,27 +37,33 @@ enum class CloseReason : std::uint8_t {
   kFramingError,   // bytes that are neither STUN nor ChannelData, or an oversized frame
   kWriteOverflow,  // the peer does not read and the write queue hit its bound
   kWriteError,
-  kLocalClose,         // the server closed it (shutdown, policy)
-  kTlsError,           // after the handshake: a bad record, an alert
-  kHandshakeTimeout,   // the TLS handshake did not finish within the handshake timeout
-  kTlsHandshakeError,  // the handshake failed (TLS 1.1, garbage, a client rejecting our cert)
-  kIdleTimeout,        // no allocation on it for limits.connection_idle_timeout
+  kLocalClose,          // the server closed it (shutdown, policy)
+  kTlsError,            // after the handshake: a bad record, an alert
+  kHandshakeTimeout,    // the TLS handshake did not finish within the handshake timeout
+  kTlsHandshakeError,   // the handshake failed (TLS 1.1, garbage, a client rejecting our cert)
+  kIdleTimeout,         // no allocation on it for limits.connection_idle_timeout
+  kProxyHeaderError,    // proxy_protocol: the first bytes are not a valid PROXY v2 header
+  kProxyHeaderTimeout,  // proxy_protocol: no whole header within the handshake timeout
 };
-inline constexpr std::size_t kCloseReasonCount = 10;
-static_assert(static_cast<std::size_t>(CloseReason::kIdleTimeout) + 1 == kCloseReasonCount);
+inline constexpr std::size_t kCloseReasonCount = 12;
+static_assert(static_cast<std::size_t>(CloseReason::kProxyHeaderTimeout) + 1 == kCloseReasonCount);
 [[nodiscard]] std::string_view toString(CloseReason reason);
 
 // What a connection reads before its frames.
 struct Preamble {
   // transport auto: TLS or plain TCP, told apart by the first bytes; needs a TLS context.
   bool detect_tls = false;
+  // proxy_protocol: a PROXY protocol v2 header first (protocol/proxy/proxy_header.hpp), whose
+  // client address becomes peer(); then TLS, TCP or detection as above.
+  bool proxy_header = false;
 };
 
 class TcpConnectionCallbacks {
  public:
-  // The connection's transport is known now (isTls()): an auto listener's connection after its
-  // first bytes. Not called for connections that know it from the start (ready() at once). The
-  // callee may close the connection.
+  // The connection's transport is known now (isTls()), and its client (peer()): an auto
+  // listener's connection after its first bytes, a proxy_protocol one after its header. Not called
+  // for connections that know it from the start (ready() at once). The callee may close the
+  // connection.
   virtual void onReady(TcpConnection& /*connection*/) {}
   // A complete frame; its bytes are valid only during the call.
   virtual void onFrame(TcpConnection& connection, const protocol::Frame& frame) = 0;
@@ -82,8 +88,8 @@ class TcpConnection {
 
   // Takes ownership of an accepted, initialised handle. With a non-null tls_context the
   // connection speaks TLS (server side) and reading starts with the handshake; with
-  // preamble.detect_tls only if its first bytes are a TLS record. Until the preamble is read,
-  // the handshake timeout bounds the wait.
+  // preamble.detect_tls only if its first bytes are a TLS record. Until the preamble (PROXY
+  // header, first bytes) is read, the handshake timeout bounds the wait.
   TcpConnection(uv_tcp_t* handle, TcpConnectionCallbacks& callbacks, SSL_CTX* tls_context = nullptr,
                 std::chrono::milliseconds handshake_timeout = kDefaultHandshakeTimeout,
                 Preamble preamble = {});
@@ -108,6 +114,9 @@ class TcpConnection {
   [[nodiscard]] bool isTls() const { return tls_ != nullptr; }
   // The preamble is read: the transport is known (and reported by onReady, unless at once).
   [[nodiscard]] bool ready() const { return phase_ == Phase::kStream; }
+  // A proxy_protocol connection: peer() is the socket's address until ready(), then the
+  // header's client (or still the socket's, for LOCAL).
+  [[nodiscard]] bool expectsProxyHeader() const { return proxy_header_; }
   // The owner's bookkeeping: whether it counted the connection against its limits.
   void setAdmitted(bool admitted) { admitted_ = admitted; }
   [[nodiscard]] bool admitted() const { return admitted_; }
@@ -119,7 +128,9 @@ class TcpConnection {
   static void onAlloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer);
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
   static void onHandshakeTimeout(uv_timer_t* timer);
-  enum class Phase : std::uint8_t { kDetect, kStream };
+  enum class Phase : std::uint8_t { kProxyHeader, kDetect, kStream };
+  // The PROXY header at the start of the preamble buffer; true when the connection goes on.
+  bool receiveProxyHeader();
   // Bytes read into tls_buffer_ before the transport is known: decides it when it can.
   void receivePreamble(std::size_t read);
   // Goes on as TLS or plain TCP with the preamble's first `consumed` bytes used up, tells the
@@ -146,6 +157,8 @@ class TcpConnection {
   Phase phase_ = Phase::kStream;
   std::size_t preamble_size_ = 0;  // bytes of tls_buffer_ read before ready()
   bool admitted_ = false;
+  bool detect_tls_ = false;
+  bool proxy_header_ = false;
   std::unique_ptr<std::array<std::byte, kTlsReadBufferSize>> tls_buffer_;
   uv_timer_t* handshake_timer_ = nullptr;
   std::chrono::milliseconds handshake_timeout_;

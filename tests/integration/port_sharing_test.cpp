@@ -1,6 +1,9 @@
 // One TCP port for TURN and TURNS (listener transport auto): TURN over TCP and over TLS on the
 // same port, each with an Allocate and data relayed both ways, counted as tcp or tls once known;
-// bytes that are neither closed and counted; ALPN (RFC 7443) accepted and refused.
+// bytes that are neither closed and counted; ALPN (RFC 7443) accepted and refused. PROXY
+// protocol v2 on tcp and auto listeners: the header's client is the one XOR-MAPPED-ADDRESS,
+// the per-address connection limit and the accounting line see; garbage instead of a header is
+// closed and counted.
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -8,10 +11,12 @@
 
 #include <array>
 #include <chrono>
+#include <csignal>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "protocol/proxy/proxy_header.hpp"
 #include "tests/integration/turn_test_support.hpp"
 
 namespace turnpike::test {
@@ -143,6 +148,12 @@ void allocateAndRelay(TurnClient& turn, const UdpPeer& peer, const Endpoint& map
 // An auto listener on tlsServer() (no plain tcp listener), with the HTTP endpoint.
 class PortSharingTest : public TurnTest {
  protected:
+  void SetUp() override {
+    // SSL_write on a connection the server closed must fail the test, not kill the process.
+    std::signal(SIGPIPE, SIG_IGN);
+    TurnTest::SetUp();
+  }
+
   [[nodiscard]] ServerOptions options() const override {
     ServerOptions options = TurnTest::options();
     options.tcp = false;
@@ -227,6 +238,124 @@ TEST_F(PortSharingTest, BytesThatAreNeitherAreClosedAndCounted) {
   EXPECT_TRUE(tcpStaysQuiet(silent.get()));
   EXPECT_EQ(active("tcp"), 0.0);
   EXPECT_EQ(active("tls"), 0.0);
+}
+
+// ---- PROXY protocol v2 ----
+
+Bytes proxyHeader(const std::optional<Endpoint>& client, const Endpoint& server) {
+  std::array<std::byte, 64> buffer{};
+  const auto n =
+      protocol::writeProxyHeader(buffer, client, client ? std::optional(server) : std::nullopt);
+  EXPECT_TRUE(n.has_value());
+  return Bytes(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n.value_or(0)));
+}
+
+// A TCP connection that sends a PROXY header for `client` (LOCAL when nullopt), then talks TURN.
+struct ProxiedTcp {
+  ProxiedTcp(const Endpoint& server, const std::optional<Endpoint>& client)
+      : fd(tcpConnect(server)) {
+    sent = fd.valid() && sendAll(fd.get(), proxyHeader(client, server));
+  }
+  [[nodiscard]] TurnClient turn(const Endpoint& server) const {
+    const int socket = fd.get();
+    return TurnClient(server,
+                      StreamIo{[socket](ConstBytes data) { return sendAll(socket, data); },
+                               [socket](std::size_t n, Millis timeout) {
+                                 return recvExactly(socket, n, timeout);
+                               }},
+                      kAlice);
+  }
+  UniqueFd fd;
+  bool sent = false;
+};
+
+// tcp on server() and auto on tlsServer(), both with proxy_protocol; one connection per
+// address.
+class ProxyProtocolTest : public PortSharingTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = PortSharingTest::options();
+    options.tcp = true;
+    options.proxy_protocol = true;
+    options.limits["connections_per_ip"] = 1;
+    return options;
+  }
+};
+
+const Endpoint kClient = {*protocol::IpAddress::parse("203.0.113.7"), 40000};
+const Endpoint kOtherClient = {*protocol::IpAddress::parse("198.51.100.9"), 50000};
+
+TEST_F(ProxyProtocolTest, TheHeadersClientIsTheMappedAddressAndAllocates) {
+  const UdpPeer peer;
+  ASSERT_TRUE(peer.valid());
+  {
+    const ProxiedTcp tcp(server(), kClient);
+    ASSERT_TRUE(tcp.sent);
+    TurnClient turn = tcp.turn(server());
+    // Allocate works (the nonce is bound to the proxied address) and relays.
+    allocateAndRelay(turn, peer, kClient);
+    ASSERT_TRUE(succeeded(turn.refresh(0), "Refresh 0"));
+  }
+  // The accounting line names the proxied client.
+  EXPECT_TRUE(eventually([&] {
+    return serverLog().find("allocation ended user=alice client=tcp 203.0.113.7:40000") !=
+           std::string::npos;
+  })) << serverLog();
+
+  // Over TLS on the auto port: header, then the ClientHello.
+  const ClientContext context = clientContext(tlsCertificate());
+  TlsStream stream(tlsServer(), context.get(), "stun.turn", proxyHeader(kOtherClient, tlsServer()));
+  ASSERT_TRUE(stream.handshake()) << "reason " << stream.reason();
+  TurnClient tls(tlsServer(), stream.io(), kAlice);
+  const auto binding = tls.exchange(buildMessage(randomTransactionId()));
+  ASSERT_TRUE(succeeded(binding, "Binding over TLS"));
+  EXPECT_EQ(binding->xorAddress(attr::kXorMappedAddress), kOtherClient);
+
+  // LOCAL (a load balancer's health check) keeps the socket's address; plain TCP after a
+  // header on the auto port too.
+  const ProxiedTcp local(tlsServer(), std::nullopt);
+  ASSERT_TRUE(local.sent);
+  TurnClient probe = local.turn(tlsServer());
+  const auto answer = probe.exchange(buildMessage(randomTransactionId()));
+  ASSERT_TRUE(succeeded(answer, "Binding after LOCAL"));
+  EXPECT_EQ(answer->xorAddress(attr::kXorMappedAddress), localEndpointOf(local.fd.get()));
+}
+
+TEST_F(ProxyProtocolTest, ThePerAddressLimitAppliesToTheProxiedAddress) {
+  const auto rejected = [&] {
+    return scrapeMetric(httpServer(), "turnpike_limit_rejections_total",
+                        {"limit=\"connections_per_ip\""})
+        .value_or(-1);
+  };
+  const ProxiedTcp first(server(), kClient);
+  TurnClient first_turn = first.turn(server());
+  ASSERT_TRUE(failedWith(first_turn.challenge(), error::kUnauthenticated, "first"));
+  // All three come from 127.0.0.1: only the header's address counts.
+  const ProxiedTcp second(server(), Endpoint{kClient.address, 40001});
+  ASSERT_TRUE(second.sent);
+  EXPECT_TRUE(waitForPeerClose(second.fd.get())) << "a second connection for 203.0.113.7";
+  EXPECT_TRUE(eventually([&] { return rejected() == 1.0; })) << rejected();
+  const ProxiedTcp other(server(), kOtherClient);
+  TurnClient other_turn = other.turn(server());
+  EXPECT_TRUE(failedWith(other_turn.challenge(), error::kUnauthenticated, "another client"));
+  EXPECT_TRUE(eventually([&] { return active("tcp") == 2.0; })) << active("tcp").value_or(-1);
+}
+
+TEST_F(ProxyProtocolTest, GarbageInsteadOfAHeaderIsClosedAndCounted) {
+  const double before = closed("proxy_header_error");
+  for (const Endpoint& port : {server(), tlsServer()}) {
+    // A client that talks STUN straight away, as if there were no load balancer.
+    const UniqueFd fd = tcpConnect(port);
+    ASSERT_TRUE(fd.valid());
+    ASSERT_TRUE(sendAll(fd.get(), buildMessage(randomTransactionId())));
+    EXPECT_TRUE(waitForPeerClose(fd.get())) << port.toString();
+  }
+  EXPECT_TRUE(eventually([&] { return closed("proxy_header_error") == before + 2; }))
+      << closed("proxy_header_error");
+  // The listeners still serve proxied clients.
+  const ProxiedTcp tcp(server(), kClient);
+  TurnClient turn = tcp.turn(server());
+  EXPECT_TRUE(failedWith(turn.challenge(), error::kUnauthenticated, "after the garbage"));
 }
 
 }  // namespace
