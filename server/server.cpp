@@ -18,8 +18,9 @@ namespace {
 constexpr std::chrono::seconds kHealthDeadline{3};
 
 bool hasTlsListener(const ServerConfig& config) {
-  return std::ranges::find(config.listeners, Transport::kTls, &ListenerConfig::transport) !=
-         config.listeners.end();
+  return std::ranges::any_of(config.listeners, [](const ListenerConfig& listener) {
+    return listener.transport == Transport::kTls || listener.transport == Transport::kAuto;
+  });
 }
 
 std::uint64_t steadyNowNanoseconds() {

@@ -86,7 +86,9 @@ std::expected<void, std::string> Worker::open() {
         break;
       }
       case Transport::kTcp: {
-        auto tcp = uv::TcpListener::open(loop_, local, *this, *this);
+        auto tcp = uv::TcpListener::open(loop_, local, *this, *this, nullptr,
+                                         std::chrono::seconds(config_.limits.tls_handshake_timeout),
+                                         {.proxy_header = listener.proxy_protocol});
         if (!tcp) {
           return std::unexpected("tcp listener " + local.toString() + ": " +
                                  tcp.error().toString());
@@ -98,14 +100,29 @@ std::expected<void, std::string> Worker::open() {
         if (tls_context_ == nullptr) {
           return std::unexpected("tls listener " + local.toString() + ": no TLS context loaded");
         }
-        auto tls =
-            uv::TcpListener::open(loop_, local, *this, *this, tls_context_,
-                                  std::chrono::seconds(config_.limits.tls_handshake_timeout));
+        auto tls = uv::TcpListener::open(loop_, local, *this, *this, tls_context_,
+                                         std::chrono::seconds(config_.limits.tls_handshake_timeout),
+                                         {.proxy_header = listener.proxy_protocol});
         if (!tls) {
           return std::unexpected("tls listener " + local.toString() + ": " +
                                  tls.error().toString());
         }
         tcp_listeners_.push_back(std::move(*tls));
+        break;
+      }
+      case Transport::kAuto: {
+        if (tls_context_ == nullptr) {
+          return std::unexpected("auto listener " + local.toString() + ": no TLS context loaded");
+        }
+        auto both =
+            uv::TcpListener::open(loop_, local, *this, *this, tls_context_,
+                                  std::chrono::seconds(config_.limits.tls_handshake_timeout),
+                                  {.detect_tls = true, .proxy_header = listener.proxy_protocol});
+        if (!both) {
+          return std::unexpected("auto listener " + local.toString() + ": " +
+                                 both.error().toString());
+        }
+        tcp_listeners_.push_back(std::move(*both));
         break;
       }
     }
@@ -126,7 +143,11 @@ std::vector<std::string> Worker::listenerDescriptions() const {
     out.push_back("udp " + socket->localEndpoint().toString());
   }
   for (const auto& listener : tcp_listeners_) {
-    out.push_back((listener->isTls() ? "tls " : "tcp ") + listener->localEndpoint().toString());
+    const char* kind = listener->preamble().detect_tls ? "auto (tcp+tls) "
+                       : listener->isTls()             ? "tls "
+                                                       : "tcp ";
+    out.push_back(kind + listener->localEndpoint().toString() +
+                  (listener->preamble().proxy_header ? " (PROXY protocol v2)" : ""));
   }
   return out;
 }
@@ -289,17 +310,27 @@ void Worker::RelaySlot::onDatagram(uv::UdpSocket& /*socket*/, protocol::ConstByt
   worker.core_.onPeerDatagram(tag, source, data, std::chrono::steady_clock::now(), worker.outbox_);
 }
 
-void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
-  stats_.tcp_accepted.add();
-  switch (shared_.connections.admit(connection->peer().address)) {
+bool Worker::admit(uv::TcpConnection& connection) {
+  switch (shared_.connections.admit(connection.peer().address)) {
     case SharedConnections::Verdict::kOk:
-      break;
+      connection.setAdmitted(true);
+      return true;
     case SharedConnections::Verdict::kTotalLimit:
       stats_.connections_total_rejected.add();
-      return;  // the destructor closes the socket
+      return false;
     case SharedConnections::Verdict::kIpLimit:
       stats_.connections_per_ip_rejected.add();
-      return;
+      return false;
+  }
+  return false;
+}
+
+void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
+  stats_.tcp_accepted.add();
+  // Behind a load balancer the socket's address is the balancer's: the limits apply to the
+  // client the PROXY header names (onReady). Until then the handshake timeout bounds the wait.
+  if (!connection->expectsProxyHeader() && !admit(*connection)) {
+    return;  // the destructor closes the socket
   }
   if (auto started = connection->start(); !started) {
     TP_LOG(kDebug, "tcp ", connection->peer().toString(), ": ", started.error().toString());
@@ -311,8 +342,17 @@ void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
   idle_checks_.emplace_back(std::chrono::steady_clock::now() +
                                 std::chrono::seconds(shared_.connection_idle_timeout.load()),
                             id);
-  stats_.connections_active[connection->isTls() ? 1 : 0].add();
+  if (connection->ready()) {  // otherwise counted once its transport is known (onReady)
+    stats_.connections_active[connection->isTls() ? 1 : 0].add();
+  }
   connections_.emplace(id, std::move(connection));
+}
+
+void Worker::onReady(uv::TcpConnection& connection) {
+  stats_.connections_active[connection.isTls() ? 1 : 0].add();
+  if (!connection.admitted() && !admit(connection)) {
+    connection.close(uv::CloseReason::kLocalClose);  // onClosed takes the count back
+  }
 }
 
 void Worker::onFrame(uv::TcpConnection& connection, const protocol::Frame& frame) {
@@ -331,8 +371,12 @@ void Worker::onClosed(uv::TcpConnection& connection, uv::CloseReason reason) {
       std::chrono::steady_clock::now());
   auto it = connections_.find(connection.id());
   if (it != connections_.end()) {
-    shared_.connections.release(connection.peer().address);
-    stats_.connections_active[connection.isTls() ? 1 : 0].sub();
+    if (connection.admitted()) {
+      shared_.connections.release(connection.peer().address);
+    }
+    if (connection.ready()) {
+      stats_.connections_active[connection.isTls() ? 1 : 0].sub();
+    }
     loop_.deleteLater(std::move(it->second));
     connections_.erase(it);
   }

@@ -95,6 +95,7 @@ class Worker final : public uv::UdpSocketCallbacks,
   // uv::TcpConnectionCallbacks
   void onFrame(uv::TcpConnection& connection, const protocol::Frame& frame) override;
   void onClosed(uv::TcpConnection& connection, uv::CloseReason reason) override;
+  void onReady(uv::TcpConnection& connection) override;
   // protocol::RelaySockets
   [[nodiscard]] std::expected<protocol::SocketRef, protocol::RelayOpenError> open(
       const protocol::Endpoint& local, std::uint64_t tag, bool dont_fragment) override;
@@ -143,6 +144,9 @@ class Worker final : public uv::UdpSocketCallbacks,
   // Hands a client message to the core and sends the answers; times Allocate requests.
   void handleClientMessage(const protocol::ClientSource& client, protocol::ConstBytes bytes);
   [[nodiscard]] std::uint64_t listenerIndex(const uv::UdpSocket& socket) const;
+  // limits.connections_total and connections_per_ip for the connection's client: counts the
+  // rejection and returns false, or marks the connection admitted.
+  [[nodiscard]] bool admit(uv::TcpConnection& connection);
 
   std::size_t index_;
   const ServerConfig& config_;

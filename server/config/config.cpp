@@ -52,8 +52,13 @@ struct EnumName {
   E value;
 };
 
-constexpr std::array<EnumName<Transport>, 3> kTransports{
-    {{"udp", Transport::kUdp}, {"tcp", Transport::kTcp}, {"tls", Transport::kTls}}};
+constexpr std::array<EnumName<Transport>, 4> kTransports{{{"udp", Transport::kUdp},
+                                                          {"tcp", Transport::kTcp},
+                                                          {"tls", Transport::kTls},
+                                                          {"auto", Transport::kAuto}}};
+constexpr std::array<EnumName<bool>, 2> kBooleans{{{"true", true}, {"false", false}}};
+// transport: auto is for the port firewalls leave open.
+constexpr std::uint16_t kHttpsPort = 443;
 constexpr std::array<EnumName<LogLevel>, 4> kLogLevels{{{"debug", LogLevel::kDebug},
                                                         {"info", LogLevel::kInfo},
                                                         {"warn", LogLevel::kWarn},
@@ -330,15 +335,19 @@ Status readListener(const YAML::Node& node, const std::string& path, ListenerCon
   Status status = readMap(node, path,
                           {{"transport", enumField(kTransports, out.transport)},
                            {"address", addressField(out.address)},
-                           {"port", intField(out.port, 1, kMaxPort)}});
+                           {"port", intField(out.port, 1, kMaxPort)},
+                           {"proxy_protocol", enumField(kBooleans, out.proxy_protocol)}});
   if (!status) {
     return status;
   }
   if (!node["transport"].IsDefined()) {
-    return fail(childPath(path, "transport"), "is required: udp, tcp or tls" + location(node));
+    return fail(childPath(path, "transport"),
+                "is required: udp, tcp, tls or auto" + location(node));
   }
   if (out.port == 0) {
-    out.port = out.transport == Transport::kTls ? kStunTlsPort : kStunPort;
+    out.port = out.transport == Transport::kTls    ? kStunTlsPort
+               : out.transport == Transport::kAuto ? kHttpsPort
+                                                   : kStunPort;
   }
   return {};
 }
@@ -586,6 +595,8 @@ std::string describeListener(const ListenerConfig& listener) {
          protocol::Endpoint{listener.address, listener.port}.toString();
 }
 
+bool isStream(Transport transport) { return transport != Transport::kUdp; }
+
 Status validateListeners(const ServerConfig& config) {
   const auto& listeners = config.listeners;
   if (listeners.empty()) {
@@ -595,8 +606,15 @@ Status validateListeners(const ServerConfig& config) {
     if (listeners[i].port == 0) {
       return fail(indexPath("listeners", i) + ".port", "must be between 1 and 65535, got 0");
     }
+    if (listeners[i].proxy_protocol && listeners[i].transport == Transport::kUdp) {
+      return fail(indexPath("listeners", i) + ".proxy_protocol",
+                  "is for tcp, tls and auto listeners only (PROXY protocol v2 over UDP is not "
+                  "supported)");
+    }
     for (std::size_t j = 0; j < i; ++j) {
-      const bool same = listeners[i].transport == listeners[j].transport &&
+      // tcp, tls and auto listeners all bind TCP sockets: two on one port would split its
+      // connections between them (SO_REUSEPORT).
+      const bool same = isStream(listeners[i].transport) == isStream(listeners[j].transport) &&
                         listeners[i].address == listeners[j].address &&
                         listeners[i].port == listeners[j].port;
       if (same) {
@@ -627,15 +645,16 @@ Status validateTls(const ServerConfig& config) {
   if (Status settings = validateTlsSettings(config.tls); !settings) {
     return settings;
   }
-  const auto tls_listener =
-      std::ranges::find(config.listeners, Transport::kTls, &ListenerConfig::transport);
+  const auto tls_listener = std::ranges::find_if(config.listeners, [](const ListenerConfig& l) {
+    return l.transport == Transport::kTls || l.transport == Transport::kAuto;
+  });
   if (tls_listener == config.listeners.end()) {
     return {};
   }
   const std::string reason =
       "is required because " +
       indexPath("listeners", static_cast<std::size_t>(tls_listener - config.listeners.begin())) +
-      " uses tls";
+      " uses " + std::string(toString(tls_listener->transport));
   if (config.tls.certificate.empty()) {
     return fail("tls.certificate", reason);
   }

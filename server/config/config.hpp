@@ -13,7 +13,9 @@
 
 namespace turnpike::server {
 
-enum class Transport : std::uint8_t { kUdp, kTcp, kTls };
+// kAuto: one TCP port for both TURN over TCP and TLS, told apart by each connection's first
+// bytes (server/uv/tcp.hpp).
+enum class Transport : std::uint8_t { kUdp, kTcp, kTls, kAuto };
 
 [[nodiscard]] std::string_view toString(Transport transport);
 
@@ -21,6 +23,9 @@ struct ListenerConfig {
   Transport transport = Transport::kUdp;
   protocol::IpAddress address;  // 0.0.0.0 by default
   std::uint16_t port = 3478;
+  // tcp, tls and auto: every connection starts with a PROXY protocol v2 header whose client
+  // address replaces the socket's (behind an L4 load balancer).
+  bool proxy_protocol = false;
   friend bool operator==(const ListenerConfig&, const ListenerConfig&) = default;
 };
 

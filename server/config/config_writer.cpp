@@ -34,7 +34,8 @@ std::string flowList(const std::vector<T>& items, std::string (*format)(const T&
 
 bool sameListeners(const std::vector<ListenerConfig>& a, const std::vector<ListenerConfig>& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
-    return x.transport == y.transport && x.address == y.address && x.port == y.port;
+    return x.transport == y.transport && x.address == y.address && x.port == y.port &&
+           x.proxy_protocol == y.proxy_protocol;
   });
 }
 
@@ -78,7 +79,7 @@ void writeListeners(const ServerConfig& config, const ServerConfig& defaults, st
         .append(yamlAddress(listener.address))
         .append(", port: ")
         .append(std::to_string(listener.port))
-        .append("}\n");
+        .append(listener.proxy_protocol ? ", proxy_protocol: true}\n" : "}\n");
   }
 }
 

@@ -76,7 +76,10 @@ IceUris deriveIceUris(const ServerConfig& config, std::span<const protocol::Rela
   bool stun_done = false;
   for (const Transport transport : {Transport::kUdp, Transport::kTcp, Transport::kTls}) {
     for (const ListenerConfig& listener : config.listeners) {
-      if (listener.transport != transport) {
+      // An auto listener serves both turn:...?transport=tcp and turns:.
+      const bool serves = listener.transport == transport ||
+                          (listener.transport == Transport::kAuto && transport != Transport::kUdp);
+      if (!serves) {
         continue;
       }
       const std::vector<IpAddress> hosts = hostsFor(listener, config, relays);

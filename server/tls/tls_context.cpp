@@ -50,6 +50,28 @@ EVP_PKEY* readPrivateKey(const std::string& path) {
   return key;
 }
 
+// ---- ALPN (RFC 7301, with the STUN and TURN identifiers of RFC 7443 section 3) ----
+
+// The protocols served, in preference order, in ALPN's wire format (a length byte before each).
+constexpr std::array<unsigned char, 29> kAlpnProtocols{
+    9,   's', 't', 'u', 'n', '.', 't', 'u', 'r', 'n',                                // stun.turn
+    18,  's', 't', 'u', 'n', '.', 'n', 'a', 't', '-', 'd', 'i', 's', 'c', 'o', 'v',  //
+    'e', 'r', 'y'};  // ...-discovery
+
+// Called only when the client offers ALPN: one of ours is selected, or the handshake fails with
+// a no_application_protocol alert (RFC 7301 section 3.2). Without ALPN the handshake goes on.
+int selectAlpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_length,
+               const unsigned char* offered, unsigned offered_length, void* /*arg*/) {
+  unsigned char* selected = nullptr;
+  // Picks the first of ours that the client offers; `selected` points into kAlpnProtocols.
+  if (SSL_select_next_proto(&selected, out_length, kAlpnProtocols.data(), kAlpnProtocols.size(),
+                            offered, offered_length) != OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
 // ---- Session tickets (OpenSSL's SSL_CTX_set_tlsext_ticket_key_evp_cb) ----
 
 // Every SSL_CTX holds a counted reference to its TicketKeys in this ex_data slot; OpenSSL frees
@@ -168,6 +190,7 @@ std::expected<SSL_CTX*, std::string> buildContext(const TlsConfig& config,
   SSL_CTX_set_options(
       ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_default_passwd_cb(ctx, noPassphrase);
+  SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
   if (!useTicketKeys(ctx, keys, std::chrono::seconds{config.ticket_key_rotation})) {
     return std::unexpected("tls: cannot set up session tickets: " + openSslReason());
   }

@@ -1,13 +1,17 @@
 #include "server/uv/tcp.hpp"
 
 #include <fcntl.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <utility>
 #include <vector>
 
+#include "protocol/proxy/proxy_header.hpp"
+#include "protocol/turn/transport_detect.hpp"
 #include "server/log.hpp"
 #include "server/tls/tls_context.hpp"
 #include "server/tls/tls_session.hpp"
@@ -56,18 +60,31 @@ std::string_view toString(CloseReason reason) {
       return "idle_timeout";
     case CloseReason::kHandshakeTimeout:
       return "tls_handshake_timeout";
+    case CloseReason::kProxyHeaderError:
+      return "proxy_header_error";
+    case CloseReason::kProxyHeaderTimeout:
+      return "proxy_header_timeout";
   }
   return "unknown";
 }
 
 TcpConnection::TcpConnection(uv_tcp_t* handle, TcpConnectionCallbacks& callbacks,
-                             SSL_CTX* tls_context, std::chrono::milliseconds handshake_timeout)
+                             SSL_CTX* tls_context, std::chrono::milliseconds handshake_timeout,
+                             Preamble preamble)
     : handle_(handle), callbacks_(callbacks), handshake_timeout_(handshake_timeout) {
   handle_->data = this;
   peer_ = endpointOf(handle_, /*peer=*/true);
   local_ = endpointOf(handle_, /*peer=*/false);
-  if (tls_context != nullptr) {
+  detect_tls_ = preamble.detect_tls && tls_context != nullptr;
+  proxy_header_ = preamble.proxy_header;
+  phase_ = proxy_header_ ? Phase::kProxyHeader : detect_tls_ ? Phase::kDetect : Phase::kStream;
+  if (tls_context != nullptr && phase_ != Phase::kStream) {
+    SSL_CTX_up_ref(tls_context);  // the session starts when the preamble is read
+    pending_tls_context_ = tls_context;
+  } else if (tls_context != nullptr) {
     tls_ = std::make_unique<tls::TlsSession>(tls_context);
+  }
+  if (tls_ != nullptr || phase_ != Phase::kStream) {
     tls_buffer_ = std::make_unique<std::array<std::byte, kTlsReadBufferSize>>();
   }
 }
@@ -76,13 +93,14 @@ TcpConnection::~TcpConnection() {
   uv_read_stop(asStream(handle_));
   closeAndDelete(handle_);
   closeAndDelete(handshake_timer_);
+  SSL_CTX_free(pending_tls_context_);
 }
 
 std::expected<void, UvError> TcpConnection::start() {
   uv_tcp_nodelay(handle_, 1);
-  if (tls_ != nullptr) {
-    // A client that connects and never finishes the handshake must not hold the connection
-    // (and its TLS state) forever.
+  if (tls_ != nullptr || phase_ != Phase::kStream) {
+    // A client that connects and never finishes the handshake (or never says which transport
+    // it speaks) must not hold the connection (and its TLS state) forever.
     handshake_timer_ = new uv_timer_t;
     uv_timer_init(handle_->loop, handshake_timer_);
     handshake_timer_->data = this;
@@ -100,7 +118,8 @@ std::expected<void, UvError> TcpConnection::start() {
 
 void TcpConnection::onHandshakeTimeout(uv_timer_t* timer) {
   if (auto* self = static_cast<TcpConnection*>(timer->data); self != nullptr) {
-    self->close(CloseReason::kHandshakeTimeout);
+    self->close(self->phase_ == Phase::kProxyHeader ? CloseReason::kProxyHeaderTimeout
+                                                    : CloseReason::kHandshakeTimeout);
   }
 }
 
@@ -117,9 +136,13 @@ void TcpConnection::onAlloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_b
     return;
   }
   // TLS: ciphertext into the connection's buffer. TCP: straight into the framer; an empty span
-  // (framer failed) makes libuv report UV_ENOBUFS.
+  // (framer failed) makes libuv report UV_ENOBUFS. Before the transport is known: after what
+  // the buffer holds already.
   const protocol::MutableBytes space =
-      self->tls_ != nullptr ? *self->tls_buffer_ : self->framer_.writableSpace();
+      self->phase_ != Phase::kStream
+          ? protocol::MutableBytes(*self->tls_buffer_).subspan(self->preamble_size_)
+      : self->tls_ != nullptr ? *self->tls_buffer_
+                              : self->framer_.writableSpace();
   *buffer = uv_buf_init(reinterpret_cast<char*>(space.data()),  // NOLINT
                         static_cast<unsigned>(space.size()));
 }
@@ -136,6 +159,10 @@ void TcpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* b
                                     : CloseReason::kReadError);
     return;
   }
+  if (self->phase_ != Phase::kStream) {
+    self->receivePreamble(static_cast<std::size_t>(nread));
+    return;
+  }
   if (self->tls_ != nullptr) {
     const auto* ciphertext = reinterpret_cast<const std::byte*>(buffer->base);  // NOLINT
     self->receiveTls({ciphertext, static_cast<std::size_t>(nread)});
@@ -143,6 +170,96 @@ void TcpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* b
   }
   self->framer_.commit(static_cast<std::size_t>(nread));
   self->drainFrames();
+}
+
+bool TcpConnection::receiveProxyHeader() {
+  const protocol::ConstBytes data = protocol::ConstBytes(*tls_buffer_).first(preamble_size_);
+  const auto parsed = protocol::parseProxyHeader(data);
+  if (!parsed) {
+    TP_LOG(kDebug, "tcp ", peer_.toString(), ": ", protocol::toString(parsed.error()));
+    close(CloseReason::kProxyHeaderError);
+    return false;
+  }
+  if (!*parsed) {
+    return false;  // more to come (the parser bounds the size)
+  }
+  const protocol::ProxyHeader& header = **parsed;
+  if (header.source) {
+    TP_LOG(kDebug, "tcp ", peer_.toString(), ": PROXY header for ", header.source->toString());
+    peer_ = *header.source;  // the client, for auth, nonces, limits and XOR-MAPPED-ADDRESS
+  }
+  if (!detect_tls_) {
+    finishPreamble(pending_tls_context_ != nullptr, header.size);
+    return false;
+  }
+  // What follows the header is the stream's first bytes: move it to the front.
+  std::copy(tls_buffer_->begin() + static_cast<std::ptrdiff_t>(header.size),
+            tls_buffer_->begin() + static_cast<std::ptrdiff_t>(preamble_size_),
+            tls_buffer_->begin());
+  preamble_size_ -= header.size;
+  phase_ = Phase::kDetect;
+  return true;
+}
+
+void TcpConnection::receivePreamble(std::size_t read) {
+  preamble_size_ += read;
+  if (phase_ == Phase::kProxyHeader && !receiveProxyHeader()) {
+    return;
+  }
+  const protocol::ConstBytes data = protocol::ConstBytes(*tls_buffer_).first(preamble_size_);
+  switch (protocol::classifyStreamStart(data)) {
+    case protocol::StreamStart::kNeedMore:
+      return;
+    case protocol::StreamStart::kTls:
+      finishPreamble(/*tls=*/true, 0);
+      return;
+    case protocol::StreamStart::kStun:
+    case protocol::StreamStart::kChannelData:
+      finishPreamble(/*tls=*/false, 0);
+      return;
+    case protocol::StreamStart::kUnknown:
+      TP_LOG(kDebug, "tcp ", peer_.toString(), ": neither TLS, STUN nor ChannelData");
+      close(CloseReason::kFramingError);
+      return;
+  }
+}
+
+void TcpConnection::finishPreamble(bool tls, std::size_t consumed) {
+  phase_ = Phase::kStream;
+  if (tls) {
+    tls_ = std::make_unique<tls::TlsSession>(pending_tls_context_);
+  } else {
+    stopHandshakeTimer();  // from here the owner's idle timeout applies
+  }
+  SSL_CTX_free(std::exchange(pending_tls_context_, nullptr));
+  callbacks_.onReady(*this);
+  // The rest of the preamble buffer is the start of the stream.
+  protocol::ConstBytes rest =
+      protocol::ConstBytes(*tls_buffer_).first(preamble_size_).subspan(consumed);
+  preamble_size_ = 0;
+  if (closed_ || rest.empty()) {
+    if (!tls) {
+      tls_buffer_.reset();
+    }
+    return;
+  }
+  if (tls) {
+    receiveTls(rest);  // the session copies it before flushTls() reuses the buffer
+    return;
+  }
+  while (!rest.empty() && !closed_) {
+    const protocol::MutableBytes space = framer_.writableSpace();
+    if (space.empty()) {
+      close(CloseReason::kFramingError);
+      break;
+    }
+    const std::size_t n = std::min(space.size(), rest.size());
+    std::copy_n(rest.begin(), n, space.begin());
+    framer_.commit(n);
+    rest = rest.subspan(n);
+    drainFrames();
+  }
+  tls_buffer_.reset();  // plain TCP reads straight into the framer
 }
 
 void TcpConnection::receiveTls(protocol::ConstBytes ciphertext) {
@@ -302,12 +419,13 @@ void TcpConnection::close(CloseReason reason) {
 TcpListener::TcpListener(Loop& loop, int fd, TcpListenerCallbacks& listener_callbacks,
                          TcpConnectionCallbacks& connection_callbacks,
                          std::shared_ptr<tls::TlsContext> tls_context,
-                         std::chrono::milliseconds handshake_timeout)
+                         std::chrono::milliseconds handshake_timeout, Preamble preamble)
     : loop_(loop),
       listener_callbacks_(listener_callbacks),
       connection_callbacks_(connection_callbacks),
       tls_context_(std::move(tls_context)),
       handshake_timeout_(handshake_timeout),
+      preamble_(preamble),
       fd_(fd),
       poll_(new uv_poll_t),
       retry_timer_(new uv_timer_t),
@@ -332,7 +450,7 @@ TcpListener::~TcpListener() {
 std::expected<std::unique_ptr<TcpListener>, UvError> TcpListener::open(
     Loop& loop, const protocol::Endpoint& local, TcpListenerCallbacks& listener_callbacks,
     TcpConnectionCallbacks& connection_callbacks, std::shared_ptr<tls::TlsContext> tls_context,
-    std::chrono::milliseconds handshake_timeout) {
+    std::chrono::milliseconds handshake_timeout, Preamble preamble) {
   auto fd = openBoundSocket(SocketKind::kTcp, local);
   if (!fd) {
     return std::unexpected(fd.error());
@@ -342,9 +460,9 @@ std::expected<std::unique_ptr<TcpListener>, UvError> TcpListener::open(
     ::close(*fd);
     return std::unexpected(UvError{"listen " + local.toString(), error});
   }
-  std::unique_ptr<TcpListener> listener(new TcpListener(loop, *fd, listener_callbacks,
-                                                        connection_callbacks,
-                                                        std::move(tls_context), handshake_timeout));
+  std::unique_ptr<TcpListener> listener(
+      new TcpListener(loop, *fd, listener_callbacks, connection_callbacks, std::move(tls_context),
+                      handshake_timeout, preamble));
   if (const int rc = uv_poll_init(loop.get(), listener->poll_, *fd); rc != 0) {
     // The handle was never initialised: free it here, not through uv_close.
     delete std::exchange(listener->poll_, nullptr);
@@ -417,8 +535,8 @@ void TcpListener::adopt(int fd) {
   }
   // The session takes its own reference to the context; `tls` only bridges a reload.
   const tls::TlsContext::Ref tls = tls_context_ != nullptr ? tls_context_->acquire() : nullptr;
-  listener_callbacks_.onAccepted(std::make_unique<TcpConnection>(client, connection_callbacks_,
-                                                                 tls.get(), handshake_timeout_));
+  listener_callbacks_.onAccepted(std::make_unique<TcpConnection>(
+      client, connection_callbacks_, tls.get(), handshake_timeout_, preamble_));
 }
 
 bool TcpListener::shedWaiting() {

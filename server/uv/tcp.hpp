@@ -2,6 +2,8 @@
 // messages and ChannelData frames from its own bounded StreamFramer. Plain TCP reads straight
 // into the framer (no copy); TLS reads ciphertext into a small per-connection buffer, feeds it to
 // a TlsSession and decrypts straight into the framer, so framing is the same for both.
+// A connection on an auto listener first reads a few bytes into that buffer to tell TLS from
+// plain TCP (protocol/turn/transport_detect.hpp), then goes on as one or the other.
 #pragma once
 
 #include <uv.h>
@@ -35,18 +37,34 @@ enum class CloseReason : std::uint8_t {
   kFramingError,   // bytes that are neither STUN nor ChannelData, or an oversized frame
   kWriteOverflow,  // the peer does not read and the write queue hit its bound
   kWriteError,
-  kLocalClose,         // the server closed it (shutdown, policy)
-  kTlsError,           // after the handshake: a bad record, an alert
-  kHandshakeTimeout,   // the TLS handshake did not finish within the handshake timeout
-  kTlsHandshakeError,  // the handshake failed (TLS 1.1, garbage, a client rejecting our cert)
-  kIdleTimeout,        // no allocation on it for limits.connection_idle_timeout
+  kLocalClose,          // the server closed it (shutdown, policy)
+  kTlsError,            // after the handshake: a bad record, an alert
+  kHandshakeTimeout,    // the TLS handshake did not finish within the handshake timeout
+  kTlsHandshakeError,   // the handshake failed (TLS 1.1, garbage, a client rejecting our cert)
+  kIdleTimeout,         // no allocation on it for limits.connection_idle_timeout
+  kProxyHeaderError,    // proxy_protocol: the first bytes are not a valid PROXY v2 header
+  kProxyHeaderTimeout,  // proxy_protocol: no whole header within the handshake timeout
 };
-inline constexpr std::size_t kCloseReasonCount = 10;
-static_assert(static_cast<std::size_t>(CloseReason::kIdleTimeout) + 1 == kCloseReasonCount);
+inline constexpr std::size_t kCloseReasonCount = 12;
+static_assert(static_cast<std::size_t>(CloseReason::kProxyHeaderTimeout) + 1 == kCloseReasonCount);
 [[nodiscard]] std::string_view toString(CloseReason reason);
+
+// What a connection reads before its frames.
+struct Preamble {
+  // transport auto: TLS or plain TCP, told apart by the first bytes; needs a TLS context.
+  bool detect_tls = false;
+  // proxy_protocol: a PROXY protocol v2 header first (protocol/proxy/proxy_header.hpp), whose
+  // client address becomes peer(); then TLS, TCP or detection as above.
+  bool proxy_header = false;
+};
 
 class TcpConnectionCallbacks {
  public:
+  // The connection's transport is known now (isTls()), and its client (peer()): an auto
+  // listener's connection after its first bytes, a proxy_protocol one after its header. Not called
+  // for connections that know it from the start (ready() at once). The callee may close the
+  // connection.
+  virtual void onReady(TcpConnection& /*connection*/) {}
   // A complete frame; its bytes are valid only during the call.
   virtual void onFrame(TcpConnection& connection, const protocol::Frame& frame) = 0;
   // Called once, after reading has stopped. The owner must not destroy the connection inside
@@ -69,9 +87,12 @@ class TcpConnection {
   static constexpr std::chrono::milliseconds kDefaultHandshakeTimeout{10'000};
 
   // Takes ownership of an accepted, initialised handle. With a non-null tls_context the
-  // connection speaks TLS (server side) and reading starts with the handshake.
+  // connection speaks TLS (server side) and reading starts with the handshake; with
+  // preamble.detect_tls only if its first bytes are a TLS record. Until the preamble (PROXY
+  // header, first bytes) is read, the handshake timeout bounds the wait.
   TcpConnection(uv_tcp_t* handle, TcpConnectionCallbacks& callbacks, SSL_CTX* tls_context = nullptr,
-                std::chrono::milliseconds handshake_timeout = kDefaultHandshakeTimeout);
+                std::chrono::milliseconds handshake_timeout = kDefaultHandshakeTimeout,
+                Preamble preamble = {});
   ~TcpConnection();
   TcpConnection(const TcpConnection&) = delete;
   TcpConnection& operator=(const TcpConnection&) = delete;
@@ -91,6 +112,14 @@ class TcpConnection {
   [[nodiscard]] const protocol::Endpoint& local() const { return local_; }
   [[nodiscard]] bool closed() const { return closed_; }
   [[nodiscard]] bool isTls() const { return tls_ != nullptr; }
+  // The preamble is read: the transport is known (and reported by onReady, unless at once).
+  [[nodiscard]] bool ready() const { return phase_ == Phase::kStream; }
+  // A proxy_protocol connection: peer() is the socket's address until ready(), then the
+  // header's client (or still the socket's, for LOCAL).
+  [[nodiscard]] bool expectsProxyHeader() const { return proxy_header_; }
+  // The owner's bookkeeping: whether it counted the connection against its limits.
+  void setAdmitted(bool admitted) { admitted_ = admitted; }
+  [[nodiscard]] bool admitted() const { return admitted_; }
   // The owner's name for this connection (the worker's connection id).
   void setId(std::uint64_t id) { id_ = id; }
   [[nodiscard]] std::uint64_t id() const { return id_; }
@@ -99,6 +128,14 @@ class TcpConnection {
   static void onAlloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer);
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
   static void onHandshakeTimeout(uv_timer_t* timer);
+  enum class Phase : std::uint8_t { kProxyHeader, kDetect, kStream };
+  // The PROXY header at the start of the preamble buffer; true when the connection goes on.
+  bool receiveProxyHeader();
+  // Bytes read into tls_buffer_ before the transport is known: decides it when it can.
+  void receivePreamble(std::size_t read);
+  // Goes on as TLS or plain TCP with the preamble's first `consumed` bytes used up, tells the
+  // callbacks, then hands the rest of the buffer on.
+  void finishPreamble(bool tls, std::size_t consumed);
   void drainFrames();
   // TLS: feeds ciphertext to the session, decrypts into the framer, sends what the session
   // produced (handshake, tickets, alerts) and closes on a TLS error.
@@ -115,6 +152,13 @@ class TcpConnection {
   // TLS only (null for plain TCP). tls_buffer_ receives ciphertext between onAlloc and
   // receiveTls(); after that it is scratch space for outgoing ciphertext.
   std::unique_ptr<tls::TlsSession> tls_;
+  // Auto listeners: a counted reference to the context, until the first bytes decide.
+  SSL_CTX* pending_tls_context_ = nullptr;
+  Phase phase_ = Phase::kStream;
+  std::size_t preamble_size_ = 0;  // bytes of tls_buffer_ read before ready()
+  bool admitted_ = false;
+  bool detect_tls_ = false;
+  bool proxy_header_ = false;
   std::unique_ptr<std::array<std::byte, kTlsReadBufferSize>> tls_buffer_;
   uv_timer_t* handshake_timer_ = nullptr;
   std::chrono::milliseconds handshake_timeout_;
@@ -150,12 +194,14 @@ class TcpListener {
   // also how often it tries to get a lost spare back.
   static constexpr std::chrono::milliseconds kOutOfFdsPause{100};
 
-  // With a tls_context, every accepted connection speaks TLS.
+  // With a tls_context, every accepted connection speaks TLS, or with preamble.detect_tls
+  // (transport auto) those that start with a TLS record.
   [[nodiscard]] static std::expected<std::unique_ptr<TcpListener>, UvError> open(
       Loop& loop, const protocol::Endpoint& local, TcpListenerCallbacks& listener_callbacks,
       TcpConnectionCallbacks& connection_callbacks,
       std::shared_ptr<tls::TlsContext> tls_context = nullptr,
-      std::chrono::milliseconds handshake_timeout = TcpConnection::kDefaultHandshakeTimeout);
+      std::chrono::milliseconds handshake_timeout = TcpConnection::kDefaultHandshakeTimeout,
+      Preamble preamble = {});
   ~TcpListener();
   TcpListener(const TcpListener&) = delete;
   TcpListener& operator=(const TcpListener&) = delete;
@@ -166,13 +212,14 @@ class TcpListener {
   [[nodiscard]] std::uint64_t shedConnections() const { return shed_connections_; }
   // Times the listener stopped polling because it could not even shed connections.
   [[nodiscard]] std::uint64_t pauses() const { return pauses_; }
-  [[nodiscard]] bool isTls() const { return tls_context_ != nullptr; }
+  [[nodiscard]] bool isTls() const { return tls_context_ != nullptr && !preamble_.detect_tls; }
+  [[nodiscard]] const Preamble& preamble() const { return preamble_; }
 
  private:
   TcpListener(Loop& loop, int fd, TcpListenerCallbacks& listener_callbacks,
               TcpConnectionCallbacks& connection_callbacks,
               std::shared_ptr<tls::TlsContext> tls_context,
-              std::chrono::milliseconds handshake_timeout);
+              std::chrono::milliseconds handshake_timeout, Preamble preamble);
   static void onReadable(uv_poll_t* poll, int status, int events);
   static void onRetry(uv_timer_t* timer);
   void acceptPending();
@@ -192,6 +239,7 @@ class TcpListener {
   TcpConnectionCallbacks& connection_callbacks_;
   std::shared_ptr<tls::TlsContext> tls_context_;
   std::chrono::milliseconds handshake_timeout_;
+  Preamble preamble_;
   int fd_;  // the listening socket, owned
   uv_poll_t* poll_;
   uv_timer_t* retry_timer_;

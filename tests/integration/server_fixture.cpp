@@ -214,11 +214,13 @@ std::string configYaml(const ServerOptions& options, std::uint16_t port,
   if (options.udp) {
     yaml << "  - {transport: udp, address: " << address << ", port: " << port << "}\n";
   }
+  const char* proxy = options.proxy_protocol ? ", proxy_protocol: true" : "";
   if (options.tcp) {
-    yaml << "  - {transport: tcp, address: " << address << ", port: " << port << "}\n";
+    yaml << "  - {transport: tcp, address: " << address << ", port: " << port << proxy << "}\n";
   }
   if (options.tls) {
-    yaml << "  - {transport: tls, address: " << address << ", port: " << tls.port << "}\n"
+    yaml << "  - {transport: " << options.tls_transport << ", address: " << address
+         << ", port: " << tls.port << proxy << "}\n"
          << "tls: {certificate: \"" << tls.certificate << "\", private_key: \"" << tls.private_key
          << "\"}\n";
   }

@@ -211,6 +211,10 @@ struct ServerOptions {
   int threads = 2;
   // A tls listener on its own port (tlsServer()), with a certificate generated for the test.
   bool tls = false;
+  // That listener's transport: "tls", or "auto" (TURN over TCP and over TLS on the one port).
+  std::string tls_transport = "tls";
+  // proxy_protocol: true on the tcp and tls (or auto) listeners.
+  bool proxy_protocol = false;
   // The HTTP endpoint (/metrics, /healthz) on a free port of the loopback (httpServer()); off
   // by default.
   bool http = false;

@@ -105,11 +105,24 @@ TurnClient::TurnClient(const Endpoint& server, TurnTransport transport, TurnCred
   fd_ = transport == TurnTransport::kUdp ? udpConnect(server) : tcpConnect(server);
 }
 
+TurnClient::TurnClient(const Endpoint& server, StreamIo io, TurnCredentials credentials)
+    : server_(server),
+      transport_(TurnTransport::kTcp),
+      credentials_(std::move(credentials)),
+      io_(std::move(io)) {}
+
+std::optional<Bytes> TurnClient::receiveExactly(std::size_t n, Millis timeout) {
+  return io_.receive ? io_.receive(n, timeout) : recvExactly(fd_.get(), n, timeout);
+}
+
 auth::Md5Key TurnClient::key() const {
   return auth::longTermKeyMd5(credentials_.username, realm_, credentials_.password);
 }
 
 bool TurnClient::sendFrame(protocol::ConstBytes bytes) {
+  if (io_.send) {
+    return io_.send(bytes);
+  }
   if (!fd_.valid()) {
     return false;
   }
@@ -117,7 +130,7 @@ bool TurnClient::sendFrame(protocol::ConstBytes bytes) {
 }
 
 std::optional<TurnClient::Frame> TurnClient::readFrame(Millis timeout) {
-  if (!fd_.valid()) {
+  if (!connected()) {
     return std::nullopt;
   }
   if (transport_ == TurnTransport::kUdp) {
@@ -130,7 +143,7 @@ std::optional<TurnClient::Frame> TurnClient::readFrame(Millis timeout) {
   }
   // A stream: the first 4 bytes say what follows (RFC 8656 section 12.5 for the padding).
   const auto deadline = Clock::now() + timeout;
-  auto head = recvExactly(fd_.get(), protocol::kChannelDataHeaderSize, timeout);
+  auto head = receiveExactly(protocol::kChannelDataHeaderSize, timeout);
   if (!head) {
     return std::nullopt;
   }
@@ -144,7 +157,7 @@ std::optional<TurnClient::Frame> TurnClient::readFrame(Millis timeout) {
     ADD_FAILURE() << "the stream carries neither STUN nor ChannelData";
     return std::nullopt;
   }
-  auto body = recvExactly(fd_.get(), rest, remaining(deadline));
+  auto body = receiveExactly(rest, remaining(deadline));
   if (!body) {
     return std::nullopt;
   }

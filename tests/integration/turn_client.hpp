@@ -53,12 +53,22 @@ struct TurnCredentials {
 
 enum class TurnTransport : std::uint8_t { kUdp, kTcp };
 
+// A stream the test set up itself (a TLS session, a connection that began with a PROXY
+// header): TurnClient frames its messages over these instead of its own socket.
+struct StreamIo {
+  std::function<bool(protocol::ConstBytes)> send;
+  // Exactly n bytes, or nullopt after the timeout, a close or an error.
+  std::function<std::optional<Bytes>(std::size_t n, Millis timeout)> receive;
+};
+
 class TurnClient {
  public:
   TurnClient(const protocol::Endpoint& server, TurnTransport transport,
              TurnCredentials credentials);
+  // A stream client (transport() kTcp) over `io`.
+  TurnClient(const protocol::Endpoint& server, StreamIo io, TurnCredentials credentials);
 
-  [[nodiscard]] bool connected() const { return fd_.valid(); }
+  [[nodiscard]] bool connected() const { return fd_.valid() || io_.send != nullptr; }
   [[nodiscard]] int fd() const { return fd_.get(); }
   [[nodiscard]] TurnTransport transport() const { return transport_; }
 
@@ -109,6 +119,7 @@ class TurnClient {
     std::size_t wire_size = 0;
   };
   [[nodiscard]] std::optional<Frame> readFrame(Millis timeout);
+  [[nodiscard]] std::optional<Bytes> receiveExactly(std::size_t n, Millis timeout);
   bool sendFrame(protocol::ConstBytes bytes);
   // Queues a relayed frame; false when the frame is neither relayed data nor parseable.
   bool queueData(const Frame& frame);
@@ -121,6 +132,7 @@ class TurnClient {
   TurnTransport transport_;
   TurnCredentials credentials_;
   UniqueFd fd_;
+  StreamIo io_;  // set: a stream the test owns (fd_ is unused)
   std::string realm_;
   std::string nonce_;
   std::optional<protocol::Endpoint> relayed_;

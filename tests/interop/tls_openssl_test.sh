@@ -19,6 +19,8 @@
 # 4. A TLS 1.2 renegotiation request (s_client's R command): no_renegotiation alert, and only one
 #    ServerHello on the connection.
 # 5. Resumption with -sess_out / -sess_in: "Reused" over TLS 1.2 and over TLS 1.3.
+# 5b. ALPN (RFC 7443): -alpn stun.turn and -alpn stun.nat-discovery are selected, no -alpn still
+#    works, -alpn h2,http/1.1 gets a no_application_protocol alert.
 # 6. SIGHUP with tls.ciphers and tls.ciphersuites cut to one suite each: those are negotiated,
 #    the others refused, and sessions saved before the reload still resume (the ticket keys
 #    outlive the reloaded SSL_CTX).
@@ -189,6 +191,15 @@ expect_negotiated "-tls1_2 ${RESTRICTED_TLS12} -sess_out" "Cipher is ${RESTRICTE
   -tls1_2 -cipher "${RESTRICTED_TLS12}" -sess_out "${workdir}/keep12"
 expect_negotiated "-tls1_3 ${RESTRICTED_TLS13} -sess_out" "Cipher is ${RESTRICTED_TLS13}$" \
   -tls1_3 -ciphersuites "${RESTRICTED_TLS13}" -sess_out "${workdir}/keep13"
+
+note "5b. ALPN (RFC 7443): stun.turn or stun.nat-discovery, anything else refused"
+expect_negotiated "-alpn stun.turn" '^ALPN protocol: stun\.turn$' -alpn stun.turn
+expect_negotiated "-alpn stun.nat-discovery" '^ALPN protocol: stun\.nat-discovery$' \
+  -alpn stun.nat-discovery
+expect_negotiated "-alpn h2,stun.turn" '^ALPN protocol: stun\.turn$' -alpn h2,stun.turn
+expect_negotiated "no -alpn" '^No ALPN negotiated$'
+expect_refused "-alpn h2,http/1.1" "alert no application protocol" "no application protocol" \
+  -alpn h2,http/1.1
 
 note "6. SIGHUP: tls.ciphers ${RESTRICTED_TLS12}, tls.ciphersuites ${RESTRICTED_TLS13}"
 restricted=1

@@ -362,6 +362,32 @@ tls: {certificate: c.pem, private_key: k.pem}
   EXPECT_EQ(config.listeners[2].port, 4000);
 }
 
+TEST(ConfigListeners, AutoSharesOnePortBetweenTcpAndTls) {
+  const ServerConfig config = loadOk(R"yaml(
+listeners: [{transport: auto}, {transport: auto, address: 127.0.0.1, port: 8443},
+            {transport: udp, port: 443}]
+tls: {certificate: c.pem, private_key: k.pem}
+)yaml");
+  ASSERT_EQ(config.listeners.size(), 3U);
+  EXPECT_EQ(config.listeners[0].transport, Transport::kAuto);
+  EXPECT_EQ(config.listeners[0].port, 443);  // the port firewalls leave open
+  EXPECT_EQ(config.listeners[1].port, 8443);
+  EXPECT_EQ(toString(Transport::kAuto), "auto");
+}
+
+TEST(ConfigListeners, ProxyProtocolPerStreamListener) {
+  const ServerConfig config = loadOk(R"yaml(
+listeners: [{transport: udp}, {transport: tcp, proxy_protocol: true},
+            {transport: auto, proxy_protocol: false}, {transport: tls, proxy_protocol: true}]
+tls: {certificate: c.pem, private_key: k.pem}
+)yaml");
+  ASSERT_EQ(config.listeners.size(), 4U);
+  EXPECT_FALSE(config.listeners[0].proxy_protocol);
+  EXPECT_TRUE(config.listeners[1].proxy_protocol);
+  EXPECT_FALSE(config.listeners[2].proxy_protocol);
+  EXPECT_TRUE(config.listeners[3].proxy_protocol);
+}
+
 TEST(ConfigListeners, SameEndpointOnDifferentTransportsIsNotADuplicate) {
   const ServerConfig config = loadOk(
       "listeners: [{transport: udp, port: 3478}, {transport: tcp, port: 3478},"
@@ -474,8 +500,24 @@ INSTANTIATE_TEST_SUITE_P(
                   "listeners: [{transport: udp, address: 127.0.0.1},"
                   " {transport: tcp}, {transport: udp, address: 127.0.0.1, port: 3478}]\n",
                   "listeners[2]"},
+        ErrorCase{"ProxyProtocolOnUdp", "listeners: [{transport: udp, proxy_protocol: true}]\n",
+                  "listeners[0].proxy_protocol"},
+        ErrorCase{"ProxyProtocolNotABoolean",
+                  "listeners: [{transport: tcp, proxy_protocol: yes please}]\n",
+                  "listeners[0].proxy_protocol"},
+        ErrorCase{"TcpAndTlsOnOnePort",
+                  "listeners: [{transport: tcp, port: 443}, {transport: tls, port: 443}]\n"
+                  "tls: {certificate: c.pem, private_key: k.pem}\n",
+                  "listeners[1]"},
+        ErrorCase{"TcpAndAutoOnOnePort",
+                  "listeners: [{transport: auto}, {transport: tcp, port: 443}]\n"
+                  "tls: {certificate: c.pem, private_key: k.pem}\n",
+                  "listeners[1]"},
         // TLS.
         ErrorCase{"TlsListenerWithoutTls", kTlsListener, "tls.certificate"},
+        ErrorCase{"AutoListenerWithoutTls", "listeners: [{transport: auto}]\n", "tls.certificate"},
+        ErrorCase{"AutoListenerWithoutKey",
+                  "listeners: [{transport: auto}]\ntls: {certificate: c.pem}\n", "tls.private_key"},
         ErrorCase{"TlsListenerWithoutKey", kTlsListener + "tls: {certificate: c.pem}\n",
                   "tls.private_key"},
         ErrorCase{"TlsEmptyCertificate",

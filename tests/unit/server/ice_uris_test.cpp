@@ -62,6 +62,16 @@ TEST(IceUrisTest, SpecificListenersInTransportOrder) {
   EXPECT_EQ(uris.stun, (Uris{"stun:192.0.2.1:3478"}));
 }
 
+TEST(IceUrisTest, AnAutoListenerServesTurnOverTcpAndTurns) {
+  ServerConfig config;
+  config.listeners = {listener(Transport::kUdp, "192.0.2.1", 3478),
+                      listener(Transport::kAuto, "192.0.2.1", 443)};
+  const IceUris uris = iceUrisFor(config, {});
+  EXPECT_EQ(uris.turn,
+            (Uris{"turn:192.0.2.1:3478?transport=udp", "turn:192.0.2.1:443?transport=tcp",
+                  "turns:192.0.2.1:443?transport=tcp"}));
+}
+
 TEST(IceUrisTest, ExternalAddressesOfTheListenersFamilyComeFirst) {
   ServerConfig config;
   config.listeners = {listener(Transport::kUdp, "0.0.0.0", 3478),

@@ -137,6 +137,73 @@ TEST_F(TlsSessionTest, Tls11ClientIsRefusedWithAProtocolVersionAlert) {
   EXPECT_FALSE(server.receive(client_hello));
 }
 
+// ---- ALPN (RFC 7443) ----
+
+// Sets the client's ALPN offer from names; returns the protocol the server selected ("" when
+// none) after a completed handshake.
+void offerAlpn(Client& client, std::initializer_list<std::string_view> names) {
+  std::string list;
+  for (const std::string_view name : names) {
+    list += static_cast<char>(name.size());
+    list += name;
+  }
+  ASSERT_EQ(SSL_set_alpn_protos(client.ssl(),
+                                reinterpret_cast<const unsigned char*>(  // NOLINT
+                                    list.data()),
+                                static_cast<unsigned>(list.size())),
+            0);
+}
+
+std::string selectedAlpn(const Client& client) {
+  const unsigned char* name = nullptr;
+  unsigned length = 0;
+  SSL_get0_alpn_selected(client.ssl(), &name, &length);
+  return name == nullptr ? "" : std::string(reinterpret_cast<const char*>(name), length);  // NOLINT
+}
+
+TEST_F(TlsSessionTest, AlpnSelectsStunTurnOrStunNatDiscovery) {
+  struct Case {
+    std::initializer_list<std::string_view> offer;
+    std::string expected;
+  };
+  for (const auto& [offer, expected] :
+       {Case{{"stun.turn"}, "stun.turn"}, Case{{"stun.nat-discovery"}, "stun.nat-discovery"},
+        Case{{"h2", "stun.nat-discovery", "http/1.1"}, "stun.nat-discovery"},
+        Case{{"stun.nat-discovery", "stun.turn"}, "stun.turn"},  // ours first
+        Case{{}, ""}}) {
+    TlsSession server(server_context_->acquire().get());
+    Client client(client_context_.get());
+    if (offer.size() > 0) {
+      offerAlpn(client, offer);
+    }
+    handshake(client, server);
+    EXPECT_EQ(selectedAlpn(client), expected);
+  }
+}
+
+TEST_F(TlsSessionTest, AlpnWithoutStunIsRefusedWithNoApplicationProtocol) {
+  for (const bool tls12 : {false, true}) {
+    SCOPED_TRACE(tls12 ? "TLS 1.2" : "TLS 1.3");
+    if (tls12) {
+      SSL_CTX_set_max_proto_version(client_context_.get(), TLS1_2_VERSION);
+    }
+    TlsSession server(server_context_->acquire().get());
+    Client client(client_context_.get());
+    offerAlpn(client, {"h2", "http/1.1", "stun.turnx"});
+    Bytes plaintext;
+    const auto result = pump(client, server, plaintext);
+    ASSERT_FALSE(result);
+    EXPECT_EQ(result.error(), TlsError::kProtocol);
+    EXPECT_FALSE(server.handshakeDone());
+    EXPECT_NE(server.errorText().find("no application protocol"), std::string::npos)
+        << server.errorText();
+    EXPECT_EQ(client.handshake(), SSL_ERROR_SSL);
+    EXPECT_EQ(ERR_GET_REASON(ERR_peek_error()), SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL)
+        << ERR_reason_error_string(ERR_peek_error());
+    ERR_clear_error();
+  }
+}
+
 TEST_F(TlsSessionTest, Tls12ClientOfferingOnlyCbcSuitesIsRefused) {
   SSL_CTX_set_max_proto_version(client_context_.get(), TLS1_2_VERSION);
   ASSERT_EQ(SSL_CTX_set_cipher_list(client_context_.get(), "ECDHE-ECDSA-AES128-SHA"), 1);

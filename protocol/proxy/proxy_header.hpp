@@ -1,0 +1,66 @@
+// PROXY protocol version 2 (HAProxy's proxy-protocol.txt, section 2.2): the binary header an L4
+// load balancer sends first on a connection, naming the client it forwards. Parser and builder,
+// no I/O.
+//
+//   0                   1                   2                   3
+//   +---------------------------------------------------------------+
+//   |  signature: 0D 0A 0D 0A 00 0D 0A 51 55 49 54 0A (12 bytes)     |
+//   +---------------+---------------+-------------------------------+
+//   | ver 2 | cmd   | family| proto |  length (bytes that follow)   |
+//   +---------------+---------------+-------------------------------+
+//   | addresses: INET 12 bytes (src, dst, sport, dport),            |
+//   |            INET6 36 bytes, UNIX 216 bytes; then TLVs (skipped)|
+//   +---------------------------------------------------------------+
+//
+// cmd 0 (LOCAL: the proxy's own connection, e.g. a health check) and families UNSPEC and UNIX
+// carry no usable client: the connection's own addresses stand. Anything else the spec does not
+// define is rejected.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string_view>
+
+#include "protocol/stun/byte_io.hpp"
+#include "protocol/stun/endpoint.hpp"
+
+namespace turnpike::protocol {
+
+inline constexpr std::size_t kProxyHeaderFixedSize = 16;
+// The largest header accepted (16 + addresses + TLVs): the spec asks receivers for at least
+// 216 + 16 bytes; load balancers' TLVs (AWS, GCP, Azure ids) take a few dozen more.
+inline constexpr std::size_t kProxyHeaderMaxSize = 1024;
+
+enum class ProxyHeaderError : std::uint8_t {
+  kSignature,  // not the 12-byte signature (e.g. a client talking STUN or TLS straight away)
+  kVersion,    // version nibble other than 2
+  kCommand,    // command other than LOCAL (0) or PROXY (1)
+  kFamily,     // address family or transport protocol the spec does not define
+  kLength,     // length shorter than the family's addresses
+  kTooLong,    // longer than the caller's limit
+};
+
+[[nodiscard]] std::string_view toString(ProxyHeaderError error);
+
+struct ProxyHeader {
+  std::size_t size = 0;  // bytes the header takes, TLVs included; the client's data follows
+  bool local = false;    // the LOCAL command
+  // The original client and the address it connected to; nullopt for LOCAL, UNSPEC and UNIX.
+  std::optional<Endpoint> source;
+  std::optional<Endpoint> destination;
+};
+
+// Parses the start of a stream. A value holding nullopt means the bytes so far are a valid
+// beginning and more are needed; an error is final (garbage is rejected as soon as a byte of the
+// signature differs). max_size bounds the whole header.
+[[nodiscard]] std::expected<std::optional<ProxyHeader>, ProxyHeaderError> parseProxyHeader(
+    ConstBytes data, std::size_t max_size = kProxyHeaderMaxSize);
+
+// Writes a PROXY (or, without endpoints, LOCAL) header for a TCP connection into out; the number
+// of bytes, or nullopt when out is too small or the families differ. For tests and tools.
+[[nodiscard]] std::optional<std::size_t> writeProxyHeader(
+    MutableBytes out, const std::optional<Endpoint>& source,
+    const std::optional<Endpoint>& destination);
+
+}  // namespace turnpike::protocol

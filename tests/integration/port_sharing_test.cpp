@@ -1,0 +1,362 @@
+// One TCP port for TURN and TURNS (listener transport auto): TURN over TCP and over TLS on the
+// same port, each with an Allocate and data relayed both ways, counted as tcp or tls once known;
+// bytes that are neither closed and counted; ALPN (RFC 7443) accepted and refused. PROXY
+// protocol v2 on tcp and auto listeners: the header's client is the one XOR-MAPPED-ADDRESS,
+// the per-address connection limit and the accounting line see; garbage instead of a header is
+// closed and counted.
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <chrono>
+#include <csignal>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "protocol/proxy/proxy_header.hpp"
+#include "tests/integration/turn_test_support.hpp"
+
+namespace turnpike::test {
+namespace {
+
+struct ContextFree {
+  void operator()(SSL_CTX* context) const { SSL_CTX_free(context); }
+};
+using ClientContext = std::unique_ptr<SSL_CTX, ContextFree>;
+
+// A client that trusts only the test certificate and checks the name "localhost".
+ClientContext clientContext(const std::filesystem::path& certificate) {
+  ClientContext context(SSL_CTX_new(TLS_client_method()));
+  EXPECT_EQ(SSL_CTX_load_verify_locations(context.get(), certificate.c_str(), nullptr), 1);
+  SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
+  return context;
+}
+
+bool setTimeouts(int fd, Millis timeout) {
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  const timeval limit{static_cast<time_t>(seconds.count()),
+                      static_cast<suseconds_t>((timeout - seconds).count() * 1000)};
+  return ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)) == 0 &&
+         ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit)) == 0;
+}
+
+// A TLS connection on a blocking socket whose reads and writes time out. `prefix` goes out in
+// the clear before the ClientHello (a PROXY header).
+class TlsStream {
+ public:
+  TlsStream(const Endpoint& server, SSL_CTX* context, const std::string& alpn = {},
+            const Bytes& prefix = {})
+      : fd_(tcpConnect(server)) {
+    const int flags = fd_.valid() ? ::fcntl(fd_.get(), F_GETFL) : -1;
+    if (flags < 0 || ::fcntl(fd_.get(), F_SETFL, flags & ~O_NONBLOCK) != 0 ||
+        !setTimeouts(fd_.get(), kReplyTimeout) ||
+        (!prefix.empty() && !sendAll(fd_.get(), prefix))) {
+      return;
+    }
+    ssl_ = SSL_new(context);
+    SSL_set_fd(ssl_, fd_.get());
+    SSL_set1_host(ssl_, "localhost");
+    if (!alpn.empty()) {
+      // The wire format: one length byte, then the name.
+      std::string list(1, static_cast<char>(alpn.size()));
+      list += alpn;
+      SSL_set_alpn_protos(ssl_, reinterpret_cast<const unsigned char*>(list.data()),  // NOLINT
+                          static_cast<unsigned>(list.size()));
+    }
+  }
+  ~TlsStream() { SSL_free(ssl_); }
+  TlsStream(const TlsStream&) = delete;
+  TlsStream& operator=(const TlsStream&) = delete;
+
+  // The handshake; false on failure or timeout, with the OpenSSL reason in reason().
+  bool handshake() {
+    if (ssl_ == nullptr) {
+      return false;
+    }
+    ERR_clear_error();
+    if (SSL_connect(ssl_) != 1) {
+      reason_ = ERR_GET_REASON(ERR_peek_error());
+      ERR_clear_error();
+      return false;
+    }
+    return true;
+  }
+
+  // The protocol the server selected by ALPN ("" when none).
+  [[nodiscard]] std::string alpn() const {
+    const unsigned char* name = nullptr;
+    unsigned length = 0;
+    SSL_get0_alpn_selected(ssl_, &name, &length);
+    return name == nullptr ? ""
+                           : std::string(reinterpret_cast<const char*>(name), length);  // NOLINT
+  }
+
+  // Send and receive for TurnClient.
+  [[nodiscard]] StreamIo io() {
+    return {[this](ConstBytes data) {
+              std::size_t written = 0;
+              return SSL_write_ex(ssl_, data.data(), data.size(), &written) == 1 &&
+                     written == data.size();
+            },
+            [this](std::size_t n, Millis timeout) -> std::optional<Bytes> {
+              setTimeouts(fd_.get(), std::max(timeout, Millis{1}));
+              Bytes out(n);
+              std::size_t have = 0;
+              while (have < n) {
+                std::size_t got = 0;
+                if (SSL_read_ex(ssl_, out.data() + have, n - have, &got) != 1) {
+                  ERR_clear_error();
+                  return std::nullopt;
+                }
+                have += got;
+              }
+              return out;
+            }};
+  }
+
+  [[nodiscard]] int fd() const { return fd_.get(); }
+  [[nodiscard]] int reason() const { return reason_; }
+
+ private:
+  UniqueFd fd_;
+  SSL* ssl_ = nullptr;
+  int reason_ = 0;
+};
+
+Bytes bytesOf(std::initializer_list<int> values) {
+  Bytes out;
+  for (const int value : values) {
+    out.push_back(static_cast<std::byte>(value));
+  }
+  return out;
+}
+
+// Allocate, a permission and a channel for `peer`, and ChannelData both ways.
+void allocateAndRelay(TurnClient& turn, const UdpPeer& peer, const Endpoint& mapped) {
+  const auto response = turn.allocate();
+  ASSERT_TRUE(succeeded(response, "Allocate"));
+  EXPECT_TRUE(signedWith(*response, turn));
+  EXPECT_EQ(response->xorAddress(attr::kXorMappedAddress), mapped);
+  ASSERT_TRUE(turn.relayed());
+  ASSERT_TRUE(succeeded(turn.channelBind(kChannel, peer.endpoint()), "ChannelBind"));
+  channelRoundTrip(turn, peer, kChannel, patternPayload(100, 1), patternPayload(77, 2));
+}
+
+// An auto listener on tlsServer() (no plain tcp listener), with the HTTP endpoint.
+class PortSharingTest : public TurnTest {
+ protected:
+  void SetUp() override {
+    // SSL_write on a connection the server closed must fail the test, not kill the process.
+    std::signal(SIGPIPE, SIG_IGN);
+    TurnTest::SetUp();
+  }
+
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = TurnTest::options();
+    options.tcp = false;
+    options.tls = true;
+    options.tls_transport = "auto";
+    options.http = true;
+    return options;
+  }
+
+  [[nodiscard]] std::optional<double> active(const std::string& transport) const {
+    return scrapeMetric(httpServer(), "turnpike_tcp_connections_active",
+                        {"transport=\"" + transport + "\""});
+  }
+  [[nodiscard]] double closed(const std::string& reason) const {
+    return scrapeMetric(httpServer(), "turnpike_tcp_connections_closed_total",
+                        {"reason=\"" + reason + "\""})
+        .value_or(-1);
+  }
+};
+
+TEST_F(PortSharingTest, TurnOverTcpAndOverTlsOnOnePort) {
+  const UdpPeer peer;
+  ASSERT_TRUE(peer.valid());
+
+  TurnClient tcp(tlsServer(), TurnTransport::kTcp, kAlice);
+  ASSERT_TRUE(tcp.connected());
+  allocateAndRelay(tcp, peer, localEndpointOf(tcp.fd()));
+
+  const ClientContext context = clientContext(tlsCertificate());
+  TlsStream stream(tlsServer(), context.get());
+  ASSERT_TRUE(stream.handshake()) << "TLS on the auto port, reason " << stream.reason();
+  TurnClient tls(tlsServer(), stream.io(), kAlice);
+  allocateAndRelay(tls, peer, localEndpointOf(stream.fd()));
+
+  // Each is counted under the transport it turned out to speak.
+  EXPECT_TRUE(eventually([&] { return active("tcp") == 1.0 && active("tls") == 1.0; }))
+      << "tcp " << active("tcp").value_or(-1) << ", tls " << active("tls").value_or(-1);
+  EXPECT_NE(serverLog().find("auto (tcp+tls) 127.0.0.1:" + std::to_string(tlsServer().port)),
+            std::string::npos)
+      << serverLog();
+}
+
+// RFC 7443: a client that offers ALPN gets stun.turn or stun.nat-discovery, or the handshake
+// fails with no_application_protocol; a client that offers none is served as before.
+TEST_F(PortSharingTest, AlpnAcceptedAndRefused) {
+  const ClientContext context = clientContext(tlsCertificate());
+  for (const std::string alpn : {"stun.turn", "stun.nat-discovery"}) {
+    TlsStream stream(tlsServer(), context.get(), alpn);
+    ASSERT_TRUE(stream.handshake()) << alpn << ": reason " << stream.reason();
+    EXPECT_EQ(stream.alpn(), alpn);
+    TurnClient turn(tlsServer(), stream.io(), kAlice);
+    EXPECT_TRUE(failedWith(turn.challenge(), error::kUnauthenticated, "Allocate over " + alpn));
+  }
+  const double failures_before =
+      scrapeMetric(httpServer(), "turnpike_tls_handshake_failures_total").value_or(-1);
+  TlsStream refused(tlsServer(), context.get(), "h2");
+  EXPECT_FALSE(refused.handshake());
+  EXPECT_EQ(refused.reason(), SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL)
+      << ERR_reason_error_string(static_cast<unsigned long>(refused.reason()));
+  EXPECT_TRUE(eventually([&] {
+    return scrapeMetric(httpServer(), "turnpike_tls_handshake_failures_total") ==
+           failures_before + 1;
+  }));
+  TlsStream none(tlsServer(), context.get());
+  ASSERT_TRUE(none.handshake());
+  EXPECT_EQ(none.alpn(), "");
+}
+
+TEST_F(PortSharingTest, BytesThatAreNeitherAreClosedAndCounted) {
+  const double before = closed("framing_error");
+  const UniqueFd fd = tcpConnect(tlsServer());
+  ASSERT_TRUE(fd.valid());
+  // Top bits 0b11: neither TLS, STUN nor ChannelData.
+  ASSERT_TRUE(sendAll(fd.get(), bytesOf({0xC3, 0x28, 0xA0, 0xA1})));
+  EXPECT_TRUE(waitForPeerClose(fd.get()));
+  EXPECT_TRUE(eventually([&] { return closed("framing_error") == before + 1; }))
+      << closed("framing_error");
+  // A connection that is still deciding is not counted as either.
+  const UniqueFd silent = tcpConnect(tlsServer());
+  ASSERT_TRUE(silent.valid());
+  ASSERT_TRUE(sendAll(silent.get(), bytesOf({0x00, 0x01})));
+  EXPECT_TRUE(tcpStaysQuiet(silent.get()));
+  EXPECT_EQ(active("tcp"), 0.0);
+  EXPECT_EQ(active("tls"), 0.0);
+}
+
+// ---- PROXY protocol v2 ----
+
+Bytes proxyHeader(const std::optional<Endpoint>& client, const Endpoint& server) {
+  std::array<std::byte, 64> buffer{};
+  const auto n =
+      protocol::writeProxyHeader(buffer, client, client ? std::optional(server) : std::nullopt);
+  EXPECT_TRUE(n.has_value());
+  return Bytes(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n.value_or(0)));
+}
+
+// A TCP connection that sends a PROXY header for `client` (LOCAL when nullopt), then talks TURN.
+struct ProxiedTcp {
+  ProxiedTcp(const Endpoint& server, const std::optional<Endpoint>& client)
+      : fd(tcpConnect(server)) {
+    sent = fd.valid() && sendAll(fd.get(), proxyHeader(client, server));
+  }
+  [[nodiscard]] TurnClient turn(const Endpoint& server) const {
+    const int socket = fd.get();
+    return TurnClient(server,
+                      StreamIo{[socket](ConstBytes data) { return sendAll(socket, data); },
+                               [socket](std::size_t n, Millis timeout) {
+                                 return recvExactly(socket, n, timeout);
+                               }},
+                      kAlice);
+  }
+  UniqueFd fd;
+  bool sent = false;
+};
+
+// tcp on server() and auto on tlsServer(), both with proxy_protocol; one connection per
+// address.
+class ProxyProtocolTest : public PortSharingTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = PortSharingTest::options();
+    options.tcp = true;
+    options.proxy_protocol = true;
+    options.limits["connections_per_ip"] = 1;
+    return options;
+  }
+};
+
+const Endpoint kClient = {*protocol::IpAddress::parse("203.0.113.7"), 40000};
+const Endpoint kOtherClient = {*protocol::IpAddress::parse("198.51.100.9"), 50000};
+
+TEST_F(ProxyProtocolTest, TheHeadersClientIsTheMappedAddressAndAllocates) {
+  const UdpPeer peer;
+  ASSERT_TRUE(peer.valid());
+  {
+    const ProxiedTcp tcp(server(), kClient);
+    ASSERT_TRUE(tcp.sent);
+    TurnClient turn = tcp.turn(server());
+    // Allocate works (the nonce is bound to the proxied address) and relays.
+    allocateAndRelay(turn, peer, kClient);
+    ASSERT_TRUE(succeeded(turn.refresh(0), "Refresh 0"));
+  }
+  // The accounting line names the proxied client.
+  EXPECT_TRUE(eventually([&] {
+    return serverLog().find("allocation ended user=alice client=tcp 203.0.113.7:40000") !=
+           std::string::npos;
+  })) << serverLog();
+
+  // Over TLS on the auto port: header, then the ClientHello.
+  const ClientContext context = clientContext(tlsCertificate());
+  TlsStream stream(tlsServer(), context.get(), "stun.turn", proxyHeader(kOtherClient, tlsServer()));
+  ASSERT_TRUE(stream.handshake()) << "reason " << stream.reason();
+  TurnClient tls(tlsServer(), stream.io(), kAlice);
+  const auto binding = tls.exchange(buildMessage(randomTransactionId()));
+  ASSERT_TRUE(succeeded(binding, "Binding over TLS"));
+  EXPECT_EQ(binding->xorAddress(attr::kXorMappedAddress), kOtherClient);
+
+  // LOCAL (a load balancer's health check) keeps the socket's address; plain TCP after a
+  // header on the auto port too.
+  const ProxiedTcp local(tlsServer(), std::nullopt);
+  ASSERT_TRUE(local.sent);
+  TurnClient probe = local.turn(tlsServer());
+  const auto answer = probe.exchange(buildMessage(randomTransactionId()));
+  ASSERT_TRUE(succeeded(answer, "Binding after LOCAL"));
+  EXPECT_EQ(answer->xorAddress(attr::kXorMappedAddress), localEndpointOf(local.fd.get()));
+}
+
+TEST_F(ProxyProtocolTest, ThePerAddressLimitAppliesToTheProxiedAddress) {
+  const auto rejected = [&] {
+    return scrapeMetric(httpServer(), "turnpike_limit_rejections_total",
+                        {"limit=\"connections_per_ip\""})
+        .value_or(-1);
+  };
+  const ProxiedTcp first(server(), kClient);
+  TurnClient first_turn = first.turn(server());
+  ASSERT_TRUE(failedWith(first_turn.challenge(), error::kUnauthenticated, "first"));
+  // All three come from 127.0.0.1: only the header's address counts.
+  const ProxiedTcp second(server(), Endpoint{kClient.address, 40001});
+  ASSERT_TRUE(second.sent);
+  EXPECT_TRUE(waitForPeerClose(second.fd.get())) << "a second connection for 203.0.113.7";
+  EXPECT_TRUE(eventually([&] { return rejected() == 1.0; })) << rejected();
+  const ProxiedTcp other(server(), kOtherClient);
+  TurnClient other_turn = other.turn(server());
+  EXPECT_TRUE(failedWith(other_turn.challenge(), error::kUnauthenticated, "another client"));
+  EXPECT_TRUE(eventually([&] { return active("tcp") == 2.0; })) << active("tcp").value_or(-1);
+}
+
+TEST_F(ProxyProtocolTest, GarbageInsteadOfAHeaderIsClosedAndCounted) {
+  const double before = closed("proxy_header_error");
+  for (const Endpoint& port : {server(), tlsServer()}) {
+    // A client that talks STUN straight away, as if there were no load balancer.
+    const UniqueFd fd = tcpConnect(port);
+    ASSERT_TRUE(fd.valid());
+    ASSERT_TRUE(sendAll(fd.get(), buildMessage(randomTransactionId())));
+    EXPECT_TRUE(waitForPeerClose(fd.get())) << port.toString();
+  }
+  EXPECT_TRUE(eventually([&] { return closed("proxy_header_error") == before + 2; }))
+      << closed("proxy_header_error");
+  // The listeners still serve proxied clients.
+  const ProxiedTcp tcp(server(), kClient);
+  TurnClient turn = tcp.turn(server());
+  EXPECT_TRUE(failedWith(turn.challenge(), error::kUnauthenticated, "after the garbage"));
+}
+
+}  // namespace
+}  // namespace turnpike::test
