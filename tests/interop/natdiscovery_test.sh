@@ -10,6 +10,8 @@
 #      "No NAT" / "Endpoint Independent Mapping".
 #   2. Filtering behaviour (-f): the answer to CHANGE-REQUEST (change IP and port) arrives from
 #      127.0.0.2:P+1, so the verdict is "Endpoint Independent Filtering".
+#      Then -f behind filtering_nat.py with each RFC 4787 filtering behaviour: coturn's verdict
+#      must match the NAT's, and the NAT must see the answers come from the alternate sockets.
 #   3. The same with 1500 bytes of PADDING (-P).
 #   4. Mapping lifetime (-t -T 1): RESPONSE-PORT sends the second answer to the first socket.
 #   5. turnpike's /metrics counted the changed-address and RESPONSE-PORT answers.
@@ -94,6 +96,35 @@ output=$(natdiscovery -f -L 127.0.0.1 -p "${port}" 127.0.0.1)
 echo "${output}"
 expect "${output}" "Response origin: .*127\.0\.0\.2:$((port + 1))" "answer from ${alternate}"
 expect "${output}" "NAT with Endpoint Independent Filtering" "filtering verdict"
+
+# 2b. Behind NATs with each filtering behaviour (filtering_nat.py, which sees the real source of
+# every answer): coturn's verdict must match the NAT's, which holds only if the answers to
+# CHANGE-REQUEST really left from 127.0.0.2:P+1 (change IP and port) and 127.0.0.1:P+1 (change
+# port).
+filtering_behind() {
+  local mode=$1 verdict=$2 nat_port nat_log
+  nat_port=$(random_free_port)
+  nat_log="${workdir}/nat-${mode}.log"
+  python3 "$(dirname "$0")/filtering_nat.py" "${nat_port}" 127.0.0.1 "${port}" "${mode}" 30 \
+    >"${nat_log}" 2>&1 &
+  helper_pids+=($!)
+  wait_for_udp_listener "${nat_port}"
+  output=$(natdiscovery -f -L 127.0.0.1 -p "${nat_port}" 127.0.0.1)
+  echo "${output}"
+  echo "NAT (${mode}) saw:"
+  cat "${nat_log}"
+  expect "${output}" "NAT with ${verdict} Filtering" "behind the ${mode} filtering NAT: ${verdict}"
+  grep -q "^[a-z]* 127\.0\.0\.2:$((port + 1))$" "${nat_log}" ||
+    fail "the NAT saw no answer from ${alternate}"
+}
+note "filtering behind an endpoint-independent NAT"
+filtering_behind endpoint "Endpoint Independent"
+note "filtering behind an address-dependent NAT"
+filtering_behind address "Address Dependent"
+grep -q "^pass 127\.0\.0\.1:$((port + 1))$" "${workdir}/nat-address.log" ||
+  fail "the change-port answer did not come from 127.0.0.1:$((port + 1))"
+note "filtering behind an address and port-dependent NAT"
+filtering_behind port "Address and Port Dependent"
 
 # 3. With PADDING: answered at the request's length.
 note "mapping and filtering with PADDING (-m -f -P)"
