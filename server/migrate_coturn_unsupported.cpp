@@ -39,10 +39,12 @@ constexpr std::array kUnsupported = std::to_array<UnsupportedOption>({
     {"relay-device", false, kWarn,
      "not carried over: turnpike binds addresses, not devices; use relay-ip"},
     {"alt-listening-port", false, kWarn,
-     "not carried over: turnpike does not implement RFC 5780 (NAT behaviour discovery), which "
-     "is what the alternative port is for"},
+     "not carried over: turnpike's RFC 5780 (NAT behaviour discovery) is nat_discovery, off by "
+     "default; to turn it on, set nat_discovery.enabled, alternate_address and "
+     "alternate_port by hand (it opens the alternate UDP sockets itself)"},
     {"alt-tls-listening-port", false, kWarn,
-     "not carried over: turnpike does not implement RFC 5780 (NAT behaviour discovery)"},
+     "not carried over: turnpike's RFC 5780 (NAT behaviour discovery, nat_discovery) is UDP "
+     "only"},
     {"tcp-proxy-port", false, kWarn,
      "not carried over: turnpike does not accept the PROXY protocol"},
     {"aux-server", false, kWarn,
@@ -135,11 +137,13 @@ constexpr std::array kUnsupported = std::to_array<UnsupportedOption>({
      "not carried over: turnpike follows RFC 8656: an IPv4 relay unless the client asks for "
      "another family"},
     {"no-rfc5780", true, kNote,
-     "turnpike does not implement RFC 5780, so NAT behaviour discovery is off anyway"},
+     "turnpike's RFC 5780 NAT behaviour discovery (nat_discovery) is off by default anyway"},
     {"no-stun-backward-compatibility", true, kWarn,
      "not carried over: turnpike answers RFC 3489 Binding requests (MAPPED-ADDRESS) and this "
      "cannot be turned off"},
-    {"response-origin-only-with-rfc5780", true, kNote, "turnpike never sends RESPONSE-ORIGIN"},
+    {"response-origin-only-with-rfc5780", true, kNote,
+     "turnpike sends RESPONSE-ORIGIN only with nat_discovery on (RFC 5780), which is off by "
+     "default"},
     {"respond-http-unsupported", true, kWarn,
      "not carried over: turnpike does not answer HTTP on its STUN/TURN ports"},
 });

@@ -172,6 +172,7 @@ std::expected<ReloadReport, std::string> Server::reload(const ServerConfig& next
              next.http.api_keys.empty() != config_.http.api_keys.empty(),
          "http");
   ignore(next.public_uris != config_.public_uris, "public_uris");
+  ignore(next.nat_discovery != config_.nat_discovery, "nat_discovery");
 
   // The certificate first: it is the only step that can fail, and nothing has changed yet.
   if (tls_context_ != nullptr) {

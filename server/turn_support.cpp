@@ -303,6 +303,25 @@ std::vector<protocol::RelayAddress> resolveRelayAddresses(const ServerConfig& co
   return relays;
 }
 
+std::vector<protocol::Endpoint> udpListenerEndpoints(const ServerConfig& config) {
+  std::vector<protocol::Endpoint> endpoints;
+  for (const ListenerConfig& listener : config.listeners) {
+    if (listener.transport == Transport::kUdp) {
+      endpoints.push_back({listener.address, listener.port});
+    }
+  }
+  if (const auto nat = natDiscoveryEndpoints(config)) {
+    for (const auto& by_port : *nat) {
+      for (const protocol::Endpoint& endpoint : by_port) {
+        if (std::ranges::find(endpoints, endpoint) == endpoints.end()) {
+          endpoints.push_back(endpoint);
+        }
+      }
+    }
+  }
+  return endpoints;
+}
+
 void applyLimits(const LimitsConfig& limits, protocol::CoreConfig& core) {
   core.max_permissions = limits.permissions_per_allocation;
   core.max_channels = limits.channels_per_allocation;
@@ -324,6 +343,19 @@ protocol::CoreConfig makeCoreConfig(const ServerConfig& config,
   core.port_max = config.relay.port_max;
   applyLimits(config.limits, core);
   core.cluster = makeAlternates(config);
+  if (const auto nat = natDiscoveryEndpoints(config)) {
+    const std::vector<protocol::Endpoint> udp = udpListenerEndpoints(config);
+    protocol::NatDiscoveryConfig sockets;
+    for (std::size_t address = 0; address < 2; ++address) {
+      for (std::size_t port = 0; port < 2; ++port) {
+        const protocol::Endpoint& endpoint = (*nat)[address][port];
+        sockets.endpoints[address][port] = endpoint;
+        sockets.listeners[address][port] =
+            static_cast<std::uint64_t>(std::ranges::find(udp, endpoint) - udp.begin());
+      }
+    }
+    core.nat_discovery = sockets;
+  }
   return core;
 }
 
@@ -372,6 +404,11 @@ protocol::PeerPolicy makePeerPolicy(const ServerConfig& config) {
   // (both browsers relay-only) are each other's peers at their relayed addresses.
   std::vector<protocol::Endpoint> own;
   const std::vector<protocol::IpAddress> interfaces = interfaceAddresses();
+  if (const auto nat = natDiscoveryEndpoints(config)) {
+    for (const auto& by_port : *nat) {
+      own.insert(own.end(), by_port.begin(), by_port.end());  // RFC 5780 sockets
+    }
+  }
   for (const ListenerConfig& listener : config.listeners) {
     if (!isWildcard(listener.address)) {
       own.push_back({listener.address, listener.port});
@@ -387,6 +424,9 @@ protocol::PeerPolicy makePeerPolicy(const ServerConfig& config) {
   // The host itself on other ports than the relay range: every interface address, the
   // listeners' and relays' configured addresses and the external (1:1 NAT) ones.
   protocol::PeerPolicy::OwnHost host{interfaces, config.relay.port_min, config.relay.port_max};
+  if (config.nat_discovery.enabled) {
+    host.addresses.push_back(config.nat_discovery.alternate_address);
+  }
   for (const ListenerConfig& listener : config.listeners) {
     if (!isWildcard(listener.address)) {
       host.addresses.push_back(listener.address);

@@ -185,6 +185,11 @@ class SharedReservations final : public protocol::ReservationStore {
 // addresses (getifaddrs). Never a wildcard.
 [[nodiscard]] std::vector<protocol::RelayAddress> resolveRelayAddresses(const ServerConfig& config);
 
+// The UDP listener sockets each worker opens, in order (a UDP listener's SocketRef id is its
+// index here): the udp listeners of the config, then the RFC 5780 endpoints (nat_discovery)
+// that the config does not list.
+[[nodiscard]] std::vector<protocol::Endpoint> udpListenerEndpoints(const ServerConfig& config);
+
 // The per-allocation and unauthenticated limits of `limits`, in core terms.
 void applyLimits(const LimitsConfig& limits, protocol::CoreConfig& core);
 

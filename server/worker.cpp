@@ -127,6 +127,18 @@ std::expected<void, std::string> Worker::open() {
       }
     }
   }
+  // RFC 5780 (nat_discovery): the alternate address and port sockets the config does not list,
+  // after the configured udp listeners (their SocketRef ids, as udpListenerEndpoints says).
+  const std::vector<protocol::Endpoint> udp = udpListenerEndpoints(config_);
+  for (std::size_t i = udp_sockets_.size(); i < udp.size(); ++i) {
+    auto socket = uv::UdpSocket::open(loop_, udp[i], *this,
+                                      uv::SocketOptions{.buffer_bytes = uv::kListenerBufferBytes});
+    if (!socket) {
+      return std::unexpected("nat_discovery udp listener " + udp[i].toString() + ": " +
+                             socket.error().toString());
+    }
+    udp_sockets_.push_back(std::move(*socket));
+  }
   // The send batches get their size now rather than in the first flush(), which on an idle
   // worker runs at its first heartbeat; a flush sends at most one outbox of datagrams.
   listener_batches_.resize(udp_sockets_.size());

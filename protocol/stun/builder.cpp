@@ -179,6 +179,11 @@ void MessageBuilder::addChangeRequest(const ChangeRequestValue& change) {
   addU32(attr::kChangeRequest, (change.change_ip ? 0x4U : 0U) | (change.change_port ? 0x2U : 0U));
 }
 
+void MessageBuilder::addPadding(std::size_t length) {
+  const MutableBytes out = beginAttribute(attr::kPadding, length);
+  std::ranges::fill(out, std::byte{0});
+}
+
 void MessageBuilder::addResponsePort(std::uint16_t port) {
   addU32(attr::kResponsePort, static_cast<std::uint32_t>(port) << 16U);
 }

@@ -48,6 +48,8 @@ class MessageBuilder {
   void addIcmp(const IcmpValue& icmp);
   void addChangeRequest(const ChangeRequestValue& change);
   void addResponsePort(std::uint16_t port);
+  // PADDING (RFC 5780 section 7.6): `length` zero bytes.
+  void addPadding(std::size_t length);
   void addPasswordAlgorithm(const PasswordAlgorithmValue& algorithm);
   void addPasswordAlgorithms(std::span<const PasswordAlgorithmValue> algorithms);
 

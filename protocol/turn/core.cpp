@@ -82,7 +82,7 @@ std::size_t Core::SourceHash::operator()(const ClientSource& source) const {
 
 Core::Core(CoreConfig config, CoreDependencies dependencies)
     : config_(std::move(config)),
-      binding_options_{config_.software, config_.nat_discovery},
+      binding_options_{config_.software},
       deps_(dependencies),
       ports_(dependencies.ports) {
   if (ports_ == nullptr) {
@@ -120,18 +120,7 @@ void Core::handleStun(const ClientSource& source, ConstBytes bytes, MonotonicTim
   }
   auto message = Message::parse(bytes);
   if (!message || message->isMethod(Method::kBinding)) {
-    // Binding, RFC 3489 clients and anything malformed: the STUN responder decides.
-    OutboxEntry* entry = outbox.add(source.socket, source.client);
-    if (entry == nullptr) {
-      return;
-    }
-    const StunResult result =
-        handleStunRequest(bytes, source.client, binding_options_, entry->head_buffer);
-    stats_.stun_outcomes[static_cast<std::size_t>(result.outcome)].add();
-    entry->head_size = result.response.size();
-    if (result.response.empty()) {
-      outbox.removeLast();  // dropped: nothing to send
-    }
+    handleBinding(source, bytes, outbox);
     return;
   }
   // RFC 8489 section 7.3: a wrong FINGERPRINT means the message is not STUN.
@@ -151,6 +140,57 @@ void Core::handleStun(const ClientSource& source, ConstBytes bytes, MonotonicTim
       [[fallthrough]];
     default:
       stats_.stun_outcomes[static_cast<std::size_t>(StunOutcome::kDropNotRequest)].add();
+  }
+}
+
+void Core::handleBinding(const ClientSource& source, ConstBytes bytes, Outbox& outbox) {
+  OutboxEntry* entry = outbox.add(source.socket, source.client);
+  if (entry == nullptr) {
+    return;
+  }
+  // RFC 5780: which of the four sockets the request arrived on, if any (UDP only: a TCP
+  // connection's answer cannot leave from another address).
+  BindingOptions options = binding_options_;
+  NatDiscoveryContext nat;
+  std::size_t address = 0;
+  std::size_t port = 0;
+  if (config_.nat_discovery && source.transport == ClientTransport::kUdp &&
+      source.socket.kind == SocketRef::Kind::kListener) {
+    const NatDiscoveryConfig& sockets = *config_.nat_discovery;
+    for (std::size_t i = 0; i < 4 && options.nat == nullptr; ++i) {
+      if (sockets.listeners[i / 2][i % 2] == source.socket.id) {
+        address = i / 2;
+        port = i % 2;
+        nat = {sockets.endpoints[address][port], sockets.endpoints[1 - address][1 - port]};
+        options.nat_discovery = true;
+        options.nat = &nat;
+      }
+    }
+  }
+  const StunResult result = handleStunRequest(bytes, source.client, options, entry->head_buffer);
+  stats_.stun_outcomes[static_cast<std::size_t>(result.outcome)].add();
+  entry->head_size = result.response.size();
+  if (result.response.empty()) {
+    outbox.removeLast();  // dropped: nothing to send
+    return;
+  }
+  if (options.nat != nullptr) {
+    // RFC 5780 section 6.1: from the socket CHANGE-REQUEST names, to RESPONSE-PORT on the
+    // client's own address (never another address: no reflection to third parties).
+    const std::size_t from_address = result.change_ip ? 1 - address : address;
+    const std::size_t from_port = result.change_port ? 1 - port : port;
+    entry->socket = SocketRef{SocketRef::Kind::kListener,
+                              config_.nat_discovery->listeners[from_address][from_port]};
+    if (result.change_ip) {
+      stats_.nat_changed_address.add();
+    }
+    if (result.change_port) {
+      stats_.nat_changed_port.add();
+    }
+    if (result.response_port != 0) {
+      entry->destination.port = result.response_port;
+      stats_.nat_response_port.add();
+    }
   }
 }
 

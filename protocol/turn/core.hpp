@@ -3,6 +3,7 @@
 // to an outbox. One core per worker thread; nothing in it is shared.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <expected>
 #include <functional>
@@ -39,6 +40,15 @@ struct RelayAddress {
   IpAddress advertised;
 };
 
+// The four UDP listener sockets of a server with two addresses and two ports (RFC 5780): by
+// [address][port], 0 the primary and 1 the alternate one, their endpoints and SocketRef ids.
+// Binding requests that arrive on one of them get RFC 5780 answers; others are answered as
+// without it.
+struct NatDiscoveryConfig {
+  std::array<std::array<Endpoint, 2>, 2> endpoints{};
+  std::array<std::array<std::uint64_t, 2>, 2> listeners{};
+};
+
 struct CoreConfig {
   std::string realm = "turnpike";
   std::string software;  // SOFTWARE on success responses; empty omits it
@@ -49,7 +59,9 @@ struct CoreConfig {
   std::uint16_t port_max = 65535;
   std::size_t max_permissions = 64;  // per allocation; one more gets 508
   std::size_t max_channels = 64;     // per allocation; one more gets 508
-  bool nat_discovery = false;
+  // RFC 5780 NAT behaviour discovery (off without it: CHANGE-REQUEST gets 420, and Binding
+  // answers carry no RESPONSE-ORIGIN or OTHER-ADDRESS).
+  std::optional<NatDiscoveryConfig> nat_discovery;
   // Relayed payload per allocation, both directions, in bytes per second (0: unlimited); the
   // bucket holds one second's worth. Excess packets are dropped (RelayDrop::kBandwidth).
   std::uint64_t bandwidth_bytes_per_second = 0;
@@ -229,6 +241,8 @@ class Core {
 
   // Dispatch.
   void handleStun(const ClientSource& source, ConstBytes bytes, MonotonicTime now, Outbox& outbox);
+  // A Binding request, a malformed message or an RFC 3489 one: the STUN responder answers.
+  void handleBinding(const ClientSource& source, ConstBytes bytes, Outbox& outbox);
   // `allocation` is this 5-tuple's (handleStun looked it up), or null.
   void handleRequest(const Message& message, const ClientSource& source, Allocation* allocation,
                      MonotonicTime now, Outbox& outbox);

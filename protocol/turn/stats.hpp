@@ -90,6 +90,11 @@ struct CoreStats {
   StatCounter channel_limit_rejected;
   // STUN messages dropped by the unauthenticated per-address rate limit.
   StatCounter unauthenticated_dropped;
+  // RFC 5780 Binding answers sent from the other address, from the other port, and to the
+  // client's RESPONSE-PORT.
+  StatCounter nat_changed_address;
+  StatCounter nat_changed_port;
+  StatCounter nat_response_port;
   StatCounter relay_ports_in_use;
   std::array<StatCounter, kRelayDropCount> relay_drops;
   // Allocate requests answered 300 Try Alternate, by RedirectReason.

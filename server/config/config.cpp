@@ -496,6 +496,13 @@ Status readCluster(const YAML::Node& node, const std::string& path, ClusterConfi
                   {"redirect_above", sectionField(readRedirectAbove, out)}});
 }
 
+Status readNatDiscovery(const YAML::Node& node, const std::string& path, NatDiscoveryConfig& out) {
+  return readMap(node, path,
+                 {{"enabled", enumField(kBooleans, out.enabled)},
+                  {"alternate_address", addressField(out.alternate_address)},
+                  {"alternate_port", intField(out.alternate_port, 1, kMaxPort)}});
+}
+
 Status readLog(const YAML::Node& node, const std::string& path, LogConfig& out) {
   return readMap(node, path,
                  {{"level", enumField(kLogLevels, out.level)},
@@ -516,6 +523,7 @@ Status readRoot(const YAML::Node& root, ServerConfig& out) {
                   {"http", sectionField(readHttp, out.http)},
                   {"drain", sectionField(readDrain, out.drain)},
                   {"cluster", sectionField(readCluster, out.cluster)},
+                  {"nat_discovery", sectionField(readNatDiscovery, out.nat_discovery)},
                   {"log", sectionField(readLog, out.log)},
                   {"threads", intField(out.threads, 0, kMaxThreads)},
                   {"fast_path", enumField(kFastPaths, out.fast_path)},
@@ -844,6 +852,60 @@ Status validateCluster(const ServerConfig& config) {
   return {};
 }
 
+bool isWildcardAddress(const IpAddress& address) {
+  return std::ranges::all_of(address.bytes(), [](std::uint8_t b) { return b == 0; });
+}
+
+// The first udp listener is the primary address and port (RFC 5780 section 3).
+const ListenerConfig* primaryUdpListener(const ServerConfig& config) {
+  const auto udp = std::ranges::find(config.listeners, Transport::kUdp, &ListenerConfig::transport);
+  return udp == config.listeners.end() ? nullptr : &*udp;
+}
+
+std::uint16_t alternatePort(const NatDiscoveryConfig& nat, const ListenerConfig& primary) {
+  return nat.alternate_port != 0 ? nat.alternate_port
+                                 : static_cast<std::uint16_t>(primary.port + 1);
+}
+
+Status validateNatDiscovery(const ServerConfig& config) {
+  const NatDiscoveryConfig& nat = config.nat_discovery;
+  if (!nat.enabled) {
+    return {};
+  }
+  const ListenerConfig* primary = primaryUdpListener(config);
+  if (primary == nullptr) {
+    return fail("nat_discovery.enabled", "needs a udp listener (the primary address and port)");
+  }
+  if (isWildcardAddress(primary->address)) {
+    return fail("nat_discovery.enabled",
+                "needs the first udp listener bound to a specific address (it is the primary "
+                "address clients are told about), got " +
+                    primary->address.toString());
+  }
+  if (isWildcardAddress(nat.alternate_address)) {
+    return fail("nat_discovery.alternate_address",
+                "is required when nat_discovery is enabled: a specific address, got " +
+                    nat.alternate_address.toString());
+  }
+  if (nat.alternate_address.family() != primary->address.family()) {
+    return fail("nat_discovery.alternate_address",
+                "must be the same address family as the first udp listener (" +
+                    primary->address.toString() + ")");
+  }
+  if (nat.alternate_address == primary->address) {
+    return fail("nat_discovery.alternate_address",
+                "must differ from the first udp listener's address " + primary->address.toString());
+  }
+  if (nat.alternate_port == 0 && primary->port == kMaxPort) {
+    return fail("nat_discovery.alternate_port", "is required when the primary port is 65535");
+  }
+  if (alternatePort(nat, *primary) == primary->port) {
+    return fail("nat_discovery.alternate_port",
+                "must differ from the primary port " + std::to_string(primary->port));
+  }
+  return {};
+}
+
 Status validateThreads(const ServerConfig& config) {
   if (config.threads > kMaxThreads) {
     return fail("threads", "must be between 0 and 256, got " + std::to_string(config.threads));
@@ -916,11 +978,27 @@ std::expected<ServerConfig, ConfigError> loadConfigFile(const std::string& path)
   }
 }
 
+std::optional<NatDiscoveryEndpoints> natDiscoveryEndpoints(const ServerConfig& config) {
+  const ListenerConfig* primary = primaryUdpListener(config);
+  if (!config.nat_discovery.enabled || primary == nullptr) {
+    return std::nullopt;
+  }
+  const std::uint16_t alternate_port = alternatePort(config.nat_discovery, *primary);
+  const IpAddress& alternate = config.nat_discovery.alternate_address;
+  NatDiscoveryEndpoints endpoints;
+  endpoints[0] = {protocol::Endpoint{primary->address, primary->port},
+                  protocol::Endpoint{primary->address, alternate_port}};
+  endpoints[1] = {protocol::Endpoint{alternate, primary->port},
+                  protocol::Endpoint{alternate, alternate_port}};
+  return endpoints;
+}
+
 std::expected<void, ConfigError> validate(const ServerConfig& config) {
   using Check = Status (*)(const ServerConfig&);
-  constexpr std::array<Check, 10> kChecks{
-      validateText, validateListeners, validateTls, validateRelay,   validateAllocation,
-      validateAuth, validatePeers,     validateApi, validateThreads, validateCluster};
+  constexpr std::array<Check, 11> kChecks{validateText,    validateListeners,   validateTls,
+                                          validateRelay,   validateAllocation,  validateAuth,
+                                          validatePeers,   validateApi,         validateThreads,
+                                          validateCluster, validateNatDiscovery};
   for (const Check check : kChecks) {
     if (Status status = check(config); !status) {
       return status;

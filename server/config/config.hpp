@@ -1,6 +1,7 @@
 // Plain server configuration. yaml-cpp types never leave server/config/ (style.md section 1).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <expected>
 #include <map>
@@ -139,6 +140,17 @@ struct ClusterConfig {
   friend bool operator==(const ClusterConfig&, const ClusterConfig&) = default;
 };
 
+// RFC 5780 NAT behaviour discovery. Off by default: answers from other sockets and to other
+// ports of the client make a public server a better reflector (README, Security). When on, the
+// first udp listener (a specific address) is the primary address and port, and turnpike also
+// listens on UDP at the alternate address and port in their four combinations.
+struct NatDiscoveryConfig {
+  bool enabled = false;
+  protocol::IpAddress alternate_address;  // required when enabled; same family as the primary
+  std::uint16_t alternate_port = 0;       // 0: the primary port + 1
+  friend bool operator==(const NatDiscoveryConfig&, const NatDiscoveryConfig&) = default;
+};
+
 enum class LogLevel : std::uint8_t { kDebug, kInfo, kWarn, kError };
 enum class LogFormat : std::uint8_t { kText, kJson };
 enum class FastPath : std::uint8_t { kOff, kEbpf };
@@ -162,6 +174,7 @@ struct ServerConfig {
   HttpConfig http;
   DrainConfig drain;
   ClusterConfig cluster;
+  NatDiscoveryConfig nat_discovery;
   LogConfig log;
   std::uint32_t threads = 0;  // 0 = one worker per core
   // fast_path: ebpf relays bound channels of UDP clients in the kernel (server/fastpath); off
@@ -193,6 +206,12 @@ extern const std::string_view kDefaultConfigYaml;
 
 // Reads and parses a YAML file. Never throws.
 [[nodiscard]] std::expected<ServerConfig, ConfigError> loadConfigFile(const std::string& path);
+
+// With nat_discovery enabled: the four UDP endpoints by [address][port] (0 the primary, 1 the
+// alternate), from a validated config; nullopt when it is off.
+using NatDiscoveryEndpoints = std::array<std::array<protocol::Endpoint, 2>, 2>;
+[[nodiscard]] std::optional<NatDiscoveryEndpoints> natDiscoveryEndpoints(
+    const ServerConfig& config);
 
 // Cross-field checks (e.g. a tls listener needs tls.certificate). Called by the loaders.
 [[nodiscard]] std::expected<void, ConfigError> validate(const ServerConfig& config);

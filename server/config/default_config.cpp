@@ -94,6 +94,16 @@ cluster:
   alternate_domain: ""
   redirect_above: {allocations: 0, relayed_bps: 0}
 
+# RFC 5780 NAT behaviour discovery over UDP: off by default (answers from other sockets
+# and to other ports make the server a better reflector; see the README). When enabled,
+# the first udp listener (a specific address) is the primary address and port, and
+# turnpike also listens at alternate_address (same family) and alternate_port (default:
+# the primary port + 1) in all four combinations.
+nat_discovery:
+  enabled: false
+  # alternate_address: 192.0.2.2
+  # alternate_port: 3479
+
 # level: debug, info, warn or error. format: text or json.
 log: {level: info, format: text}
 

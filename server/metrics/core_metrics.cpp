@@ -141,6 +141,17 @@ void appendCoreMetrics(std::span<const CoreStats* const> cores,
     f.add(drops, {{"reason", std::string(toString(static_cast<protocol::RelayDrop>(i)))}},
           [&](const CoreStats& s) -> const StatCounter& { return s.relay_drops[i]; });
   }
+  const std::size_t nat = f.family(
+      "turnpike_nat_discovery_answers_total",
+      "RFC 5780 Binding answers sent from the other address (changed_address), from the other "
+      "port (changed_port), or to the client's RESPONSE-PORT (response_port).",
+      MetricType::Counter);
+  f.add(nat, {{"kind", "changed_address"}},
+        [](const CoreStats& s) -> const StatCounter& { return s.nat_changed_address; });
+  f.add(nat, {{"kind", "changed_port"}},
+        [](const CoreStats& s) -> const StatCounter& { return s.nat_changed_port; });
+  f.add(nat, {{"kind", "response_port"}},
+        [](const CoreStats& s) -> const StatCounter& { return s.nat_response_port; });
 }
 
 }  // namespace turnpike::server

@@ -237,6 +237,7 @@ std::string configYaml(const ServerOptions& options, std::uint16_t port,
   yaml << "port: " << http_port << apiHttpKeys(options) << "}\n";
   apiYaml(options, yaml);
   turnYaml(options, yaml);
+  yaml << options.extra_yaml;
   return yaml.str();
 }
 

@@ -247,6 +247,8 @@ struct ServerOptions {
   std::optional<std::uint32_t> api_per_second;  // http.api_rate_limit.per_second (0 = off)
   std::optional<std::uint32_t> api_burst;       // http.api_rate_limit.burst
   std::vector<std::string> public_uris;         // public_uris
+  // Appended to the config as is, e.g. "nat_discovery: {enabled: true, ...}\n".
+  std::string extra_yaml;
 
   // RLIMIT_NOFILE (soft and hard) for the server process, set in the child before exec; unset
   // keeps the test process's limit.

@@ -1,5 +1,6 @@
 // handleStunRequest: the Binding responder (RFC 8489 sections 6.3 and 7.3, RFC 5389 section 12.2
-// for RFC 3489 clients, RFC 5780 CHANGE-REQUEST).
+// for RFC 3489 clients, RFC 5780 CHANGE-REQUEST; the RFC 5780 answers are in
+// tests/unit/protocol/turn/core_nat_discovery_test.cpp).
 #include "protocol/stun/binding.hpp"
 
 #include <gtest/gtest.h>
@@ -455,6 +456,7 @@ TEST(BindingTest, RandomMutationsNeverYieldBadResponses) {
       bindingRequest(true),
       bindingRequest(true, {0x0031, 0x8FFF}),
       bindingRequest(false, {attr::kChangeRequest, attr::kLifetime}),
+      bindingRequest(true, {attr::kResponsePort, attr::kPadding}),  // RFC 5780: 400
       test::build(
           [](MessageBuilder& b) {
             b.addRequestedTransport(kProtocolUdp);
@@ -473,8 +475,13 @@ TEST(BindingTest, RandomMutationsNeverYieldBadResponses) {
     for (std::size_t edits = 1 + rng() % 3; edits > 0; --edits) {
       mutate(input, rng);
     }
+    // Half of the nat_discovery cases with an RFC 5780 context: 420s, 400s, RESPONSE-ORIGIN.
+    const NatDiscoveryContext nat{test::endpoint("192.0.2.1", 3478),
+                                  test::endpoint("192.0.2.2", 3479)};
+    const bool nat_discovery = (rng() % 2) != 0;
     const BindingOptions options{.software = (rng() % 2) != 0 ? "turnpike" : "",
-                                 .nat_discovery = (rng() % 2) != 0};
+                                 .nat_discovery = nat_discovery,
+                                 .nat = nat_discovery && (rng() % 2) != 0 ? &nat : nullptr};
     std::array<std::byte, kMinResponseBuffer + 32> buffer{};
     buffer.fill(std::byte{0xAB});
     const MutableBytes out = std::span(buffer).first(kMinResponseBuffer);

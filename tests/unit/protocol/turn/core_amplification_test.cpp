@@ -54,11 +54,21 @@ struct Shape {
 
 class CoreAmplificationTest : public CoreFixture {
  protected:
-  // A core like the server's default one: realm "turnpike", SOFTWARE "turnpike".
-  void makeServerLikeCore(std::string realm) {
+  // A core like the server's default one: realm "turnpike", SOFTWARE "turnpike"; with
+  // nat_discovery, the fixture's listener is the primary socket of IPv4 or IPv6 RFC 5780 ones.
+  void makeServerLikeCore(std::string realm, std::optional<AddressFamily> nat = std::nullopt) {
     CoreConfig config = dualConfig();
     config.realm = std::move(realm);
     config.software = "turnpike";
+    if (nat) {
+      const bool v4 = *nat == AddressFamily::kIpv4;
+      const Endpoint primary = v4 ? server : ep("2001:db8::1", 3478);
+      const IpAddress alternate = v4 ? ip("192.0.2.2") : ip("2001:db8::2");
+      config.nat_discovery =
+          NatDiscoveryConfig{{{{primary, Endpoint{primary.address, 3479}},
+                               {Endpoint{alternate, 3478}, Endpoint{alternate, 3479}}}},
+                             {{{kListener.id, 2}, {3, 4}}}};
+    }
     core = std::make_unique<Core>(
         std::move(config), CoreDependencies{relays, random, clock, credentials, real_nonces, quota,
                                             reservations, &policy, &events, nullptr});
@@ -72,6 +82,7 @@ class CoreAmplificationTest : public CoreFixture {
       b.addRequestedTransport(17);
       b.addFingerprint();
     };
+    const Attrs fingerprint_only = [](MessageBuilder& b) { b.addFingerprint(); };
     const Attrs username_only = [](MessageBuilder& b) {
       b.addRequestedTransport(17);
       b.addText(attr::kUsername, "a");
@@ -96,6 +107,22 @@ class CoreAmplificationTest : public CoreFixture {
     Bytes classic = request(Method::kBinding, {}, none);
     classic[4] = std::byte{0x01};  // RFC 3489: no magic cookie
     out.push_back({"RFC 3489 Binding", classic});
+    // RFC 5780 (answered as such only with nat_discovery on).
+    const Attrs change = [](MessageBuilder& b) { b.addChangeRequest({true, true}); };
+    const Attrs change_fingerprint = [](MessageBuilder& b) {
+      b.addChangeRequest({true, true});
+      b.addFingerprint();
+    };
+    const Attrs response_port = [](MessageBuilder& b) { b.addResponsePort(50000); };
+    const Attrs padding = [](MessageBuilder& b) { b.addPadding(0); };
+    const Attrs padding_1500 = [](MessageBuilder& b) { b.addPadding(1500); };
+    out.push_back({"Binding, FINGERPRINT", request(Method::kBinding, fingerprint_only, none)});
+    out.push_back({"Binding, CHANGE-REQUEST", request(Method::kBinding, change, none)});
+    out.push_back({"Binding, CHANGE-REQUEST, FINGERPRINT",
+                   request(Method::kBinding, change_fingerprint, none)});
+    out.push_back({"Binding, RESPONSE-PORT", request(Method::kBinding, response_port, none)});
+    out.push_back({"Binding, empty PADDING", request(Method::kBinding, padding, none)});
+    out.push_back({"Binding, 1500-byte PADDING", request(Method::kBinding, padding_1500, none)});
     return out;
   }
 
@@ -135,6 +162,26 @@ TEST_F(CoreAmplificationTest, NoUnauthenticatedAnswerExceedsThreePointFiveTimesI
       report.c_str(), v4, v6_worst);
   EXPECT_LE(v4, kMaxRatio) << report;
   EXPECT_LE(v6_worst, kMaxRatio) << report;
+}
+
+// RFC 5780 answers carry two more addresses, and may leave from another socket or go to another
+// port of the client's address: still within the limit, from IPv4 and IPv6 sockets.
+TEST_F(CoreAmplificationTest, NatDiscoveryAnswersStayWithinTheLimit) {
+  std::string report;
+  makeServerLikeCore("turnpike", AddressFamily::kIpv4);
+  const double v4 = worstRatio(udpClient(), report);
+  makeServerLikeCore("turnpike", AddressFamily::kIpv6);
+  ClientSource v6 = udpClient();
+  v6.client = ep("2001:db8::7", 40000);
+  v6.server = ep("2001:db8::1", 3478);
+  const double v6_worst = worstRatio(v6, report);
+  std::printf(
+      "unauthenticated answers with nat_discovery (IPv4 then IPv6 sockets):\n%s"
+      "worst ratio %.2fx (IPv4), %.2fx (IPv6)\n",
+      report.c_str(), v4, v6_worst);
+  EXPECT_LE(v4, kMaxRatio) << report;
+  EXPECT_LE(v6_worst, kMaxRatio) << report;
+  EXPECT_GT(core->stats().nat_changed_address.get(), 0U) << "the RFC 5780 path was not taken";
 }
 
 TEST_F(CoreAmplificationTest, TheChallengeStaysWithinTheLimitForRealmsUpTo16Characters) {
