@@ -17,31 +17,11 @@
 #include <string>
 
 #include "protocol/proxy/proxy_header.hpp"
+#include "tests/integration/tls_client_support.hpp"
 #include "tests/integration/turn_test_support.hpp"
 
 namespace turnpike::test {
 namespace {
-
-struct ContextFree {
-  void operator()(SSL_CTX* context) const { SSL_CTX_free(context); }
-};
-using ClientContext = std::unique_ptr<SSL_CTX, ContextFree>;
-
-// A client that trusts only the test certificate and checks the name "localhost".
-ClientContext clientContext(const std::filesystem::path& certificate) {
-  ClientContext context(SSL_CTX_new(TLS_client_method()));
-  EXPECT_EQ(SSL_CTX_load_verify_locations(context.get(), certificate.c_str(), nullptr), 1);
-  SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
-  return context;
-}
-
-bool setTimeouts(int fd, Millis timeout) {
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
-  const timeval limit{static_cast<time_t>(seconds.count()),
-                      static_cast<suseconds_t>((timeout - seconds).count() * 1000)};
-  return ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)) == 0 &&
-         ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit)) == 0;
-}
 
 // A TLS connection on a blocking socket whose reads and writes time out. `prefix` goes out in
 // the clear before the ClientHello (a PROXY header).
@@ -50,9 +30,7 @@ class TlsStream {
   TlsStream(const Endpoint& server, SSL_CTX* context, const std::string& alpn = {},
             const Bytes& prefix = {})
       : fd_(tcpConnect(server)) {
-    const int flags = fd_.valid() ? ::fcntl(fd_.get(), F_GETFL) : -1;
-    if (flags < 0 || ::fcntl(fd_.get(), F_SETFL, flags & ~O_NONBLOCK) != 0 ||
-        !setTimeouts(fd_.get(), kReplyTimeout) ||
+    if (!fd_.valid() || !makeBlockingWithTimeouts(fd_.get(), kReplyTimeout) ||
         (!prefix.empty() && !sendAll(fd_.get(), prefix))) {
       return;
     }

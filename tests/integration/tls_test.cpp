@@ -20,6 +20,7 @@
 #include "protocol/stun/attributes.hpp"
 #include "protocol/stun/integrity.hpp"
 #include "tests/integration/server_fixture.hpp"
+#include "tests/integration/tls_client_support.hpp"
 #include "tests/support/test_certificate.hpp"
 
 namespace turnpike::test {
@@ -50,32 +51,6 @@ std::string sslErrors() {
     text += std::string(line.data()) + "; ";
   }
   return text;
-}
-
-struct ContextFree {
-  void operator()(SSL_CTX* context) const { SSL_CTX_free(context); }
-};
-using ClientContext = std::unique_ptr<SSL_CTX, ContextFree>;
-
-// A client that trusts only the test certificate and checks the name "localhost".
-ClientContext clientContext(const std::filesystem::path& certificate) {
-  ClientContext context(SSL_CTX_new(TLS_client_method()));
-  EXPECT_EQ(SSL_CTX_load_verify_locations(context.get(), certificate.c_str(), nullptr), 1);
-  SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
-  return context;
-}
-
-// Makes a connected socket blocking, with every read and write bounded by `timeout`.
-bool makeBlockingWithTimeouts(int fd, Millis timeout) {
-  const int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
-    return false;
-  }
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
-  const timeval limit{static_cast<time_t>(seconds.count()),
-                      static_cast<suseconds_t>((timeout - seconds).count() * 1000)};
-  return ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)) == 0 &&
-         ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit)) == 0;
 }
 
 // One TLS connection to the server.
