@@ -28,7 +28,8 @@ constexpr std::string_view kUseSystemd =
     "not carried over: turnpike runs in the foreground, writes no pid file and does not change "
     "user; run it under systemd (User=, Group=)";
 constexpr std::string_view kNoRedirect =
-    "not carried over: turnpike does not redirect clients (ALTERNATE-SERVER)";
+    "not carried over: turnpike redirects (ALTERNATE-SERVER) while draining or past a load "
+    "threshold, to cluster.alternate_servers; set that (and cluster.redirect_above) by hand";
 
 constexpr auto kWarn = MigrationSeverity::kWarning;
 constexpr auto kNote = MigrationSeverity::kNote;
@@ -46,7 +47,8 @@ constexpr std::array kUnsupported = std::to_array<UnsupportedOption>({
      "not carried over: turnpike's RFC 5780 (NAT behaviour discovery, nat_discovery) is UDP "
      "only"},
     {"tcp-proxy-port", false, kWarn,
-     "not carried over: turnpike does not accept the PROXY protocol"},
+     "not carried over: turnpike takes PROXY protocol v2 (not v1) on its own tcp, tls and auto "
+     "listeners; set proxy_protocol: true on one by hand"},
     {"aux-server", false, kWarn,
      "not carried over: turnpike has no auxiliary servers; add the address to listening-ip (or "
      "listeners) instead"},
