@@ -164,6 +164,7 @@ class Reader {
   void noTls(const Line& line) { setBool(line, settings_.no_tls); }
   void noDtls(const Line& line) { setBool(line, settings_.no_dtls); }
   void relayIp(const Line& line) { addAddress(line, settings_.relay_ips); }
+  void alternateServer(const Line& line);
   void externalIp(const Line& line);
   void minPort(const Line& line) { setPort(line, settings_.min_port); }
   void maxPort(const Line& line) { setPort(line, settings_.max_port); }
@@ -240,6 +241,7 @@ void Reader::read(const Line& line) {
       {"pkey", &Reader::pkey},
       {"allowed-peer-ip", &Reader::allowedPeerIp},
       {"denied-peer-ip", &Reader::deniedPeerIp},
+      {"alternate-server", &Reader::alternateServer},
       {"allow-loopback-peers", &Reader::allowLoopbackPeers},
       {"no-multicast-peers", &Reader::noMulticastPeers},
       {"total-quota", &Reader::totalQuota},
@@ -319,6 +321,36 @@ std::optional<IpAddress> Reader::address(const Line& line) {
                    "ignored");
   }
   return value;
+}
+
+// coturn's forms: ADDRESS, ADDRESS:PORT and [IPV6]:PORT (a bare IPv6 address has no port);
+// the port defaults to 3478.
+void Reader::alternateServer(const Line& line) {
+  constexpr std::uint16_t kDefaultPort = 3478;
+  std::string_view host = line.value;
+  std::optional<std::uint32_t> port = kDefaultPort;
+  if (host.starts_with('[')) {
+    const std::size_t close = host.find(']');
+    if (close != std::string_view::npos && close + 1 < host.size() && host[close + 1] == ':') {
+      port = parseUint(host.substr(close + 2));
+      host = host.substr(1, close - 1);
+    } else if (close + 1 == host.size()) {
+      host = host.substr(1, close - 1);
+    }
+  } else if (const std::size_t colon = host.find(':');
+             colon != std::string_view::npos &&
+             host.find(':', colon + 1) == std::string_view::npos) {
+    port = parseUint(host.substr(colon + 1));
+    host = host.substr(0, colon);
+  }
+  const std::optional<IpAddress> address = IpAddress::parse(host);
+  if (!address || !port || *port == 0 || *port > 65535) {
+    warn(line, quoted(line.value) +
+                   " is not ADDRESS, ADDRESS:PORT or [IPV6]:PORT with an address literal; ignored");
+    return;
+  }
+  settings_.alternate_servers.push_back(
+      {protocol::Endpoint{*address, static_cast<std::uint16_t>(*port)}, line.number});
 }
 
 bool Reader::nonEmpty(const Line& line) {

@@ -478,6 +478,13 @@ void buildOperations(const CoturnSettings& settings, ServerConfig& config, Messa
   if (settings.relay_threads) {
     config.threads = settings.relay_threads->value;
   }
+  for (const auto& alternate : settings.alternate_servers) {
+    config.cluster.alternate_servers.push_back(alternate.value);
+    messages.warn(alternate.line, "alternate-server",
+                  "carried over to cluster.alternate_servers, with another meaning: coturn "
+                  "redirected every Allocate to these in turn; turnpike redirects only while "
+                  "draining (SIGTERM) or past cluster.redirect_above, which you set");
+  }
 }
 
 }  // namespace

@@ -66,6 +66,7 @@ struct CoturnSettings {
   std::optional<At<std::string>> cert;
   std::optional<At<std::string>> pkey;
 
+  std::vector<At<protocol::Endpoint>> alternate_servers;  // alternate-server
   std::vector<PeerRange> allowed_peers;
   std::vector<PeerRange> denied_peers;
   std::optional<At<bool>> allow_loopback_peers;

@@ -53,7 +53,6 @@ constexpr std::array kUnsupported = std::to_array<UnsupportedOption>({
      "not carried over: turnpike has no auxiliary servers; add the address to listening-ip (or "
      "listeners) instead"},
     {"udp-self-balance", true, kWarn, kNoRedirect},
-    {"alternate-server", false, kWarn, kNoRedirect},
     {"tls-alternate-server", false, kWarn, kNoRedirect},
     {"server-name", false, kNote, "ignored: it names the server for oAuth, which turnpike lacks"},
     {"oauth", true, kWarn, "not carried over: turnpike has no third-party (oAuth) authorization"},

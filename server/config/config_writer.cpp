@@ -183,6 +183,14 @@ void writeTail(const ServerConfig& config, const ServerConfig& defaults, std::st
     log.add("format", std::string(kFormatNames.at(static_cast<std::size_t>(config.log.format))));
   }
   log.writeTo(out, "log");
+  Section cluster;
+  if (config.cluster.alternate_servers != defaults.cluster.alternate_servers) {
+    cluster.add("alternate_servers",
+                flowList(
+                    config.cluster.alternate_servers,
+                    +[](const protocol::Endpoint& e) { return yamlQuote(e.toString()); }));
+  }
+  cluster.writeTo(out, "cluster");
   if (config.threads != defaults.threads) {
     out += "threads: " + std::to_string(config.threads) + "\n";
   }

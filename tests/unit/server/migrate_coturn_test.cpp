@@ -395,6 +395,32 @@ TEST(MigrateCoturnTest, RelayThreads) {
   EXPECT_EQ(migrate("relay-threads=1000\n").config.threads, 256U);
 }
 
+// alternate-server becomes cluster.alternate_servers, with a warning: coturn redirected every
+// Allocate, turnpike only while draining or past cluster.redirect_above.
+TEST(MigrateCoturnTest, AlternateServersBecomeTheClustersWithAWarning) {
+  const CoturnMigration m = migrate(
+      "alternate-server=192.0.2.7:3479\n"
+      "alternate-server=192.0.2.8\n"
+      "alternate-server=[2001:db8::9]:5349\n"
+      "alternate-server=2001:db8::10\n"
+      "alternate-server=not-an-address:1\n"
+      "alternate-server=192.0.2.9:70000\n");
+  ASSERT_EQ(m.config.cluster.alternate_servers.size(), 4U) << describe(m);
+  EXPECT_EQ(m.config.cluster.alternate_servers[0].toString(), "192.0.2.7:3479");
+  EXPECT_EQ(m.config.cluster.alternate_servers[1].toString(), "192.0.2.8:3478");
+  EXPECT_EQ(m.config.cluster.alternate_servers[2].toString(), "[2001:db8::9]:5349");
+  EXPECT_EQ(m.config.cluster.alternate_servers[3].toString(), "[2001:db8::10]:3478");
+  EXPECT_TRUE(warns(m, 1, "alternate-server", "cluster.redirect_above")) << describe(m);
+  EXPECT_TRUE(warns(m, 5, "alternate-server", "ignored")) << describe(m);
+  EXPECT_TRUE(warns(m, 6, "alternate-server", "ignored")) << describe(m);
+  // The YAML carries them and loads back to the same list.
+  const auto loaded = loadConfigText(m.yaml);
+  ASSERT_TRUE(loaded.has_value()) << m.yaml;
+  EXPECT_EQ(loaded->cluster.alternate_servers, m.config.cluster.alternate_servers) << m.yaml;
+  EXPECT_NE(m.yaml.find("cluster:\n  alternate_servers: [\"192.0.2.7:3479\""), std::string::npos)
+      << m.yaml;
+}
+
 // Options with a fixed message, by class: warning (lost or different) or note (same behaviour).
 TEST(MigrateCoturnTest, OptionsTurnpikeHasNoSettingFor) {
   const std::vector<std::pair<std::string, std::string>> warnings{
@@ -404,7 +430,6 @@ TEST(MigrateCoturnTest, OptionsTurnpikeHasNoSettingFor) {
       {"aux-server=172.17.19.110:33478", "auxiliary"},
       {"listening-device=eth0", "devices"},
       {"relay-device=eth1", "devices"},
-      {"alternate-server=1.2.3.4:5678", "redirect"},
       {"cipher-list=\"DEFAULT\"", "TLS 1.2 and 1.3"},
       {"ec-curve-name=prime256v1", "TLS 1.2 and 1.3"},
       {"dh-file=/etc/dh.pem", "TLS 1.2 and 1.3"},
