@@ -112,6 +112,8 @@ class CoreEvents {
   // bandwidth limit to apply. Down comes when either expires, or before the allocation ends.
   virtual void onRouteUp(const Allocation& /*allocation*/, const ChannelBinding& /*channel*/) {}
   virtual void onRouteDown(const Allocation& /*allocation*/, const ChannelBinding& /*channel*/) {}
+  // RFC 8016: the allocation now belongs to allocation.source; `from` was its client before.
+  virtual void onAllocationMoved(const Allocation& /*allocation*/, const Endpoint& /*from*/) {}
 
  protected:
   ~CoreEvents() = default;

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 
+#include "protocol/stun/byte_io.hpp"
 #include "protocol/turn/core.hpp"
 
 namespace turnpike::protocol {
@@ -37,15 +38,13 @@ std::uint64_t load64(ConstBytes in) {
 std::array<std::byte, kTicketMacSize> ticketMac(std::span<const std::byte, 32> key,
                                                 ConstBytes id_and_expiry,
                                                 std::string_view username) {
+  std::vector<std::byte> input(id_and_expiry.begin(), id_and_expiry.end());
+  const ConstBytes name = asBytes(username);
+  input.insert(input.end(), name.begin(), name.end());
   std::array<std::byte, kTicketMacSize> mac{};
-  std::vector<unsigned char> input(id_and_expiry.size() + username.size());
-  std::ranges::transform(id_and_expiry, input.begin(),
-                         [](std::byte b) { return std::to_integer<unsigned char>(b); });
-  std::ranges::copy(username, input.begin() + static_cast<std::ptrdiff_t>(id_and_expiry.size()));
   unsigned int length = 0;
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): OpenSSL takes unsigned char
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), input.data(), input.size(),
-       reinterpret_cast<unsigned char*>(mac.data()), &length);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), asUchar(ConstBytes(input)),
+       input.size(), asUchar(MutableBytes(mac)), &length);
   return mac;
 }
 
@@ -113,11 +112,15 @@ std::expected<Allocation*, TurnError> Core::moveByTicket(Request& request, Const
   // The fast path's routes are keyed by the client 5-tuple: down with the old one, up with the
   // new one.
   dropRoutes(allocation);
+  const Endpoint from = allocation.source.client;
   by_source_.erase(allocation.source);
   allocation.source = request.source;
   by_source_.emplace(request.source, &allocation);
   syncRoutes(allocation, request.now);
   stats_.mobility_moves.add();
+  if (deps_.events != nullptr) {
+    deps_.events->onAllocationMoved(allocation, from);
+  }
   return &allocation;
 }
 

@@ -78,6 +78,9 @@ TEST_F(CoreMobilityTest, RefreshWithTheTicketFromANewPortMovesTheAllocation) {
   EXPECT_EQ(allocationOf(new_port)->channels.size(), 1U);
   EXPECT_EQ(allocationOf(new_port)->permissions.size(), 1U);
   EXPECT_EQ(core->stats().mobility_moves.get(), 1U);
+  EXPECT_EQ(events.moves,
+            std::vector<std::string>{std::to_string(id) + " " + client.client.toString() + " -> " +
+                                     new_port.client.toString()});
   // Data from the peer goes to the new 5-tuple; the client's channel works from it.
   fromPeer(id, peer, Bytes(4, std::byte{1}));
   ASSERT_EQ(outbox.entries().size(), 1U);
@@ -101,6 +104,18 @@ TEST_F(CoreMobilityTest, MovingToANewAddressMovesItsQuotaCount) {
   allocateOk(udpClient(40002));
   const ClientSource other{ClientTransport::kUdp, kListener, ep("198.51.100.99", 40009), server};
   EXPECT_EQ(errorCodeOf(allocate(other)), error::kAllocationQuotaReached);
+}
+
+TEST_F(CoreMobilityTest, ARefreshWithTheTicketFromTheSame5TupleGetsAFreshOne) {
+  const Bytes ticket = allocateWithTicket(client);
+  at(10);
+  const Bytes response = refreshWithTicket(client, ticket);
+  ASSERT_EQ(errorCodeOf(response), 0);
+  const Bytes fresh = attributeOf(response, attr::kMobilityTicket);
+  EXPECT_EQ(fresh.size(), 48U);
+  EXPECT_NE(fresh, ticket);
+  EXPECT_EQ(core->stats().mobility_moves.get(), 0U);
+  EXPECT_TRUE(events.moves.empty());
 }
 
 TEST_F(CoreMobilityTest, AForgedTicketGets400AndMovesNothing) {
