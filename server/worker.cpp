@@ -473,6 +473,13 @@ void Worker::onAllocationCreated(const protocol::Allocation& allocation) {
          " relay=", allocation.legs.front().relayed.toString());
 }
 
+void Worker::onAllocationMoved(const protocol::Allocation& allocation,
+                               const protocol::Endpoint& from) {
+  TP_LOG(kInfo, "allocation moved (RFC 8016) user=", allocation.user, " from=", from.toString(),
+         " to=", allocation.source.client.toString(),
+         " relay=", allocation.legs.front().relayed.toString());
+}
+
 void Worker::onAllocationEnded(const protocol::Allocation& allocation, protocol::AllocationEnd end,
                                protocol::MonotonicTime now) {
   // One accounting record per allocation (style.md section 8: not per packet), with what the

@@ -106,6 +106,8 @@ class Worker final : public uv::UdpSocketCallbacks,
       std::uint64_t reserved, std::uint64_t tag) override;
   // protocol::CoreEvents
   void onAllocationCreated(const protocol::Allocation& allocation) override;
+  void onAllocationMoved(const protocol::Allocation& allocation,
+                         const protocol::Endpoint& from) override;
   void onAllocationEnded(const protocol::Allocation& allocation, protocol::AllocationEnd end,
                          protocol::MonotonicTime now) override;
   void onRouteUp(const protocol::Allocation& allocation,

@@ -215,9 +215,13 @@ void Core::handleRequest(const Message& message, const ClientSource& source, All
   // unauthenticated request can get (amplification). Refresh, CreatePermission and ChannelBind
   // need an allocation on this 5-tuple (437, RFC 8656 sections 7.3, 9.2, 11.2); Allocate needs
   // REQUESTED-TRANSPORT (400, section 7.2 step 3).
+  // RFC 8016: a Refresh with a MOBILITY-TICKET from a 5-tuple with no allocation may move one
+  // here (moveByTicket), once authenticated.
+  const bool ticket_refresh =
+      config_.mobility && *method == RequestMethod::kRefresh && message.has(attr::kMobilityTicket);
   if (!message.has(attr::kMessageIntegrity) && !message.has(attr::kMessageIntegritySha256)) {
     const bool allocate = *method == RequestMethod::kAllocate;
-    if (!allocate && allocation == nullptr) {
+    if (!allocate && allocation == nullptr && !ticket_refresh) {
       count(error::kAllocationMismatch);
       sendError(message, source, TurnError{error::kAllocationMismatch}, nullptr, false, outbox);
       return;
@@ -250,6 +254,11 @@ void Core::handleRequest(const Message& message, const ClientSource& source, All
     sendError(message, source, error, &request.auth, false, outbox);
   };
   if (*method == RequestMethod::kAllocate) {
+    // RFC 8016 section 3.1: a server that does not allow mobility answers 405.
+    if (!config_.mobility && message.has(attr::kMobilityTicket)) {
+      fail(TurnError{error::kMobilityForbidden});
+      return;
+    }
     auto reply = allocate(request);
     if (!reply) {
       fail(reply.error());
@@ -258,6 +267,14 @@ void Core::handleRequest(const Message& message, const ClientSource& source, All
     count(0);
     respondToAllocate(request, *reply, outbox);
     return;
+  }
+  if (allocation == nullptr && ticket_refresh) {
+    auto moved = moveByTicket(request, message.value(*message.find(attr::kMobilityTicket)));
+    if (!moved) {
+      fail(moved.error());
+      return;
+    }
+    allocation = *moved;
   }
   if (allocation == nullptr) {
     fail(TurnError{error::kAllocationMismatch});  // RFC 8656 sections 8.2, 10.2, 12.2
@@ -290,6 +307,9 @@ void Core::handleRequest(const Message& message, const ClientSource& source, All
   sendSuccess(request, outbox, [&](MessageBuilder& builder) {
     if (is_refresh) {
       builder.addU32(attr::kLifetime, static_cast<std::uint32_t>(lifetime->count()));
+      if (ticket_refresh && lifetime->count() > 0) {
+        builder.addBytes(attr::kMobilityTicket, mintTicket(*allocation, request.unix_now));
+      }
     }
   });
   if (is_refresh && lifetime->count() == 0) {

@@ -75,6 +75,14 @@ struct CoreConfig {
   std::uint32_t unauthenticated_burst = 1;
   // Report channels that may bypass the core (CoreEvents::onRouteUp/onRouteDown): fast_path on.
   bool announce_routes = false;
+  // RFC 8016 mobility: an Allocate with MOBILITY-TICKET gets a ticket, and a Refresh carrying it
+  // from another UDP 5-tuple, by the same user, moves the allocation there. Off: an Allocate
+  // with the attribute gets 405 (Mobility Forbidden) and a Refresh ignores it. The ticket key
+  // is this core's own, so a ticket only works on the worker that issued it (the server allows
+  // mobility with threads: 1 only).
+  bool mobility = false;
+  // The tickets' HMAC-SHA256 key: random bytes from a CSPRNG (the server draws it at start).
+  std::array<std::byte, 32> mobility_key{};
   // Fleet: where new allocations go when CoreDependencies::load says this node is overloaded
   // (and where draining sends them when it is given no list of its own).
   AlternateServers cluster;
@@ -104,6 +112,8 @@ class CoreEvents {
   // bandwidth limit to apply. Down comes when either expires, or before the allocation ends.
   virtual void onRouteUp(const Allocation& /*allocation*/, const ChannelBinding& /*channel*/) {}
   virtual void onRouteDown(const Allocation& /*allocation*/, const ChannelBinding& /*channel*/) {}
+  // RFC 8016: the allocation now belongs to allocation.source; `from` was its client before.
+  virtual void onAllocationMoved(const Allocation& /*allocation*/, const Endpoint& /*from*/) {}
 
  protected:
   ~CoreEvents() = default;
@@ -272,6 +282,13 @@ class Core {
                                                       const ClientSource& source);
   void respondToAllocate(const Request& request, const AllocateReply& reply, Outbox& outbox);
   [[nodiscard]] std::expected<Seconds, TurnError> refresh(Request& request, Allocation& allocation);
+  // RFC 8016 (core_mobility.cpp): a MOBILITY-TICKET for the allocation, and moving the
+  // allocation a Refresh's ticket names to the request's 5-tuple (or the error to answer).
+  static constexpr std::size_t kTicketSize = 48;
+  [[nodiscard]] std::array<std::byte, kTicketSize> mintTicket(const Allocation& allocation,
+                                                              std::int64_t unix_now) const;
+  [[nodiscard]] std::expected<Allocation*, TurnError> moveByTicket(Request& request,
+                                                                   ConstBytes ticket);
   [[nodiscard]] std::expected<void, TurnError> createPermission(Request& request,
                                                                 Allocation& allocation);
   [[nodiscard]] std::expected<void, TurnError> channelBind(Request& request,

@@ -322,6 +322,9 @@ void Core::respondToAllocate(const Request& request, const AllocateReply& reply,
       builder.addAddressErrorCode(AddressFamily::kIpv6, *reply.ipv6_error);
     }
     builder.addXorAddress(attr::kXorMappedAddress, request.source.client);
+    if (config_.mobility && request.message.has(attr::kMobilityTicket)) {
+      builder.addBytes(attr::kMobilityTicket, mintTicket(allocation, request.unix_now));  // 8016
+    }
   });
   if (const auto entries = outbox.entries(); !entries.empty()) {
     cacheResponse(allocation, request.message, entries.back().head(), request.now);

@@ -90,6 +90,7 @@ struct CoreStats {
   StatCounter channel_limit_rejected;
   // STUN messages dropped by the unauthenticated per-address rate limit.
   StatCounter unauthenticated_dropped;
+  StatCounter mobility_moves;  // RFC 8016: allocations moved to a new 5-tuple by ticket
   // RFC 5780 Binding answers sent from the other address, from the other port, and to the
   // client's RESPONSE-PORT.
   StatCounter nat_changed_address;

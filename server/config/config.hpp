@@ -181,6 +181,11 @@ struct ServerConfig {
   // (the default) keeps every packet in user space. When the program cannot load, the server
   // says why and runs in user space.
   FastPath fast_path = FastPath::kOff;
+  // RFC 8016 mobility: Allocate with MOBILITY-TICKET gets a ticket, and a Refresh with it from a
+  // new UDP address/port, by the same user, moves the allocation there. Off by default: a
+  // stolen ticket alone is useless (the Refresh must be authenticated as the same user), but
+  // off keeps the old behaviour. Needs threads: 1 (a ticket is valid on its issuing worker only).
+  bool mobility = false;
   // stun:, turn: and turns: URIs the credential API hands out; empty = derived from the config.
   std::vector<std::string> public_uris;
   friend bool operator==(const ServerConfig&, const ServerConfig&) = default;

@@ -114,6 +114,10 @@ threads: 0
 # interfaces that carry the listeners and relay addresses (needs root or CAP_BPF+CAP_NET_ADMIN).
 # off: every packet through user space.
 fast_path: off
+
+# RFC 8016 mobility: a client that asks (MOBILITY-TICKET) gets a ticket with which it keeps its
+# allocation when its address or port changes (Wi-Fi -> LTE). Needs threads: 1. Off by default.
+mobility: false
 )yaml";
 
 }  // namespace turnpike::server

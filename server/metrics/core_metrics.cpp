@@ -110,6 +110,10 @@ void appendCoreMetrics(std::span<const CoreStats* const> cores,
            [](const CoreStats& s) -> const StatCounter& { return s.relay_ports_in_use; });
   f.single("turnpike_peer_denied_total", "Peers refused by the peer policy.", MetricType::Counter,
            [](const CoreStats& s) -> const StatCounter& { return s.peer_denied; });
+  f.single("turnpike_mobility_moves_total",
+           "Allocations moved to a new client 5-tuple by a MOBILITY-TICKET (RFC 8016).",
+           MetricType::Counter,
+           [](const CoreStats& s) -> const StatCounter& { return s.mobility_moves; });
   f.single("turnpike_quota_rejected_total", "Allocations refused by quotas.", MetricType::Counter,
            [](const CoreStats& s) -> const StatCounter& { return s.quota_rejected; });
   const std::size_t bytes =

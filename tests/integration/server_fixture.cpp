@@ -456,9 +456,12 @@ UniqueFd boundSocket(int type, const Endpoint& local) {
 }
 
 UniqueFd udpConnect(const Endpoint& server) {
+  return udpConnectFrom(loopback(server.address.isV6()), server);
+}
+
+UniqueFd udpConnectFrom(const Endpoint& local, const Endpoint& server) {
   UniqueFd fd = openSocket(server.address, SOCK_DGRAM);
-  if (!fd.valid() || !bindTo(fd.get(), loopback(server.address.isV6())) ||
-      !connectTo(fd.get(), server)) {
+  if (!fd.valid() || !bindTo(fd.get(), local) || !connectTo(fd.get(), server)) {
     ADD_FAILURE() << "udp socket to " << server.toString() << ": " << std::strerror(errno);
     return {};
   }

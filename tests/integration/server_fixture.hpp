@@ -133,6 +133,9 @@ struct ProcessResult {
 // A non-blocking UDP socket bound to an ephemeral port on the loopback of server's family and
 // connected to server, so that only the server's datagrams are received.
 [[nodiscard]] UniqueFd udpConnect(const protocol::Endpoint& server);
+// The same from a given local address (port 0: any), e.g. 127.0.0.2 as a client's new address.
+[[nodiscard]] UniqueFd udpConnectFrom(const protocol::Endpoint& local,
+                                      const protocol::Endpoint& server);
 bool sendUdp(int fd, protocol::ConstBytes data);
 // The next datagram, or nullopt after timeout.
 [[nodiscard]] std::optional<Bytes> recvUdp(int fd, Millis timeout = kReplyTimeout);

@@ -111,6 +111,11 @@ TurnClient::TurnClient(const Endpoint& server, StreamIo io, TurnCredentials cred
       credentials_(std::move(credentials)),
       io_(std::move(io)) {}
 
+bool TurnClient::moveTo(const Endpoint& local) {
+  fd_ = udpConnectFrom(local, server_);
+  return fd_.valid();
+}
+
 std::optional<Bytes> TurnClient::receiveExactly(std::size_t n, Millis timeout) {
   return io_.receive ? io_.receive(n, timeout) : recvExactly(fd_.get(), n, timeout);
 }
@@ -304,6 +309,29 @@ std::optional<TurnResponse> TurnClient::allocate(std::uint32_t lifetime) {
     relayed_ = response->xorAddress(attr::kXorRelayedAddress);
   }
   return response;
+}
+
+std::optional<TurnResponse> TurnClient::allocateWithTicket() {
+  if (nonce_.empty()) {
+    auto first = challenge();
+    if (!first || first->code != protocol::error::kUnauthenticated) {
+      return first;
+    }
+  }
+  auto response = withNonceRetry(Method::kAllocate, [](MessageBuilder& b) {
+    b.addRequestedTransport(protocol::kProtocolUdp);
+    b.addBytes(attr::kMobilityTicket, {});
+  });
+  if (response && response->isSuccess()) {
+    relayed_ = response->xorAddress(attr::kXorRelayedAddress);
+  }
+  return response;
+}
+
+std::optional<TurnResponse> TurnClient::refreshWithTicket(protocol::ConstBytes ticket) {
+  const Bytes copy(ticket.begin(), ticket.end());
+  return withNonceRetry(Method::kRefresh,
+                        [copy](MessageBuilder& b) { b.addBytes(attr::kMobilityTicket, copy); });
 }
 
 std::optional<TurnResponse> TurnClient::refresh(std::optional<std::uint32_t> lifetime) {

@@ -88,12 +88,21 @@ class TurnClient {
   // with the credentials from the 401 challenge, once more after a 438. The last response; on
   // success relayed() is set. lifetime 0 sends no LIFETIME.
   [[nodiscard]] std::optional<TurnResponse> allocate(std::uint32_t lifetime = 0);
+  // RFC 8016: Allocate with an empty MOBILITY-TICKET (the answer carries the ticket), and
+  // Refresh with a ticket (from a new 5-tuple: moves the allocation here). Both retry once after
+  // a 438; the Refresh learns REALM and NONCE first when it has none.
+  [[nodiscard]] std::optional<TurnResponse> allocateWithTicket();
+  [[nodiscard]] std::optional<TurnResponse> refreshWithTicket(protocol::ConstBytes ticket);
   // Refresh with LIFETIME (none when nullopt); CreatePermission and ChannelBind for a peer.
   // Each retries once after a 438 with the new NONCE.
   [[nodiscard]] std::optional<TurnResponse> refresh(std::optional<std::uint32_t> lifetime);
   [[nodiscard]] std::optional<TurnResponse> createPermission(const protocol::Endpoint& peer);
   [[nodiscard]] std::optional<TurnResponse> channelBind(std::uint16_t channel,
                                                         const protocol::Endpoint& peer);
+
+  // A UDP client that changes network (RFC 8016): a new socket from `local` (port 0: a new
+  // ephemeral port); realm, nonce and relayed() are kept. False when the socket failed.
+  bool moveTo(const protocol::Endpoint& local);
 
   bool sendIndication(const protocol::Endpoint& peer, protocol::ConstBytes payload);
   // ChannelData, padded to a multiple of 4 over TCP (RFC 8656 section 12.5).

@@ -77,6 +77,7 @@ void expectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.log.format, b.log.format);
   EXPECT_EQ(a.threads, b.threads);
   EXPECT_EQ(a.fast_path, b.fast_path);
+  EXPECT_EQ(a.mobility, b.mobility);
   EXPECT_EQ(a.drain, b.drain);
   EXPECT_EQ(a.cluster, b.cluster);
   EXPECT_EQ(a.auth.nonce_secret, b.auth.nonce_secret);
@@ -637,6 +638,9 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"LogLevelUppercase", "log: {level: INFO}\n", "log.level"},
         ErrorCase{"LogFormatUnknown", "log: {format: xml}\n", "log.format"},
         ErrorCase{"ThreadsTooMany", "threads: 257\n", "threads"},
+        ErrorCase{"MobilityNotBool", "threads: 1\nmobility: yes\n", "mobility"},
+        ErrorCase{"MobilityNeedsOneThread", "mobility: true\n", "mobility"},
+        ErrorCase{"MobilityTwoThreads", "threads: 2\nmobility: true\n", "mobility"},
         ErrorCase{"ThreadsNotNumber", "threads: many\n", "threads"},
         ErrorCase{"ThreadsHuge", "threads: 99999999999999999999999\n", "threads"},
         ErrorCase{"DrainTimeoutNegative", "drain: {timeout: -1}\n", "drain.timeout"},
@@ -800,6 +804,12 @@ TEST(ConfigToString, Transport) {
   EXPECT_EQ(toString(Transport::kUdp), "udp");
   EXPECT_EQ(toString(Transport::kTcp), "tcp");
   EXPECT_EQ(toString(Transport::kTls), "tls");
+}
+
+TEST(ConfigMobility, OffByDefaultOnWithOneThread) {
+  EXPECT_FALSE(loadOk("").mobility);
+  const ServerConfig config = loadOk("threads: 1\nmobility: true\n");
+  EXPECT_TRUE(config.mobility);
 }
 
 }  // namespace

@@ -439,7 +439,7 @@ TEST(MigrateCoturnTest, OptionsTurnpikeHasNoSettingFor) {
       {"pidfile=\"/var/run/turnserver.pid\"", "systemd"},
       {"proc-user=turnserver", "systemd"},
       {"proc-group=turnserver", "systemd"},
-      {"mobility", "not supported yet"},
+      {"mobility", "needs threads: 1"},
       {"web-admin", "no web admin"},
       {"web-admin-ip=127.0.0.1", "no web admin"},
       {"web-admin-port=8080", "no web admin"},

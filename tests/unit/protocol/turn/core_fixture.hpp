@@ -321,7 +321,12 @@ class FakeEvents final : public CoreEvents {
 
   std::vector<std::uint64_t> created;
   std::vector<Ended> ended;
+  void onAllocationMoved(const Allocation& allocation, const Endpoint& from) override {
+    moves.push_back(std::to_string(allocation.id) + " " + from.toString() + " -> " +
+                    allocation.source.client.toString());
+  }
   std::vector<std::string> routes;  // "up|down <allocation id> <channel> <peer>"
+  std::vector<std::string> moves;   // "<allocation id> <old client> -> <new client>"
 };
 
 // How a request authenticates (RFC 8489 section 9.2.3). The defaults give a valid MD5 request
