@@ -3,11 +3,13 @@
 #
 #   tls_passthrough_test.sh /path/to/turnpike
 #
-# The backend is `openssl s_server -www` on 127.0.0.1 with its own certificate (CN backend.test);
+# The backend is `openssl s_server -WWW` (files from a directory) on 127.0.0.1 with its own certificate (CN backend.test);
 # turnpike's is CN turnpike.test. turnpike's auto listener has
 #   tls_passthrough: {default: BACKEND, sni: {refused.test: A_CLOSED_PORT}}
-# 1. curl with SNI example.test (ALPN h2,http/1.1) gets s_server's status page, and s_client
-#    -alpn http/1.1 sees the backend's certificate: the bytes went through unread.
+# 1. curl with SNI example.test (ALPN h2,http/1.1) gets the backend's page and a 16 MiB random
+#    file byte for byte (sha256; curl reads at 8 MB/s, so the splice queues and pauses the
+#    backend), and s_client -alpn http/1.1 sees the backend's certificate:
+#    the bytes went through unread.
 # 2. s_client -alpn stun.turn (and no ALPN with an unlisted SNI) gets turnpike's certificate.
 # 3. turnutils_uclient over TLS (no ALPN) on the same port allocates and relays.
 # 4. SNI refused.test: the backend refuses, the client is closed without a handshake, and
@@ -36,10 +38,13 @@ for name in turnpike backend; do
     fail "openssl req could not make a test certificate"
 done
 
+mkdir "${workdir}/www"
+echo "passthrough backend page" >"${workdir}/www/index.html"
+head -c $((16 << 20)) /dev/urandom >"${workdir}/www/big.bin"
 backend_port=$(free_port)
-timeout 120 openssl s_server -www -accept "127.0.0.1:${backend_port}" \
+(cd "${workdir}/www" && exec timeout 120 openssl s_server -WWW -accept "127.0.0.1:${backend_port}" \
   -cert "${workdir}/backend-cert.pem" -key "${workdir}/backend-key.pem" \
-  >"${workdir}/s_server.log" 2>&1 </dev/null &
+  >"${workdir}/s_server.log" 2>&1 </dev/null) &
 helper_pids+=($!)
 wait_for_tcp_listener "${backend_port}"
 
@@ -83,11 +88,17 @@ note "turnpike auto on 127.0.0.1:${port}, backend s_server on :${backend_port}"
 
 note "1. a web client goes to the backend"
 page=$(timeout 15 curl -sk --max-time 10 --resolve "example.test:${port}:127.0.0.1" \
-  "https://example.test:${port}/") || fail "curl failed"
-grep -q "s_server -www" <<<"${page}" || fail "curl did not get s_server's page: ${page}"
+  "https://example.test:${port}/index.html") || fail "curl failed"
+[[ "${page}" == "passthrough backend page" ]] || fail "curl did not get the backend's page: ${page}"
+timeout 30 curl -sk --max-time 25 --resolve "example.test:${port}:127.0.0.1" \
+  --limit-rate 8M -o "${workdir}/big.out" "https://example.test:${port}/big.bin" ||
+  fail "curl big.bin failed"
+want=$(sha256sum <"${workdir}/www/big.bin")
+got=$(sha256sum <"${workdir}/big.out")
+[[ "${got}" == "${want}" ]] || fail "big.bin differs after the splice ($(stat -c %s "${workdir}/big.out") bytes)"
 out=$(sclient -servername example.test -alpn http/1.1)
 grep -q "subject=CN *= *backend.test" <<<"${out}" || fail "not the backend's certificate: ${out}"
-echo "curl got the backend's page; s_client saw CN backend.test"
+echo "curl got the backend's page and 16 MiB byte for byte (read slowly); s_client saw CN backend.test"
 
 note "2. TURN clients get turnpike's TLS"
 out=$(sclient -servername example.test -alpn stun.turn)
@@ -127,8 +138,8 @@ for _ in $(seq 1 40); do
 done
 [[ ${after} -eq $((before + 1)) ]] || fail "passthrough_connect_error went ${before} -> ${after}"
 spliced=$(metric turnpike_tls_passthrough_connections_total)
-[[ ${spliced} -eq 3 ]] || fail "turnpike_tls_passthrough_connections_total is ${spliced}, expected 3"
-echo "refused backend: client closed, counted; 3 connections passed through"
+[[ ${spliced} -eq 4 ]] || fail "turnpike_tls_passthrough_connections_total is ${spliced}, expected 4"
+echo "refused backend: client closed, counted; 4 connections passed through"
 
 stop_server
 echo "PASS: one port, web backend by SNI/ALPN (unread), TURN over TLS alongside"
