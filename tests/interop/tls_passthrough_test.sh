@@ -10,6 +10,9 @@
 #    file byte for byte (sha256; curl reads at 8 MB/s, so the splice queues and pauses the
 #    backend), and s_client -alpn http/1.1 sees the backend's certificate:
 #    the bytes went through unread.
+#    A tls listener with only sni: {example.test: BACKEND} does the same for example.test, and
+#    keeps other.test for itself (no ALPN: its certificate; ALPN http/1.1 and no default: its
+#    no_application_protocol alert).
 # 2. s_client -alpn stun.turn (and no ALPN with an unlisted SNI) gets turnpike's certificate.
 # 3. turnutils_uclient over TLS (no ALPN) on the same port allocates and relays.
 # 4. SNI refused.test: the backend refuses, the client is closed without a handshake, and
@@ -52,6 +55,7 @@ write_config() {
   port=$(free_port)
   http_port=$(free_port)
   closed_port=$(free_port)  # nothing listens here
+  tls_port=$(free_port)
   cat >"${workdir}/turnpike.yaml" <<EOF
 realm: turnpike.test
 listeners:
@@ -61,6 +65,10 @@ listeners:
     tls_passthrough:
       default: 127.0.0.1:${backend_port}
       sni: {refused.test: "127.0.0.1:${closed_port}"}
+  - transport: tls
+    address: 127.0.0.1
+    port: ${tls_port}
+    tls_passthrough: {sni: {example.test: "127.0.0.1:${backend_port}"}}
 tls: {certificate: ${workdir}/turnpike-cert.pem, private_key: ${workdir}/turnpike-key.pem}
 relay: {addresses: [127.0.0.1]}
 auth: {users: {alice: secret}}
@@ -98,6 +106,16 @@ got=$(sha256sum <"${workdir}/big.out")
 [[ "${got}" == "${want}" ]] || fail "big.bin differs after the splice ($(stat -c %s "${workdir}/big.out") bytes)"
 out=$(sclient -servername example.test -alpn http/1.1)
 grep -q "subject=CN *= *backend.test" <<<"${out}" || fail "not the backend's certificate: ${out}"
+page=$(timeout 15 curl -sk --max-time 10 --resolve "example.test:${tls_port}:127.0.0.1" \
+  "https://example.test:${tls_port}/index.html") || fail "curl on the tls listener failed"
+[[ "${page}" == "passthrough backend page" ]] || fail "tls listener: not the backend's page: ${page}"
+out=$(timeout 10 openssl s_client -connect "127.0.0.1:${tls_port}" -servername other.test \
+  </dev/null 2>&1 || true)
+grep -q "subject=CN *= *turnpike.test" <<<"${out}" || fail "tls listener, other.test: ${out}"
+# With web ALPN and no default, turnpike's own TLS answers, and refuses the ALPN (RFC 7301).
+out=$(timeout 10 openssl s_client -connect "127.0.0.1:${tls_port}" -servername other.test \
+  -alpn http/1.1 </dev/null 2>&1 || true)
+grep -q "alert no application protocol" <<<"${out}" || fail "tls listener, other.test h1: ${out}"
 echo "curl got the backend's page and 16 MiB byte for byte (read slowly); s_client saw CN backend.test"
 
 note "2. TURN clients get turnpike's TLS"
@@ -138,8 +156,8 @@ for _ in $(seq 1 40); do
 done
 [[ ${after} -eq $((before + 1)) ]] || fail "passthrough_connect_error went ${before} -> ${after}"
 spliced=$(metric turnpike_tls_passthrough_connections_total)
-[[ ${spliced} -eq 4 ]] || fail "turnpike_tls_passthrough_connections_total is ${spliced}, expected 4"
-echo "refused backend: client closed, counted; 4 connections passed through"
+[[ ${spliced} -eq 5 ]] || fail "turnpike_tls_passthrough_connections_total is ${spliced}, expected 5"
+echo "refused backend: client closed, counted; 5 connections passed through"
 
 stop_server
 echo "PASS: one port, web backend by SNI/ALPN (unread), TURN over TLS alongside"
