@@ -18,6 +18,8 @@
 # 4. SNI refused.test: the backend refuses, the client is closed without a handshake, and
 #    turnpike_tcp_connections_closed_total{reason="passthrough_connect_error"} counts it;
 #    turnpike_tls_passthrough_connections_total counts every spliced connection.
+# 5. With limits.connection_idle_timeout 1 s, a splice with no bytes either way is closed
+#    (idle_timeout), while the slow 16 MiB download in step 1 (longer than that) is not.
 # Exits 0 on pass, non-zero with a message on failure.
 set -euo pipefail
 
@@ -74,6 +76,8 @@ relay: {addresses: [127.0.0.1]}
 auth: {users: {alice: secret}}
 peers: {allow: [127.0.0.0/8]}
 http: {address: 127.0.0.1, port: ${http_port}}
+# A splice that moves bytes outlives this; an idle one does not (step 5).
+limits: {connection_idle_timeout: 1}
 drain: {timeout: 0}
 threads: 2
 log: {level: debug}
@@ -158,6 +162,20 @@ done
 spliced=$(metric turnpike_tls_passthrough_connections_total)
 [[ ${spliced} -eq 5 ]] || fail "turnpike_tls_passthrough_connections_total is ${spliced}, expected 5"
 echo "refused backend: client closed, counted; 5 connections passed through"
+
+note "5. an idle splice is closed after limits.connection_idle_timeout"
+before=$(metric 'turnpike_tcp_connections_closed_total{reason="idle_timeout"}')
+start=${SECONDS}
+# stdin stays open for 8 s (a process substitution: $(...) does not wait for it); s_client
+# exits as soon as the server closes.
+out=$(timeout 10 openssl s_client -connect "127.0.0.1:${port}" -servername example.test \
+  -alpn http/1.1 < <(sleep 8) 2>&1 || true)
+grep -q "subject=CN *= *backend.test" <<<"${out}" || fail "idle client: not spliced: ${out}"
+elapsed=$((SECONDS - start))
+((elapsed < 6)) || fail "the idle splice was not closed (${elapsed} s)"
+after=$(metric 'turnpike_tcp_connections_closed_total{reason="idle_timeout"}')
+[[ ${after} -eq $((before + 1)) ]] || fail "idle_timeout went ${before} -> ${after}"
+echo "idle splice closed after ${elapsed} s (idle_timeout)"
 
 stop_server
 echo "PASS: one port, web backend by SNI/ALPN (unread), TURN over TLS alongside"
