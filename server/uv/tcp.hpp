@@ -4,6 +4,8 @@
 // a TlsSession and decrypts straight into the framer, so framing is the same for both.
 // A connection on an auto listener first reads a few bytes into that buffer to tell TLS from
 // plain TCP (protocol/turn/transport_detect.hpp), then goes on as one or the other.
+// With tls_passthrough, a TLS connection first reads its ClientHello (protocol/tls/) and either
+// goes on as TLS or is spliced unread to a backend (tcp_splice.hpp).
 #pragma once
 
 #include <uv.h>
