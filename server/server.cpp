@@ -304,6 +304,7 @@ ServerTotals Server::totals() const {
       totals.tcp_closed[i] += stats.tcp_closed[i].get();
     }
     totals.tcp_accepted += stats.tcp_accepted.get();
+    totals.tls_passthrough += stats.tls_passthrough.get();
     totals.connections_total_rejected += stats.connections_total_rejected.get();
     totals.connections_per_ip_rejected += stats.connections_per_ip_rejected.get();
     for (std::size_t i = 0; i < totals.connections_active.size(); ++i) {

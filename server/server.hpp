@@ -21,6 +21,7 @@ struct ServerTotals {
   std::array<std::uint64_t, protocol::kStunOutcomeCount> stun_outcomes{};
   std::array<std::uint64_t, uv::kCloseReasonCount> tcp_closed{};
   std::uint64_t tcp_accepted = 0;
+  std::uint64_t tls_passthrough = 0;
   std::uint64_t connections_total_rejected = 0;
   std::uint64_t connections_per_ip_rejected = 0;
   std::array<std::uint64_t, 2> connections_active{};  // [0] tcp, [1] tls

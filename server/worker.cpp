@@ -27,6 +27,15 @@ bool isChannelData(protocol::ConstBytes bytes) {
   return !bytes.empty() && (bytes[0] & std::byte{0xC0}) == std::byte{0x40};
 }
 
+// A listener's tls_passthrough routes, shared by its connections; null when off.
+std::shared_ptr<const protocol::PassthroughRoutes> passthroughRoutes(
+    const ListenerConfig& listener) {
+  if (!listener.tls_passthrough.enabled()) {
+    return nullptr;
+  }
+  return std::make_shared<const protocol::PassthroughRoutes>(listener.tls_passthrough);
+}
+
 }  // namespace
 
 void LatencyHistogram::record(std::chrono::nanoseconds elapsed) {
@@ -100,9 +109,10 @@ std::expected<void, std::string> Worker::open() {
         if (tls_context_ == nullptr) {
           return std::unexpected("tls listener " + local.toString() + ": no TLS context loaded");
         }
-        auto tls = uv::TcpListener::open(loop_, local, *this, *this, tls_context_,
-                                         std::chrono::seconds(config_.limits.tls_handshake_timeout),
-                                         {.proxy_header = listener.proxy_protocol});
+        auto tls = uv::TcpListener::open(
+            loop_, local, *this, *this, tls_context_,
+            std::chrono::seconds(config_.limits.tls_handshake_timeout),
+            {.proxy_header = listener.proxy_protocol, .passthrough = passthroughRoutes(listener)});
         if (!tls) {
           return std::unexpected("tls listener " + local.toString() + ": " +
                                  tls.error().toString());
@@ -117,7 +127,9 @@ std::expected<void, std::string> Worker::open() {
         auto both =
             uv::TcpListener::open(loop_, local, *this, *this, tls_context_,
                                   std::chrono::seconds(config_.limits.tls_handshake_timeout),
-                                  {.detect_tls = true, .proxy_header = listener.proxy_protocol});
+                                  {.detect_tls = true,
+                                   .proxy_header = listener.proxy_protocol,
+                                   .passthrough = passthroughRoutes(listener)});
         if (!both) {
           return std::unexpected("auto listener " + local.toString() + ": " +
                                  both.error().toString());
@@ -205,7 +217,8 @@ void Worker::sweepIdleConnections(protocol::MonotonicTime now) {
     if (it == connections_.end()) {
       continue;  // already closed
     }
-    if (core_.hasAllocationOnConnection(id)) {
+    // A tls_passthrough splice is idle when no byte moved either way for the timeout.
+    if (core_.hasAllocationOnConnection(id) || it->second->takeSpliceActivity()) {
       idle_checks_.emplace_back(now + timeout, id);  // look again later
     } else {
       it->second->close(uv::CloseReason::kIdleTimeout);  // onClosed erases it
@@ -365,6 +378,11 @@ void Worker::onReady(uv::TcpConnection& connection) {
   if (!connection.admitted() && !admit(connection)) {
     connection.close(uv::CloseReason::kLocalClose);  // onClosed takes the count back
   }
+}
+
+void Worker::onPassthrough(uv::TcpConnection& /*connection*/,
+                           const protocol::Endpoint& /*backend*/) {
+  stats_.tls_passthrough.add();  // the connection logs it
 }
 
 void Worker::onFrame(uv::TcpConnection& connection, const protocol::Frame& frame) {

@@ -43,6 +43,7 @@ struct LatencyHistogram {
 struct WorkerStats {
   std::array<WorkerCounter, uv::kCloseReasonCount> tcp_closed;
   WorkerCounter tcp_accepted;
+  WorkerCounter tls_passthrough;  // connections spliced to a tls_passthrough backend
   // Connections refused at accept by limits.connections_total / connections_per_ip.
   WorkerCounter connections_total_rejected;
   WorkerCounter connections_per_ip_rejected;
@@ -96,6 +97,7 @@ class Worker final : public uv::UdpSocketCallbacks,
   void onFrame(uv::TcpConnection& connection, const protocol::Frame& frame) override;
   void onClosed(uv::TcpConnection& connection, uv::CloseReason reason) override;
   void onReady(uv::TcpConnection& connection) override;
+  void onPassthrough(uv::TcpConnection& connection, const protocol::Endpoint& backend) override;
   // protocol::RelaySockets
   [[nodiscard]] std::expected<protocol::SocketRef, protocol::RelayOpenError> open(
       const protocol::Endpoint& local, std::uint64_t tag, bool dont_fragment) override;

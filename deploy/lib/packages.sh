@@ -11,7 +11,8 @@ TURNPIKE_BUILD_PACKAGES=(
 # What the test suite needs on top: coturn's reference clients, socat (carries coturn's UDP-only
 # STUN client over TCP), iproute2 (ss, ip netns), openssl (test certificates), python3 (the
 # interop and NAT tests' TURN client), clang-19 with its libFuzzer/sanitizer runtimes,
-# clang-format; for the end-to-end suites: chromium, libnss3-tools (certutil: a private NSS
+# clang-format, curl (the TLS passthrough test's web client); for the end-to-end suites:
+# chromium, libnss3-tools (certutil: a private NSS
 # database that trusts the test CA), tcpdump (proves no packet leaves loopback), nftables (the
 # NAT namespaces) and nodejs (playwright-core from npm drives Chromium; npm: see below).
 # libbpf-dev and bpftool (with clang-19) build the kernel fast path (server/fastpath), which the
@@ -23,7 +24,7 @@ TURNPIKE_BUILD_PACKAGES=(
 TURNPIKE_TEST_PACKAGES=(
   coturn socat iproute2 procps openssl python3-minimal python3 clang-19 libclang-rt-19-dev
   clang-format chromium libnss3-tools tcpdump nftables nodejs prometheus python3-yaml
-  libbpf-dev bpftool
+  libbpf-dev bpftool curl
 )
 
 # The test packages; npm where nodejs does not bring it (Debian's nodejs does not; the

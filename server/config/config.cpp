@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <limits>
 #include <memory>
 #include <set>
+#include <span>
 #include <system_error>
 #include <utility>
 
@@ -330,13 +332,72 @@ FieldReader sectionField(Status (*read_section)(const YAML::Node&, const std::st
 
 // ---- Sections ----
 
+// tls_passthrough.sni: host name: ADDRESS:PORT. The names are data, so readMap does not apply.
+Status readSniRoutes(const YAML::Node& node, const std::string& path,
+                     std::map<std::string, protocol::Endpoint, std::less<>>& out) {
+  if (!node.IsMap()) {
+    return typeError(node, path, "a map of host name: ADDRESS:PORT");
+  }
+  out.clear();
+  for (const auto& entry : node) {
+    if (!entry.first.IsScalar()) {
+      return fail(
+          path, "host names must be strings, got " + describe(entry.first) + location(entry.first));
+    }
+    std::string name = entry.first.Scalar();
+    const std::string name_path = childPath(path, name);
+    const bool valid = !name.empty() && name.size() <= 255 && std::ranges::all_of(name, [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' || c == '_';
+    });
+    if (!valid) {
+      return fail(name_path, "is not a host name (letters, digits, '-', '.', '_'; at most 255)" +
+                                 location(entry.first));
+    }
+    std::ranges::transform(name, name.begin(), [](char c) {
+      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    });
+    Result<protocol::Endpoint> backend = readEndpoint(entry.second, name_path);
+    if (!backend) {
+      return std::unexpected(std::move(backend.error()));
+    }
+    if (!out.emplace(std::move(name), *backend).second) {
+      return fail(name_path,
+                  "is set more than once (names are case-insensitive)" + location(entry.first));
+    }
+  }
+  return {};
+}
+
+Status readPassthrough(const YAML::Node& node, const std::string& path,
+                       protocol::PassthroughRoutes& out) {
+  Status status = readMap(node, path,
+                          {{"default",
+                            [&out](const YAML::Node& value, const std::string& key) {
+                              Result<protocol::Endpoint> backend = readEndpoint(value, key);
+                              if (!backend) {
+                                return Status(std::unexpected(std::move(backend.error())));
+                              }
+                              out.default_backend = *backend;
+                              return Status{};
+                            }},
+                           {"sni", [&out](const YAML::Node& value, const std::string& key) {
+                              return readSniRoutes(value, key, out.sni);
+                            }}});
+  if (status && !out.enabled()) {
+    return fail(path, "needs a default backend or at least one sni entry" + location(node));
+  }
+  return status;
+}
+
 Status readListener(const YAML::Node& node, const std::string& path, ListenerConfig& out) {
   out.port = 0;  // Not a valid input (the range starts at 1), so 0 means "use the default".
-  Status status = readMap(node, path,
-                          {{"transport", enumField(kTransports, out.transport)},
-                           {"address", addressField(out.address)},
-                           {"port", intField(out.port, 1, kMaxPort)},
-                           {"proxy_protocol", enumField(kBooleans, out.proxy_protocol)}});
+  Status status =
+      readMap(node, path,
+              {{"transport", enumField(kTransports, out.transport)},
+               {"address", addressField(out.address)},
+               {"port", intField(out.port, 1, kMaxPort)},
+               {"proxy_protocol", enumField(kBooleans, out.proxy_protocol)},
+               {"tls_passthrough", sectionField(readPassthrough, out.tls_passthrough)}});
   if (!status) {
     return status;
   }
@@ -606,6 +667,40 @@ std::string describeListener(const ListenerConfig& listener) {
 
 bool isStream(Transport transport) { return transport != Transport::kUdp; }
 
+Status validatePassthrough(const ListenerConfig& listener, const std::string& path) {
+  const protocol::PassthroughRoutes& routes = listener.tls_passthrough;
+  if (!routes.enabled()) {
+    return {};
+  }
+  const std::string key = path + ".tls_passthrough";
+  if (listener.transport != Transport::kTls && listener.transport != Transport::kAuto) {
+    return fail(key, "is for tls and auto listeners only");
+  }
+  // A backend that is this listener would splice connections into themselves (on a wildcard
+  // listener: a loopback backend on its port).
+  const auto is_self = [&](const protocol::Endpoint& backend) {
+    const bool wildcard =
+        std::ranges::all_of(listener.address.bytes(), [](std::uint8_t b) { return b == 0; });
+    const auto& bytes = backend.address.bytes();
+    const bool loopback = backend.address.isV4()
+                              ? bytes[0] == 127
+                              : std::ranges::all_of(std::span(bytes).first(15),
+                                                    [](std::uint8_t b) { return b == 0; }) &&
+                                    bytes[15] == 1;
+    return backend.port == listener.port &&
+           (backend.address == listener.address || (wildcard && loopback));
+  };
+  if (routes.default_backend && is_self(*routes.default_backend)) {
+    return fail(key + ".default", "is this listener's own address");
+  }
+  for (const auto& [name, backend] : routes.sni) {
+    if (is_self(backend)) {
+      return fail(key + ".sni." + name, "is this listener's own address");
+    }
+  }
+  return {};
+}
+
 Status validateListeners(const ServerConfig& config) {
   const auto& listeners = config.listeners;
   if (listeners.empty()) {
@@ -619,6 +714,9 @@ Status validateListeners(const ServerConfig& config) {
       return fail(indexPath("listeners", i) + ".proxy_protocol",
                   "is for tcp, tls and auto listeners only (PROXY protocol v2 over UDP is not "
                   "supported)");
+    }
+    if (Status status = validatePassthrough(listeners[i], indexPath("listeners", i)); !status) {
+      return status;
     }
     for (std::size_t j = 0; j < i; ++j) {
       // tcp, tls and auto listeners all bind TCP sockets: two on one port would split its

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "protocol/stun/endpoint.hpp"
+#include "protocol/tls/client_hello.hpp"
 
 namespace turnpike::server {
 
@@ -27,6 +28,9 @@ struct ListenerConfig {
   // tcp, tls and auto: every connection starts with a PROXY protocol v2 header whose client
   // address replaces the socket's (behind an L4 load balancer).
   bool proxy_protocol = false;
+  // tls and auto: TLS connections that are not TURN (by SNI and ALPN, see
+  // protocol::passthroughBackend) are spliced unread to these IP:port backends.
+  protocol::PassthroughRoutes tls_passthrough{};
   friend bool operator==(const ListenerConfig&, const ListenerConfig&) = default;
 };
 

@@ -68,6 +68,12 @@ std::string renderMetrics(const ServerTotals& totals, std::size_t workers, std::
       "turnpike_tcp_connections_accepted_total", "TCP connections accepted.", MetricType::Counter,
       {metricSample(MetricType::Counter, static_cast<double>(totals.tcp_accepted))}));
   families.push_back(
+      family("turnpike_tls_passthrough_connections_total",
+             "TLS connections spliced to a tls_passthrough backend (failed backend connects are in "
+             "turnpike_tcp_connections_closed_total{reason=\"passthrough_connect_error\"}).",
+             MetricType::Counter,
+             {metricSample(MetricType::Counter, static_cast<double>(totals.tls_passthrough))}));
+  families.push_back(
       family("turnpike_tcp_connections_active",
              "TCP and TLS client connections open now, by transport.", MetricType::Gauge,
              {metricSample(MetricType::Gauge, static_cast<double>(totals.connections_active[0]),

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "protocol/proxy/proxy_header.hpp"
+#include "protocol/tls/client_hello.hpp"
 #include "protocol/turn/transport_detect.hpp"
 #include "server/log.hpp"
 #include "server/tls/tls_context.hpp"
@@ -64,6 +65,10 @@ std::string_view toString(CloseReason reason) {
       return "proxy_header_error";
     case CloseReason::kProxyHeaderTimeout:
       return "proxy_header_timeout";
+    case CloseReason::kPassthroughConnectError:
+      return "passthrough_connect_error";
+    case CloseReason::kPassthroughBackendError:
+      return "passthrough_backend_error";
   }
   return "unknown";
 }
@@ -77,7 +82,14 @@ TcpConnection::TcpConnection(uv_tcp_t* handle, TcpConnectionCallbacks& callbacks
   local_ = endpointOf(handle_, /*peer=*/false);
   detect_tls_ = preamble.detect_tls && tls_context != nullptr;
   proxy_header_ = preamble.proxy_header;
-  phase_ = proxy_header_ ? Phase::kProxyHeader : detect_tls_ ? Phase::kDetect : Phase::kStream;
+  if (tls_context != nullptr && preamble.passthrough != nullptr &&
+      preamble.passthrough->enabled()) {
+    passthrough_ = std::move(preamble.passthrough);
+  }
+  phase_ = proxy_header_                                       ? Phase::kProxyHeader
+           : detect_tls_                                       ? Phase::kDetect
+           : tls_context != nullptr && passthrough_ != nullptr ? Phase::kClientHello
+                                                               : Phase::kStream;
   if (tls_context != nullptr && phase_ != Phase::kStream) {
     SSL_CTX_up_ref(tls_context);  // the session starts when the preamble is read
     pending_tls_context_ = tls_context;
@@ -90,6 +102,7 @@ TcpConnection::TcpConnection(uv_tcp_t* handle, TcpConnectionCallbacks& callbacks
 }
 
 TcpConnection::~TcpConnection() {
+  splice_.reset();  // while the client handle is open
   uv_read_stop(asStream(handle_));
   closeAndDelete(handle_);
   closeAndDelete(handshake_timer_);
@@ -135,14 +148,19 @@ void TcpConnection::onAlloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_b
     *buffer = uv_buf_init(nullptr, 0);
     return;
   }
+  if (self->phase_ == Phase::kSplice) {
+    *buffer = self->splice_->clientBuffer();
+    return;
+  }
   // TLS: ciphertext into the connection's buffer. TCP: straight into the framer; an empty span
   // (framer failed) makes libuv report UV_ENOBUFS. Before the transport is known: after what
   // the buffer holds already.
   const protocol::MutableBytes space =
-      self->phase_ != Phase::kStream
+      self->phase_ == Phase::kProxyHeader || self->phase_ == Phase::kDetect
           ? protocol::MutableBytes(*self->tls_buffer_).subspan(self->preamble_size_)
-      : self->tls_ != nullptr ? *self->tls_buffer_
-                              : self->framer_.writableSpace();
+      : self->tls_ != nullptr || self->phase_ == Phase::kClientHello
+          ? *self->tls_buffer_
+          : self->framer_.writableSpace();
   *buffer = uv_buf_init(reinterpret_cast<char*>(space.data()),  // NOLINT
                         static_cast<unsigned>(space.size()));
 }
@@ -152,11 +170,20 @@ void TcpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* b
   if (self == nullptr || nread == 0) {
     return;
   }
+  if (self->phase_ == Phase::kSplice) {
+    self->splice_->onClientRead(nread);  // EOF is a half close there
+    return;
+  }
   if (nread < 0) {
     const bool peer_gone = nread == UV_EOF || nread == UV_ECONNRESET;
     self->close(nread == UV_ENOBUFS ? CloseReason::kFramingError
                 : peer_gone         ? CloseReason::kPeerClosed
                                     : CloseReason::kReadError);
+    return;
+  }
+  if (self->phase_ == Phase::kClientHello) {
+    const auto* bytes = reinterpret_cast<const std::byte*>(buffer->base);  // NOLINT
+    self->receiveClientHello({bytes, static_cast<std::size_t>(nread)});
     return;
   }
   if (self->phase_ != Phase::kStream) {
@@ -225,6 +252,15 @@ void TcpConnection::receivePreamble(std::size_t read) {
 }
 
 void TcpConnection::finishPreamble(bool tls, std::size_t consumed) {
+  if (tls && passthrough_ != nullptr) {
+    // The hello decides between TLS and a splice; what was read so far is its start.
+    phase_ = Phase::kClientHello;
+    const protocol::ConstBytes rest =
+        protocol::ConstBytes(*tls_buffer_).first(preamble_size_).subspan(consumed);
+    preamble_size_ = 0;
+    receiveClientHello(rest);
+    return;
+  }
   phase_ = Phase::kStream;
   if (tls) {
     tls_ = std::make_unique<tls::TlsSession>(pending_tls_context_);
@@ -260,6 +296,76 @@ void TcpConnection::finishPreamble(bool tls, std::size_t consumed) {
     drainFrames();
   }
   tls_buffer_.reset();  // plain TCP reads straight into the framer
+}
+
+void TcpConnection::receiveClientHello(protocol::ConstBytes more) {
+  client_hello_.insert(client_hello_.end(), more.begin(), more.end());
+  const auto parsed = protocol::parseClientHello(client_hello_);
+  if (parsed && !parsed->has_value()) {
+    return;  // more to come (the parser bounds the size; the handshake timer the wait)
+  }
+  std::optional<protocol::Endpoint> backend;
+  if (parsed) {
+    backend = protocol::passthroughBackend(**parsed, *passthrough_);
+  } else {
+    // Not ours to judge: OpenSSL rejects it with the proper alert.
+    TP_LOG(kDebug, "tls ", peer_.toString(), ": ", protocol::toString(parsed.error()));
+  }
+  if (backend) {
+    startSplice(*backend);
+    return;
+  }
+  const std::vector<std::byte> first = std::exchange(client_hello_, {});
+  startTls(first);
+}
+
+void TcpConnection::startTls(protocol::ConstBytes first) {
+  phase_ = Phase::kStream;
+  tls_ = std::make_unique<tls::TlsSession>(pending_tls_context_);
+  SSL_CTX_free(std::exchange(pending_tls_context_, nullptr));
+  callbacks_.onReady(*this);
+  if (!closed_ && !first.empty()) {
+    receiveTls(first);
+  }
+}
+
+void TcpConnection::startSplice(const protocol::Endpoint& backend) {
+  phase_ = Phase::kSplice;
+  SSL_CTX_free(std::exchange(pending_tls_context_, nullptr));
+  stopHandshakeTimer();  // the splice bounds its connect; the owner's idle check the rest
+  tls_buffer_.reset();
+  splice_ = std::make_unique<TcpSplice>(handle_, onAlloc, onRead,
+                                        static_cast<TcpSpliceCallbacks&>(*this));
+  callbacks_.onReady(*this);
+  if (!closed_) {
+    callbacks_.onPassthrough(*this, backend);
+  }
+  if (closed_) {
+    return;
+  }
+  TP_LOG(kDebug, "tls ", peer_.toString(), ": passthrough to ", backend.toString());
+  if (auto started = splice_->start(backend, std::exchange(client_hello_, {}), handshake_timeout_);
+      !started) {
+    TP_LOG(kDebug, "tls ", peer_.toString(), ": ", started.error().toString());
+    close(CloseReason::kPassthroughConnectError);
+  }
+}
+
+void TcpConnection::onSpliceEnd(End end) {
+  switch (end) {
+    case End::kDone:
+      close(CloseReason::kPeerClosed);
+      return;
+    case End::kClientError:
+      close(CloseReason::kReadError);
+      return;
+    case End::kConnectError:
+      close(CloseReason::kPassthroughConnectError);
+      return;
+    case End::kBackendError:
+      close(CloseReason::kPassthroughBackendError);
+      return;
+  }
 }
 
 void TcpConnection::receiveTls(protocol::ConstBytes ciphertext) {
@@ -413,6 +519,9 @@ void TcpConnection::close(CloseReason reason) {
   closed_ = true;
   uv_read_stop(asStream(handle_));
   stopHandshakeTimer();
+  if (splice_ != nullptr) {
+    splice_->stop();  // the backend socket goes now; the object with the connection
+  }
   callbacks_.onClosed(*this, reason);
 }
 

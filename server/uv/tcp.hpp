@@ -4,6 +4,8 @@
 // a TlsSession and decrypts straight into the framer, so framing is the same for both.
 // A connection on an auto listener first reads a few bytes into that buffer to tell TLS from
 // plain TCP (protocol/turn/transport_detect.hpp), then goes on as one or the other.
+// With tls_passthrough, a TLS connection first reads its ClientHello (protocol/tls/) and either
+// goes on as TLS or is spliced unread to a backend (tcp_splice.hpp).
 #pragma once
 
 #include <uv.h>
@@ -16,11 +18,14 @@
 #include <expected>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "protocol/stun/endpoint.hpp"
+#include "protocol/tls/client_hello.hpp"
 #include "protocol/turn/stream_framer.hpp"
 #include "server/uv/handles.hpp"
 #include "server/uv/loop.hpp"
+#include "server/uv/tcp_splice.hpp"
 
 namespace turnpike::server::tls {
 class TlsContext;
@@ -37,16 +42,19 @@ enum class CloseReason : std::uint8_t {
   kFramingError,   // bytes that are neither STUN nor ChannelData, or an oversized frame
   kWriteOverflow,  // the peer does not read and the write queue hit its bound
   kWriteError,
-  kLocalClose,          // the server closed it (shutdown, policy)
-  kTlsError,            // after the handshake: a bad record, an alert
-  kHandshakeTimeout,    // the TLS handshake did not finish within the handshake timeout
-  kTlsHandshakeError,   // the handshake failed (TLS 1.1, garbage, a client rejecting our cert)
-  kIdleTimeout,         // no allocation on it for limits.connection_idle_timeout
-  kProxyHeaderError,    // proxy_protocol: the first bytes are not a valid PROXY v2 header
-  kProxyHeaderTimeout,  // proxy_protocol: no whole header within the handshake timeout
+  kLocalClose,               // the server closed it (shutdown, policy)
+  kTlsError,                 // after the handshake: a bad record, an alert
+  kHandshakeTimeout,         // the TLS handshake did not finish within the handshake timeout
+  kTlsHandshakeError,        // the handshake failed (TLS 1.1, garbage, a client rejecting our cert)
+  kIdleTimeout,              // no allocation on it for limits.connection_idle_timeout
+  kProxyHeaderError,         // proxy_protocol: the first bytes are not a valid PROXY v2 header
+  kProxyHeaderTimeout,       // proxy_protocol: no whole header within the handshake timeout
+  kPassthroughConnectError,  // tls_passthrough: the backend refused, or no answer in time
+  kPassthroughBackendError,  // tls_passthrough: the backend reset or failed mid-stream
 };
-inline constexpr std::size_t kCloseReasonCount = 12;
-static_assert(static_cast<std::size_t>(CloseReason::kProxyHeaderTimeout) + 1 == kCloseReasonCount);
+inline constexpr std::size_t kCloseReasonCount = 14;
+static_assert(static_cast<std::size_t>(CloseReason::kPassthroughBackendError) + 1 ==
+              kCloseReasonCount);
 [[nodiscard]] std::string_view toString(CloseReason reason);
 
 // What a connection reads before its frames.
@@ -56,6 +64,9 @@ struct Preamble {
   // proxy_protocol: a PROXY protocol v2 header first (protocol/proxy/proxy_header.hpp), whose
   // client address becomes peer(); then TLS, TCP or detection as above.
   bool proxy_header = false;
+  // tls_passthrough (tls and auto listeners): the ClientHello is read first, and connections
+  // that protocol::passthroughBackend sends to a backend are spliced there (tcp_splice.hpp).
+  std::shared_ptr<const protocol::PassthroughRoutes> passthrough{};
 };
 
 class TcpConnectionCallbacks {
@@ -67,6 +78,10 @@ class TcpConnectionCallbacks {
   virtual void onReady(TcpConnection& /*connection*/) {}
   // A complete frame; its bytes are valid only during the call.
   virtual void onFrame(TcpConnection& connection, const protocol::Frame& frame) = 0;
+  // tls_passthrough: the connection is being spliced to backend (after onReady). The callee may
+  // close the connection.
+  virtual void onPassthrough(TcpConnection& /*connection*/, const protocol::Endpoint& /*backend*/) {
+  }
   // Called once, after reading has stopped. The owner must not destroy the connection inside
   // this call; hand it to Loop::deleteLater instead.
   virtual void onClosed(TcpConnection& connection, CloseReason reason) = 0;
@@ -75,7 +90,7 @@ class TcpConnectionCallbacks {
   ~TcpConnectionCallbacks() = default;
 };
 
-class TcpConnection {
+class TcpConnection : private TcpSpliceCallbacks {
  public:
   // Bytes waiting to be written before the connection is closed as a slow reader.
   static constexpr std::size_t kMaxQueuedWriteBytes = 256U * 1024U;
@@ -113,7 +128,11 @@ class TcpConnection {
   [[nodiscard]] bool closed() const { return closed_; }
   [[nodiscard]] bool isTls() const { return tls_ != nullptr; }
   // The preamble is read: the transport is known (and reported by onReady, unless at once).
-  [[nodiscard]] bool ready() const { return phase_ == Phase::kStream; }
+  [[nodiscard]] bool ready() const { return phase_ == Phase::kStream || phase_ == Phase::kSplice; }
+  // tls_passthrough: spliced to a backend (neither TLS nor TCP TURN; isTls() is false).
+  [[nodiscard]] bool passthrough() const { return phase_ == Phase::kSplice; }
+  // A spliced connection moved bytes since the last call (the owner's idle check).
+  [[nodiscard]] bool takeSpliceActivity() { return splice_ != nullptr && splice_->takeActivity(); }
   // A proxy_protocol connection: peer() is the socket's address until ready(), then the
   // header's client (or still the socket's, for LOCAL).
   [[nodiscard]] bool expectsProxyHeader() const { return proxy_header_; }
@@ -128,7 +147,7 @@ class TcpConnection {
   static void onAlloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer);
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
   static void onHandshakeTimeout(uv_timer_t* timer);
-  enum class Phase : std::uint8_t { kProxyHeader, kDetect, kStream };
+  enum class Phase : std::uint8_t { kProxyHeader, kDetect, kClientHello, kStream, kSplice };
   // The PROXY header at the start of the preamble buffer; true when the connection goes on.
   bool receiveProxyHeader();
   // Bytes read into tls_buffer_ before the transport is known: decides it when it can.
@@ -137,6 +156,12 @@ class TcpConnection {
   // callbacks, then hands the rest of the buffer on.
   void finishPreamble(bool tls, std::size_t consumed);
   void drainFrames();
+  // tls_passthrough: ClientHello bytes; once the hello is whole (or not a hello), goes on as TLS
+  // or splices.
+  void receiveClientHello(protocol::ConstBytes more);
+  void startTls(protocol::ConstBytes first);
+  void startSplice(const protocol::Endpoint& backend);
+  void onSpliceEnd(End end) override;
   // TLS: feeds ciphertext to the session, decrypts into the framer, sends what the session
   // produced (handshake, tickets, alerts) and closes on a TLS error.
   void receiveTls(protocol::ConstBytes ciphertext);
@@ -167,6 +192,9 @@ class TcpConnection {
   bool closed_ = false;
   std::uint64_t id_ = 0;
   std::shared_ptr<std::size_t> queued_bytes_ = std::make_shared<std::size_t>(0);
+  std::shared_ptr<const protocol::PassthroughRoutes> passthrough_;
+  std::vector<std::byte> client_hello_;  // bounded by protocol::kClientHelloMaxSize + a read
+  std::unique_ptr<TcpSplice> splice_;
 };
 
 class TcpListenerCallbacks {

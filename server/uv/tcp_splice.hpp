@@ -1,0 +1,103 @@
+// tls_passthrough: a client connection spliced byte for byte to a backend (a web server behind
+// the same port). The splice connects to the backend without blocking (bounded by a timeout),
+// writes the bytes already read from the client (its ClientHello), then copies both ways. Each
+// direction stops reading its source while the other side has more than kHighWater bytes queued,
+// and goes on once the queue drains below kLowWater. An EOF is passed on as a shutdown (half
+// close); the splice ends when both sides have sent EOF, or at the first error.
+#pragma once
+
+#include <uv.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "protocol/stun/byte_io.hpp"
+#include "protocol/stun/endpoint.hpp"
+#include "server/uv/handles.hpp"
+
+namespace turnpike::server::uv {
+
+class TcpSpliceCallbacks {
+ public:
+  enum class End : std::uint8_t {
+    kDone,          // both sides sent EOF, or the client reset the connection
+    kClientError,   // a read or write error on the client's side
+    kConnectError,  // the backend refused, was unreachable or did not answer in time
+    kBackendError,  // a read or write error on the backend's side (a reset)
+  };
+  // Called once; the callee closes the client connection (and so the splice).
+  virtual void onSpliceEnd(End end) = 0;
+
+ protected:
+  ~TcpSpliceCallbacks() = default;
+};
+
+class TcpSplice {
+ public:
+  static constexpr std::size_t kBufferSize = 16384;
+  static constexpr std::size_t kHighWater = 256U * 1024U;
+  static constexpr std::size_t kLowWater = 64U * 1024U;
+
+  // client: the client's handle, owned by the caller, whose data field stays the caller's;
+  // its reads must be routed to clientBuffer() / onClientRead() through alloc_cb and read_cb.
+  TcpSplice(uv_tcp_t* client, uv_alloc_cb alloc_cb, uv_read_cb read_cb,
+            TcpSpliceCallbacks& callbacks);
+  ~TcpSplice();
+  TcpSplice(const TcpSplice&) = delete;
+  TcpSplice& operator=(const TcpSplice&) = delete;
+
+  // Stops reading the client, connects to backend and, once connected, writes first to it and
+  // starts copying. An error here is synchronous (no callback follows).
+  [[nodiscard]] std::expected<void, UvError> start(const protocol::Endpoint& backend,
+                                                   std::vector<std::byte> first,
+                                                   std::chrono::milliseconds connect_timeout);
+  // Stops both directions and closes the backend socket; no callback follows.
+  void stop();
+
+  [[nodiscard]] uv_buf_t clientBuffer();
+  void onClientRead(ssize_t nread);
+  // Bytes moved either way since the last call: the owner's idle check.
+  [[nodiscard]] bool takeActivity() { return std::exchange(activity_, false); }
+
+ private:
+  enum class Side : std::uint8_t { kClient, kBackend };
+  struct Chunk;
+  static void onConnect(uv_connect_t* request, int status);
+  static void onConnectTimeout(uv_timer_t* timer);
+  static void onBackendAlloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer);
+  static void onBackendRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
+  void connected(int status);
+  // Writes data to `to`, queueing what the kernel does not take; pauses the other side's reads
+  // above kHighWater.
+  void forward(Side to, protocol::ConstBytes data);
+  void written(Side to, std::size_t size, int status);
+  void eof(Side from);
+  void end(TcpSpliceCallbacks::End how);
+  void resume(Side source);
+  [[nodiscard]] uv_stream_t* stream(Side side) const;
+
+  uv_tcp_t* client_;
+  uv_alloc_cb client_alloc_;
+  uv_read_cb client_read_;
+  TcpSpliceCallbacks& callbacks_;
+  uv_tcp_t* backend_ = nullptr;
+  uv_timer_t* connect_timer_ = nullptr;
+  bool connected_ = false;
+  bool stopped_ = false;
+  bool activity_ = false;
+  std::vector<std::byte> first_;
+  std::array<std::size_t, 2> queued_{};  // bytes queued towards each side
+  std::array<bool, 2> paused_{};         // reads stopped on each side (as a source)
+  std::array<bool, 2> eof_{};            // each side sent EOF
+  std::unique_ptr<std::array<std::byte, kBufferSize>> client_buffer_;
+  std::unique_ptr<std::array<std::byte, kBufferSize>> backend_buffer_;
+  // Outstanding write and connect requests hold this; cleared when the splice dies.
+  std::shared_ptr<TcpSplice*> self_ = std::make_shared<TcpSplice*>(this);
+};
+
+}  // namespace turnpike::server::uv
