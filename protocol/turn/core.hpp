@@ -282,6 +282,9 @@ class Core {
                                                       const ClientSource& source);
   void respondToAllocate(const Request& request, const AllocateReply& reply, Outbox& outbox);
   [[nodiscard]] std::expected<Seconds, TurnError> refresh(Request& request, Allocation& allocation);
+  // A Refresh's REQUESTED-ADDRESS-FAMILY, if any, names a family the allocation has (443 if not).
+  [[nodiscard]] static bool refreshFitsAllocation(const Message& message,
+                                                  const Allocation& allocation);
   // RFC 8016 (core_mobility.cpp): a MOBILITY-TICKET for the allocation, and moving the
   // allocation a Refresh's ticket names to the request's 5-tuple (or the error to answer).
   static constexpr std::size_t kTicketSize = 48;

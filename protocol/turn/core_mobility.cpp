@@ -92,6 +92,10 @@ std::expected<Allocation*, TurnError> Core::moveByTicket(Request& request, Const
       request.source.transport != ClientTransport::kUdp) {
     return std::unexpected(TurnError{error::kMobilityForbidden});
   }
+  // The Refresh's own check first: one that is refused must not have moved the allocation.
+  if (!refreshFitsAllocation(request.message, allocation)) {
+    return std::unexpected(TurnError{error::kPeerAddressFamilyMismatch});
+  }
   // allocations_per_client_ip counts the allocation against its client's address: move it.
   const IpAddress old_ip = allocation.source.client.address;
   const IpAddress& new_ip = request.source.client.address;

@@ -14,14 +14,19 @@ bool Core::peerAllowed(const Endpoint& peer) {
   return false;
 }
 
-std::expected<Seconds, TurnError> Core::refresh(Request& request, Allocation& allocation) {
-  const Message& message = request.message;
+bool Core::refreshFitsAllocation(const Message& message, const Allocation& allocation) {
   // RFC 8656 section 8.2: REQUESTED-ADDRESS-FAMILY must name a family the allocation has.
   if (const RawAttribute* family = message.find(attr::kRequestedAddressFamily)) {
     auto decoded = decodeAddressFamily(message.value(*family));
-    if (!decoded || allocation.legFor(*decoded) == nullptr) {
-      return std::unexpected(TurnError{error::kPeerAddressFamilyMismatch});
-    }
+    return decoded && allocation.legFor(*decoded) != nullptr;
+  }
+  return true;
+}
+
+std::expected<Seconds, TurnError> Core::refresh(Request& request, Allocation& allocation) {
+  const Message& message = request.message;
+  if (!refreshFitsAllocation(message, allocation)) {
+    return std::unexpected(TurnError{error::kPeerAddressFamilyMismatch});
   }
   const Seconds lifetime = grantedLifetime(message);
   if (lifetime.count() > 0) {

@@ -127,6 +127,20 @@ TEST_F(CoreMobilityTest, AForgedTicketGets400AndMovesNothing) {
   EXPECT_EQ(allocationOf(new_port), nullptr);
 }
 
+// A Refresh the allocation refuses (REQUESTED-ADDRESS-FAMILY it does not have: 443) moves
+// nothing: the check comes before the move.
+TEST_F(CoreMobilityTest, ARefusedRefreshWithTheTicketMovesNothing) {
+  const Bytes ticket = allocateWithTicket(client);
+  const Bytes response = refresh(new_port, std::nullopt, [&](MessageBuilder& b) {
+    b.addBytes(attr::kMobilityTicket, ticket);
+    b.addAddressFamily(attr::kRequestedAddressFamily, AddressFamily::kIpv6);
+  });
+  EXPECT_EQ(errorCodeOf(response), error::kPeerAddressFamilyMismatch);
+  EXPECT_NE(allocationOf(client), nullptr);
+  EXPECT_EQ(allocationOf(new_port), nullptr);
+  EXPECT_EQ(core->stats().mobility_moves.get(), 0U);
+}
+
 TEST_F(CoreMobilityTest, AnotherKeyMakesTheTicketInvalid) {
   const Bytes ticket = allocateWithTicket(client);
   CoreConfig other = mobilityConfig();
