@@ -60,6 +60,27 @@ std::string Endpoint::toString() const {
   return text.append(":").append(std::to_string(port));
 }
 
+std::optional<Endpoint> Endpoint::parse(std::string_view text) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string_view host = text.substr(0, colon);
+  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (bracketed) {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::optional<IpAddress> address = IpAddress::parse(host);
+  const std::string_view digits = text.substr(colon + 1);
+  std::uint32_t port = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (!address || (address->isV6() && !bracketed) || digits.empty() || ec != std::errc() ||
+      end != digits.data() + digits.size() || port == 0 || port > 65535) {
+    return std::nullopt;
+  }
+  return Endpoint{*address, static_cast<std::uint16_t>(port)};
+}
+
 namespace {
 
 std::uint8_t maxPrefixLength(const IpAddress& address) { return address.isV4() ? 32 : 128; }

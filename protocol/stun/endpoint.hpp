@@ -49,6 +49,9 @@ struct Endpoint {
 
   // "1.2.3.4:5" or "[::1]:5".
   [[nodiscard]] std::string toString() const;
+  // What toString writes: "ADDRESS:PORT" with IPv6 in brackets (IPv4 may have them too), port 1
+  // to 65535; nullopt otherwise.
+  [[nodiscard]] static std::optional<Endpoint> parse(std::string_view text);
   friend bool operator==(const Endpoint&, const Endpoint&) = default;
   friend auto operator<=>(const Endpoint&, const Endpoint&) = default;
 };

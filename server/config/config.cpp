@@ -164,31 +164,12 @@ Result<IpAddress> readAddress(const YAML::Node& node, const std::string& path) {
 
 // "192.0.2.1:3478" or "[2001:db8::1]:3478": an address literal with a port.
 Result<protocol::Endpoint> readEndpoint(const YAML::Node& node, const std::string& path) {
-  auto error = [&] {
+  const std::optional<protocol::Endpoint> endpoint =
+      node.IsScalar() ? protocol::Endpoint::parse(node.Scalar()) : std::nullopt;
+  if (!endpoint) {
     return typeError(node, path, "ADDRESS:PORT, e.g. 192.0.2.1:3478 or [2001:db8::1]:3478");
-  };
-  if (!node.IsScalar()) {
-    return error();
   }
-  const std::string& text = node.Scalar();
-  const std::size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 == text.size()) {
-    return error();
-  }
-  std::string_view host = std::string_view(text).substr(0, colon);
-  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
-  if (bracketed) {
-    host = host.substr(1, host.size() - 2);
-  }
-  const std::optional<IpAddress> address = IpAddress::parse(host);
-  std::uint32_t port = 0;
-  const std::string_view digits = std::string_view(text).substr(colon + 1);
-  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-  if (!address || (address->isV6() && !bracketed) || ec != std::errc() ||
-      end != digits.data() + digits.size() || port == 0 || port > kMaxPort) {
-    return error();
-  }
-  return protocol::Endpoint{*address, static_cast<std::uint16_t>(port)};
+  return *endpoint;
 }
 
 // "10.0.0.0/8", "::1/128", or a bare address (a host prefix). Host bits are masked off.
