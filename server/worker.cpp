@@ -15,12 +15,6 @@ std::uint64_t steadyNanoseconds(protocol::MonotonicTime time) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count());
 }
 
-// A STUN Allocate request (RFC 8656 section 7.1): the type is 0x0003. Two byte compares, so
-// that only Allocate requests are timed.
-bool looksLikeAllocate(protocol::ConstBytes bytes) {
-  return bytes.size() >= 20 && bytes[0] == std::byte{0x00} && bytes[1] == std::byte{0x03};
-}
-
 // ChannelData (RFC 8656 section 12.4): the first two bits are 01. Everything else from a client
 // is STUN (00) or garbage.
 bool isChannelData(protocol::ConstBytes bytes) {
@@ -314,15 +308,12 @@ void Worker::handleClientMessage(const protocol::ClientSource& client, protocol:
     core_.onClientMessage(client, bytes, start, outbox_);
     return;
   }
-  // Only Allocate requests are timed; a changed allocations_created says one succeeded. The
-  // answer goes out with the iteration's other datagrams (UDP: one sendmmsg per listener), or at
-  // once on a stream (its frame buffer is not kept); the histogram is fed when it was sent.
-  const bool allocate = looksLikeAllocate(bytes);
-  const std::uint64_t created = allocate ? core_.stats().allocations_created.get() : 0;
+  // An allocation this request creates is timed from `start` (onAllocationCreated). The answer
+  // goes out with the iteration's other datagrams (UDP: one sendmmsg per listener), or at once
+  // on a stream (its frame buffer is not kept); the histogram is fed when it was sent.
+  request_start_ = start;
   core_.onClientMessage(client, bytes, start, outbox_);
-  if (allocate && core_.stats().allocations_created.get() != created) {
-    allocate_starts_.push_back(start);  // capacity reserved: at most one per outbox entry
-  }
+  request_start_.reset();
   if (client.transport != protocol::ClientTransport::kUdp) {
     flush();
   }
@@ -485,6 +476,9 @@ void Worker::close(const protocol::SocketRef& socket) {
 }
 
 void Worker::onAllocationCreated(const protocol::Allocation& allocation) {
+  if (request_start_) {
+    allocate_starts_.push_back(*request_start_);  // capacity reserved: one per outbox entry
+  }
   TP_LOG(kDebug, "allocation created user=", allocation.user,
          " client=", toString(allocation.source.transport), " ",
          allocation.source.client.toString(),
