@@ -35,7 +35,6 @@ readonly turnpike=$1
 require_tools openssl curl turnutils_uclient turnutils_peer python3 ss timeout
 interop_setup
 
-free_port() { random_free_port 20000 32767; }
 
 for name in turnpike backend; do
   openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=${name}.test" \

@@ -63,10 +63,6 @@ readonly turnpike=$1
 require_tools turnutils_uclient turnutils_peer socat ss timeout openssl python3
 interop_setup
 
-# Ports below the kernel's ephemeral range (32768+) and turnpike's relay range (49152+), so no
-# client socket or relay can take them between picking and binding.
-free_port() { random_free_port 20000 32767; }
-
 # Picks ports for the udp+tcp listeners and the tls listener; sets port and tls_port.
 write_config() {
   port=$(free_port)
