@@ -255,5 +255,28 @@ TEST_F(ProxyProtocolTest, GarbageInsteadOfAHeaderIsClosedAndCounted) {
   EXPECT_TRUE(failedWith(turn.challenge(), error::kUnauthenticated, "after the garbage"));
 }
 
+// The same listeners with a 1 s limits.tls_handshake_timeout, which bounds the wait for the
+// header too.
+class ProxyHeaderTimeoutTest : public ProxyProtocolTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = ProxyProtocolTest::options();
+    options.limits["tls_handshake_timeout"] = 1;
+    return options;
+  }
+};
+
+TEST_F(ProxyHeaderTimeoutTest, AHeaderThatNeverCompletesIsClosedAndCounted) {
+  const double before = closed("proxy_header_timeout");
+  const Bytes header = proxyHeader(kClient, server());
+  const UniqueFd fd = tcpConnect(server());
+  ASSERT_TRUE(fd.valid());
+  // Half a header is a valid beginning: only the timer ends the wait.
+  ASSERT_TRUE(sendAll(fd.get(), Bytes(header.begin(), header.begin() + 8)));
+  EXPECT_TRUE(waitForPeerClose(fd.get(), 5000ms)) << "still open after 5 s";
+  EXPECT_TRUE(eventually([&] { return closed("proxy_header_timeout") == before + 1; }))
+      << closed("proxy_header_timeout");
+}
+
 }  // namespace
 }  // namespace turnpike::test
