@@ -136,10 +136,7 @@ for node in "${nodes[@]}"; do
   start_node "${node}"
 done
 
-peer_port=$(free_port)
-turnutils_peer -p "${peer_port}" -L 127.0.0.1 >"${workdir}/peer.log" 2>&1 &
-helper_pids+=($!)
-wait_for_udp_listener "${peer_port}"
+start_peer
 
 note "2. a credential from A's credential API"
 read -r username password < <(check mint "${http_port[a]}" "${API_KEY}" fleet-user) ||

@@ -7,6 +7,7 @@
 #   random_free_port [MIN MAX]   a port with no TCP or UDP socket on it (default 20000..59999)
 #   free_port                random_free_port below the ephemeral and relay ranges (20000..32767)
 #   wait_for_udp_listener PORT / wait_for_tcp_listener PORT   bounded waits on 127.0.0.1:PORT
+#   start_peer               start turnutils_peer (UDP echo) on 127.0.0.1:free_port; set ${peer_port}
 #   start_server WRITE_CONFIG    start ${turnpike} with ${workdir}/turnpike.yaml, retrying on a
 #                                port race; WRITE_CONFIG is a function that picks the ports and
 #                                writes that file
@@ -117,6 +118,24 @@ wait_for_listener() {
 
 wait_for_udp_listener() { wait_for_listener -Hlun udp "$1"; }
 wait_for_tcp_listener() { wait_for_listener -Hltn tcp "$1"; }
+
+# Starts turnutils_peer (UDP echo) on a free port; sets peer_port.
+start_peer() {
+  local pid _
+  for _ in 1 2 3; do
+    peer_port=$(free_port)
+    turnutils_peer -p "${peer_port}" -L 127.0.0.1 >"${workdir}/peer.log" 2>&1 &
+    pid=$!
+    helper_pids+=("${pid}")
+    sleep 0.1
+    if kill -0 "${pid}" 2>/dev/null; then
+      wait_for_udp_listener "${peer_port}"
+      return 0
+    fi
+    echo "turnutils_peer could not use port ${peer_port}, retrying" >&2
+  done
+  fail "turnutils_peer did not start in 3 attempts: $(cat "${workdir}/peer.log")"
+}
 
 server_alive() {
   kill -0 "${server_pid}" 2>/dev/null

@@ -88,24 +88,6 @@ log: {level: info}
 EOF
 }
 
-# Starts turnutils_peer (UDP echo) on a free port; sets peer_port.
-start_peer() {
-  local pid _
-  for _ in 1 2 3; do
-    peer_port=$(free_port)
-    turnutils_peer -p "${peer_port}" -L 127.0.0.1 >"${workdir}/peer.log" 2>&1 &
-    pid=$!
-    helper_pids+=("${pid}")
-    sleep 0.1
-    if kill -0 "${pid}" 2>/dev/null; then
-      wait_for_udp_listener "${peer_port}"
-      return 0
-    fi
-    echo "turnutils_peer could not use port ${peer_port}, retrying" >&2
-  done
-  fail "turnutils_peer did not start in 3 attempts: $(cat "${workdir}/peer.log")"
-}
-
 # Milliseconds since the epoch (bash 5's EPOCHREALTIME, without the dot).
 now_ms() {
   local t=${EPOCHREALTIME/[.,]/}
