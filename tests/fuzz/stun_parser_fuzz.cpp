@@ -2,7 +2,6 @@
 // the Binding responder, and a parse -> build -> parse round trip.
 #include <array>
 #include <cstdint>
-#include <cstdlib>
 #include <vector>
 
 #include "protocol/stun/attributes.hpp"
@@ -10,16 +9,12 @@
 #include "protocol/stun/builder.hpp"
 #include "protocol/stun/integrity.hpp"
 #include "protocol/stun/message.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 namespace {
 
 using namespace turnpike::protocol;  // NOLINT(google-build-using-namespace)
-
-void check(bool condition) {
-  if (!condition) {
-    std::abort();
-  }
-}
+using turnpike::fuzz::check;
 
 // Runs the typed decoder for the attribute's type; results are not checked beyond not crashing.
 void decodeOne(const Message& message, const RawAttribute& attribute) {

@@ -141,6 +141,30 @@ TEST_F(CoreMobilityTest, ARefusedRefreshWithTheTicketMovesNothing) {
   EXPECT_EQ(core->stats().mobility_moves.get(), 0U);
 }
 
+// A ticket is good for allocation.max_lifetime (3600 s) after it is issued; a Refresh without
+// one keeps the allocation alive, not the ticket.
+TEST_F(CoreMobilityTest, AnExpiredTicketGets400AndMovesNothing) {
+  const Bytes ticket = allocateWithTicket(client);
+  at(500);
+  ASSERT_EQ(errorCodeOf(refresh(client, 3600)), 0);
+  at(3601);
+  EXPECT_EQ(errorCodeOf(refreshWithTicket(new_port, ticket)), error::kBadRequest);
+  EXPECT_NE(allocationOf(client), nullptr);
+  EXPECT_EQ(allocationOf(new_port), nullptr);
+}
+
+// UDP only: neither a TCP allocation's ticket nor a Refresh over TCP moves anything (405).
+TEST_F(CoreMobilityTest, TcpAllocationsAndTcpRefreshesGet405) {
+  const ClientSource tcp = tcpClient(7);
+  const Bytes tcp_ticket = allocateWithTicket(tcp);
+  EXPECT_EQ(errorCodeOf(refreshWithTicket(new_port, tcp_ticket)), error::kMobilityForbidden);
+  const Bytes udp_ticket = allocateWithTicket(client);
+  EXPECT_EQ(errorCodeOf(refreshWithTicket(tcpClient(8), udp_ticket)), error::kMobilityForbidden);
+  EXPECT_NE(allocationOf(tcp), nullptr);
+  EXPECT_NE(allocationOf(client), nullptr);
+  EXPECT_EQ(core->stats().mobility_moves.get(), 0U);
+}
+
 TEST_F(CoreMobilityTest, AnotherKeyMakesTheTicketInvalid) {
   const Bytes ticket = allocateWithTicket(client);
   CoreConfig other = mobilityConfig();
