@@ -170,9 +170,7 @@ Result parseClientHello(ConstBytes data, std::size_t max_size) {
       if (load8(message, 0) != kHandshakeClientHello) {
         return std::unexpected(ClientHelloError::kNotHandshake);
       }
-      const std::size_t body =
-          (static_cast<std::size_t>(load8(message, 1)) << 16U) | load16(message, 2);
-      needed = kHandshakeHeaderSize + body;
+      needed = kHandshakeHeaderSize + load24(message, 1);
       if (needed > max_size) return std::unexpected(ClientHelloError::kTooLong);
     }
     if (needed != 0 && message.size() >= needed) {
