@@ -1,5 +1,6 @@
 #include "protocol/tls/client_hello.hpp"
 
+#include <algorithm>
 #include <cstddef>
 
 namespace turnpike::protocol {
@@ -189,7 +190,7 @@ Result parseClientHello(ConstBytes data, std::size_t max_size) {
 std::optional<Endpoint> passthroughBackend(const ClientHello& hello,
                                            const PassthroughRoutes& routes) {
   for (const std::string& name : hello.alpn) {
-    if (name == kAlpnStunTurn || name == kAlpnStunNatDiscovery) {
+    if (std::ranges::find(kAlpnStunIds, name) != kAlpnStunIds.end()) {
       return std::nullopt;
     }
   }

@@ -6,6 +6,7 @@
 // parser joins their fragments, bounded by max_size bytes of records in total.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <expected>
 #include <functional>
@@ -53,9 +54,9 @@ struct PassthroughRoutes {
   friend bool operator==(const PassthroughRoutes&, const PassthroughRoutes&) = default;
 };
 
-// The ALPN ids of STUN over TLS (RFC 7443 section 6): a hello offering either is TURN.
-inline constexpr std::string_view kAlpnStunTurn = "stun.turn";
-inline constexpr std::string_view kAlpnStunNatDiscovery = "stun.nat-discovery";
+// The ALPN ids of STUN over TLS (RFC 7443 section 6), in the server's preference order: a hello
+// offering either is TURN, and the TLS server (server/tls) selects one of them.
+inline constexpr std::array<std::string_view, 2> kAlpnStunIds{"stun.turn", "stun.nat-discovery"};
 
 // The backend a hello is spliced to, or nullopt for TURN. In this order:
 //   1. ALPN offers stun.turn or stun.nat-discovery: TURN;
