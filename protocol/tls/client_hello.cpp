@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <utility>
 
 namespace turnpike::protocol {
 
@@ -62,16 +63,9 @@ bool parseServerName(ConstBytes data, std::string& out) {
     ConstBytes name;
     if (!reader.u8(type) || !reader.u16(size) || !reader.take(size, name)) return false;
     if (type != 0) continue;
-    if (!out.empty() || size == 0 || size > kMaxHostName) return false;
-    for (const std::byte b : name) {
-      auto c = static_cast<char>(b);
-      // Host names are ASCII letters, digits, '-', '.', and '_' seen in the wild.
-      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '.' || c == '_';
-      if (!ok) return false;
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      out.push_back(c);
-    }
+    std::optional<std::string> host_name = normalizeHostName(asText(name));
+    if (!out.empty() || !host_name) return false;
+    out = std::move(*host_name);
   }
   return true;
 }
@@ -185,6 +179,24 @@ Result parseClientHello(ConstBytes data, std::size_t max_size) {
       return hello;
     }
   }
+}
+
+std::optional<std::string> normalizeHostName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxHostName) {
+    return std::nullopt;
+  }
+  std::string out(name);
+  for (char& c : out) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.' || c == '_';
+    if (!ok) {
+      return std::nullopt;
+    }
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
 }
 
 std::optional<Endpoint> passthroughBackend(const ClientHello& hello,

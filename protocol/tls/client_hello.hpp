@@ -46,10 +46,14 @@ struct ClientHello {
 [[nodiscard]] std::expected<std::optional<ClientHello>, ClientHelloError> parseClientHello(
     ConstBytes data, std::size_t max_size = kClientHelloMaxSize);
 
+// A host name as server_name and the tls_passthrough sni routes compare it: 1..255 bytes of
+// ASCII letters, digits, '-', '.' and '_' (seen in the wild), lowercased; nullopt otherwise.
+[[nodiscard]] std::optional<std::string> normalizeHostName(std::string_view name);
+
 // tls_passthrough on a tls or auto listener: where TLS connections that are not TURN go.
 struct PassthroughRoutes {
   std::optional<Endpoint> default_backend;
-  std::map<std::string, Endpoint, std::less<>> sni;  // lowercased host names
+  std::map<std::string, Endpoint, std::less<>> sni;  // keys from normalizeHostName
   [[nodiscard]] bool enabled() const { return default_backend.has_value() || !sni.empty(); }
   friend bool operator==(const PassthroughRoutes&, const PassthroughRoutes&) = default;
 };

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -344,23 +343,18 @@ Status readSniRoutes(const YAML::Node& node, const std::string& path,
       return fail(
           path, "host names must be strings, got " + describe(entry.first) + location(entry.first));
     }
-    std::string name = entry.first.Scalar();
-    const std::string name_path = childPath(path, name);
-    const bool valid = !name.empty() && name.size() <= 255 && std::ranges::all_of(name, [](char c) {
-      return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' || c == '_';
-    });
-    if (!valid) {
+    const std::string name_path = childPath(path, entry.first.Scalar());
+    // Lowercased as the ClientHello's server_name is, so the two compare.
+    std::optional<std::string> name = protocol::normalizeHostName(entry.first.Scalar());
+    if (!name) {
       return fail(name_path, "is not a host name (letters, digits, '-', '.', '_'; at most 255)" +
                                  location(entry.first));
     }
-    std::ranges::transform(name, name.begin(), [](char c) {
-      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    });
     Result<protocol::Endpoint> backend = readEndpoint(entry.second, name_path);
     if (!backend) {
       return std::unexpected(std::move(backend.error()));
     }
-    if (!out.emplace(std::move(name), *backend).second) {
+    if (!out.emplace(std::move(*name), *backend).second) {
       return fail(name_path,
                   "is set more than once (names are case-insensitive)" + location(entry.first));
     }
