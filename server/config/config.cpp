@@ -14,7 +14,6 @@
 #include <limits>
 #include <memory>
 #include <set>
-#include <span>
 #include <system_error>
 #include <utility>
 
@@ -661,6 +660,10 @@ std::string describeListener(const ListenerConfig& listener) {
 
 bool isStream(Transport transport) { return transport != Transport::kUdp; }
 
+bool isWildcardAddress(const IpAddress& address) {
+  return std::ranges::all_of(address.bytes(), [](std::uint8_t b) { return b == 0; });
+}
+
 Status validatePassthrough(const ListenerConfig& listener, const std::string& path) {
   const protocol::PassthroughRoutes& routes = listener.tls_passthrough;
   if (!routes.enabled()) {
@@ -672,17 +675,13 @@ Status validatePassthrough(const ListenerConfig& listener, const std::string& pa
   }
   // A backend that is this listener would splice connections into themselves (on a wildcard
   // listener: a loopback backend on its port).
+  const bool wildcard = isWildcardAddress(listener.address);
   const auto is_self = [&](const protocol::Endpoint& backend) {
-    const bool wildcard =
-        std::ranges::all_of(listener.address.bytes(), [](std::uint8_t b) { return b == 0; });
-    const auto& bytes = backend.address.bytes();
-    const bool loopback = backend.address.isV4()
-                              ? bytes[0] == 127
-                              : std::ranges::all_of(std::span(bytes).first(15),
-                                                    [](std::uint8_t b) { return b == 0; }) &&
-                                    bytes[15] == 1;
-    return backend.port == listener.port &&
-           (backend.address == listener.address || (wildcard && loopback));
+    const IpAddress& address = backend.address;
+    const bool loopback =  // 127.0.0.0/8 or ::1
+        address.isV4() ? address.bytes()[0] == 127
+                       : address == IpAddress::v6({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+    return backend.port == listener.port && (address == listener.address || (wildcard && loopback));
   };
   if (routes.default_backend && is_self(*routes.default_backend)) {
     return fail(key + ".default", "is this listener's own address");
@@ -943,10 +942,6 @@ Status validateCluster(const ServerConfig& config) {
                                          std::to_string(config.auth.nonce_secret->size()));
   }
   return {};
-}
-
-bool isWildcardAddress(const IpAddress& address) {
-  return std::ranges::all_of(address.bytes(), [](std::uint8_t b) { return b == 0; });
 }
 
 // The first udp listener is the primary address and port (RFC 5780 section 3).

@@ -96,7 +96,11 @@ INSTANTIATE_TEST_SUITE_P(
         PassthroughError{"DefaultIsTheListener",
                          "listeners: [{transport: auto, port: 443, tls_passthrough: {default: "
                          "127.0.0.1:443}}]\n",
-                         "listeners[0].tls_passthrough.default"}),
+                         "listeners[0].tls_passthrough.default"},
+        PassthroughError{"SniIsTheListenerOverIpv6Loopback",
+                         "listeners: [{transport: tls, address: \"::\", port: 5349, "
+                         "tls_passthrough: {sni: {a.test: \"[::1]:5349\"}}}]\n",
+                         "listeners[0].tls_passthrough.sni.a.test"}),
     [](const testing::TestParamInfo<PassthroughError>& info) { return info.param.name; });
 
 }  // namespace
