@@ -94,47 +94,26 @@ std::expected<void, std::string> Worker::open() {
         udp_sockets_.push_back(std::move(*socket));
         break;
       }
-      case Transport::kTcp: {
-        auto tcp = uv::TcpListener::open(loop_, local, *this, *this, nullptr,
-                                         std::chrono::seconds(config_.limits.tls_handshake_timeout),
-                                         {.proxy_header = listener.proxy_protocol});
-        if (!tcp) {
-          return std::unexpected("tcp listener " + local.toString() + ": " +
-                                 tcp.error().toString());
-        }
-        tcp_listeners_.push_back(std::move(*tcp));
-        break;
-      }
-      case Transport::kTls: {
-        if (tls_context_ == nullptr) {
-          return std::unexpected("tls listener " + local.toString() + ": no TLS context loaded");
-        }
-        auto tls = uv::TcpListener::open(
-            loop_, local, *this, *this, tls_context_,
-            std::chrono::seconds(config_.limits.tls_handshake_timeout),
-            {.proxy_header = listener.proxy_protocol, .passthrough = passthroughRoutes(listener)});
-        if (!tls) {
-          return std::unexpected("tls listener " + local.toString() + ": " +
-                                 tls.error().toString());
-        }
-        tcp_listeners_.push_back(std::move(*tls));
-        break;
-      }
+      case Transport::kTcp:
+      case Transport::kTls:
       case Transport::kAuto: {
-        if (tls_context_ == nullptr) {
-          return std::unexpected("auto listener " + local.toString() + ": no TLS context loaded");
+        // tls: every connection speaks TLS; auto: those that start with a TLS record.
+        const bool tls = listener.transport != Transport::kTcp;
+        const std::string name =
+            std::string(toString(listener.transport)) + " listener " + local.toString();
+        if (tls && tls_context_ == nullptr) {
+          return std::unexpected(name + ": no TLS context loaded");
         }
-        auto both =
-            uv::TcpListener::open(loop_, local, *this, *this, tls_context_,
+        auto opened =
+            uv::TcpListener::open(loop_, local, *this, *this, tls ? tls_context_ : nullptr,
                                   std::chrono::seconds(config_.limits.tls_handshake_timeout),
-                                  {.detect_tls = true,
+                                  {.detect_tls = listener.transport == Transport::kAuto,
                                    .proxy_header = listener.proxy_protocol,
                                    .passthrough = passthroughRoutes(listener)});
-        if (!both) {
-          return std::unexpected("auto listener " + local.toString() + ": " +
-                                 both.error().toString());
+        if (!opened) {
+          return std::unexpected(name + ": " + opened.error().toString());
         }
-        tcp_listeners_.push_back(std::move(*both));
+        tcp_listeners_.push_back(std::move(*opened));
         break;
       }
     }
