@@ -85,10 +85,10 @@ TcpConnection::TcpConnection(uv_tcp_t* handle, TcpConnectionCallbacks& callbacks
       preamble.passthrough->enabled()) {
     passthrough_ = std::move(preamble.passthrough);
   }
-  phase_ = preamble.proxy_header                               ? Phase::kProxyHeader
-           : detect_tls_                                       ? Phase::kDetect
-           : tls_context != nullptr && passthrough_ != nullptr ? Phase::kClientHello
-                                                               : Phase::kStream;
+  phase_ = preamble.proxy_header ? Phase::kProxyHeader
+           : detect_tls_         ? Phase::kDetect
+           : passthrough_        ? Phase::kClientHello  // only set with a context
+                                 : Phase::kStream;
   if (tls_context != nullptr && phase_ != Phase::kStream) {
     SSL_CTX_up_ref(tls_context);  // the session starts when the preamble is read
     pending_tls_context_ = tls_context;
