@@ -329,6 +329,13 @@ bool Worker::admit(uv::TcpConnection& connection) {
   return false;
 }
 
+void Worker::release(uv::TcpConnection& connection) {
+  if (connection.admitted()) {
+    connection.setAdmitted(false);
+    shared_.connections.release(connection.peer().address);
+  }
+}
+
 void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
   stats_.tcp_accepted.add();
   // Behind a load balancer the socket's address is the balancer's: the limits apply to the
@@ -338,8 +345,9 @@ void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
   }
   if (auto started = connection->start(); !started) {
     TP_LOG(kDebug, "tcp ", connection->peer().toString(), ": ", started.error().toString());
-    shared_.connections.release(connection->peer().address);
-    return;  // the handle is closed by the destructor
+    // The handle is closed by the destructor; a proxy_protocol connection was not admitted yet.
+    release(*connection);
+    return;
   }
   const std::uint64_t id = next_connection_id_++;
   connection->setId(id);
@@ -380,9 +388,7 @@ void Worker::onClosed(uv::TcpConnection& connection, uv::CloseReason reason) {
       std::chrono::steady_clock::now());
   auto it = connections_.find(connection.id());
   if (it != connections_.end()) {
-    if (connection.admitted()) {
-      shared_.connections.release(connection.peer().address);
-    }
+    release(connection);
     if (connection.ready()) {
       stats_.connections_active[connection.isTls() ? 1 : 0].sub();
     }
