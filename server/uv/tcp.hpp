@@ -129,8 +129,6 @@ class TcpConnection : private TcpSpliceCallbacks {
   [[nodiscard]] bool isTls() const { return tls_ != nullptr; }
   // The preamble is read: the transport is known (and reported by onReady, unless at once).
   [[nodiscard]] bool ready() const { return phase_ == Phase::kStream || phase_ == Phase::kSplice; }
-  // tls_passthrough: spliced to a backend (neither TLS nor TCP TURN; isTls() is false).
-  [[nodiscard]] bool passthrough() const { return phase_ == Phase::kSplice; }
   // A spliced connection moved bytes since the last call (the owner's idle check).
   [[nodiscard]] bool takeSpliceActivity() { return splice_ != nullptr && splice_->takeActivity(); }
   // A proxy_protocol connection still reading its header: peer() is the socket's address until
