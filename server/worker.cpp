@@ -88,47 +88,26 @@ std::expected<void, std::string> Worker::open() {
         udp_sockets_.push_back(std::move(*socket));
         break;
       }
-      case Transport::kTcp: {
-        auto tcp = uv::TcpListener::open(loop_, local, *this, *this, nullptr,
-                                         std::chrono::seconds(config_.limits.tls_handshake_timeout),
-                                         {.proxy_header = listener.proxy_protocol});
-        if (!tcp) {
-          return std::unexpected("tcp listener " + local.toString() + ": " +
-                                 tcp.error().toString());
-        }
-        tcp_listeners_.push_back(std::move(*tcp));
-        break;
-      }
-      case Transport::kTls: {
-        if (tls_context_ == nullptr) {
-          return std::unexpected("tls listener " + local.toString() + ": no TLS context loaded");
-        }
-        auto tls = uv::TcpListener::open(
-            loop_, local, *this, *this, tls_context_,
-            std::chrono::seconds(config_.limits.tls_handshake_timeout),
-            {.proxy_header = listener.proxy_protocol, .passthrough = passthroughRoutes(listener)});
-        if (!tls) {
-          return std::unexpected("tls listener " + local.toString() + ": " +
-                                 tls.error().toString());
-        }
-        tcp_listeners_.push_back(std::move(*tls));
-        break;
-      }
+      case Transport::kTcp:
+      case Transport::kTls:
       case Transport::kAuto: {
-        if (tls_context_ == nullptr) {
-          return std::unexpected("auto listener " + local.toString() + ": no TLS context loaded");
+        // tls: every connection speaks TLS; auto: those that start with a TLS record.
+        const bool tls = listener.transport != Transport::kTcp;
+        const std::string name =
+            std::string(toString(listener.transport)) + " listener " + local.toString();
+        if (tls && tls_context_ == nullptr) {
+          return std::unexpected(name + ": no TLS context loaded");
         }
-        auto both =
-            uv::TcpListener::open(loop_, local, *this, *this, tls_context_,
+        auto opened =
+            uv::TcpListener::open(loop_, local, *this, *this, tls ? tls_context_ : nullptr,
                                   std::chrono::seconds(config_.limits.tls_handshake_timeout),
-                                  {.detect_tls = true,
+                                  {.detect_tls = listener.transport == Transport::kAuto,
                                    .proxy_header = listener.proxy_protocol,
                                    .passthrough = passthroughRoutes(listener)});
-        if (!both) {
-          return std::unexpected("auto listener " + local.toString() + ": " +
-                                 both.error().toString());
+        if (!opened) {
+          return std::unexpected(name + ": " + opened.error().toString());
         }
-        tcp_listeners_.push_back(std::move(*both));
+        tcp_listeners_.push_back(std::move(*opened));
         break;
       }
     }
@@ -341,6 +320,13 @@ bool Worker::admit(uv::TcpConnection& connection) {
   return false;
 }
 
+void Worker::release(uv::TcpConnection& connection) {
+  if (connection.admitted()) {
+    connection.setAdmitted(false);
+    shared_.connections.release(connection.peer().address);
+  }
+}
+
 void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
   stats_.tcp_accepted.add();
   // Behind a load balancer the socket's address is the balancer's: the limits apply to the
@@ -350,8 +336,9 @@ void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
   }
   if (auto started = connection->start(); !started) {
     TP_LOG(kDebug, "tcp ", connection->peer().toString(), ": ", started.error().toString());
-    shared_.connections.release(connection->peer().address);
-    return;  // the handle is closed by the destructor
+    // The handle is closed by the destructor; a proxy_protocol connection was not admitted yet.
+    release(*connection);
+    return;
   }
   const std::uint64_t id = next_connection_id_++;
   connection->setId(id);
@@ -392,9 +379,7 @@ void Worker::onClosed(uv::TcpConnection& connection, uv::CloseReason reason) {
       std::chrono::steady_clock::now());
   auto it = connections_.find(connection.id());
   if (it != connections_.end()) {
-    if (connection.admitted()) {
-      shared_.connections.release(connection.peer().address);
-    }
+    release(connection);
     if (connection.ready()) {
       stats_.connections_active[connection.isTls() ? 1 : 0].sub();
     }

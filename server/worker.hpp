@@ -151,6 +151,8 @@ class Worker final : public uv::UdpSocketCallbacks,
   // limits.connections_total and connections_per_ip for the connection's client: counts the
   // rejection and returns false, or marks the connection admitted.
   [[nodiscard]] bool admit(uv::TcpConnection& connection);
+  // Gives back what admit() counted; nothing for a connection it did not admit.
+  void release(uv::TcpConnection& connection);
 
   std::size_t index_;
   const ServerConfig& config_;

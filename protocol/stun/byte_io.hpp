@@ -2,6 +2,7 @@
 // (style.md section 5): callers check bounds first; these functions assume them.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -20,8 +21,23 @@ inline std::uint16_t load16(ConstBytes bytes, std::size_t offset) {
   return static_cast<std::uint16_t>((load8(bytes, offset) << 8U) | load8(bytes, offset + 1));
 }
 
+// TLS's uint24 (handshake message lengths, RFC 8446 section 4).
+inline std::uint32_t load24(ConstBytes bytes, std::size_t offset) {
+  return (static_cast<std::uint32_t>(load8(bytes, offset)) << 16U) | load16(bytes, offset + 1);
+}
+
 inline std::uint32_t load32(ConstBytes bytes, std::size_t offset) {
   return (static_cast<std::uint32_t>(load16(bytes, offset)) << 16U) | load16(bytes, offset + 2);
+}
+
+// N bytes from offset, e.g. an IPv4 or IPv6 address.
+template <std::size_t N>
+std::array<std::uint8_t, N> loadArray(ConstBytes bytes, std::size_t offset) {
+  std::array<std::uint8_t, N> out{};
+  for (std::size_t i = 0; i < N; ++i) {
+    out[i] = load8(bytes, offset + i);
+  }
+  return out;
 }
 
 inline void store8(MutableBytes bytes, std::size_t offset, std::uint8_t value) {

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -15,7 +14,6 @@
 #include <limits>
 #include <memory>
 #include <set>
-#include <span>
 #include <system_error>
 #include <utility>
 
@@ -325,23 +323,18 @@ Status readSniRoutes(const YAML::Node& node, const std::string& path,
       return fail(
           path, "host names must be strings, got " + describe(entry.first) + location(entry.first));
     }
-    std::string name = entry.first.Scalar();
-    const std::string name_path = childPath(path, name);
-    const bool valid = !name.empty() && name.size() <= 255 && std::ranges::all_of(name, [](char c) {
-      return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' || c == '_';
-    });
-    if (!valid) {
+    const std::string name_path = childPath(path, entry.first.Scalar());
+    // Lowercased as the ClientHello's server_name is, so the two compare.
+    std::optional<std::string> name = protocol::normalizeHostName(entry.first.Scalar());
+    if (!name) {
       return fail(name_path, "is not a host name (letters, digits, '-', '.', '_'; at most 255)" +
                                  location(entry.first));
     }
-    std::ranges::transform(name, name.begin(), [](char c) {
-      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    });
     Result<protocol::Endpoint> backend = readEndpoint(entry.second, name_path);
     if (!backend) {
       return std::unexpected(std::move(backend.error()));
     }
-    if (!out.emplace(std::move(name), *backend).second) {
+    if (!out.emplace(std::move(*name), *backend).second) {
       return fail(name_path,
                   "is set more than once (names are case-insensitive)" + location(entry.first));
     }
@@ -648,6 +641,10 @@ std::string describeListener(const ListenerConfig& listener) {
 
 bool isStream(Transport transport) { return transport != Transport::kUdp; }
 
+bool isWildcardAddress(const IpAddress& address) {
+  return std::ranges::all_of(address.bytes(), [](std::uint8_t b) { return b == 0; });
+}
+
 Status validatePassthrough(const ListenerConfig& listener, const std::string& path) {
   const protocol::PassthroughRoutes& routes = listener.tls_passthrough;
   if (!routes.enabled()) {
@@ -659,17 +656,13 @@ Status validatePassthrough(const ListenerConfig& listener, const std::string& pa
   }
   // A backend that is this listener would splice connections into themselves (on a wildcard
   // listener: a loopback backend on its port).
+  const bool wildcard = isWildcardAddress(listener.address);
   const auto is_self = [&](const protocol::Endpoint& backend) {
-    const bool wildcard =
-        std::ranges::all_of(listener.address.bytes(), [](std::uint8_t b) { return b == 0; });
-    const auto& bytes = backend.address.bytes();
-    const bool loopback = backend.address.isV4()
-                              ? bytes[0] == 127
-                              : std::ranges::all_of(std::span(bytes).first(15),
-                                                    [](std::uint8_t b) { return b == 0; }) &&
-                                    bytes[15] == 1;
-    return backend.port == listener.port &&
-           (backend.address == listener.address || (wildcard && loopback));
+    const IpAddress& address = backend.address;
+    const bool loopback =  // 127.0.0.0/8 or ::1
+        address.isV4() ? address.bytes()[0] == 127
+                       : address == IpAddress::v6({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+    return backend.port == listener.port && (address == listener.address || (wildcard && loopback));
   };
   if (routes.default_backend && is_self(*routes.default_backend)) {
     return fail(key + ".default", "is this listener's own address");
@@ -930,10 +923,6 @@ Status validateCluster(const ServerConfig& config) {
                                          std::to_string(config.auth.nonce_secret->size()));
   }
   return {};
-}
-
-bool isWildcardAddress(const IpAddress& address) {
-  return std::ranges::all_of(address.bytes(), [](std::uint8_t b) { return b == 0; });
 }
 
 // The first udp listener is the primary address and port (RFC 5780 section 3).

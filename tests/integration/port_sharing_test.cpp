@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "protocol/proxy/proxy_header.hpp"
 #include "tests/integration/tls_client_support.hpp"
@@ -216,6 +217,22 @@ TEST_F(ProxyProtocolTest, TheHeadersClientIsTheMappedAddressAndAllocates) {
   const auto answer = probe.exchange(buildMessage(randomTransactionId()));
   ASSERT_TRUE(succeeded(answer, "Binding after LOCAL"));
   EXPECT_EQ(answer->xorAddress(attr::kXorMappedAddress), localEndpointOf(local.fd.get()));
+}
+
+// The header and the first STUN message in one write: what follows the header in the same
+// read is the stream's start, for a tcp listener (framed at once) and an auto one (detected).
+TEST_F(ProxyProtocolTest, AHeaderAndTheFirstMessageInOneWrite) {
+  for (const auto& [port, client] : {std::pair{server(), kClient}, {tlsServer(), kOtherClient}}) {
+    const UniqueFd fd = tcpConnect(port);
+    ASSERT_TRUE(fd.valid());
+    Bytes bytes = proxyHeader(client, port);
+    const Bytes request = buildMessage(randomTransactionId());
+    bytes.insert(bytes.end(), request.begin(), request.end());
+    ASSERT_TRUE(sendAll(fd.get(), bytes));
+    const auto reply = recvStun(fd.get());
+    ASSERT_TRUE(reply.has_value()) << port.toString();
+    EXPECT_EQ(TurnResponse{*reply}.xorAddress(attr::kXorMappedAddress), client) << port.toString();
+  }
 }
 
 TEST_F(ProxyProtocolTest, ThePerAddressLimitAppliesToTheProxiedAddress) {

@@ -77,7 +77,11 @@ INSTANTIATE_TEST_SUITE_P(
         refused("DefaultIsTheListener",
                 "listeners: [{transport: auto, port: 443, tls_passthrough: {default: "
                 "127.0.0.1:443}}]\n",
-                "listeners[0].tls_passthrough.default")),
+                "listeners[0].tls_passthrough.default"),
+        refused("SniIsTheListenerOverIpv6Loopback",
+                "listeners: [{transport: tls, address: \"::\", port: 5349, "
+                "tls_passthrough: {sni: {a.test: \"[::1]:5349\"}}}]\n",
+                "listeners[0].tls_passthrough.sni.a.test")),
     configErrorName);
 
 }  // namespace
