@@ -547,19 +547,11 @@ void Core::startDraining(std::vector<Endpoint> alternates) {
   alternates_ = std::move(alternates);
 }
 
-TurnError Core::drainingError(const ClientSource& source) {
-  // This runs only for authenticated requests, and sendError protects the 300 with
-  // MESSAGE-INTEGRITY, as RFC 8489 section 14.8 requires.
-  if (auto error = tryAlternate(alternates_, source)) {
-    stats_.redirects[static_cast<std::size_t>(RedirectReason::kDraining)].add();
-    return *error;
-  }
-  return TurnError{error::kForbidden};
-}
-
-std::optional<TurnError> Core::tryAlternate(const std::vector<Endpoint>& servers,
-                                            const ClientSource& source) {
-  // RFC 8489 section 14.15: the alternate is of the request's address family.
+std::optional<TurnError> Core::redirect(RedirectReason reason, const std::vector<Endpoint>& servers,
+                                        const ClientSource& source) {
+  // RFC 8489 section 14.15: the alternate is of the request's address family. This runs only
+  // for authenticated requests, and sendError protects the 300 with MESSAGE-INTEGRITY, as RFC
+  // 8489 section 14.8 requires.
   for (std::size_t tried = 0; tried < servers.size(); ++tried) {
     const Endpoint& candidate = servers[next_alternate_++ % servers.size()];
     if (candidate.address.family() == source.client.address.family()) {
@@ -570,6 +562,7 @@ std::optional<TurnError> Core::tryAlternate(const std::vector<Endpoint>& servers
       if (source.transport == ClientTransport::kTls) {
         error.alternate_domain = config_.cluster.domain;
       }
+      stats_.redirects[static_cast<std::size_t>(reason)].add();
       return error;
     }
   }

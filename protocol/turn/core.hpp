@@ -275,11 +275,11 @@ class Core {
     std::optional<std::uint16_t> ipv6_error;  // ADDRESS-ERROR-CODE for a failed IPv6 leg
   };
   [[nodiscard]] std::expected<AllocateReply, TurnError> allocate(Request& request);
-  [[nodiscard]] TurnError drainingError(const ClientSource& source);
   // 300 naming the next of `servers` of the client's family (with ALTERNATE-DOMAIN for TLS
-  // clients), or nullopt when there is none.
-  [[nodiscard]] std::optional<TurnError> tryAlternate(const std::vector<Endpoint>& servers,
-                                                      const ClientSource& source);
+  // clients), counted under `reason`; nullopt when there is none.
+  [[nodiscard]] std::optional<TurnError> redirect(RedirectReason reason,
+                                                  const std::vector<Endpoint>& servers,
+                                                  const ClientSource& source);
   void respondToAllocate(const Request& request, const AllocateReply& reply, Outbox& outbox);
   [[nodiscard]] std::expected<Seconds, TurnError> refresh(Request& request, Allocation& allocation);
   // A Refresh's REQUESTED-ADDRESS-FAMILY, if any, names a family the allocation has (443 if not).
