@@ -162,7 +162,6 @@ void Core::handleBinding(const ClientSource& source, ConstBytes bytes, Outbox& o
         address = i / 2;
         port = i % 2;
         nat = {sockets.endpoints[address][port], sockets.endpoints[1 - address][1 - port]};
-        options.nat_discovery = true;
         options.nat = &nat;
       }
     }
