@@ -230,11 +230,6 @@ std::optional<protocol::ReservedPort> SharedReservations::take(std::uint64_t tok
   return port;
 }
 
-bool isWildcard(const protocol::IpAddress& address) {
-  return std::ranges::all_of(std::span(address.bytes()).first(address.size()),
-                             [](std::uint8_t b) { return b == 0; });
-}
-
 namespace {
 
 // The host's interface addresses, in getifaddrs order.

@@ -951,10 +951,6 @@ Status validateCluster(const ServerConfig& config) {
   return {};
 }
 
-bool isWildcardAddress(const IpAddress& address) {
-  return std::ranges::all_of(address.bytes(), [](std::uint8_t b) { return b == 0; });
-}
-
 // The first udp listener is the primary address and port (RFC 5780 section 3).
 const ListenerConfig* primaryUdpListener(const ServerConfig& config) {
   const auto udp = std::ranges::find(config.listeners, Transport::kUdp, &ListenerConfig::transport);
@@ -975,13 +971,13 @@ Status validateNatDiscovery(const ServerConfig& config) {
   if (primary == nullptr) {
     return fail("nat_discovery.enabled", "needs a udp listener (the primary address and port)");
   }
-  if (isWildcardAddress(primary->address)) {
+  if (isWildcard(primary->address)) {
     return fail("nat_discovery.enabled",
                 "needs the first udp listener bound to a specific address (it is the primary "
                 "address clients are told about), got " +
                     primary->address.toString());
   }
-  if (isWildcardAddress(nat.alternate_address)) {
+  if (isWildcard(nat.alternate_address)) {
     return fail("nat_discovery.alternate_address",
                 "is required when nat_discovery is enabled: a specific address, got " +
                     nat.alternate_address.toString());
