@@ -336,13 +336,10 @@ protocol::CoreConfig makeCoreConfig(const ServerConfig& config,
   core.relay_addresses = std::move(relays);
   core.port_min = config.relay.port_min;
   core.port_max = config.relay.port_max;
-  core.mobility = config.mobility;
   if (config.mobility) {
     // RFC 8016 tickets' key: per process, like a nonce key without auth.nonce_secret. Without
     // a CSPRNG there is no unforgeable ticket: mobility stays off.
-    const auto key = auth::NonceCodec::randomKey();
-    core.mobility = key.has_value();
-    core.mobility_key = key.value_or(auth::NonceCodec::Key{});
+    core.mobility_key = auth::NonceCodec::randomKey();
   }
   applyLimits(config.limits, core);
   core.cluster = makeAlternates(config);

@@ -216,8 +216,8 @@ void Core::handleRequest(const Message& message, const ClientSource& source, All
   // REQUESTED-TRANSPORT (400, section 7.2 step 3).
   // RFC 8016: a Refresh with a MOBILITY-TICKET from a 5-tuple with no allocation may move one
   // here (moveByTicket), once authenticated.
-  const bool ticket_refresh =
-      config_.mobility && *method == RequestMethod::kRefresh && message.has(attr::kMobilityTicket);
+  const bool ticket_refresh = config_.mobility_key && *method == RequestMethod::kRefresh &&
+                              message.has(attr::kMobilityTicket);
   if (!message.has(attr::kMessageIntegrity) && !message.has(attr::kMessageIntegritySha256)) {
     const bool allocate = *method == RequestMethod::kAllocate;
     if (!allocate && allocation == nullptr && !ticket_refresh) {
@@ -254,7 +254,7 @@ void Core::handleRequest(const Message& message, const ClientSource& source, All
   };
   if (*method == RequestMethod::kAllocate) {
     // RFC 8016 section 3.1: a server that does not allow mobility answers 405.
-    if (!config_.mobility && message.has(attr::kMobilityTicket)) {
+    if (!config_.mobility_key && message.has(attr::kMobilityTicket)) {
       fail(TurnError{error::kMobilityForbidden});
       return;
     }

@@ -323,7 +323,7 @@ void Core::respondToAllocate(const Request& request, const AllocateReply& reply,
       builder.addAddressErrorCode(AddressFamily::kIpv6, *reply.ipv6_error);
     }
     builder.addXorAddress(attr::kXorMappedAddress, request.source.client);
-    if (config_.mobility && request.message.has(attr::kMobilityTicket)) {
+    if (config_.mobility_key && request.message.has(attr::kMobilityTicket)) {
       builder.addBytes(attr::kMobilityTicket, mintTicket(allocation, request.unix_now));  // 8016
     }
   });

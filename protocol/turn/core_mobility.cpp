@@ -33,7 +33,7 @@ std::array<std::byte, Core::kTicketSize> Core::mintTicket(const Allocation& allo
   // carries a ticket gets a fresh one).
   store64(ticket, 8, static_cast<std::uint64_t>(unix_now + config_.max_lifetime.count()));
   const auto mac =
-      ticketMac(config_.mobility_key, std::span(ticket).first(16), allocation.username);
+      ticketMac(*config_.mobility_key, std::span(ticket).first(16), allocation.username);
   std::ranges::copy(mac, ticket.begin() + 16);
   return ticket;
 }
@@ -50,7 +50,7 @@ std::expected<Allocation*, TurnError> Core::moveByTicket(Request& request, Const
     return std::unexpected(TurnError{error::kAllocationMismatch});
   }
   Allocation& allocation = *it->second;
-  const auto mac = ticketMac(config_.mobility_key, ticket.first(16), allocation.username);
+  const auto mac = ticketMac(*config_.mobility_key, ticket.first(16), allocation.username);
   if (CRYPTO_memcmp(mac.data(), ticket.subspan(16).data(), mac.size()) != 0) {
     return std::unexpected(TurnError{error::kBadRequest});
   }

@@ -1,4 +1,4 @@
-// RFC 8016 mobility (CoreConfig::mobility): a ticket on Allocate, and a Refresh with it from a
+// RFC 8016 mobility (CoreConfig::mobility_key): a ticket on Allocate, and a Refresh with it from a
 // new UDP 5-tuple moving the allocation there, with its permissions, channels and routes.
 #include <gtest/gtest.h>
 
@@ -25,8 +25,7 @@ class CoreMobilityTest : public CoreFixture {
   CoreMobilityTest() { makeCore(mobilityConfig()); }
   static CoreConfig mobilityConfig() {
     CoreConfig config = baseConfig();
-    config.mobility = true;
-    config.mobility_key.fill(std::byte{0x5A});
+    config.mobility_key.emplace().fill(std::byte{0x5A});
     return config;
   }
   // Allocates for `source` asking for a ticket; returns the ticket.
@@ -144,7 +143,7 @@ TEST_F(CoreMobilityTest, ARefusedRefreshWithTheTicketMovesNothing) {
 TEST_F(CoreMobilityTest, AnotherKeyMakesTheTicketInvalid) {
   const Bytes ticket = allocateWithTicket(client);
   CoreConfig other = mobilityConfig();
-  other.mobility_key.fill(std::byte{0x33});
+  other.mobility_key->fill(std::byte{0x33});
   makeCore(other);
   allocateWithTicket(client);  // the same allocation id in the new core
   EXPECT_EQ(errorCodeOf(refreshWithTicket(new_port, ticket)), error::kBadRequest);
