@@ -370,25 +370,17 @@ void SharedLoad::setThresholds(const ClusterConfig& cluster) {
 }
 
 std::uint64_t SharedLoad::allocations() const {
-  std::uint64_t total = 0;
+  std::uint64_t sum = 0;
   for (const protocol::CoreStats* core : cores_) {
-    for (const auto& by_family : core->allocations_active) {
-      for (const auto& count : by_family) {
-        total += count.get();
-      }
-    }
+    sum += protocol::total(core->allocations_active);
   }
-  return total;
+  return sum;
 }
 
 void SharedLoad::sample(protocol::MonotonicTime now) {
   std::uint64_t bytes = 0;
   for (const protocol::CoreStats* core : cores_) {
-    for (const auto& by_transport : core->relayed_bytes) {
-      for (const auto& count : by_transport) {
-        bytes += count.get();
-      }
-    }
+    bytes += protocol::total(core->relayed_bytes);
   }
   redirect_.sampleRelayed(bytes, now);
   if (redirect_.enabled()) {
