@@ -30,6 +30,10 @@ inline std::uint32_t load32(ConstBytes bytes, std::size_t offset) {
   return (static_cast<std::uint32_t>(load16(bytes, offset)) << 16U) | load16(bytes, offset + 2);
 }
 
+inline std::uint64_t load64(ConstBytes bytes, std::size_t offset) {
+  return (static_cast<std::uint64_t>(load32(bytes, offset)) << 32U) | load32(bytes, offset + 4);
+}
+
 // N bytes from offset, e.g. an IPv4 or IPv6 address.
 template <std::size_t N>
 std::array<std::uint8_t, N> loadArray(ConstBytes bytes, std::size_t offset) {
@@ -52,6 +56,11 @@ inline void store16(MutableBytes bytes, std::size_t offset, std::uint16_t value)
 inline void store32(MutableBytes bytes, std::size_t offset, std::uint32_t value) {
   store16(bytes, offset, static_cast<std::uint16_t>(value >> 16U));
   store16(bytes, offset + 2, static_cast<std::uint16_t>(value));
+}
+
+inline void store64(MutableBytes bytes, std::size_t offset, std::uint64_t value) {
+  store32(bytes, offset, static_cast<std::uint32_t>(value >> 32U));
+  store32(bytes, offset + 4, static_cast<std::uint32_t>(value));
 }
 
 // Views a byte span as characters (for text attributes) and back.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <span>
 #include <system_error>
 
 namespace turnpike::protocol {
@@ -141,6 +142,11 @@ bool AddressPrefix::contains(const IpAddress& ip) const {
 
 std::string AddressPrefix::toString() const {
   return address.toString().append("/").append(std::to_string(length));
+}
+
+bool isWildcard(const IpAddress& address) {
+  return std::ranges::all_of(std::span(address.bytes()).first(address.size()),
+                             [](std::uint8_t b) { return b == 0; });
 }
 
 IpAddress limitKey(const IpAddress& client) {

@@ -38,6 +38,9 @@ class IpAddress {
   std::array<std::uint8_t, 16> bytes_{};
 };
 
+// 0.0.0.0 or :: (a socket on every interface).
+[[nodiscard]] bool isWildcard(const IpAddress& address);
+
 // An address and a port: one side of a 5-tuple.
 // The address a client is counted under by per-address limits: IPv4 as is, IPv4-mapped IPv6
 // as its IPv4 address, other IPv6 addresses as their /64 (what one subscriber usually gets).

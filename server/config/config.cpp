@@ -641,10 +641,6 @@ std::string describeListener(const ListenerConfig& listener) {
 
 bool isStream(Transport transport) { return transport != Transport::kUdp; }
 
-bool isWildcardAddress(const IpAddress& address) {
-  return std::ranges::all_of(address.bytes(), [](std::uint8_t b) { return b == 0; });
-}
-
 Status validatePassthrough(const ListenerConfig& listener, const std::string& path) {
   const protocol::PassthroughRoutes& routes = listener.tls_passthrough;
   if (!routes.enabled()) {
@@ -656,7 +652,7 @@ Status validatePassthrough(const ListenerConfig& listener, const std::string& pa
   }
   // A backend that is this listener would splice connections into themselves (on a wildcard
   // listener: a loopback backend on its port).
-  const bool wildcard = isWildcardAddress(listener.address);
+  const bool wildcard = isWildcard(listener.address);
   const auto is_self = [&](const protocol::Endpoint& backend) {
     const IpAddress& address = backend.address;
     const bool loopback =  // 127.0.0.0/8 or ::1
@@ -945,13 +941,13 @@ Status validateNatDiscovery(const ServerConfig& config) {
   if (primary == nullptr) {
     return fail("nat_discovery.enabled", "needs a udp listener (the primary address and port)");
   }
-  if (isWildcardAddress(primary->address)) {
+  if (isWildcard(primary->address)) {
     return fail("nat_discovery.enabled",
                 "needs the first udp listener bound to a specific address (it is the primary "
                 "address clients are told about), got " +
                     primary->address.toString());
   }
-  if (isWildcardAddress(nat.alternate_address)) {
+  if (isWildcard(nat.alternate_address)) {
     return fail("nat_discovery.alternate_address",
                 "is required when nat_discovery is enabled: a specific address, got " +
                     nat.alternate_address.toString());

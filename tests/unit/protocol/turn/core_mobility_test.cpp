@@ -1,4 +1,4 @@
-// RFC 8016 mobility (CoreConfig::mobility): a ticket on Allocate, and a Refresh with it from a
+// RFC 8016 mobility (CoreConfig::mobility_key): a ticket on Allocate, and a Refresh with it from a
 // new UDP 5-tuple moving the allocation there, with its permissions, channels and routes.
 #include <gtest/gtest.h>
 
@@ -25,8 +25,7 @@ class CoreMobilityTest : public CoreFixture {
   CoreMobilityTest() { makeCore(mobilityConfig()); }
   static CoreConfig mobilityConfig() {
     CoreConfig config = baseConfig();
-    config.mobility = true;
-    config.mobility_key.fill(std::byte{0x5A});
+    config.mobility_key.emplace().fill(std::byte{0x5A});
     return config;
   }
   // Allocates for `source` asking for a ticket; returns the ticket.
@@ -35,6 +34,13 @@ class CoreMobilityTest : public CoreFixture {
         allocate(source, [](MessageBuilder& b) { b.addBytes(attr::kMobilityTicket, {}); });
     EXPECT_EQ(errorCodeOf(response), 0);
     return attributeOf(response, attr::kMobilityTicket);
+  }
+  // The ticket a Refresh with `ticket` answered with: a fresh one, of a ticket's size.
+  static Bytes freshTicketOf(const Bytes& response, const Bytes& ticket) {
+    Bytes fresh = attributeOf(response, attr::kMobilityTicket);
+    EXPECT_EQ(fresh.size(), 48U);
+    EXPECT_NE(fresh, ticket);
+    return fresh;
   }
   Bytes refreshWithTicket(const ClientSource& source, const Bytes& ticket, const Auth& auth = {}) {
     return refresh(
@@ -69,9 +75,7 @@ TEST_F(CoreMobilityTest, RefreshWithTheTicketFromANewPortMovesTheAllocation) {
   at(10);
   const Bytes response = refreshWithTicket(new_port, ticket);
   ASSERT_EQ(errorCodeOf(response), 0);
-  const Bytes fresh = attributeOf(response, attr::kMobilityTicket);
-  EXPECT_EQ(fresh.size(), 48U);
-  EXPECT_NE(fresh, ticket);
+  const Bytes fresh = freshTicketOf(response, ticket);
   EXPECT_EQ(allocationOf(client), nullptr);
   ASSERT_NE(allocationOf(new_port), nullptr);
   EXPECT_EQ(allocationOf(new_port)->id, id);
@@ -111,9 +115,7 @@ TEST_F(CoreMobilityTest, ARefreshWithTheTicketFromTheSame5TupleGetsAFreshOne) {
   at(10);
   const Bytes response = refreshWithTicket(client, ticket);
   ASSERT_EQ(errorCodeOf(response), 0);
-  const Bytes fresh = attributeOf(response, attr::kMobilityTicket);
-  EXPECT_EQ(fresh.size(), 48U);
-  EXPECT_NE(fresh, ticket);
+  (void)freshTicketOf(response, ticket);
   EXPECT_EQ(core->stats().mobility_moves.get(), 0U);
   EXPECT_TRUE(events.moves.empty());
 }
@@ -168,7 +170,7 @@ TEST_F(CoreMobilityTest, TcpAllocationsAndTcpRefreshesGet405) {
 TEST_F(CoreMobilityTest, AnotherKeyMakesTheTicketInvalid) {
   const Bytes ticket = allocateWithTicket(client);
   CoreConfig other = mobilityConfig();
-  other.mobility_key.fill(std::byte{0x33});
+  other.mobility_key->fill(std::byte{0x33});
   makeCore(other);
   allocateWithTicket(client);  // the same allocation id in the new core
   EXPECT_EQ(errorCodeOf(refreshWithTicket(new_port, ticket)), error::kBadRequest);
