@@ -124,7 +124,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)Message::parseClassic(input);
   std::array<std::byte, kMinResponseBuffer> out{};
   const Endpoint source{IpAddress::v4({192, 0, 2, 1}), 32853};
-  const StunResult result = handleStunRequest(input, source, {"turnpike", false}, out);
+  const StunResult result = handleStunRequest(input, source, {.software = "turnpike"}, out);
   if (!isDrop(result.outcome)) {
     // Every response turnpike builds must itself be a valid message.
     const bool classic = !looksLikeStun(result.response);
