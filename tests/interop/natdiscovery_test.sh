@@ -24,14 +24,8 @@ readonly STEP_TIMEOUT=20  # seconds for any one client run (it waits 3 s per una
 # shellcheck source=tests/interop/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-if [[ $# -ne 1 || ! -x "$1" ]]; then
-  echo "usage: $0 /path/to/turnpike" >&2
-  exit 2
-fi
-readonly turnpike=$1
-
 require_tools turnutils_natdiscovery python3 ss timeout
-interop_setup
+interop_setup "$@"
 
 nat_discovery=true
 

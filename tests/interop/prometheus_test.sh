@@ -20,16 +20,11 @@ readonly SECRET=s3cret
 # shellcheck source=tests/interop/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-if [[ $# -ne 1 || ! -x "$1" ]]; then
-  echo "usage: $0 /path/to/turnpike" >&2
-  exit 2
-fi
-readonly turnpike=$1
 here=$(cd "$(dirname "$0")" && pwd)
 readonly here
 
 require_tools prometheus promtool turnutils_peer python3 ss timeout
-interop_setup
+interop_setup "$@"
 
 write_config() {
   port=$(free_port)

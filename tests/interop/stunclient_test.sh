@@ -19,14 +19,8 @@ readonly STEP_TIMEOUT=10  # seconds for any one client run
 # shellcheck source=tests/interop/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-if [[ $# -ne 1 || ! -x "$1" ]]; then
-  echo "usage: $0 /path/to/turnpike" >&2
-  exit 2
-fi
-readonly turnpike=$1
-
 require_tools turnutils_stunclient socat ss timeout
-interop_setup
+interop_setup "$@"
 
 # Picks a fresh port for turnpike's UDP and TCP listeners; sets port.
 write_config() {

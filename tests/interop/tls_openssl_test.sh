@@ -34,14 +34,8 @@ readonly RESTRICTED_TLS13=TLS_CHACHA20_POLY1305_SHA256
 # shellcheck source=tests/interop/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-if [[ $# -ne 1 || ! -x "$1" ]]; then
-  echo "usage: $0 /path/to/turnpike" >&2
-  exit 2
-fi
-readonly turnpike=$1
-
 require_tools openssl python3 ss timeout
-interop_setup
+interop_setup "$@"
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
   -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \

@@ -26,15 +26,8 @@ set -euo pipefail
 # shellcheck source=tests/interop/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-if [[ $# -ne 1 || ! -x "$1" ]]; then
-  echo "usage: $0 /path/to/turnpike" >&2
-  exit 2
-fi
-readonly turnpike=$1
-
 require_tools openssl curl turnutils_uclient turnutils_peer python3 ss timeout
-interop_setup
-
+interop_setup "$@"
 
 for name in turnpike backend; do
   openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=${name}.test" \

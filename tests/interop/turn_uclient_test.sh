@@ -54,14 +54,8 @@ readonly script_dir
 # shellcheck source=tests/interop/lib.sh
 source "${script_dir}/lib.sh"
 
-if [[ $# -ne 1 || ! -x "$1" ]]; then
-  echo "usage: $0 /path/to/turnpike" >&2
-  exit 2
-fi
-readonly turnpike=$1
-
 require_tools turnutils_uclient turnutils_peer socat ss timeout openssl python3
-interop_setup
+interop_setup "$@"
 
 # Picks ports for the udp+tcp listeners and the tls listener; sets port and tls_port.
 write_config() {
