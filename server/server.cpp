@@ -169,7 +169,8 @@ std::expected<ReloadReport, std::string> Server::reload(const ServerConfig& next
   // it listens, its rate limit, its URIs and whether it is on at all need a restart.
   ignore(next.http.address != config_.http.address || next.http.port != config_.http.port ||
              next.http.api_rate_limit != config_.http.api_rate_limit ||
-             next.http.api_keys.empty() != config_.http.api_keys.empty(),
+             next.http.api_keys.empty() != config_.http.api_keys.empty() ||
+             next.http.selftest != config_.http.selftest,
          "http");
   ignore(next.public_uris != config_.public_uris, "public_uris");
   ignore(next.nat_discovery != config_.nat_discovery, "nat_discovery");

@@ -508,7 +508,8 @@ Status readHttp(const YAML::Node& node, const std::string& path, HttpConfig& out
                   {"port", intField(out.port, 0, kMaxPort)},
                   {"api_keys", listField(readString, out.api_keys)},
                   {"api_max_ttl", intField(out.api_max_ttl, 1, kMaxApiTtl)},
-                  {"api_rate_limit", sectionField(readApiRateLimit, out.api_rate_limit)}});
+                  {"api_rate_limit", sectionField(readApiRateLimit, out.api_rate_limit)},
+                  {"selftest", enumField(kBooleans, out.selftest)}});
 }
 
 Status readDrain(const YAML::Node& node, const std::string& path, DrainConfig& out) {

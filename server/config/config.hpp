@@ -124,6 +124,7 @@ struct HttpConfig {
   std::vector<std::string> api_keys;  // credential API bearer keys; empty = the API is off
   std::uint32_t api_max_ttl = 86400;  // longest credential the API mints, seconds
   ApiRateLimit api_rate_limit;
+  bool selftest = false;  // GET /selftest serves the browser self-test page
   friend bool operator==(const HttpConfig&, const HttpConfig&) = default;
 };
 

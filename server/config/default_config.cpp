@@ -73,6 +73,9 @@ http:
   api_keys: []
   api_max_ttl: 86400                          # longest credential it mints, seconds
   api_rate_limit: {per_second: 5, burst: 20}  # per client address; per_second 0 = off
+  # GET /selftest: a browser page that mints a credential with an API key pasted into it and
+  # tests every advertised STUN/TURN URI (gathering and a relay-only call) from the browser.
+  selftest: false
 
 # stun:/turn:/turns: URIs the credential API hands out, e.g.
 # ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349?transport=tcp"].

@@ -11,19 +11,33 @@
 #include <mutex>
 
 #include "server/http/credential_api.hpp"
+#include "server/http/selftest_page.hpp"
 #include "server/log.hpp"
 
 namespace turnpike::server {
 namespace {
 
 void reply(evhttp_request* request, int code, const char* reason, const char* content_type,
-           const std::string& body) {
+           std::string_view body) {
   evkeyvalq* headers = evhttp_request_get_output_headers(request);
   evhttp_add_header(headers, "Content-Type", content_type);
   evbuffer* buffer = evbuffer_new();
   evbuffer_add(buffer, body.data(), body.size());
   evhttp_send_reply(request, code, reason, buffer);
   evbuffer_free(buffer);
+}
+
+// The self-test page: no caching, and a policy that runs only its own inline script and style
+// and lets it talk to this origin alone.
+void replySelftestPage(evhttp_request* request) {
+  const SelftestPage& page = selftestPage();
+  evkeyvalq* headers = evhttp_request_get_output_headers(request);
+  evhttp_add_header(headers, "Cache-Control", "no-store");
+  evhttp_add_header(headers, "Content-Security-Policy", page.content_security_policy.c_str());
+  evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
+  evhttp_add_header(headers, "Referrer-Policy", "no-referrer");
+  evhttp_add_header(headers, "X-Frame-Options", "DENY");
+  reply(request, HTTP_OK, "OK", "text/html; charset=utf-8", page.html);
 }
 
 // libevent's own messages go to turnpike's log (and its format) rather than bare stderr.
@@ -61,6 +75,8 @@ void HttpServer::handle(evhttp_request* request, void* self_pointer) {
   }
   if (route == "/metrics") {
     reply(request, HTTP_OK, "OK", "text/plain; version=0.0.4; charset=utf-8", self->metrics_());
+  } else if (route == "/selftest" && self->config_.selftest) {
+    replySelftestPage(request);
   } else if (route == "/healthz" || route == "/readyz") {
     const Probe& probe = route == "/healthz" ? self->probes_.health : self->probes_.readiness;
     const auto verdict = probe ? probe() : std::expected<void, std::string>{};
@@ -112,6 +128,9 @@ HttpServer::~HttpServer() { stop(); }
 std::expected<void, std::string> HttpServer::start() {
   if (config_.port == 0) {
     return {};
+  }
+  if (config_.selftest) {
+    static_cast<void>(selftestPage());  // hashes the page's script and style now, not mid-request
   }
   // stop() breaks the loop from another thread: libevent needs its pthreads locking for that.
   static std::once_flag threads_enabled;

@@ -203,6 +203,9 @@ std::string apiHttpKeys(const ServerOptions& options) {
          << (options.api_per_second && options.api_burst ? ", " : "")
          << (options.api_burst ? "burst: " + std::to_string(*options.api_burst) : "") << "}";
   }
+  if (options.http_selftest) {
+    keys << ", selftest: true";
+  }
   return keys.str();
 }
 

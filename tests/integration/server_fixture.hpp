@@ -250,6 +250,7 @@ struct ServerOptions {
   std::optional<std::uint32_t> api_per_second;  // http.api_rate_limit.per_second (0 = off)
   std::optional<std::uint32_t> api_burst;       // http.api_rate_limit.burst
   std::vector<std::string> public_uris;         // public_uris
+  bool http_selftest = false;                   // http.selftest (GET /selftest)
   // Appended to the config as is, e.g. "nat_discovery: {enabled: true, ...}\n".
   std::string extra_yaml;
 

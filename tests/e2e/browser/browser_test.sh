@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Browser end-to-end suite: headless Debian Chromium relays WebRTC through turnpike.
+# Browser end-to-end suites: headless Debian Chromium relays WebRTC through turnpike.
 #
-#   browser_test.sh /path/to/turnpike MODULES_DIR
+#   browser_test.sh /path/to/turnpike MODULES_DIR [SUITE.mjs [ARGS...]]
 #
 # MODULES_DIR receives playwright-core from the npm registry (npm ci with this directory's
 # package-lock.json; skipped when already installed from the same lock file). The checks
-# themselves are in browser_test.mjs (see its header).
+# themselves are in SUITE.mjs of this directory, run as `node SUITE.mjs TURNPIKE MODULES_DIR
+# ARGS...` (see its header): browser_test.mjs by default, or selftest_test.mjs (the /selftest
+# page). Both share their set-up through harness.mjs.
 #
 # No traffic outside loopback, twice over:
 #   - Chromium runs with the flags browser_test.mjs lists (no DNS: --host-resolver-rules maps
@@ -25,13 +27,19 @@
 # Exits 0 when every check passes.
 set -euo pipefail
 
-if [[ $# -ne 2 || ! -x "$1" ]]; then
-  echo "usage: $0 /path/to/turnpike MODULES_DIR" >&2
+if [[ $# -lt 2 || ! -x "$1" ]]; then
+  echo "usage: $0 /path/to/turnpike MODULES_DIR [SUITE.mjs [ARGS...]]" >&2
   exit 2
 fi
 turnpike=$(realpath "$1")
 modules=$2
+suite=${3:-browser_test.mjs}
+suite_args=("${@:4}")
 here=$(cd "$(dirname "$0")" && pwd)
+if [[ ! -f "${here}/${suite}" ]]; then
+  echo "FAIL: no suite ${here}/${suite}" >&2
+  exit 2
+fi
 
 for tool in chromium:chromium node:nodejs npm:npm certutil:libnss3-tools openssl:openssl \
   tcpdump:tcpdump; do
@@ -72,7 +80,7 @@ grep -q "listening on" "${workdir}/tcpdump.log" ||
   { echo "FAIL: tcpdump did not start: $(cat "${workdir}/tcpdump.log")" >&2; exit 1; }
 echo "--- tcpdump -i any: capturing everything not to or from 127.0.0.1 or ::1"
 
-run_node=(node "${here}/browser_test.mjs" "${turnpike}" "${modules}")
+run_node=(node "${here}/${suite}" "${turnpike}" "${modules}" "${suite_args[@]}")
 status=0
 if [[ "${TURNPIKE_BROWSER_NETNS:-1}" != 0 && $(id -u) == 0 ]] && unshare --net true 2>/dev/null; then
   echo "--- private network namespace: lo, and veth tp0/tp1 (both ends inside) with 198.18.255.1/32"

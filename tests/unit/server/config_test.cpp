@@ -74,6 +74,7 @@ void expectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.http.api_max_ttl, b.http.api_max_ttl);
   EXPECT_EQ(a.http.api_rate_limit.per_second, b.http.api_rate_limit.per_second);
   EXPECT_EQ(a.http.api_rate_limit.burst, b.http.api_rate_limit.burst);
+  EXPECT_EQ(a.http.selftest, b.http.selftest);
   EXPECT_EQ(a.public_uris, b.public_uris);
   EXPECT_EQ(a.log.level, b.log.level);
   EXPECT_EQ(a.log.format, b.log.format);
@@ -621,6 +622,8 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"ApiRateUnknownKey", "http: {api_rate_limit: {rate: 1}}\n",
                   "http.api_rate_limit.rate"},
         ErrorCase{"ApiRateIsScalar", "http: {api_rate_limit: 5}\n", "http.api_rate_limit"},
+        ErrorCase{"SelftestNotBool", "http: {selftest: yes}\n", "http.selftest"},
+        ErrorCase{"SelftestIsMap", "http: {selftest: {enabled: true}}\n", "http.selftest"},
         ErrorCase{"PublicUriHttp", "public_uris: [\"turn:a:3478\", \"http://a\"]\n",
                   "public_uris[1]"},
         ErrorCase{"PublicUriUppercaseScheme", "public_uris: [\"TURN:a:3478\"]\n", "public_uris[0]"},
@@ -800,6 +803,12 @@ TEST(ConfigToString, Transport) {
   EXPECT_EQ(toString(Transport::kUdp), "udp");
   EXPECT_EQ(toString(Transport::kTcp), "tcp");
   EXPECT_EQ(toString(Transport::kTls), "tls");
+}
+
+TEST(ConfigHttpSelftest, OffByDefaultOnWhenTrue) {
+  EXPECT_FALSE(loadOk("").http.selftest);
+  EXPECT_FALSE(loadOk("http: {selftest: false}\n").http.selftest);
+  EXPECT_TRUE(loadOk("http: {selftest: true}\n").http.selftest);
 }
 
 TEST(ConfigMobility, OffByDefaultOnWithOneThread) {
