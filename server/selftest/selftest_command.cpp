@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include <chrono>
+#include <csignal>
 #include <optional>
 #include <string_view>
 
@@ -252,7 +253,7 @@ class Runner {
            start);
   }
 
-  // CreatePermission, ChannelBind and the echo; false (after recording) when one failed.
+  // CreatePermission, ChannelBind and the echo, each recorded.
   void relayChecks(Transport transport, selftest::TurnSession& session,
                    const selftest::Allocation& allocation) {
     auto start = Clock::now();
@@ -343,6 +344,7 @@ class Runner {
 }  // namespace
 
 int runSelftestCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::signal(SIGPIPE, SIG_IGN);  // a server that closes a TLS connection must not kill the tool
   auto options = selftest::parseSelftestOptions(args);
   if (!options) {
     err << "turnpike selftest: " << options.error() << "\n" << kUsage;
