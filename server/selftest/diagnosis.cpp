@@ -121,7 +121,8 @@ std::string meaning(const ErrorContext& c) {
     case error::kStaleNonce:
       return "the server kept answering 438 Stale Nonce";
     case error::kAddressFamilyNotSupported:
-      return "the server has no relay address of the requested family (440)";
+      return "the server has no relay address of the requested family (440 Address Family not "
+             "Supported): an IPv6 relay is asked for when the server is reached over IPv6";
     case error::kWrongCredentials:
       return "the server says the credentials differ from the allocation's (441 Wrong "
              "Credentials)";
@@ -237,7 +238,8 @@ std::string tlsFailureMessage(const Endpoint& server, std::string_view reason, b
         "--tls-name the name to check)",
         server.toString(), reason);
   }
-  return fill("TLS port {}: the TLS handshake failed: {}", server.toString(), reason);
+  return fill("TLS port {}: the TLS handshake failed: {} (is that port a TLS listener?)",
+              server.toString(), reason);
 }
 
 std::string errorResponseMessage(const ErrorContext& context) {

@@ -299,7 +299,8 @@ class Runner {
     udp_works_ = udp_works_ || transport == Transport::kUdp;
     record(transport, Check::kBinding, Status::kPass, "mapped " + mapped->toString(), start);
     start = Clock::now();
-    auto allocation = session.allocate();
+    // The relay in the server's family: the peer socket is in that family too.
+    auto allocation = session.allocate(server.address.family());
     if (!allocation) {
       record(transport, Check::kAllocate, Status::kFail, allocation.error(), start);
       skipFrom(transport, Check::kRelay, "after the failed allocate");

@@ -279,9 +279,12 @@ std::expected<Endpoint, std::string> TurnSession::binding() {
   return *mapped;
 }
 
-std::expected<Allocation, std::string> TurnSession::allocate() {
-  auto response = request(Method::kAllocate, [](MessageBuilder& builder) {
+std::expected<Allocation, std::string> TurnSession::allocate(protocol::AddressFamily family) {
+  auto response = request(Method::kAllocate, [family](MessageBuilder& builder) {
     builder.addRequestedTransport(protocol::kProtocolUdp);
+    if (family == protocol::AddressFamily::kIpv6) {
+      builder.addAddressFamily(attr::kRequestedAddressFamily, family);
+    }
   });
   if (!response) {
     return std::unexpected(response.error());

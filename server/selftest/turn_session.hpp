@@ -41,8 +41,9 @@ class TurnSession {
   // Binding: the XOR-MAPPED-ADDRESS (RFC 8489 section 14.2).
   [[nodiscard]] std::expected<protocol::Endpoint, std::string> binding();
   // Allocate for UDP relaying: unauthenticated first, then with the credentials of the 401
-  // challenge (RFC 8489 section 9.2.4), once more after a 438 Stale Nonce.
-  [[nodiscard]] std::expected<Allocation, std::string> allocate();
+  // challenge (RFC 8489 section 9.2.4), once more after a 438 Stale Nonce. An IPv6 relay is
+  // asked for with REQUESTED-ADDRESS-FAMILY (RFC 8656 section 7.1; IPv4 is the default).
+  [[nodiscard]] std::expected<Allocation, std::string> allocate(protocol::AddressFamily family);
   [[nodiscard]] std::expected<void, std::string> createPermission(const protocol::Endpoint& peer);
   [[nodiscard]] std::expected<void, std::string> channelBind(std::uint16_t channel,
                                                              const protocol::Endpoint& peer);

@@ -149,6 +149,27 @@ TEST_F(SelftestCliTest, TransportsNotRequestedAreSkipped) {
       << describe(result);
 }
 
+// Over IPv6 the tool asks for an IPv6 relay (its peer socket is on ::1).
+class SelftestIpv6Test : public SelftestCliTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = selftestServer();
+    options.ipv6 = true;
+    options.relay_addresses = {"::1"};
+    options.peers_allow = {"::1/128"};
+    return options;
+  }
+};
+
+TEST_F(SelftestIpv6Test, PassesOverIpv6) {
+  const ProcessResult result = selftest({});
+  ASSERT_TRUE(result.exited) << describe(result);
+  EXPECT_EQ(result.exit_code, 0) << describe(result);
+  EXPECT_TRUE(contains(result.out, "[ ok ] udp   allocate       relayed [::1]:"))
+      << describe(result);
+  EXPECT_TRUE(contains(result.out, "echo           pass     pass     pass\n")) << describe(result);
+}
+
 // relay.external_addresses advertises 127.0.0.66, which the relay sockets (bound to 127.0.0.1)
 // do not own: the data reaches the peer from 127.0.0.1, and the peer's answer to 127.0.0.66 is
 // lost. Traffic stays on 127.0.0.0/8.
