@@ -1,15 +1,13 @@
 #include "auth/nonce.hpp"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
 #include <limits>
-#include <memory>
 
 #include "auth/base64.hpp"
+#include "auth/hmac.hpp"
 
 namespace turnpike::auth {
 namespace {
@@ -24,28 +22,7 @@ static_assert(kPrefix.starts_with(kNonceCookie));
 static_assert(kPrefix.size() + base64UrlEncodedSize(kPayloadSize) == NonceCodec::kNonceLength);
 
 // OpenSSL takes unsigned char; going through void* avoids a reinterpret_cast.
-const unsigned char* asUchar(const void* data) { return static_cast<const unsigned char*>(data); }
 unsigned char* asUchar(void* data) { return static_cast<unsigned char*>(data); }
-
-struct MacCtxDeleter {
-  void operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }
-};
-using MacCtxPtr = std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter>;
-
-// One HMAC-SHA256 context per thread, fetched once (EVP_MAC_fetch is too slow per request).
-EVP_MAC_CTX* hmacSha256Context() {
-  thread_local const MacCtxPtr ctx = [] {
-    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-    MacCtxPtr made(EVP_MAC_CTX_new(mac));
-    EVP_MAC_free(mac);
-    std::array<OSSL_PARAM, 2> params{
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
-        OSSL_PARAM_construct_end()};
-    EVP_MAC_CTX_set_params(made.get(), params.data());
-    return made;
-  }();
-  return ctx.get();
-}
 
 // Expiries outside uint32 are clamped: before 1970 is already stale, after 2106 never is.
 std::array<std::byte, kExpirySize> storeExpiry(std::int64_t expiry) {
@@ -93,26 +70,13 @@ std::optional<NonceCodec::Key> NonceCodec::randomKey() {
 
 NonceCodec::Key NonceCodec::keyFromSecret(std::string_view secret) {
   static constexpr std::string_view kLabel = "turnpike nonce key v1";
-  EVP_MAC_CTX* ctx = hmacSha256Context();
-  EVP_MAC_init(ctx, asUchar(kLabel.data()), kLabel.size(), nullptr);
-  EVP_MAC_update(ctx, asUchar(secret.data()), secret.size());
-  Key key{};
-  std::size_t length = 0;
-  EVP_MAC_final(ctx, asUchar(key.data()), &length, key.size());
-  return key;
+  return hmacSha256(std::as_bytes(std::span(kLabel)), {std::as_bytes(std::span(secret))});
 }
 
 NonceCodec::Mac NonceCodec::mac(std::span<const std::byte, kExpirySize> expiry,
                                 const protocol::IpAddress& client) const {
-  EVP_MAC_CTX* ctx = hmacSha256Context();
-  // An empty key is valid HMAC input, but OpenSSL wants a non-null pointer.
-  static constexpr unsigned char kEmpty = 0;
-  EVP_MAC_init(ctx, key_.empty() ? &kEmpty : asUchar(key_.data()), key_.size(), nullptr);
-  EVP_MAC_update(ctx, asUchar(expiry.data()), expiry.size());
-  EVP_MAC_update(ctx, client.bytes().data(), client.size());
-  std::array<std::byte, 32> full{};
-  std::size_t length = 0;
-  EVP_MAC_final(ctx, asUchar(full.data()), &length, full.size());
+  const HmacSha256 full =
+      hmacSha256(key_, {expiry, std::as_bytes(std::span(client.bytes()).first(client.size()))});
   Mac truncated{};
   std::copy_n(full.begin(), truncated.size(), truncated.begin());
   return truncated;

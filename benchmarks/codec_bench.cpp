@@ -88,7 +88,7 @@ BENCHMARK(BM_LongTermKeyMd5);
 void BM_AnswerBindingRequest(benchmark::State& state) {
   const auto request = bindingRequest();
   std::array<std::byte, kMinResponseBuffer> out{};
-  const BindingOptions options{"turnpike", false};
+  const BindingOptions options{.software = "turnpike"};
   for (auto _ : state) {
     benchmark::DoNotOptimize(handleStunRequest(request, kSource, options, out));
   }

@@ -53,15 +53,11 @@ std::string concat(std::string_view a, std::string_view b) {
 }
 
 bool parseEndpoint(const std::string& text, Endpoint& out) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos) {
+  const auto endpoint = Endpoint::parse(text);
+  if (!endpoint || !endpoint->address.isV4()) {
     return false;
   }
-  auto address = protocol::IpAddress::parse(text.substr(0, colon));
-  if (!address || !address->isV4()) {
-    return false;
-  }
-  out = {*address, static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1)))};
+  out = *endpoint;
   return true;
 }
 

@@ -45,12 +45,11 @@ bool parseArgs(int argc, char** argv, Options& options) {
   for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
     const std::string value(args[i + 1]);
     if (args[i] == "--server") {
-      const auto colon = value.rfind(':');
-      auto address = IpAddress::parse(value.substr(0, colon));
-      if (colon == std::string::npos || !address) {
+      const auto server = Endpoint::parse(value);
+      if (!server) {
         return false;
       }
-      options.server = {*address, static_cast<std::uint16_t>(std::stoi(value.substr(colon + 1)))};
+      options.server = *server;
     } else if (args[i] == "--rate") {
       options.rate = std::stod(value);
     } else if (args[i] == "--seconds") {

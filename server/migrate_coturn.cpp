@@ -327,30 +327,20 @@ std::optional<IpAddress> Reader::address(const Line& line) {
 // the port defaults to 3478.
 void Reader::alternateServer(const Line& line) {
   constexpr std::uint16_t kDefaultPort = 3478;
-  std::string_view host = line.value;
-  std::optional<std::uint32_t> port = kDefaultPort;
-  if (host.starts_with('[')) {
-    const std::size_t close = host.find(']');
-    if (close != std::string_view::npos && close + 1 < host.size() && host[close + 1] == ':') {
-      port = parseUint(host.substr(close + 2));
-      host = host.substr(1, close - 1);
-    } else if (close + 1 == host.size()) {
-      host = host.substr(1, close - 1);
-    }
-  } else if (const std::size_t colon = host.find(':');
-             colon != std::string_view::npos &&
-             host.find(':', colon + 1) == std::string_view::npos) {
-    port = parseUint(host.substr(colon + 1));
-    host = host.substr(0, colon);
+  std::string_view text = line.value;
+  if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
+    text = text.substr(1, text.size() - 2);  // [IPV6] without a port
   }
-  const std::optional<IpAddress> address = IpAddress::parse(host);
-  if (!address || !port || *port == 0 || *port > 65535) {
+  std::optional<protocol::Endpoint> endpoint = protocol::Endpoint::parse(line.value);
+  if (const auto bare = IpAddress::parse(text)) {
+    endpoint = protocol::Endpoint{*bare, kDefaultPort};
+  }
+  if (!endpoint) {
     warn(line, quoted(line.value) +
                    " is not ADDRESS, ADDRESS:PORT or [IPV6]:PORT with an address literal; ignored");
     return;
   }
-  settings_.alternate_servers.push_back(
-      {protocol::Endpoint{*address, static_cast<std::uint16_t>(*port)}, line.number});
+  settings_.alternate_servers.push_back({*endpoint, line.number});
 }
 
 bool Reader::nonEmpty(const Line& line) {

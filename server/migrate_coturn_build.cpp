@@ -25,8 +25,6 @@ bool isOn(const std::optional<At<bool>>& flag) { return flag && flag->value; }
 
 IpAddress anyV6() { return IpAddress::v6({}); }
 
-bool isWildcard(const IpAddress& address) { return address == IpAddress() || address == anyV6(); }
-
 AddressRange rangeOf(std::string_view prefix) { return toRange(*AddressPrefix::parse(prefix)); }
 
 template <typename T>

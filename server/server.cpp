@@ -311,11 +311,7 @@ ServerTotals Server::totals() const {
       totals.connections_active[i] += stats.connections_active[i].get();
     }
     totals.udp_datagrams_received += stats.udp_datagrams_received.get();
-    for (const auto& by_family : core.allocations_active) {
-      for (const auto& count : by_family) {
-        totals.allocations_active += count.get();
-      }
-    }
+    totals.allocations_active += protocol::total(core.allocations_active);
     totals.relay_ports_in_use += core.relay_ports_in_use.get();
     for (std::size_t i = 0; i < totals.allocate_buckets.size(); ++i) {
       totals.allocate_buckets[i] += stats.allocate_latency.buckets[i].get();

@@ -230,11 +230,6 @@ std::optional<protocol::ReservedPort> SharedReservations::take(std::uint64_t tok
   return port;
 }
 
-bool isWildcard(const protocol::IpAddress& address) {
-  return std::ranges::all_of(std::span(address.bytes()).first(address.size()),
-                             [](std::uint8_t b) { return b == 0; });
-}
-
 namespace {
 
 // The host's interface addresses, in getifaddrs order.
@@ -341,13 +336,10 @@ protocol::CoreConfig makeCoreConfig(const ServerConfig& config,
   core.relay_addresses = std::move(relays);
   core.port_min = config.relay.port_min;
   core.port_max = config.relay.port_max;
-  core.mobility = config.mobility;
   if (config.mobility) {
     // RFC 8016 tickets' key: per process, like a nonce key without auth.nonce_secret. Without
     // a CSPRNG there is no unforgeable ticket: mobility stays off.
-    const auto key = auth::NonceCodec::randomKey();
-    core.mobility = key.has_value();
-    core.mobility_key = key.value_or(auth::NonceCodec::Key{});
+    core.mobility_key = auth::NonceCodec::randomKey();
   }
   applyLimits(config.limits, core);
   core.cluster = makeAlternates(config);
@@ -378,25 +370,17 @@ void SharedLoad::setThresholds(const ClusterConfig& cluster) {
 }
 
 std::uint64_t SharedLoad::allocations() const {
-  std::uint64_t total = 0;
+  std::uint64_t sum = 0;
   for (const protocol::CoreStats* core : cores_) {
-    for (const auto& by_family : core->allocations_active) {
-      for (const auto& count : by_family) {
-        total += count.get();
-      }
-    }
+    sum += protocol::total(core->allocations_active);
   }
-  return total;
+  return sum;
 }
 
 void SharedLoad::sample(protocol::MonotonicTime now) {
   std::uint64_t bytes = 0;
   for (const protocol::CoreStats* core : cores_) {
-    for (const auto& by_transport : core->relayed_bytes) {
-      for (const auto& count : by_transport) {
-        bytes += count.get();
-      }
-    }
+    bytes += protocol::total(core->relayed_bytes);
   }
   redirect_.sampleRelayed(bytes, now);
   if (redirect_.enabled()) {

@@ -177,9 +177,6 @@ class SharedReservations final : public protocol::ReservationStore {
   std::map<std::uint64_t, protocol::ReservedPort> ports_;
 };
 
-// 0.0.0.0 or :: (a listener on every interface).
-[[nodiscard]] bool isWildcard(const protocol::IpAddress& address);
-
 // The relay addresses to use: relay.addresses (with external_addresses), or, when none are
 // configured, the listeners' specific addresses, or else the host's first global IPv4 and IPv6
 // addresses (getifaddrs). Never a wildcard.

@@ -15,12 +15,6 @@ std::uint64_t steadyNanoseconds(protocol::MonotonicTime time) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count());
 }
 
-// A STUN Allocate request (RFC 8656 section 7.1): the type is 0x0003. Two byte compares, so
-// that only Allocate requests are timed.
-bool looksLikeAllocate(protocol::ConstBytes bytes) {
-  return bytes.size() >= 20 && bytes[0] == std::byte{0x00} && bytes[1] == std::byte{0x03};
-}
-
 // ChannelData (RFC 8656 section 12.4): the first two bits are 01. Everything else from a client
 // is STUN (00) or garbage.
 bool isChannelData(protocol::ConstBytes bytes) {
@@ -94,47 +88,26 @@ std::expected<void, std::string> Worker::open() {
         udp_sockets_.push_back(std::move(*socket));
         break;
       }
-      case Transport::kTcp: {
-        auto tcp = uv::TcpListener::open(loop_, local, *this, *this, nullptr,
-                                         std::chrono::seconds(config_.limits.tls_handshake_timeout),
-                                         {.proxy_header = listener.proxy_protocol});
-        if (!tcp) {
-          return std::unexpected("tcp listener " + local.toString() + ": " +
-                                 tcp.error().toString());
-        }
-        tcp_listeners_.push_back(std::move(*tcp));
-        break;
-      }
-      case Transport::kTls: {
-        if (tls_context_ == nullptr) {
-          return std::unexpected("tls listener " + local.toString() + ": no TLS context loaded");
-        }
-        auto tls = uv::TcpListener::open(
-            loop_, local, *this, *this, tls_context_,
-            std::chrono::seconds(config_.limits.tls_handshake_timeout),
-            {.proxy_header = listener.proxy_protocol, .passthrough = passthroughRoutes(listener)});
-        if (!tls) {
-          return std::unexpected("tls listener " + local.toString() + ": " +
-                                 tls.error().toString());
-        }
-        tcp_listeners_.push_back(std::move(*tls));
-        break;
-      }
+      case Transport::kTcp:
+      case Transport::kTls:
       case Transport::kAuto: {
-        if (tls_context_ == nullptr) {
-          return std::unexpected("auto listener " + local.toString() + ": no TLS context loaded");
+        // tls: every connection speaks TLS; auto: those that start with a TLS record.
+        const bool tls = listener.transport != Transport::kTcp;
+        const std::string name =
+            std::string(toString(listener.transport)) + " listener " + local.toString();
+        if (tls && tls_context_ == nullptr) {
+          return std::unexpected(name + ": no TLS context loaded");
         }
-        auto both =
-            uv::TcpListener::open(loop_, local, *this, *this, tls_context_,
+        auto opened =
+            uv::TcpListener::open(loop_, local, *this, *this, tls ? tls_context_ : nullptr,
                                   std::chrono::seconds(config_.limits.tls_handshake_timeout),
-                                  {.detect_tls = true,
+                                  {.detect_tls = listener.transport == Transport::kAuto,
                                    .proxy_header = listener.proxy_protocol,
                                    .passthrough = passthroughRoutes(listener)});
-        if (!both) {
-          return std::unexpected("auto listener " + local.toString() + ": " +
-                                 both.error().toString());
+        if (!opened) {
+          return std::unexpected(name + ": " + opened.error().toString());
         }
-        tcp_listeners_.push_back(std::move(*both));
+        tcp_listeners_.push_back(std::move(*opened));
         break;
       }
     }
@@ -314,15 +287,12 @@ void Worker::handleClientMessage(const protocol::ClientSource& client, protocol:
     core_.onClientMessage(client, bytes, start, outbox_);
     return;
   }
-  // Only Allocate requests are timed; a changed allocations_created says one succeeded. The
-  // answer goes out with the iteration's other datagrams (UDP: one sendmmsg per listener), or at
-  // once on a stream (its frame buffer is not kept); the histogram is fed when it was sent.
-  const bool allocate = looksLikeAllocate(bytes);
-  const std::uint64_t created = allocate ? core_.stats().allocations_created.get() : 0;
+  // An allocation this request creates is timed from `start` (onAllocationCreated). The answer
+  // goes out with the iteration's other datagrams (UDP: one sendmmsg per listener), or at once
+  // on a stream (its frame buffer is not kept); the histogram is fed when it was sent.
+  request_start_ = start;
   core_.onClientMessage(client, bytes, start, outbox_);
-  if (allocate && core_.stats().allocations_created.get() != created) {
-    allocate_starts_.push_back(start);  // capacity reserved: at most one per outbox entry
-  }
+  request_start_.reset();
   if (client.transport != protocol::ClientTransport::kUdp) {
     flush();
   }
@@ -350,6 +320,13 @@ bool Worker::admit(uv::TcpConnection& connection) {
   return false;
 }
 
+void Worker::release(uv::TcpConnection& connection) {
+  if (connection.admitted()) {
+    connection.setAdmitted(false);
+    shared_.connections.release(connection.peer().address);
+  }
+}
+
 void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
   stats_.tcp_accepted.add();
   // Behind a load balancer the socket's address is the balancer's: the limits apply to the
@@ -359,8 +336,9 @@ void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
   }
   if (auto started = connection->start(); !started) {
     TP_LOG(kDebug, "tcp ", connection->peer().toString(), ": ", started.error().toString());
-    shared_.connections.release(connection->peer().address);
-    return;  // the handle is closed by the destructor
+    // The handle is closed by the destructor; a proxy_protocol connection was not admitted yet.
+    release(*connection);
+    return;
   }
   const std::uint64_t id = next_connection_id_++;
   connection->setId(id);
@@ -401,9 +379,7 @@ void Worker::onClosed(uv::TcpConnection& connection, uv::CloseReason reason) {
       std::chrono::steady_clock::now());
   auto it = connections_.find(connection.id());
   if (it != connections_.end()) {
-    if (connection.admitted()) {
-      shared_.connections.release(connection.peer().address);
-    }
+    release(connection);
     if (connection.ready()) {
       stats_.connections_active[connection.isTls() ? 1 : 0].sub();
     }
@@ -485,6 +461,9 @@ void Worker::close(const protocol::SocketRef& socket) {
 }
 
 void Worker::onAllocationCreated(const protocol::Allocation& allocation) {
+  if (request_start_) {
+    allocate_starts_.push_back(*request_start_);  // capacity reserved: one per outbox entry
+  }
   TP_LOG(kDebug, "allocation created user=", allocation.user,
          " client=", toString(allocation.source.transport), " ",
          allocation.source.client.toString(),

@@ -151,6 +151,8 @@ class Worker final : public uv::UdpSocketCallbacks,
   // limits.connections_total and connections_per_ip for the connection's client: counts the
   // rejection and returns false, or marks the connection admitted.
   [[nodiscard]] bool admit(uv::TcpConnection& connection);
+  // Gives back what admit() counted; nothing for a connection it did not admit.
+  void release(uv::TcpConnection& connection);
 
   std::size_t index_;
   const ServerConfig& config_;
@@ -176,7 +178,9 @@ class Worker final : public uv::UdpSocketCallbacks,
   // Room for what one loop iteration relays: flushed when full, and when the iteration ends.
   static constexpr std::size_t kOutboxCapacity = 128;
   protocol::Outbox outbox_{kOutboxCapacity};
-  // When the Allocate requests whose success answers are in the outbox arrived.
+  // When the client message being handled arrived, and when the Allocate requests whose success
+  // answers are in the outbox did (LatencyHistogram allocate_latency, fed at flush()).
+  std::optional<protocol::MonotonicTime> request_start_;
   std::vector<protocol::MonotonicTime> allocate_starts_;
   uv_timer_t* timer_ = nullptr;
   std::optional<protocol::MonotonicTime> armed_for_;

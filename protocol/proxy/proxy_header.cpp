@@ -21,15 +21,6 @@ constexpr std::size_t kInetSize = 12;
 constexpr std::size_t kInet6Size = 36;
 constexpr std::size_t kUnixSize = 216;
 
-template <std::size_t N>
-std::array<std::uint8_t, N> copyBytes(ConstBytes data, std::size_t offset) {
-  std::array<std::uint8_t, N> out{};
-  for (std::size_t i = 0; i < N; ++i) {
-    out[i] = load8(data, offset + i);
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string_view toString(ProxyHeaderError error) {
@@ -106,13 +97,13 @@ std::expected<std::optional<ProxyHeader>, ProxyHeaderError> parseProxyHeader(Con
   }
   constexpr std::size_t kAt = kProxyHeaderFixedSize;
   if (family == kFamilyInet) {
-    header.source = Endpoint{IpAddress::v4(copyBytes<4>(data, kAt)), load16(data, kAt + 8)};
+    header.source = Endpoint{IpAddress::v4(loadArray<4>(data, kAt)), load16(data, kAt + 8)};
     header.destination =
-        Endpoint{IpAddress::v4(copyBytes<4>(data, kAt + 4)), load16(data, kAt + 10)};
+        Endpoint{IpAddress::v4(loadArray<4>(data, kAt + 4)), load16(data, kAt + 10)};
   } else {
-    header.source = Endpoint{IpAddress::v6(copyBytes<16>(data, kAt)), load16(data, kAt + 32)};
+    header.source = Endpoint{IpAddress::v6(loadArray<16>(data, kAt)), load16(data, kAt + 32)};
     header.destination =
-        Endpoint{IpAddress::v6(copyBytes<16>(data, kAt + 16)), load16(data, kAt + 34)};
+        Endpoint{IpAddress::v6(loadArray<16>(data, kAt + 16)), load16(data, kAt + 34)};
   }
   return header;
 }

@@ -151,18 +151,10 @@ std::expected<Endpoint, AttributeError> decodeAddress(ConstBytes value) {
   endpoint.port = load16(value, 2);
   if (family == static_cast<std::uint8_t>(AddressFamily::kIpv4) &&
       value.size() == kIpv4AddressValueSize) {
-    std::array<std::uint8_t, 4> ip{};
-    for (std::size_t i = 0; i < ip.size(); ++i) {
-      ip[i] = load8(value, 4 + i);
-    }
-    endpoint.address = IpAddress::v4(ip);
+    endpoint.address = IpAddress::v4(loadArray<4>(value, 4));
   } else if (family == static_cast<std::uint8_t>(AddressFamily::kIpv6) &&
              value.size() == kIpv6AddressValueSize) {
-    std::array<std::uint8_t, 16> ip{};
-    for (std::size_t i = 0; i < ip.size(); ++i) {
-      ip[i] = load8(value, 4 + i);
-    }
-    endpoint.address = IpAddress::v6(ip);
+    endpoint.address = IpAddress::v6(loadArray<16>(value, 4));
   } else {
     return std::unexpected(AttributeError::kBadFamily);
   }

@@ -182,7 +182,7 @@ std::size_t findUnknownRequired(const Message& message, const BindingOptions& op
   std::size_t count = 0;
   for (const RawAttribute& attribute : message.attributes()) {
     const bool understood = isKnownAttribute(attribute.type) &&
-                            (options.nat_discovery || attribute.type != attr::kChangeRequest);
+                            (options.nat != nullptr || attribute.type != attr::kChangeRequest);
     if (isComprehensionRequired(attribute.type) && !understood && count < out.size()) {
       out[count++] = attribute.type;
     }
@@ -199,7 +199,7 @@ StunResult answerBinding(const Message& request, const Endpoint& source,
     return errorResponse(request, error::kUnknownAttribute, std::span(unknown).first(unknown_count),
                          out, StunOutcome::kUnknownAttribute);
   }
-  if (options.nat_discovery && options.nat != nullptr) {
+  if (options.nat != nullptr) {
     return answerNatDiscovery(request, source, options, out);
   }
   // RFC 8489 section 7.3.1: the success response carries XOR-MAPPED-ADDRESS of the source.

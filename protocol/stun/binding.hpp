@@ -20,12 +20,10 @@ struct NatDiscoveryContext {
 
 struct BindingOptions {
   std::string_view software;  // SOFTWARE on success responses; empty omits it
-  // RFC 5780 NAT behaviour discovery. When off, CHANGE-REQUEST is not understood and gets 420
-  // (RFC 5780 section 7.2: a server without an alternate address rejects it).
-  bool nat_discovery = false;
-  // With nat_discovery, where the request arrived (the core sets it per request). Null answers
-  // as without RFC 5780 (no RESPONSE-ORIGIN or OTHER-ADDRESS, CHANGE-REQUEST and RESPONSE-PORT
-  // ignored).
+  // RFC 5780 NAT behaviour discovery: where the request arrived (the core sets it per request,
+  // for the four RFC 5780 sockets). Null answers as without RFC 5780: CHANGE-REQUEST is not
+  // understood and gets 420 (RFC 5780 section 7.2: a server without an alternate address rejects
+  // it), and there is no RESPONSE-ORIGIN or OTHER-ADDRESS.
   const NatDiscoveryContext* nat = nullptr;
 };
 

@@ -2,6 +2,7 @@
 // (style.md section 5): callers check bounds first; these functions assume them.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -20,8 +21,27 @@ inline std::uint16_t load16(ConstBytes bytes, std::size_t offset) {
   return static_cast<std::uint16_t>((load8(bytes, offset) << 8U) | load8(bytes, offset + 1));
 }
 
+// TLS's uint24 (handshake message lengths, RFC 8446 section 4).
+inline std::uint32_t load24(ConstBytes bytes, std::size_t offset) {
+  return (static_cast<std::uint32_t>(load8(bytes, offset)) << 16U) | load16(bytes, offset + 1);
+}
+
 inline std::uint32_t load32(ConstBytes bytes, std::size_t offset) {
   return (static_cast<std::uint32_t>(load16(bytes, offset)) << 16U) | load16(bytes, offset + 2);
+}
+
+inline std::uint64_t load64(ConstBytes bytes, std::size_t offset) {
+  return (static_cast<std::uint64_t>(load32(bytes, offset)) << 32U) | load32(bytes, offset + 4);
+}
+
+// N bytes from offset, e.g. an IPv4 or IPv6 address.
+template <std::size_t N>
+std::array<std::uint8_t, N> loadArray(ConstBytes bytes, std::size_t offset) {
+  std::array<std::uint8_t, N> out{};
+  for (std::size_t i = 0; i < N; ++i) {
+    out[i] = load8(bytes, offset + i);
+  }
+  return out;
 }
 
 inline void store8(MutableBytes bytes, std::size_t offset, std::uint8_t value) {
@@ -36,6 +56,11 @@ inline void store16(MutableBytes bytes, std::size_t offset, std::uint16_t value)
 inline void store32(MutableBytes bytes, std::size_t offset, std::uint32_t value) {
   store16(bytes, offset, static_cast<std::uint16_t>(value >> 16U));
   store16(bytes, offset + 2, static_cast<std::uint16_t>(value));
+}
+
+inline void store64(MutableBytes bytes, std::size_t offset, std::uint64_t value) {
+  store32(bytes, offset, static_cast<std::uint32_t>(value >> 32U));
+  store32(bytes, offset + 4, static_cast<std::uint32_t>(value));
 }
 
 // Views a byte span as characters (for text attributes) and back.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <span>
 #include <system_error>
 
 namespace turnpike::protocol {
@@ -58,6 +59,27 @@ std::string Endpoint::toString() const {
     text.append(address.toString());
   }
   return text.append(":").append(std::to_string(port));
+}
+
+std::optional<Endpoint> Endpoint::parse(std::string_view text) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string_view host = text.substr(0, colon);
+  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (bracketed) {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::optional<IpAddress> address = IpAddress::parse(host);
+  const std::string_view digits = text.substr(colon + 1);
+  std::uint32_t port = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (!address || (address->isV6() && !bracketed) || digits.empty() || ec != std::errc() ||
+      end != digits.data() + digits.size() || port == 0 || port > 65535) {
+    return std::nullopt;
+  }
+  return Endpoint{*address, static_cast<std::uint16_t>(port)};
 }
 
 namespace {
@@ -120,6 +142,11 @@ bool AddressPrefix::contains(const IpAddress& ip) const {
 
 std::string AddressPrefix::toString() const {
   return address.toString().append("/").append(std::to_string(length));
+}
+
+bool isWildcard(const IpAddress& address) {
+  return std::ranges::all_of(std::span(address.bytes()).first(address.size()),
+                             [](std::uint8_t b) { return b == 0; });
 }
 
 IpAddress limitKey(const IpAddress& client) {

@@ -38,6 +38,9 @@ class IpAddress {
   std::array<std::uint8_t, 16> bytes_{};
 };
 
+// 0.0.0.0 or :: (a socket on every interface).
+[[nodiscard]] bool isWildcard(const IpAddress& address);
+
 // An address and a port: one side of a 5-tuple.
 // The address a client is counted under by per-address limits: IPv4 as is, IPv4-mapped IPv6
 // as its IPv4 address, other IPv6 addresses as their /64 (what one subscriber usually gets).
@@ -49,6 +52,9 @@ struct Endpoint {
 
   // "1.2.3.4:5" or "[::1]:5".
   [[nodiscard]] std::string toString() const;
+  // What toString writes: "ADDRESS:PORT" with IPv6 in brackets (IPv4 may have them too), port 1
+  // to 65535; nullopt otherwise.
+  [[nodiscard]] static std::optional<Endpoint> parse(std::string_view text);
   friend bool operator==(const Endpoint&, const Endpoint&) = default;
   friend auto operator<=>(const Endpoint&, const Endpoint&) = default;
 };

@@ -1,6 +1,8 @@
 #include "protocol/tls/client_hello.hpp"
 
+#include <algorithm>
 #include <cstddef>
+#include <utility>
 
 namespace turnpike::protocol {
 
@@ -61,16 +63,9 @@ bool parseServerName(ConstBytes data, std::string& out) {
     ConstBytes name;
     if (!reader.u8(type) || !reader.u16(size) || !reader.take(size, name)) return false;
     if (type != 0) continue;
-    if (!out.empty() || size == 0 || size > kMaxHostName) return false;
-    for (const std::byte b : name) {
-      auto c = static_cast<char>(b);
-      // Host names are ASCII letters, digits, '-', '.', and '_' seen in the wild.
-      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '.' || c == '_';
-      if (!ok) return false;
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      out.push_back(c);
-    }
+    std::optional<std::string> host_name = normalizeHostName(asText(name));
+    if (!out.empty() || !host_name) return false;
+    out = std::move(*host_name);
   }
   return true;
 }
@@ -170,9 +165,7 @@ Result parseClientHello(ConstBytes data, std::size_t max_size) {
       if (load8(message, 0) != kHandshakeClientHello) {
         return std::unexpected(ClientHelloError::kNotHandshake);
       }
-      const std::size_t body =
-          (static_cast<std::size_t>(load8(message, 1)) << 16U) | load16(message, 2);
-      needed = kHandshakeHeaderSize + body;
+      needed = kHandshakeHeaderSize + load24(message, 1);
       if (needed > max_size) return std::unexpected(ClientHelloError::kTooLong);
     }
     if (needed != 0 && message.size() >= needed) {
@@ -188,10 +181,28 @@ Result parseClientHello(ConstBytes data, std::size_t max_size) {
   }
 }
 
+std::optional<std::string> normalizeHostName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxHostName) {
+    return std::nullopt;
+  }
+  std::string out(name);
+  for (char& c : out) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.' || c == '_';
+    if (!ok) {
+      return std::nullopt;
+    }
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
 std::optional<Endpoint> passthroughBackend(const ClientHello& hello,
                                            const PassthroughRoutes& routes) {
   for (const std::string& name : hello.alpn) {
-    if (name == kAlpnStunTurn || name == kAlpnStunNatDiscovery) {
+    if (std::ranges::find(kAlpnStunIds, name) != kAlpnStunIds.end()) {
       return std::nullopt;
     }
   }

@@ -6,6 +6,7 @@
 // parser joins their fragments, bounded by max_size bytes of records in total.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <expected>
 #include <functional>
@@ -45,17 +46,21 @@ struct ClientHello {
 [[nodiscard]] std::expected<std::optional<ClientHello>, ClientHelloError> parseClientHello(
     ConstBytes data, std::size_t max_size = kClientHelloMaxSize);
 
+// A host name as server_name and the tls_passthrough sni routes compare it: 1..255 bytes of
+// ASCII letters, digits, '-', '.' and '_' (seen in the wild), lowercased; nullopt otherwise.
+[[nodiscard]] std::optional<std::string> normalizeHostName(std::string_view name);
+
 // tls_passthrough on a tls or auto listener: where TLS connections that are not TURN go.
 struct PassthroughRoutes {
   std::optional<Endpoint> default_backend;
-  std::map<std::string, Endpoint, std::less<>> sni;  // lowercased host names
+  std::map<std::string, Endpoint, std::less<>> sni;  // keys from normalizeHostName
   [[nodiscard]] bool enabled() const { return default_backend.has_value() || !sni.empty(); }
   friend bool operator==(const PassthroughRoutes&, const PassthroughRoutes&) = default;
 };
 
-// The ALPN ids of STUN over TLS (RFC 7443 section 6): a hello offering either is TURN.
-inline constexpr std::string_view kAlpnStunTurn = "stun.turn";
-inline constexpr std::string_view kAlpnStunNatDiscovery = "stun.nat-discovery";
+// The ALPN ids of STUN over TLS (RFC 7443 section 6), in the server's preference order: a hello
+// offering either is TURN, and the TLS server (server/tls) selects one of them.
+inline constexpr std::array<std::string_view, 2> kAlpnStunIds{"stun.turn", "stun.nat-discovery"};
 
 // The backend a hello is spliced to, or nullopt for TURN. In this order:
 //   1. ALPN offers stun.turn or stun.nat-discovery: TURN;

@@ -162,7 +162,6 @@ void Core::handleBinding(const ClientSource& source, ConstBytes bytes, Outbox& o
         address = i / 2;
         port = i % 2;
         nat = {sockets.endpoints[address][port], sockets.endpoints[1 - address][1 - port]};
-        options.nat_discovery = true;
         options.nat = &nat;
       }
     }
@@ -217,8 +216,8 @@ void Core::handleRequest(const Message& message, const ClientSource& source, All
   // REQUESTED-TRANSPORT (400, section 7.2 step 3).
   // RFC 8016: a Refresh with a MOBILITY-TICKET from a 5-tuple with no allocation may move one
   // here (moveByTicket), once authenticated.
-  const bool ticket_refresh =
-      config_.mobility && *method == RequestMethod::kRefresh && message.has(attr::kMobilityTicket);
+  const bool ticket_refresh = config_.mobility_key && *method == RequestMethod::kRefresh &&
+                              message.has(attr::kMobilityTicket);
   if (!message.has(attr::kMessageIntegrity) && !message.has(attr::kMessageIntegritySha256)) {
     const bool allocate = *method == RequestMethod::kAllocate;
     if (!allocate && allocation == nullptr && !ticket_refresh) {
@@ -255,7 +254,7 @@ void Core::handleRequest(const Message& message, const ClientSource& source, All
   };
   if (*method == RequestMethod::kAllocate) {
     // RFC 8016 section 3.1: a server that does not allow mobility answers 405.
-    if (!config_.mobility && message.has(attr::kMobilityTicket)) {
+    if (!config_.mobility_key && message.has(attr::kMobilityTicket)) {
       fail(TurnError{error::kMobilityForbidden});
       return;
     }
@@ -547,19 +546,11 @@ void Core::startDraining(std::vector<Endpoint> alternates) {
   alternates_ = std::move(alternates);
 }
 
-TurnError Core::drainingError(const ClientSource& source) {
-  // This runs only for authenticated requests, and sendError protects the 300 with
-  // MESSAGE-INTEGRITY, as RFC 8489 section 14.8 requires.
-  if (auto error = tryAlternate(alternates_, source)) {
-    stats_.redirects[static_cast<std::size_t>(RedirectReason::kDraining)].add();
-    return *error;
-  }
-  return TurnError{error::kForbidden};
-}
-
-std::optional<TurnError> Core::tryAlternate(const std::vector<Endpoint>& servers,
-                                            const ClientSource& source) {
-  // RFC 8489 section 14.15: the alternate is of the request's address family.
+std::optional<TurnError> Core::redirect(RedirectReason reason, const std::vector<Endpoint>& servers,
+                                        const ClientSource& source) {
+  // RFC 8489 section 14.15: the alternate is of the request's address family. This runs only
+  // for authenticated requests, and sendError protects the 300 with MESSAGE-INTEGRITY, as RFC
+  // 8489 section 14.8 requires.
   for (std::size_t tried = 0; tried < servers.size(); ++tried) {
     const Endpoint& candidate = servers[next_alternate_++ % servers.size()];
     if (candidate.address.family() == source.client.address.family()) {
@@ -570,6 +561,7 @@ std::optional<TurnError> Core::tryAlternate(const std::vector<Endpoint>& servers
       if (source.transport == ClientTransport::kTls) {
         error.alternate_domain = config_.cluster.domain;
       }
+      stats_.redirects[static_cast<std::size_t>(reason)].add();
       return error;
     }
   }

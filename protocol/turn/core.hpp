@@ -75,14 +75,13 @@ struct CoreConfig {
   std::uint32_t unauthenticated_burst = 1;
   // Report channels that may bypass the core (CoreEvents::onRouteUp/onRouteDown): fast_path on.
   bool announce_routes = false;
-  // RFC 8016 mobility: an Allocate with MOBILITY-TICKET gets a ticket, and a Refresh carrying it
-  // from another UDP 5-tuple, by the same user, moves the allocation there. Off: an Allocate
-  // with the attribute gets 405 (Mobility Forbidden) and a Refresh ignores it. The ticket key
-  // is this core's own, so a ticket only works on the worker that issued it (the server allows
-  // mobility with threads: 1 only).
-  bool mobility = false;
-  // The tickets' HMAC-SHA256 key: random bytes from a CSPRNG (the server draws it at start).
-  std::array<std::byte, 32> mobility_key{};
+  // RFC 8016 mobility, on with a key: an Allocate with MOBILITY-TICKET gets a ticket, and a
+  // Refresh carrying it from another UDP 5-tuple, by the same user, moves the allocation there.
+  // Off (nullopt): an Allocate with the attribute gets 405 (Mobility Forbidden) and a Refresh
+  // ignores it. The key is the tickets' HMAC-SHA256 key, random bytes from a CSPRNG (the server
+  // draws it at start); it is this core's own, so a ticket only works on the worker that issued
+  // it (the server allows mobility with threads: 1 only).
+  std::optional<std::array<std::byte, 32>> mobility_key;
   // Fleet: where new allocations go when CoreDependencies::load says this node is overloaded
   // (and where draining sends them when it is given no list of its own).
   AlternateServers cluster;
@@ -275,11 +274,11 @@ class Core {
     std::optional<std::uint16_t> ipv6_error;  // ADDRESS-ERROR-CODE for a failed IPv6 leg
   };
   [[nodiscard]] std::expected<AllocateReply, TurnError> allocate(Request& request);
-  [[nodiscard]] TurnError drainingError(const ClientSource& source);
   // 300 naming the next of `servers` of the client's family (with ALTERNATE-DOMAIN for TLS
-  // clients), or nullopt when there is none.
-  [[nodiscard]] std::optional<TurnError> tryAlternate(const std::vector<Endpoint>& servers,
-                                                      const ClientSource& source);
+  // clients), counted under `reason`; nullopt when there is none.
+  [[nodiscard]] std::optional<TurnError> redirect(RedirectReason reason,
+                                                  const std::vector<Endpoint>& servers,
+                                                  const ClientSource& source);
   void respondToAllocate(const Request& request, const AllocateReply& reply, Outbox& outbox);
   [[nodiscard]] std::expected<Seconds, TurnError> refresh(Request& request, Allocation& allocation);
   // A Refresh's REQUESTED-ADDRESS-FAMILY, if any, names a family the allocation has (443 if not).

@@ -192,15 +192,16 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
   if (by_source_.contains(request.source)) {
     return std::unexpected(TurnError{error::kAllocationMismatch});
   }
-  // Draining (SIGTERM): no new allocations here; 300 names another server (RFC 8656 7.2).
+  // Draining (SIGTERM): no new allocations here; 300 names another server (RFC 8656 7.2), or
+  // 403 without one of the client's family.
   if (draining_) {
-    return std::unexpected(drainingError(request.source));
+    return std::unexpected(redirect(RedirectReason::kDraining, alternates_, request.source)
+                               .value_or(TurnError{error::kForbidden}));
   }
   // Fleet (cluster.redirect_above): past a load threshold, new allocations go to another node.
   // Without an alternate of the client's family this node serves the request itself.
   if (deps_.load != nullptr && !config_.cluster.servers.empty() && deps_.load->overloaded()) {
-    if (auto error = tryAlternate(config_.cluster.servers, request.source)) {
-      stats_.redirects[static_cast<std::size_t>(RedirectReason::kLoad)].add();
+    if (auto error = redirect(RedirectReason::kLoad, config_.cluster.servers, request.source)) {
       return std::unexpected(*error);
     }
   }
@@ -322,7 +323,7 @@ void Core::respondToAllocate(const Request& request, const AllocateReply& reply,
       builder.addAddressErrorCode(AddressFamily::kIpv6, *reply.ipv6_error);
     }
     builder.addXorAddress(attr::kXorMappedAddress, request.source.client);
-    if (config_.mobility && request.message.has(attr::kMobilityTicket)) {
+    if (config_.mobility_key && request.message.has(attr::kMobilityTicket)) {
       builder.addBytes(attr::kMobilityTicket, mintTicket(allocation, request.unix_now));  // 8016
     }
   });

@@ -7,11 +7,10 @@
 // The key (CoreConfig::mobility_key) is random at start, so tickets are unforgeable, bound to the
 // allocation and its username, and valid only on the worker that issued them.
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 
+#include "auth/hmac.hpp"
 #include "protocol/stun/byte_io.hpp"
 #include "protocol/turn/core.hpp"
 
@@ -19,33 +18,9 @@ namespace turnpike::protocol {
 
 namespace {
 
-constexpr std::size_t kTicketMacSize = 32;
-
-void store64(std::span<std::byte> out, std::uint64_t value) {
-  for (std::size_t i = 0; i < 8; ++i) {
-    out[i] = static_cast<std::byte>(value >> (8U * (7 - i)));
-  }
-}
-
-std::uint64_t load64(ConstBytes in) {
-  std::uint64_t value = 0;
-  for (std::size_t i = 0; i < 8; ++i) {
-    value = (value << 8U) | std::to_integer<std::uint64_t>(in[i]);
-  }
-  return value;
-}
-
-std::array<std::byte, kTicketMacSize> ticketMac(std::span<const std::byte, 32> key,
-                                                ConstBytes id_and_expiry,
-                                                std::string_view username) {
-  std::vector<std::byte> input(id_and_expiry.begin(), id_and_expiry.end());
-  const ConstBytes name = asBytes(username);
-  input.insert(input.end(), name.begin(), name.end());
-  std::array<std::byte, kTicketMacSize> mac{};
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), asUchar(ConstBytes(input)),
-       input.size(), asUchar(MutableBytes(mac)), &length);
-  return mac;
+auth::HmacSha256 ticketMac(std::span<const std::byte, 32> key, ConstBytes id_and_expiry,
+                           std::string_view username) {
+  return auth::hmacSha256(key, {id_and_expiry, asBytes(username)});
 }
 
 }  // namespace
@@ -53,13 +28,12 @@ std::array<std::byte, kTicketMacSize> ticketMac(std::span<const std::byte, 32> k
 std::array<std::byte, Core::kTicketSize> Core::mintTicket(const Allocation& allocation,
                                                           std::int64_t unix_now) const {
   std::array<std::byte, kTicketSize> ticket{};
-  store64(std::span(ticket).first(8), allocation.id);
+  store64(ticket, 0, allocation.id);
   // Good for as long as the allocation could live without another Refresh (each Refresh that
   // carries a ticket gets a fresh one).
-  store64(std::span(ticket).subspan(8, 8),
-          static_cast<std::uint64_t>(unix_now + config_.max_lifetime.count()));
+  store64(ticket, 8, static_cast<std::uint64_t>(unix_now + config_.max_lifetime.count()));
   const auto mac =
-      ticketMac(config_.mobility_key, std::span(ticket).first(16), allocation.username);
+      ticketMac(*config_.mobility_key, std::span(ticket).first(16), allocation.username);
   std::ranges::copy(mac, ticket.begin() + 16);
   return ticket;
 }
@@ -71,16 +45,16 @@ std::expected<Allocation*, TurnError> Core::moveByTicket(Request& request, Const
   if (ticket.size() != kTicketSize) {
     return std::unexpected(TurnError{error::kBadRequest});
   }
-  const auto it = allocations_.find(load64(ticket.first(8)));
+  const auto it = allocations_.find(load64(ticket, 0));
   if (it == allocations_.end()) {
     return std::unexpected(TurnError{error::kAllocationMismatch});
   }
   Allocation& allocation = *it->second;
-  const auto mac = ticketMac(config_.mobility_key, ticket.first(16), allocation.username);
+  const auto mac = ticketMac(*config_.mobility_key, ticket.first(16), allocation.username);
   if (CRYPTO_memcmp(mac.data(), ticket.subspan(16).data(), mac.size()) != 0) {
     return std::unexpected(TurnError{error::kBadRequest});
   }
-  if (static_cast<std::int64_t>(load64(ticket.subspan(8, 8))) < request.unix_now) {
+  if (static_cast<std::int64_t>(load64(ticket, 8)) < request.unix_now) {
     return std::unexpected(TurnError{error::kBadRequest});  // expired ticket
   }
   if (request.auth.username != allocation.username) {

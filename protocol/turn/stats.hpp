@@ -105,4 +105,16 @@ struct CoreStats {
   std::array<std::array<StatCounter, kClientTransportCount>, 2> relayed_packets;
 };
 
+// The sum of a table of counters (e.g. allocations_active, relayed_bytes).
+template <std::size_t Rows, std::size_t Columns>
+[[nodiscard]] std::uint64_t total(const std::array<std::array<StatCounter, Columns>, Rows>& table) {
+  std::uint64_t sum = 0;
+  for (const auto& row : table) {
+    for (const StatCounter& counter : row) {
+      sum += counter.get();
+    }
+  }
+  return sum;
+}
+
 }  // namespace turnpike::protocol

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -15,7 +14,6 @@
 #include <limits>
 #include <memory>
 #include <set>
-#include <span>
 #include <system_error>
 #include <utility>
 
@@ -164,31 +162,12 @@ Result<IpAddress> readAddress(const YAML::Node& node, const std::string& path) {
 
 // "192.0.2.1:3478" or "[2001:db8::1]:3478": an address literal with a port.
 Result<protocol::Endpoint> readEndpoint(const YAML::Node& node, const std::string& path) {
-  auto error = [&] {
+  const std::optional<protocol::Endpoint> endpoint =
+      node.IsScalar() ? protocol::Endpoint::parse(node.Scalar()) : std::nullopt;
+  if (!endpoint) {
     return typeError(node, path, "ADDRESS:PORT, e.g. 192.0.2.1:3478 or [2001:db8::1]:3478");
-  };
-  if (!node.IsScalar()) {
-    return error();
   }
-  const std::string& text = node.Scalar();
-  const std::size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 == text.size()) {
-    return error();
-  }
-  std::string_view host = std::string_view(text).substr(0, colon);
-  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
-  if (bracketed) {
-    host = host.substr(1, host.size() - 2);
-  }
-  const std::optional<IpAddress> address = IpAddress::parse(host);
-  std::uint32_t port = 0;
-  const std::string_view digits = std::string_view(text).substr(colon + 1);
-  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-  if (!address || (address->isV6() && !bracketed) || ec != std::errc() ||
-      end != digits.data() + digits.size() || port == 0 || port > kMaxPort) {
-    return error();
-  }
-  return protocol::Endpoint{*address, static_cast<std::uint16_t>(port)};
+  return *endpoint;
 }
 
 // "10.0.0.0/8", "::1/128", or a bare address (a host prefix). Host bits are masked off.
@@ -344,23 +323,18 @@ Status readSniRoutes(const YAML::Node& node, const std::string& path,
       return fail(
           path, "host names must be strings, got " + describe(entry.first) + location(entry.first));
     }
-    std::string name = entry.first.Scalar();
-    const std::string name_path = childPath(path, name);
-    const bool valid = !name.empty() && name.size() <= 255 && std::ranges::all_of(name, [](char c) {
-      return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' || c == '_';
-    });
-    if (!valid) {
+    const std::string name_path = childPath(path, entry.first.Scalar());
+    // Lowercased as the ClientHello's server_name is, so the two compare.
+    std::optional<std::string> name = protocol::normalizeHostName(entry.first.Scalar());
+    if (!name) {
       return fail(name_path, "is not a host name (letters, digits, '-', '.', '_'; at most 255)" +
                                  location(entry.first));
     }
-    std::ranges::transform(name, name.begin(), [](char c) {
-      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    });
     Result<protocol::Endpoint> backend = readEndpoint(entry.second, name_path);
     if (!backend) {
       return std::unexpected(std::move(backend.error()));
     }
-    if (!out.emplace(std::move(name), *backend).second) {
+    if (!out.emplace(std::move(*name), *backend).second) {
       return fail(name_path,
                   "is set more than once (names are case-insensitive)" + location(entry.first));
     }
@@ -678,17 +652,13 @@ Status validatePassthrough(const ListenerConfig& listener, const std::string& pa
   }
   // A backend that is this listener would splice connections into themselves (on a wildcard
   // listener: a loopback backend on its port).
+  const bool wildcard = isWildcard(listener.address);
   const auto is_self = [&](const protocol::Endpoint& backend) {
-    const bool wildcard =
-        std::ranges::all_of(listener.address.bytes(), [](std::uint8_t b) { return b == 0; });
-    const auto& bytes = backend.address.bytes();
-    const bool loopback = backend.address.isV4()
-                              ? bytes[0] == 127
-                              : std::ranges::all_of(std::span(bytes).first(15),
-                                                    [](std::uint8_t b) { return b == 0; }) &&
-                                    bytes[15] == 1;
-    return backend.port == listener.port &&
-           (backend.address == listener.address || (wildcard && loopback));
+    const IpAddress& address = backend.address;
+    const bool loopback =  // 127.0.0.0/8 or ::1
+        address.isV4() ? address.bytes()[0] == 127
+                       : address == IpAddress::v6({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+    return backend.port == listener.port && (address == listener.address || (wildcard && loopback));
   };
   if (routes.default_backend && is_self(*routes.default_backend)) {
     return fail(key + ".default", "is this listener's own address");
@@ -951,10 +921,6 @@ Status validateCluster(const ServerConfig& config) {
   return {};
 }
 
-bool isWildcardAddress(const IpAddress& address) {
-  return std::ranges::all_of(address.bytes(), [](std::uint8_t b) { return b == 0; });
-}
-
 // The first udp listener is the primary address and port (RFC 5780 section 3).
 const ListenerConfig* primaryUdpListener(const ServerConfig& config) {
   const auto udp = std::ranges::find(config.listeners, Transport::kUdp, &ListenerConfig::transport);
@@ -975,13 +941,13 @@ Status validateNatDiscovery(const ServerConfig& config) {
   if (primary == nullptr) {
     return fail("nat_discovery.enabled", "needs a udp listener (the primary address and port)");
   }
-  if (isWildcardAddress(primary->address)) {
+  if (isWildcard(primary->address)) {
     return fail("nat_discovery.enabled",
                 "needs the first udp listener bound to a specific address (it is the primary "
                 "address clients are told about), got " +
                     primary->address.toString());
   }
-  if (isWildcardAddress(nat.alternate_address)) {
+  if (isWildcard(nat.alternate_address)) {
     return fail("nat_discovery.alternate_address",
                 "is required when nat_discovery is enabled: a specific address, got " +
                     nat.alternate_address.toString());

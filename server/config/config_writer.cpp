@@ -32,13 +32,6 @@ std::string flowList(const std::vector<T>& items, std::string (*format)(const T&
   return text + "]";
 }
 
-bool sameListeners(const std::vector<ListenerConfig>& a, const std::vector<ListenerConfig>& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
-    return x.transport == y.transport && x.address == y.address && x.port == y.port &&
-           x.proxy_protocol == y.proxy_protocol;
-  });
-}
-
 // A section: "name:" then its indented lines, written only if it has any.
 class Section {
  public:
@@ -68,7 +61,7 @@ class Section {
 };
 
 void writeListeners(const ServerConfig& config, const ServerConfig& defaults, std::string& out) {
-  if (sameListeners(config.listeners, defaults.listeners)) {
+  if (config.listeners == defaults.listeners) {
     return;
   }
   out += "listeners:\n";

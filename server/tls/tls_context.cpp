@@ -10,8 +10,11 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
+#include <string_view>
 #include <utility>
 
+#include "protocol/tls/client_hello.hpp"
 #include "server/config/tls_ciphers.hpp"
 
 namespace turnpike::server::tls {
@@ -52,20 +55,29 @@ EVP_PKEY* readPrivateKey(const std::string& path) {
 
 // ---- ALPN (RFC 7301, with the STUN and TURN identifiers of RFC 7443 section 3) ----
 
-// The protocols served, in preference order, in ALPN's wire format (a length byte before each).
-constexpr std::array<unsigned char, 29> kAlpnProtocols{
-    9,   's', 't', 'u', 'n', '.', 't', 'u', 'r', 'n',                                // stun.turn
-    18,  's', 't', 'u', 'n', '.', 'n', 'a', 't', '-', 'd', 'i', 's', 'c', 'o', 'v',  //
-    'e', 'r', 'y'};  // ...-discovery
+// protocol::kAlpnStunIds in ALPN's wire format (a length byte before each), in that order.
+const std::string& alpnWire() {
+  static const std::string wire = [] {
+    std::string out;
+    for (const std::string_view id : protocol::kAlpnStunIds) {
+      out += static_cast<char>(id.size());
+      out += id;
+    }
+    return out;
+  }();
+  return wire;
+}
 
 // Called only when the client offers ALPN: one of ours is selected, or the handshake fails with
 // a no_application_protocol alert (RFC 7301 section 3.2). Without ALPN the handshake goes on.
 int selectAlpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_length,
                const unsigned char* offered, unsigned offered_length, void* /*arg*/) {
   unsigned char* selected = nullptr;
-  // Picks the first of ours that the client offers; `selected` points into kAlpnProtocols.
-  if (SSL_select_next_proto(&selected, out_length, kAlpnProtocols.data(), kAlpnProtocols.size(),
-                            offered, offered_length) != OPENSSL_NPN_NEGOTIATED) {
+  // Picks the first of ours that the client offers; `selected` points into alpnWire().
+  const std::string& ours = alpnWire();
+  if (SSL_select_next_proto(&selected, out_length, protocol::asUchar(protocol::asBytes(ours)),
+                            static_cast<unsigned>(ours.size()), offered,
+                            offered_length) != OPENSSL_NPN_NEGOTIATED) {
     return SSL_TLSEXT_ERR_ALERT_FATAL;
   }
   *out = selected;

@@ -90,12 +90,16 @@ Loop::~Loop() {
   ::close(epoll_fd_);
 }
 
-int Loop::watch(int fd, Watcher& watcher, bool writable) {
+int Loop::control(int operation, int fd, Watcher& watcher, bool writable) {
   epoll_event event{};
   event.events = EPOLLIN | (writable ? EPOLLOUT : 0U);
   event.data.ptr = &watcher;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
-    return -errno;
+  return ::epoll_ctl(epoll_fd_, operation, fd, &event) == 0 ? 0 : -errno;
+}
+
+int Loop::watch(int fd, Watcher& watcher, bool writable) {
+  if (const int rc = control(EPOLL_CTL_ADD, fd, watcher, writable); rc != 0) {
+    return rc;
   }
   if (watchers_++ == 0 && ready_poll_ != nullptr) {
     uv_ref(asHandle(ready_poll_));
@@ -104,10 +108,7 @@ int Loop::watch(int fd, Watcher& watcher, bool writable) {
 }
 
 int Loop::rewatch(int fd, Watcher& watcher, bool writable) {
-  epoll_event event{};
-  event.events = EPOLLIN | (writable ? EPOLLOUT : 0U);
-  event.data.ptr = &watcher;
-  return ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) == 0 ? 0 : -errno;
+  return control(EPOLL_CTL_MOD, fd, watcher, writable);
 }
 
 void Loop::forget(const Watcher& watcher) {

@@ -101,6 +101,8 @@ class Loop {
   void endIteration();
   void flushAndRecycle();
   void dispatchReady();
+  // epoll_ctl ADD or MOD of fd for watcher; 0 or a negative errno.
+  int control(int operation, int fd, Watcher& watcher, bool writable);
 
   std::byte* slots_ = nullptr;  // kSlotCount * kSlotSize, mmap'ed
   std::size_t slots_used_ = 0;

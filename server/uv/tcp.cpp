@@ -81,15 +81,14 @@ TcpConnection::TcpConnection(uv_tcp_t* handle, TcpConnectionCallbacks& callbacks
   peer_ = endpointOf(handle_, /*peer=*/true);
   local_ = endpointOf(handle_, /*peer=*/false);
   detect_tls_ = preamble.detect_tls && tls_context != nullptr;
-  proxy_header_ = preamble.proxy_header;
   if (tls_context != nullptr && preamble.passthrough != nullptr &&
       preamble.passthrough->enabled()) {
     passthrough_ = std::move(preamble.passthrough);
   }
-  phase_ = proxy_header_                                       ? Phase::kProxyHeader
-           : detect_tls_                                       ? Phase::kDetect
-           : tls_context != nullptr && passthrough_ != nullptr ? Phase::kClientHello
-                                                               : Phase::kStream;
+  phase_ = preamble.proxy_header ? Phase::kProxyHeader
+           : detect_tls_         ? Phase::kDetect
+           : passthrough_        ? Phase::kClientHello  // only set with a context
+                                 : Phase::kStream;
   if (tls_context != nullptr && phase_ != Phase::kStream) {
     SSL_CTX_up_ref(tls_context);  // the session starts when the preamble is read
     pending_tls_context_ = tls_context;
@@ -215,15 +214,15 @@ bool TcpConnection::receiveProxyHeader() {
     TP_LOG(kDebug, "tcp ", peer_.toString(), ": PROXY header for ", header.source->toString());
     peer_ = *header.source;  // the client, for auth, nonces, limits and XOR-MAPPED-ADDRESS
   }
-  if (!detect_tls_) {
-    finishPreamble(pending_tls_context_ != nullptr, header.size);
-    return false;
-  }
   // What follows the header is the stream's first bytes: move it to the front.
   std::copy(tls_buffer_->begin() + static_cast<std::ptrdiff_t>(header.size),
             tls_buffer_->begin() + static_cast<std::ptrdiff_t>(preamble_size_),
             tls_buffer_->begin());
   preamble_size_ -= header.size;
+  if (!detect_tls_) {
+    finishPreamble(pending_tls_context_ != nullptr);
+    return false;
+  }
   phase_ = Phase::kDetect;
   return true;
 }
@@ -238,11 +237,11 @@ void TcpConnection::receivePreamble(std::size_t read) {
     case protocol::StreamStart::kNeedMore:
       return;
     case protocol::StreamStart::kTls:
-      finishPreamble(/*tls=*/true, 0);
+      finishPreamble(/*tls=*/true);
       return;
     case protocol::StreamStart::kStun:
     case protocol::StreamStart::kChannelData:
-      finishPreamble(/*tls=*/false, 0);
+      finishPreamble(/*tls=*/false);
       return;
     case protocol::StreamStart::kUnknown:
       TP_LOG(kDebug, "tcp ", peer_.toString(), ": neither TLS, STUN nor ChannelData");
@@ -251,38 +250,23 @@ void TcpConnection::receivePreamble(std::size_t read) {
   }
 }
 
-void TcpConnection::finishPreamble(bool tls, std::size_t consumed) {
+void TcpConnection::finishPreamble(bool tls) {
+  // The preamble buffer holds the start of the stream (or of the ClientHello).
+  protocol::ConstBytes rest = protocol::ConstBytes(*tls_buffer_).first(preamble_size_);
+  preamble_size_ = 0;
   if (tls && passthrough_ != nullptr) {
-    // The hello decides between TLS and a splice; what was read so far is its start.
-    phase_ = Phase::kClientHello;
-    const protocol::ConstBytes rest =
-        protocol::ConstBytes(*tls_buffer_).first(preamble_size_).subspan(consumed);
-    preamble_size_ = 0;
+    phase_ = Phase::kClientHello;  // the hello decides between TLS and a splice
     receiveClientHello(rest);
     return;
   }
-  phase_ = Phase::kStream;
   if (tls) {
-    tls_ = std::make_unique<tls::TlsSession>(pending_tls_context_);
-  } else {
-    stopHandshakeTimer();  // from here the owner's idle timeout applies
+    startTls(rest);
+    return;
   }
+  phase_ = Phase::kStream;
+  stopHandshakeTimer();  // from here the owner's idle timeout applies
   SSL_CTX_free(std::exchange(pending_tls_context_, nullptr));
   callbacks_.onReady(*this);
-  // The rest of the preamble buffer is the start of the stream.
-  protocol::ConstBytes rest =
-      protocol::ConstBytes(*tls_buffer_).first(preamble_size_).subspan(consumed);
-  preamble_size_ = 0;
-  if (closed_ || rest.empty()) {
-    if (!tls) {
-      tls_buffer_.reset();
-    }
-    return;
-  }
-  if (tls) {
-    receiveTls(rest);  // the session copies it before flushTls() reuses the buffer
-    return;
-  }
   while (!rest.empty() && !closed_) {
     const protocol::MutableBytes space = framer_.writableSpace();
     if (space.empty()) {
@@ -325,7 +309,7 @@ void TcpConnection::startTls(protocol::ConstBytes first) {
   SSL_CTX_free(std::exchange(pending_tls_context_, nullptr));
   callbacks_.onReady(*this);
   if (!closed_ && !first.empty()) {
-    receiveTls(first);
+    receiveTls(first);  // the session copies it before flushTls() reuses tls_buffer_
   }
 }
 

@@ -129,13 +129,11 @@ class TcpConnection : private TcpSpliceCallbacks {
   [[nodiscard]] bool isTls() const { return tls_ != nullptr; }
   // The preamble is read: the transport is known (and reported by onReady, unless at once).
   [[nodiscard]] bool ready() const { return phase_ == Phase::kStream || phase_ == Phase::kSplice; }
-  // tls_passthrough: spliced to a backend (neither TLS nor TCP TURN; isTls() is false).
-  [[nodiscard]] bool passthrough() const { return phase_ == Phase::kSplice; }
   // A spliced connection moved bytes since the last call (the owner's idle check).
   [[nodiscard]] bool takeSpliceActivity() { return splice_ != nullptr && splice_->takeActivity(); }
-  // A proxy_protocol connection: peer() is the socket's address until ready(), then the
-  // header's client (or still the socket's, for LOCAL).
-  [[nodiscard]] bool expectsProxyHeader() const { return proxy_header_; }
+  // A proxy_protocol connection still reading its header: peer() is the socket's address until
+  // then, afterwards the header's client (or still the socket's, for LOCAL).
+  [[nodiscard]] bool expectsProxyHeader() const { return phase_ == Phase::kProxyHeader; }
   // The owner's bookkeeping: whether it counted the connection against its limits.
   void setAdmitted(bool admitted) { admitted_ = admitted; }
   [[nodiscard]] bool admitted() const { return admitted_; }
@@ -148,13 +146,14 @@ class TcpConnection : private TcpSpliceCallbacks {
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
   static void onHandshakeTimeout(uv_timer_t* timer);
   enum class Phase : std::uint8_t { kProxyHeader, kDetect, kClientHello, kStream, kSplice };
-  // The PROXY header at the start of the preamble buffer; true when the connection goes on.
+  // The PROXY header at the start of the preamble buffer; once it is whole, drops it from the
+  // buffer and either finishes the preamble or moves on to detection (then true).
   bool receiveProxyHeader();
   // Bytes read into tls_buffer_ before the transport is known: decides it when it can.
   void receivePreamble(std::size_t read);
-  // Goes on as TLS or plain TCP with the preamble's first `consumed` bytes used up, tells the
-  // callbacks, then hands the rest of the buffer on.
-  void finishPreamble(bool tls, std::size_t consumed);
+  // Goes on as TLS (through the ClientHello with tls_passthrough) or plain TCP, tells the
+  // callbacks, then hands what the preamble buffer holds on.
+  void finishPreamble(bool tls);
   void drainFrames();
   // tls_passthrough: ClientHello bytes; once the hello is whole (or not a hello), goes on as TLS
   // or splices.
@@ -183,7 +182,6 @@ class TcpConnection : private TcpSpliceCallbacks {
   std::size_t preamble_size_ = 0;  // bytes of tls_buffer_ read before ready()
   bool admitted_ = false;
   bool detect_tls_ = false;
-  bool proxy_header_ = false;
   std::unique_ptr<std::array<std::byte, kTlsReadBufferSize>> tls_buffer_;
   uv_timer_t* handshake_timer_ = nullptr;
   std::chrono::milliseconds handshake_timeout_;

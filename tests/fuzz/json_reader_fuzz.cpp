@@ -3,23 +3,18 @@
 // back gives text the reader accepts with the same members. The input as one string, escaped by
 // the writer, is valid JSON that reads back as itself whenever it is valid UTF-8.
 #include <cstdint>
-#include <cstdlib>
 #include <set>
 #include <string>
 #include <string_view>
 #include <variant>
 
 #include "server/http/json.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 namespace {
 
 using namespace turnpike::server;  // NOLINT(google-build-using-namespace)
-
-void check(bool condition) {
-  if (!condition) {
-    std::abort();
-  }
-}
+using turnpike::fuzz::check;
 
 std::string write(const JsonObject& object) {
   JsonWriter writer;

@@ -2,31 +2,22 @@
 // picks the read sizes, so one input explores many ways of splitting the same stream.
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 
 #include "protocol/stun/message.hpp"
 #include "protocol/turn/channel_data.hpp"
 #include "protocol/turn/stream_framer.hpp"
-
-namespace {
+#include "tests/fuzz/fuzz_support.hpp"
 
 using namespace turnpike::protocol;  // NOLINT(google-build-using-namespace)
-
-void check(bool condition) {
-  if (!condition) {
-    std::abort();
-  }
-}
-
-}  // namespace
+using turnpike::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  if (size == 0) {
+  const auto input = turnpike::fuzz::streamInput(data, size, 64);
+  if (!input) {
     return 0;
   }
-  const std::size_t chunk =
-      1 + data[0] % 64;  // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
-  const ConstBytes stream(reinterpret_cast<const std::byte*>(data + 1), size - 1);  // NOLINT
+  const std::size_t chunk = input->read_size;
+  const ConstBytes stream = input->stream;
   (void)parseChannelData(stream);  // the same bytes as one UDP datagram
   // A small limit makes the oversize path reachable; a small start makes growth reachable.
   StreamFramer framer(/*max_frame_size=*/2048, /*initial_capacity=*/64);

@@ -2,7 +2,6 @@
 // the Binding responder, and a parse -> build -> parse round trip.
 #include <array>
 #include <cstdint>
-#include <cstdlib>
 #include <vector>
 
 #include "protocol/stun/attributes.hpp"
@@ -10,16 +9,12 @@
 #include "protocol/stun/builder.hpp"
 #include "protocol/stun/integrity.hpp"
 #include "protocol/stun/message.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 namespace {
 
 using namespace turnpike::protocol;  // NOLINT(google-build-using-namespace)
-
-void check(bool condition) {
-  if (!condition) {
-    std::abort();
-  }
-}
+using turnpike::fuzz::check;
 
 // Runs the typed decoder for the attribute's type; results are not checked beyond not crashing.
 void decodeOne(const Message& message, const RawAttribute& attribute) {
@@ -129,7 +124,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)Message::parseClassic(input);
   std::array<std::byte, kMinResponseBuffer> out{};
   const Endpoint source{IpAddress::v4({192, 0, 2, 1}), 32853};
-  const StunResult result = handleStunRequest(input, source, {"turnpike", false}, out);
+  const StunResult result = handleStunRequest(input, source, {.software = "turnpike"}, out);
   if (!isDrop(result.outcome)) {
     // Every response turnpike builds must itself be a valid message.
     const bool classic = !looksLikeStun(result.response);

@@ -9,7 +9,6 @@
 //   4 TCP connection closed
 #include <array>
 #include <cstdint>
-#include <cstdlib>
 #include <map>
 #include <set>
 #include <vector>
@@ -17,16 +16,12 @@
 #include "auth/long_term_key.hpp"
 #include "protocol/stun/builder.hpp"
 #include "protocol/turn/core.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 namespace {
 
 using namespace turnpike::protocol;  // NOLINT(google-build-using-namespace)
-
-void check(bool condition) {
-  if (!condition) {
-    std::abort();
-  }
-}
+using turnpike::fuzz::check;
 
 class Relays final : public RelaySockets {
  public:

@@ -10,18 +10,8 @@ namespace turnpike::test {
 namespace {
 
 using protocol::Endpoint;
-using protocol::Message;
 using protocol::MessageBuilder;
 namespace attr = protocol::attr;
-
-std::optional<Endpoint> plainAddress(const Message& message, std::uint16_t type) {
-  const auto value = attributeValue(message, type);
-  if (!value) {
-    return std::nullopt;
-  }
-  auto decoded = protocol::decodeAddress(*value);
-  return decoded ? std::optional<Endpoint>(*decoded) : std::nullopt;
-}
 
 class NatDiscoveryTest : public ServerFixture {
  protected:
@@ -72,11 +62,10 @@ TEST_F(NatDiscoveryTest, AnswersLeaveFromTheSocketChangeRequestNames) {
           const auto message = parseReply(received->data);
           ASSERT_TRUE(message);
           EXPECT_EQ(message->transactionId(), id);
-          EXPECT_EQ(plainAddress(*message, attr::kResponseOrigin), expected);
-          EXPECT_EQ(plainAddress(*message, attr::kOtherAddress), socketAt(1 - address, 1 - port));
-          const auto mapped = attributeValue(*message, attr::kXorMappedAddress);
-          ASSERT_TRUE(mapped);
-          EXPECT_EQ(protocol::decodeXorAddress(*mapped, id), local);
+          const TurnResponse response{received->data};
+          EXPECT_EQ(response.address(attr::kResponseOrigin), expected);
+          EXPECT_EQ(response.address(attr::kOtherAddress), socketAt(1 - address, 1 - port));
+          EXPECT_EQ(response.xorAddress(attr::kXorMappedAddress), local);
         }
       }
     }

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "protocol/proxy/proxy_header.hpp"
 #include "tests/integration/tls_client_support.hpp"
@@ -22,87 +23,6 @@
 
 namespace turnpike::test {
 namespace {
-
-// A TLS connection on a blocking socket whose reads and writes time out. `prefix` goes out in
-// the clear before the ClientHello (a PROXY header).
-class TlsStream {
- public:
-  TlsStream(const Endpoint& server, SSL_CTX* context, const std::string& alpn = {},
-            const Bytes& prefix = {})
-      : fd_(tcpConnect(server)) {
-    if (!fd_.valid() || !makeBlockingWithTimeouts(fd_.get(), kReplyTimeout) ||
-        (!prefix.empty() && !sendAll(fd_.get(), prefix))) {
-      return;
-    }
-    ssl_ = SSL_new(context);
-    SSL_set_fd(ssl_, fd_.get());
-    SSL_set1_host(ssl_, "localhost");
-    if (!alpn.empty()) {
-      // The wire format: one length byte, then the name.
-      std::string list(1, static_cast<char>(alpn.size()));
-      list += alpn;
-      SSL_set_alpn_protos(ssl_, reinterpret_cast<const unsigned char*>(list.data()),  // NOLINT
-                          static_cast<unsigned>(list.size()));
-    }
-  }
-  ~TlsStream() { SSL_free(ssl_); }
-  TlsStream(const TlsStream&) = delete;
-  TlsStream& operator=(const TlsStream&) = delete;
-
-  // The handshake; false on failure or timeout, with the OpenSSL reason in reason().
-  bool handshake() {
-    if (ssl_ == nullptr) {
-      return false;
-    }
-    ERR_clear_error();
-    if (SSL_connect(ssl_) != 1) {
-      reason_ = ERR_GET_REASON(ERR_peek_error());
-      ERR_clear_error();
-      return false;
-    }
-    return true;
-  }
-
-  // The protocol the server selected by ALPN ("" when none).
-  [[nodiscard]] std::string alpn() const {
-    const unsigned char* name = nullptr;
-    unsigned length = 0;
-    SSL_get0_alpn_selected(ssl_, &name, &length);
-    return name == nullptr ? ""
-                           : std::string(reinterpret_cast<const char*>(name), length);  // NOLINT
-  }
-
-  // Send and receive for TurnClient.
-  [[nodiscard]] StreamIo io() {
-    return {[this](ConstBytes data) {
-              std::size_t written = 0;
-              return SSL_write_ex(ssl_, data.data(), data.size(), &written) == 1 &&
-                     written == data.size();
-            },
-            [this](std::size_t n, Millis timeout) -> std::optional<Bytes> {
-              setTimeouts(fd_.get(), std::max(timeout, Millis{1}));
-              Bytes out(n);
-              std::size_t have = 0;
-              while (have < n) {
-                std::size_t got = 0;
-                if (SSL_read_ex(ssl_, out.data() + have, n - have, &got) != 1) {
-                  ERR_clear_error();
-                  return std::nullopt;
-                }
-                have += got;
-              }
-              return out;
-            }};
-  }
-
-  [[nodiscard]] int fd() const { return fd_.get(); }
-  [[nodiscard]] int reason() const { return reason_; }
-
- private:
-  UniqueFd fd_;
-  SSL* ssl_ = nullptr;
-  int reason_ = 0;
-};
 
 Bytes bytesOf(std::initializer_list<int> values) {
   Bytes out;
@@ -161,7 +81,7 @@ TEST_F(PortSharingTest, TurnOverTcpAndOverTlsOnOnePort) {
   allocateAndRelay(tcp, peer, localEndpointOf(tcp.fd()));
 
   const ClientContext context = clientContext(tlsCertificate());
-  TlsStream stream(tlsServer(), context.get());
+  TlsClient stream(tlsServer(), context.get());
   ASSERT_TRUE(stream.handshake()) << "TLS on the auto port, reason " << stream.reason();
   TurnClient tls(tlsServer(), stream.io(), kAlice);
   allocateAndRelay(tls, peer, localEndpointOf(stream.fd()));
@@ -179,7 +99,7 @@ TEST_F(PortSharingTest, TurnOverTcpAndOverTlsOnOnePort) {
 TEST_F(PortSharingTest, AlpnAcceptedAndRefused) {
   const ClientContext context = clientContext(tlsCertificate());
   for (const std::string alpn : {"stun.turn", "stun.nat-discovery"}) {
-    TlsStream stream(tlsServer(), context.get(), alpn);
+    TlsClient stream(tlsServer(), context.get(), alpn);
     ASSERT_TRUE(stream.handshake()) << alpn << ": reason " << stream.reason();
     EXPECT_EQ(stream.alpn(), alpn);
     TurnClient turn(tlsServer(), stream.io(), kAlice);
@@ -187,7 +107,7 @@ TEST_F(PortSharingTest, AlpnAcceptedAndRefused) {
   }
   const double failures_before =
       scrapeMetric(httpServer(), "turnpike_tls_handshake_failures_total").value_or(-1);
-  TlsStream refused(tlsServer(), context.get(), "h2");
+  TlsClient refused(tlsServer(), context.get(), "h2");
   EXPECT_FALSE(refused.handshake());
   EXPECT_EQ(refused.reason(), SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL)
       << ERR_reason_error_string(static_cast<unsigned long>(refused.reason()));
@@ -195,7 +115,7 @@ TEST_F(PortSharingTest, AlpnAcceptedAndRefused) {
     return scrapeMetric(httpServer(), "turnpike_tls_handshake_failures_total") ==
            failures_before + 1;
   }));
-  TlsStream none(tlsServer(), context.get());
+  TlsClient none(tlsServer(), context.get());
   ASSERT_TRUE(none.handshake());
   EXPECT_EQ(none.alpn(), "");
 }
@@ -282,7 +202,7 @@ TEST_F(ProxyProtocolTest, TheHeadersClientIsTheMappedAddressAndAllocates) {
 
   // Over TLS on the auto port: header, then the ClientHello.
   const ClientContext context = clientContext(tlsCertificate());
-  TlsStream stream(tlsServer(), context.get(), "stun.turn", proxyHeader(kOtherClient, tlsServer()));
+  TlsClient stream(tlsServer(), context.get(), "stun.turn", proxyHeader(kOtherClient, tlsServer()));
   ASSERT_TRUE(stream.handshake()) << "reason " << stream.reason();
   TurnClient tls(tlsServer(), stream.io(), kAlice);
   const auto binding = tls.exchange(buildMessage(randomTransactionId()));
@@ -297,6 +217,22 @@ TEST_F(ProxyProtocolTest, TheHeadersClientIsTheMappedAddressAndAllocates) {
   const auto answer = probe.exchange(buildMessage(randomTransactionId()));
   ASSERT_TRUE(succeeded(answer, "Binding after LOCAL"));
   EXPECT_EQ(answer->xorAddress(attr::kXorMappedAddress), localEndpointOf(local.fd.get()));
+}
+
+// The header and the first STUN message in one write: what follows the header in the same
+// read is the stream's start, for a tcp listener (framed at once) and an auto one (detected).
+TEST_F(ProxyProtocolTest, AHeaderAndTheFirstMessageInOneWrite) {
+  for (const auto& [port, client] : {std::pair{server(), kClient}, {tlsServer(), kOtherClient}}) {
+    const UniqueFd fd = tcpConnect(port);
+    ASSERT_TRUE(fd.valid());
+    Bytes bytes = proxyHeader(client, port);
+    const Bytes request = buildMessage(randomTransactionId());
+    bytes.insert(bytes.end(), request.begin(), request.end());
+    ASSERT_TRUE(sendAll(fd.get(), bytes));
+    const auto reply = recvStun(fd.get());
+    ASSERT_TRUE(reply.has_value()) << port.toString();
+    EXPECT_EQ(TurnResponse{*reply}.xorAddress(attr::kXorMappedAddress), client) << port.toString();
+  }
 }
 
 TEST_F(ProxyProtocolTest, ThePerAddressLimitAppliesToTheProxiedAddress) {
@@ -334,6 +270,29 @@ TEST_F(ProxyProtocolTest, GarbageInsteadOfAHeaderIsClosedAndCounted) {
   const ProxiedTcp tcp(server(), kClient);
   TurnClient turn = tcp.turn(server());
   EXPECT_TRUE(failedWith(turn.challenge(), error::kUnauthenticated, "after the garbage"));
+}
+
+// The same listeners with a 1 s limits.tls_handshake_timeout, which bounds the wait for the
+// header too.
+class ProxyHeaderTimeoutTest : public ProxyProtocolTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = ProxyProtocolTest::options();
+    options.limits["tls_handshake_timeout"] = 1;
+    return options;
+  }
+};
+
+TEST_F(ProxyHeaderTimeoutTest, AHeaderThatNeverCompletesIsClosedAndCounted) {
+  const double before = closed("proxy_header_timeout");
+  const Bytes header = proxyHeader(kClient, server());
+  const UniqueFd fd = tcpConnect(server());
+  ASSERT_TRUE(fd.valid());
+  // Half a header is a valid beginning: only the timer ends the wait.
+  ASSERT_TRUE(sendAll(fd.get(), Bytes(header.begin(), header.begin() + 8)));
+  EXPECT_TRUE(waitForPeerClose(fd.get(), 5000ms)) << "still open after 5 s";
+  EXPECT_TRUE(eventually([&] { return closed("proxy_header_timeout") == before + 1; }))
+      << closed("proxy_header_timeout");
 }
 
 }  // namespace

@@ -46,7 +46,6 @@ readonly turnpike=$1
 require_tools turnutils_uclient turnutils_peer ss timeout python3
 interop_setup
 
-free_port() { random_free_port 20000 32767; }
 check() { timeout "${CHECK_TIMEOUT}" python3 "${script_dir}/fleet_check.py" "$@"; }
 
 declare -A port http_port pid relay_min
@@ -87,16 +86,12 @@ EOF2
 }
 
 start_node() {
-  local node=$1 _
+  local node=$1
   write_node "${node}"
   "${turnpike}" --config "${workdir}/${node}.yaml" >"${workdir}/${node}.log" 2>&1 &
   pid[${node}]=$!
   helper_pids+=("${pid[${node}]}")
-  for _ in $(seq 1 $((START_TIMEOUT * 20))); do
-    grep -q "started" "${workdir}/${node}.log" && return 0
-    kill -0 "${pid[${node}]}" 2>/dev/null || break
-    sleep 0.05
-  done
+  wait_started "${pid[${node}]}" "${workdir}/${node}.log" && return 0
   log="${workdir}/${node}.log"
   fail "node ${node} did not start (a port may have been taken: run again)"
 }
@@ -141,10 +136,7 @@ for node in "${nodes[@]}"; do
   start_node "${node}"
 done
 
-peer_port=$(free_port)
-turnutils_peer -p "${peer_port}" -L 127.0.0.1 >"${workdir}/peer.log" 2>&1 &
-helper_pids+=($!)
-wait_for_udp_listener "${peer_port}"
+start_peer
 
 note "2. a credential from A's credential API"
 read -r username password < <(check mint "${http_port[a]}" "${API_KEY}" fleet-user) ||
@@ -191,15 +183,8 @@ uclient uclient-c c
 
 note "7. SIGTERM"
 for node in "${nodes[@]}"; do
-  kill -TERM "${pid[${node}]}"
-done
-for node in "${nodes[@]}"; do
-  set +e
-  timeout "${STOP_TIMEOUT}" tail --pid="${pid[${node}]}" -f /dev/null
-  wait "${pid[${node}]}"
-  rc=$?
-  set -e
-  ((rc == 0)) || { log="${workdir}/${node}.log"; fail "node ${node} exited with status ${rc}"; }
+  log="${workdir}/${node}.log"
+  stop_turnpike "${pid[${node}]}" || fail "node ${node} exited with status $?"
 done
 echo "PASS: three-node fleet: the full node redirects (300 + ALTERNATE-SERVER) and uclient" \
   "relays through another node; API credentials and nonces work on every node"

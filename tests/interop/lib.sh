@@ -5,11 +5,16 @@
 #   require_tools TOOL...    fail naming the Debian package of any missing tool
 #   interop_setup            make ${workdir} (removed on exit), set ${log}; install the EXIT trap
 #   random_free_port [MIN MAX]   a port with no TCP or UDP socket on it (default 20000..59999)
+#   free_port                random_free_port below the ephemeral and relay ranges (20000..32767)
 #   wait_for_udp_listener PORT / wait_for_tcp_listener PORT   bounded waits on 127.0.0.1:PORT
+#   start_peer               start turnutils_peer (UDP echo) on 127.0.0.1:free_port; set ${peer_port}
 #   start_server WRITE_CONFIG    start ${turnpike} with ${workdir}/turnpike.yaml, retrying on a
 #                                port race; WRITE_CONFIG is a function that picks the ports and
 #                                writes that file
 #   stop_server              SIGTERM turnpike; fail unless it exits with status 0 within 5 s
+#   wait_started PID LOG     0 once LOG says "started"; 1 if PID exits first, 2 after 5 s
+#   stop_turnpike PID        SIGTERM PID; fail unless it exits within 5 s; return its exit status
+#                            (for scripts that run several turnpike processes)
 # Callers set ${turnpike} before start_server and add background helpers to ${helper_pids}.
 
 readonly START_TIMEOUT=5  # seconds for turnpike to start
@@ -95,6 +100,10 @@ random_free_port() {
   fail "no free port found in ${min}..${max}"
 }
 
+# Ports below the kernel's ephemeral range (32768+) and turnpike's relay range (49152+), so no
+# client socket or relay can take them between picking and binding.
+free_port() { random_free_port 20000 32767; }
+
 # wait_for_listener ss-FLAGS NAME PORT: waits (bounded, 5 s) for a listening socket on PORT.
 wait_for_listener() {
   local flags=$1 name=$2 port=$3 _
@@ -110,8 +119,40 @@ wait_for_listener() {
 wait_for_udp_listener() { wait_for_listener -Hlun udp "$1"; }
 wait_for_tcp_listener() { wait_for_listener -Hltn tcp "$1"; }
 
+# Starts turnutils_peer (UDP echo) on a free port; sets peer_port.
+start_peer() {
+  local pid _
+  for _ in 1 2 3; do
+    peer_port=$(free_port)
+    turnutils_peer -p "${peer_port}" -L 127.0.0.1 >"${workdir}/peer.log" 2>&1 &
+    pid=$!
+    helper_pids+=("${pid}")
+    sleep 0.1
+    if kill -0 "${pid}" 2>/dev/null; then
+      wait_for_udp_listener "${peer_port}"
+      return 0
+    fi
+    echo "turnutils_peer could not use port ${peer_port}, retrying" >&2
+  done
+  fail "turnutils_peer did not start in 3 attempts: $(cat "${workdir}/peer.log")"
+}
+
 server_alive() {
   kill -0 "${server_pid}" 2>/dev/null
+}
+
+wait_started() {
+  local pid=$1 file=$2 _
+  for _ in $(seq 1 $((START_TIMEOUT * 20))); do
+    if grep -q "started" "${file}"; then
+      return 0
+    fi
+    if ! kill -0 "${pid}" 2>/dev/null; then
+      return 1
+    fi
+    sleep 0.05
+  done
+  return 2
 }
 
 start_server() {
@@ -121,15 +162,9 @@ start_server() {
     # shellcheck disable=SC2154  # the caller sets turnpike
     "${turnpike}" --config "${workdir}/turnpike.yaml" >"${log}" 2>&1 &
     server_pid=$!
-    for _ in $(seq 1 $((START_TIMEOUT * 20))); do
-      if grep -q "started" "${log}"; then
-        return 0
-      fi
-      if ! server_alive; then
-        break
-      fi
-      sleep 0.05
-    done
+    if wait_started "${server_pid}" "${log}"; then
+      return 0
+    fi
     if server_alive; then
       fail "turnpike did not log \"started\" within ${START_TIMEOUT} s"
     fi
@@ -143,16 +178,19 @@ start_server() {
   fail "turnpike could not bind its ports in 3 attempts"
 }
 
-stop_server() {
-  local rc
-  kill -TERM "${server_pid}"
-  if ! timeout "${STOP_TIMEOUT}" tail --pid="${server_pid}" -f /dev/null; then
+stop_turnpike() {
+  local pid=$1 rc=0
+  kill -TERM "${pid}"
+  if ! timeout "${STOP_TIMEOUT}" tail --pid="${pid}" -f /dev/null; then
     fail "turnpike did not exit within ${STOP_TIMEOUT} s of SIGTERM"
   fi
-  set +e
-  wait "${server_pid}"
-  rc=$?
-  set -e
+  wait "${pid}" || rc=$?
+  return "${rc}"
+}
+
+stop_server() {
+  local rc=0
+  stop_turnpike "${server_pid}" || rc=$?
   server_pid=""
   [[ ${rc} -eq 0 ]] || fail "turnpike exited with status ${rc} on SIGTERM"
 }

@@ -31,8 +31,6 @@ readonly here
 require_tools prometheus promtool turnutils_peer python3 ss timeout
 interop_setup
 
-free_port() { random_free_port 20000 32767; }
-
 write_config() {
   port=$(free_port)
   http_port=$(free_port)
@@ -61,10 +59,7 @@ PYTHON
 
 start_server write_config
 wait_for_tcp_listener "${http_port}"
-peer_port=$(free_port)
-turnutils_peer -p "${peer_port}" -L 127.0.0.1 >"${workdir}/peer.log" 2>&1 &
-helper_pids+=($!)
-wait_for_udp_listener "${peer_port}"
+start_peer
 note "turnpike on 127.0.0.1:${port}, /metrics on :${http_port}; turnutils_peer on udp ${peer_port}"
 
 note "relay traffic: turn_echo.py over udp (ChannelData) and tcp (Send indications)"

@@ -35,7 +35,6 @@ readonly turnpike=$1
 require_tools openssl curl turnutils_uclient turnutils_peer python3 ss timeout
 interop_setup
 
-free_port() { random_free_port 20000 32767; }
 
 for name in turnpike backend; do
   openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=${name}.test" \
@@ -131,10 +130,7 @@ grep -q "subject=CN *= *turnpike.test" <<<"${out}" || fail "no ALPN: ${out}"
 echo "stun.turn and no-ALPN clients: CN turnpike.test"
 
 note "3. turnutils_uclient over TLS on the same port allocates and relays"
-peer_port=$(free_port)
-turnutils_peer -p "${peer_port}" -L 127.0.0.1 >"${workdir}/peer.log" 2>&1 &
-helper_pids+=($!)
-wait_for_udp_listener "${peer_port}"
+start_peer
 set +e
 timeout 40 turnutils_uclient -t -S -u alice -w secret -n 10 -m 1 -e 127.0.0.1 -r "${peer_port}" \
   -p "${port}" 127.0.0.1 >"${workdir}/uclient.log" 2>&1

@@ -63,10 +63,6 @@ readonly turnpike=$1
 require_tools turnutils_uclient turnutils_peer socat ss timeout openssl python3
 interop_setup
 
-# Ports below the kernel's ephemeral range (32768+) and turnpike's relay range (49152+), so no
-# client socket or relay can take them between picking and binding.
-free_port() { random_free_port 20000 32767; }
-
 # Picks ports for the udp+tcp listeners and the tls listener; sets port and tls_port.
 write_config() {
   port=$(free_port)
@@ -90,24 +86,6 @@ drain: {timeout: 0}
 threads: 2
 log: {level: info}
 EOF
-}
-
-# Starts turnutils_peer (UDP echo) on a free port; sets peer_port.
-start_peer() {
-  local pid _
-  for _ in 1 2 3; do
-    peer_port=$(free_port)
-    turnutils_peer -p "${peer_port}" -L 127.0.0.1 >"${workdir}/peer.log" 2>&1 &
-    pid=$!
-    helper_pids+=("${pid}")
-    sleep 0.1
-    if kill -0 "${pid}" 2>/dev/null; then
-      wait_for_udp_listener "${peer_port}"
-      return 0
-    fi
-    echo "turnutils_peer could not use port ${peer_port}, retrying" >&2
-  done
-  fail "turnutils_peer did not start in 3 attempts: $(cat "${workdir}/peer.log")"
 }
 
 # Milliseconds since the epoch (bash 5's EPOCHREALTIME, without the dot).

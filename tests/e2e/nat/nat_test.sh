@@ -274,7 +274,6 @@ wait_listening() {
 }
 
 start_turnpike() {
-  local _
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -keyout "${workdir}/key.pem" -out "${workdir}/cert.pem" -days 2 -subj "/CN=${SERVER}" \
     -addext "subjectAltName=IP:${SERVER}" >"${workdir}/openssl.log" 2>&1 ||
@@ -283,12 +282,10 @@ start_turnpike() {
   # ip netns exec execs turnpike: ${server_pid} is turnpike's own pid.
   ip netns exec "${ns_pub}" "${turnpike}" --config "${workdir}/turnpike.yaml" >"${log}" 2>&1 &
   server_pid=$!
-  for _ in $(seq 1 $((START_TIMEOUT * 20))); do
-    grep -q "started" "${log}" && break
+  if ! wait_started "${server_pid}" "${log}"; then
     server_alive || fail "turnpike exited during start-up"
-    sleep 0.05
-  done
-  grep -q "started" "${log}" || fail "turnpike did not log \"started\" within ${START_TIMEOUT} s"
+    fail "turnpike did not log \"started\" within ${START_TIMEOUT} s"
+  fi
   wait_listening "${ns_pub}" -Hlun "${PORT}"
   wait_listening "${ns_pub}" -Hltn "${TLS_PORT}"
   in_ns "${ns_pub}" turnutils_peer -p "${PEER_PORT}" -L "${SERVER}" >"${workdir}/peer.log" 2>&1 &

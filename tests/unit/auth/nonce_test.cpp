@@ -17,6 +17,7 @@
 
 #include "auth/base64.hpp"
 #include "protocol/stun/endpoint.hpp"
+#include "tests/unit/protocol/stun/test_util.hpp"
 
 namespace turnpike::auth {
 namespace {
@@ -65,6 +66,10 @@ TEST(NonceSecretTest, NodesWithTheSameSecretAcceptEachOthersNonces) {
                           [](char c, std::byte b) { return static_cast<std::byte>(c) == b; }));
   EXPECT_EQ(key, NonceCodec::keyFromSecret(secret));
   EXPECT_NE(key, NonceCodec::keyFromSecret("0123456789abcdef0123456789abcdeF"));
+  // Nodes of different releases must derive the same key. Computed independently:
+  //   printf '0123456789abcdef0123456789abcdef' |
+  //     openssl dgst -sha256 -mac HMAC -macopt key:"turnpike nonce key v1"
+  EXPECT_EQ(test::toHex(key), "4748141dbe81f16076f76ea7174853f2ad3d740654c9c029e724cd30d0ea3789");
 }
 
 TEST_F(NonceTest, MintThenVerifyIsValid) {

@@ -49,7 +49,7 @@ TEST(NoAllocationTest, BindingResponderAllocatesNothing) {
   const auto unknown = request(true);
   std::array<std::byte, kMinResponseBuffer> out{};
   const Endpoint source{IpAddress::v4({192, 0, 2, 1}), 32853};
-  const BindingOptions options{"turnpike", false};
+  const BindingOptions options{.software = "turnpike"};
   // Warm up once: OpenSSL and thread-local contexts may allocate on first use.
   (void)handleStunRequest(ok, source, options, out);
   EXPECT_EQ(allocationsDuring([&] {

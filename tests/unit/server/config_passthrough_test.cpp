@@ -2,15 +2,13 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 #include "server/config/config.hpp"
+#include "tests/unit/server/config_test_support.hpp"
 
 namespace turnpike::server {
 namespace {
-
-protocol::Endpoint endpoint(std::string_view address, std::uint16_t port) {
-  return {protocol::IpAddress::parse(address).value(), port};
-}
 
 const std::string kTls = "tls: {certificate: c.pem, private_key: k.pem}\n";
 
@@ -39,65 +37,52 @@ TEST(ConfigPassthrough, DefaultAndSniBackendsOnAutoAndTls) {
   EXPECT_EQ(config->listeners[1].tls_passthrough.sni.size(), 1U);
 }
 
-struct PassthroughError {
-  const char* name;
-  std::string yaml;
-  std::string key;
-};
-
-void PrintTo(const PassthroughError& error, std::ostream* os) { *os << error.name; }
-
-class ConfigPassthroughError : public testing::TestWithParam<PassthroughError> {};
-
-TEST_P(ConfigPassthroughError, NamesTheKey) {
-  const auto config = loadConfigText(GetParam().yaml + kTls);
-  ASSERT_FALSE(config) << GetParam().name;
-  EXPECT_EQ(config.error().key, GetParam().key) << toString(config.error());
+// Every table entry is refused with the tls section present (so only tls_passthrough is wrong).
+ConfigErrorCase refused(std::string name, const std::string& yaml, std::string key) {
+  return {std::move(name), yaml + kTls, std::move(key), {}};
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Errors, ConfigPassthroughError,
+    Passthrough, ConfigErrorTest,
     testing::Values(
-        PassthroughError{"OnTcp",
-                         "listeners: [{transport: tcp, tls_passthrough: {default: 127.0.0.1:1}}]\n",
-                         "listeners[0].tls_passthrough"},
-        PassthroughError{"OnUdp",
-                         "listeners: [{transport: udp, tls_passthrough: {default: 127.0.0.1:1}}]\n",
-                         "listeners[0].tls_passthrough"},
-        PassthroughError{"Empty", "listeners: [{transport: auto, tls_passthrough: {}}]\n",
-                         "listeners[0].tls_passthrough"},
-        PassthroughError{"NotAMap", "listeners: [{transport: auto, tls_passthrough: yes}]\n",
-                         "listeners[0].tls_passthrough"},
-        PassthroughError{"UnknownKey",
-                         "listeners: [{transport: auto, tls_passthrough: {fallback: 1.2.3.4:5}}]\n",
-                         "listeners[0].tls_passthrough.fallback"},
-        PassthroughError{
-            "DefaultHostName",
-            "listeners: [{transport: auto, tls_passthrough: {default: localhost:8443}}]\n",
-            "listeners[0].tls_passthrough.default"},
-        PassthroughError{"DefaultNoPort",
-                         "listeners: [{transport: auto, tls_passthrough: {default: 127.0.0.1}}]\n",
-                         "listeners[0].tls_passthrough.default"},
-        PassthroughError{
-            "SniBackendBad",
-            "listeners: [{transport: auto, tls_passthrough: {sni: {a.test: nowhere}}}]\n",
-            "listeners[0].tls_passthrough.sni.a.test"},
-        PassthroughError{
-            "SniNameBad",
-            "listeners: [{transport: auto, tls_passthrough: {sni: {\"a b\": 127.0.0.1:1}}}]\n",
-            "listeners[0].tls_passthrough.sni.a b"},
-        PassthroughError{"SniNotAMap",
-                         "listeners: [{transport: auto, tls_passthrough: {sni: [a]}}]\n",
-                         "listeners[0].tls_passthrough.sni"},
-        PassthroughError{"SniSameNameTwice",
-                         "listeners: [{transport: auto, tls_passthrough: {sni: {A.test: "
-                         "127.0.0.1:1, a.test: 127.0.0.1:2}}}]\n",
-                         "listeners[0].tls_passthrough.sni.a.test"},
-        PassthroughError{"DefaultIsTheListener",
-                         "listeners: [{transport: auto, port: 443, tls_passthrough: {default: "
-                         "127.0.0.1:443}}]\n",
-                         "listeners[0].tls_passthrough.default"}),
-    [](const testing::TestParamInfo<PassthroughError>& info) { return info.param.name; });
+        refused("OnTcp", "listeners: [{transport: tcp, tls_passthrough: {default: 127.0.0.1:1}}]\n",
+                "listeners[0].tls_passthrough"),
+        refused("OnUdp", "listeners: [{transport: udp, tls_passthrough: {default: 127.0.0.1:1}}]\n",
+                "listeners[0].tls_passthrough"),
+        refused("Empty", "listeners: [{transport: auto, tls_passthrough: {}}]\n",
+                "listeners[0].tls_passthrough"),
+        refused("NotAMap", "listeners: [{transport: auto, tls_passthrough: yes}]\n",
+                "listeners[0].tls_passthrough"),
+        refused("UnknownKey",
+                "listeners: [{transport: auto, tls_passthrough: {fallback: 1.2.3.4:5}}]\n",
+                "listeners[0].tls_passthrough.fallback"),
+        refused("DefaultHostName",
+                "listeners: [{transport: auto, tls_passthrough: {default: localhost:8443}}]\n",
+                "listeners[0].tls_passthrough.default"),
+        refused("DefaultNoPort",
+                "listeners: [{transport: auto, tls_passthrough: {default: 127.0.0.1}}]\n",
+                "listeners[0].tls_passthrough.default"),
+        refused("SniBackendBad",
+                "listeners: [{transport: auto, tls_passthrough: {sni: {a.test: nowhere}}}]\n",
+                "listeners[0].tls_passthrough.sni.a.test"),
+        refused("SniNameBad",
+                "listeners: [{transport: auto, tls_passthrough: {sni: {\"a b\": 127.0.0.1:1}}}]\n",
+                "listeners[0].tls_passthrough.sni.a b"),
+        refused("SniNotAMap", "listeners: [{transport: auto, tls_passthrough: {sni: [a]}}]\n",
+                "listeners[0].tls_passthrough.sni"),
+        refused("SniSameNameTwice",
+                "listeners: [{transport: auto, tls_passthrough: {sni: {A.test: "
+                "127.0.0.1:1, a.test: 127.0.0.1:2}}}]\n",
+                "listeners[0].tls_passthrough.sni.a.test"),
+        refused("DefaultIsTheListener",
+                "listeners: [{transport: auto, port: 443, tls_passthrough: {default: "
+                "127.0.0.1:443}}]\n",
+                "listeners[0].tls_passthrough.default"),
+        refused("SniIsTheListenerOverIpv6Loopback",
+                "listeners: [{transport: tls, address: \"::\", port: 5349, "
+                "tls_passthrough: {sni: {a.test: \"[::1]:5349\"}}}]\n",
+                "listeners[0].tls_passthrough.sni.a.test")),
+    configErrorName);
 
 }  // namespace
 }  // namespace turnpike::server

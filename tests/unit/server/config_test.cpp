@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "tests/unit/server/config_test_support.hpp"
+
 namespace turnpike::protocol {
 // Readable gtest failure output for addresses.
 void PrintTo(const IpAddress& address, std::ostream* os) { *os << address.toString(); }
@@ -430,15 +432,7 @@ TEST(ConfigText, RealmAndSoftwareLengthLimits) {
 
 // ---- Errors, table-driven ----
 
-struct ErrorCase {
-  std::string name;
-  std::string yaml;
-  std::string key;
-};
-
-void PrintTo(const ErrorCase& error_case, std::ostream* os) { *os << error_case.name; }
-
-class ConfigErrorTest : public testing::TestWithParam<ErrorCase> {};
+using ErrorCase = ConfigErrorCase;
 
 TEST_P(ConfigErrorTest, ReportsTheKeyPath) {
   const ErrorCase& error_case = GetParam();
@@ -446,6 +440,8 @@ TEST_P(ConfigErrorTest, ReportsTheKeyPath) {
   ASSERT_FALSE(result.has_value()) << error_case.yaml;
   EXPECT_EQ(result.error().key, error_case.key) << toString(result.error());
   EXPECT_FALSE(result.error().message.empty());
+  EXPECT_NE(result.error().message.find(error_case.says), std::string::npos)
+      << toString(result.error());
 }
 
 const std::string kTlsListener = "listeners: [{transport: tls}]\n";
@@ -655,7 +651,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"AlternateHostName",
                   "drain: {alternate_servers: [\"192.0.2.1:3478\", \"turn.example:3478\"]}\n",
                   "drain.alternate_servers[1]"}),
-    [](const testing::TestParamInfo<ErrorCase>& param_info) { return param_info.param.name; });
+    configErrorName);
 
 TEST(ConfigErrors, MessageNamesTheBadValue) {
   const auto result = loadConfigText("listeners: [{transport: udp}, {transport: tcp, port: abc}]");

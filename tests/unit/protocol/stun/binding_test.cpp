@@ -182,8 +182,10 @@ TEST(BindingTest, UnknownAttributeTable) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     const Bytes request = bindingRequest(c.fingerprint, c.attributes);
-    const Handled handled =
-        handle(request, v4Source(), {.software = "turnpike", .nat_discovery = c.nat_discovery});
+    const NatDiscoveryContext nat{test::endpoint("192.0.2.1", 3478),
+                                  test::endpoint("192.0.2.2", 3479)};
+    const Handled handled = handle(
+        request, v4Source(), {.software = "turnpike", .nat = c.nat_discovery ? &nat : nullptr});
     const auto response = Message::parse(handled.response);
     ASSERT_TRUE(response) << toHex(handled.response);
     EXPECT_EQ(response->transactionId(), kTestTransactionId);
@@ -475,13 +477,11 @@ TEST(BindingTest, RandomMutationsNeverYieldBadResponses) {
     for (std::size_t edits = 1 + rng() % 3; edits > 0; --edits) {
       mutate(input, rng);
     }
-    // Half of the nat_discovery cases with an RFC 5780 context: 420s, 400s, RESPONSE-ORIGIN.
+    // Half of the cases with an RFC 5780 context: 420s, 400s, RESPONSE-ORIGIN.
     const NatDiscoveryContext nat{test::endpoint("192.0.2.1", 3478),
                                   test::endpoint("192.0.2.2", 3479)};
-    const bool nat_discovery = (rng() % 2) != 0;
     const BindingOptions options{.software = (rng() % 2) != 0 ? "turnpike" : "",
-                                 .nat_discovery = nat_discovery,
-                                 .nat = nat_discovery && (rng() % 2) != 0 ? &nat : nullptr};
+                                 .nat = (rng() % 2) != 0 ? &nat : nullptr};
     std::array<std::byte, kMinResponseBuffer + 32> buffer{};
     buffer.fill(std::byte{0xAB});
     const MutableBytes out = std::span(buffer).first(kMinResponseBuffer);

@@ -146,6 +146,14 @@ class CoreAmplificationTest : public CoreFixture {
     return worst;
   }
 
+  // Prints the report and both worst ratios, and checks each against kMaxRatio.
+  static void expectWithinLimit(const char* title, double v4, double v6,
+                                const std::string& report) {
+    std::printf("%s:\n%sworst ratio %.2fx (IPv4), %.2fx (IPv6)\n", title, report.c_str(), v4, v6);
+    EXPECT_LE(v4, kMaxRatio) << report;
+    EXPECT_LE(v6, kMaxRatio) << report;
+  }
+
   RealNonces real_nonces;
 };
 
@@ -156,12 +164,8 @@ TEST_F(CoreAmplificationTest, NoUnauthenticatedAnswerExceedsThreePointFiveTimesI
   ClientSource v6 = udpClient();
   v6.client = ep("2001:db8::7", 40000);
   const double v6_worst = worstRatio(v6, report);
-  std::printf(
-      "unauthenticated answers (realm \"turnpike\", IPv4 then IPv6 source):\n%s"
-      "worst ratio %.2fx (IPv4), %.2fx (IPv6)\n",
-      report.c_str(), v4, v6_worst);
-  EXPECT_LE(v4, kMaxRatio) << report;
-  EXPECT_LE(v6_worst, kMaxRatio) << report;
+  expectWithinLimit("unauthenticated answers (realm \"turnpike\", IPv4 then IPv6 source)", v4,
+                    v6_worst, report);
 }
 
 // RFC 5780 answers carry two more addresses, and may leave from another socket or go to another
@@ -175,12 +179,8 @@ TEST_F(CoreAmplificationTest, NatDiscoveryAnswersStayWithinTheLimit) {
   v6.client = ep("2001:db8::7", 40000);
   v6.server = ep("2001:db8::1", 3478);
   const double v6_worst = worstRatio(v6, report);
-  std::printf(
-      "unauthenticated answers with nat_discovery (IPv4 then IPv6 sockets):\n%s"
-      "worst ratio %.2fx (IPv4), %.2fx (IPv6)\n",
-      report.c_str(), v4, v6_worst);
-  EXPECT_LE(v4, kMaxRatio) << report;
-  EXPECT_LE(v6_worst, kMaxRatio) << report;
+  expectWithinLimit("unauthenticated answers with nat_discovery (IPv4 then IPv6 sockets)", v4,
+                    v6_worst, report);
   EXPECT_GT(core->stats().nat_changed_address.get(), 0U) << "the RFC 5780 path was not taken";
 }
 

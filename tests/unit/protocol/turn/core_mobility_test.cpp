@@ -1,4 +1,4 @@
-// RFC 8016 mobility (CoreConfig::mobility): a ticket on Allocate, and a Refresh with it from a
+// RFC 8016 mobility (CoreConfig::mobility_key): a ticket on Allocate, and a Refresh with it from a
 // new UDP 5-tuple moving the allocation there, with its permissions, channels and routes.
 #include <gtest/gtest.h>
 
@@ -25,8 +25,7 @@ class CoreMobilityTest : public CoreFixture {
   CoreMobilityTest() { makeCore(mobilityConfig()); }
   static CoreConfig mobilityConfig() {
     CoreConfig config = baseConfig();
-    config.mobility = true;
-    config.mobility_key.fill(std::byte{0x5A});
+    config.mobility_key.emplace().fill(std::byte{0x5A});
     return config;
   }
   // Allocates for `source` asking for a ticket; returns the ticket.
@@ -35,6 +34,13 @@ class CoreMobilityTest : public CoreFixture {
         allocate(source, [](MessageBuilder& b) { b.addBytes(attr::kMobilityTicket, {}); });
     EXPECT_EQ(errorCodeOf(response), 0);
     return attributeOf(response, attr::kMobilityTicket);
+  }
+  // The ticket a Refresh with `ticket` answered with: a fresh one, of a ticket's size.
+  static Bytes freshTicketOf(const Bytes& response, const Bytes& ticket) {
+    Bytes fresh = attributeOf(response, attr::kMobilityTicket);
+    EXPECT_EQ(fresh.size(), 48U);
+    EXPECT_NE(fresh, ticket);
+    return fresh;
   }
   Bytes refreshWithTicket(const ClientSource& source, const Bytes& ticket, const Auth& auth = {}) {
     return refresh(
@@ -69,9 +75,7 @@ TEST_F(CoreMobilityTest, RefreshWithTheTicketFromANewPortMovesTheAllocation) {
   at(10);
   const Bytes response = refreshWithTicket(new_port, ticket);
   ASSERT_EQ(errorCodeOf(response), 0);
-  const Bytes fresh = attributeOf(response, attr::kMobilityTicket);
-  EXPECT_EQ(fresh.size(), 48U);
-  EXPECT_NE(fresh, ticket);
+  const Bytes fresh = freshTicketOf(response, ticket);
   EXPECT_EQ(allocationOf(client), nullptr);
   ASSERT_NE(allocationOf(new_port), nullptr);
   EXPECT_EQ(allocationOf(new_port)->id, id);
@@ -111,9 +115,7 @@ TEST_F(CoreMobilityTest, ARefreshWithTheTicketFromTheSame5TupleGetsAFreshOne) {
   at(10);
   const Bytes response = refreshWithTicket(client, ticket);
   ASSERT_EQ(errorCodeOf(response), 0);
-  const Bytes fresh = attributeOf(response, attr::kMobilityTicket);
-  EXPECT_EQ(fresh.size(), 48U);
-  EXPECT_NE(fresh, ticket);
+  (void)freshTicketOf(response, ticket);
   EXPECT_EQ(core->stats().mobility_moves.get(), 0U);
   EXPECT_TRUE(events.moves.empty());
 }
@@ -141,10 +143,34 @@ TEST_F(CoreMobilityTest, ARefusedRefreshWithTheTicketMovesNothing) {
   EXPECT_EQ(core->stats().mobility_moves.get(), 0U);
 }
 
+// A ticket is good for allocation.max_lifetime (3600 s) after it is issued; a Refresh without
+// one keeps the allocation alive, not the ticket.
+TEST_F(CoreMobilityTest, AnExpiredTicketGets400AndMovesNothing) {
+  const Bytes ticket = allocateWithTicket(client);
+  at(500);
+  ASSERT_EQ(errorCodeOf(refresh(client, 3600)), 0);
+  at(3601);
+  EXPECT_EQ(errorCodeOf(refreshWithTicket(new_port, ticket)), error::kBadRequest);
+  EXPECT_NE(allocationOf(client), nullptr);
+  EXPECT_EQ(allocationOf(new_port), nullptr);
+}
+
+// UDP only: neither a TCP allocation's ticket nor a Refresh over TCP moves anything (405).
+TEST_F(CoreMobilityTest, TcpAllocationsAndTcpRefreshesGet405) {
+  const ClientSource tcp = tcpClient(7);
+  const Bytes tcp_ticket = allocateWithTicket(tcp);
+  EXPECT_EQ(errorCodeOf(refreshWithTicket(new_port, tcp_ticket)), error::kMobilityForbidden);
+  const Bytes udp_ticket = allocateWithTicket(client);
+  EXPECT_EQ(errorCodeOf(refreshWithTicket(tcpClient(8), udp_ticket)), error::kMobilityForbidden);
+  EXPECT_NE(allocationOf(tcp), nullptr);
+  EXPECT_NE(allocationOf(client), nullptr);
+  EXPECT_EQ(core->stats().mobility_moves.get(), 0U);
+}
+
 TEST_F(CoreMobilityTest, AnotherKeyMakesTheTicketInvalid) {
   const Bytes ticket = allocateWithTicket(client);
   CoreConfig other = mobilityConfig();
-  other.mobility_key.fill(std::byte{0x33});
+  other.mobility_key->fill(std::byte{0x33});
   makeCore(other);
   allocateWithTicket(client);  // the same allocation id in the new core
   EXPECT_EQ(errorCodeOf(refreshWithTicket(new_port, ticket)), error::kBadRequest);

@@ -52,6 +52,19 @@ class CoreNatDiscoveryTest : public CoreFixture {
 
   Bytes binding(const Attrs& attrs = {}) { return request(Method::kBinding, attrs, noAuth()); }
 
+  // A Binding from `source` is answered as without RFC 5780: no RESPONSE-ORIGIN or
+  // OTHER-ADDRESS, and (RFC 5780 section 7.2: no alternate address here) CHANGE-REQUEST is not
+  // understood.
+  void expectAnsweredAsWithout(const ClientSource& source, ChangeRequestValue change) {
+    const Bytes plain = exchange(source, binding());
+    EXPECT_EQ(errorCodeOf(plain), 0);
+    EXPECT_FALSE(has(plain, attr::kResponseOrigin));
+    EXPECT_FALSE(has(plain, attr::kOtherAddress));
+    const Bytes changed =
+        exchange(source, binding([&](MessageBuilder& b) { b.addChangeRequest(change); }));
+    EXPECT_EQ(errorCodeOf(changed), error::kUnknownAttribute);
+  }
+
   // Sends and returns the one answer; where it goes is checked by the caller.
   const OutboxEntry& answer(const ClientSource& source, const Bytes& bytes) {
     send(source, bytes);
@@ -220,29 +233,13 @@ TEST_F(CoreNatDiscoveryTest, OtherSocketsAndTcpAnswerAsWithoutIt) {
   const ClientSource tcp = tcpClient(7);
   for (const ClientSource& source : {other, tcp}) {
     SCOPED_TRACE(toString(source.transport));
-    const Bytes plain = exchange(source, binding());
-    EXPECT_EQ(errorCodeOf(plain), 0);
-    EXPECT_FALSE(has(plain, attr::kResponseOrigin));
-    EXPECT_FALSE(has(plain, attr::kOtherAddress));
-    // RFC 5780 section 7.2: no alternate address here, so CHANGE-REQUEST is not understood.
-    const Bytes changed = exchange(source, binding([](MessageBuilder& b) {
-                                     b.addChangeRequest({true, true});
-                                   }));
-    EXPECT_EQ(errorCodeOf(changed), error::kUnknownAttribute);
+    expectAnsweredAsWithout(source, {true, true});
   }
 }
 
 TEST_F(CoreNatDiscoveryTest, WhenOffChangeRequestGets420AndNoNewAttributes) {
   makeCore(baseConfig());
-  const ClientSource source = on(0, 0);
-  const Bytes plain = exchange(source, binding());
-  EXPECT_EQ(errorCodeOf(plain), 0);
-  EXPECT_FALSE(has(plain, attr::kResponseOrigin));
-  EXPECT_FALSE(has(plain, attr::kOtherAddress));
-  const Bytes changed = exchange(source, binding([](MessageBuilder& b) {
-                                   b.addChangeRequest({true, false});
-                                 }));
-  EXPECT_EQ(errorCodeOf(changed), error::kUnknownAttribute);
+  expectAnsweredAsWithout(on(0, 0), {true, false});
 }
 
 TEST_F(CoreNatDiscoveryTest, ClassicClientsChangeRequestStillGets420) {
