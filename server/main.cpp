@@ -16,6 +16,7 @@
 #include "server/log.hpp"
 #include "server/metrics/metrics.hpp"
 #include "server/migrate_coturn_command.hpp"
+#include "server/selftest/selftest_command.hpp"
 #include "server/server.hpp"
 #include "server/systemd_notify.hpp"
 
@@ -30,6 +31,9 @@ constexpr std::string_view kUsage =
     "       turnpike credentials --secret S --user NAME [--ttl SECONDS]\n"
     "                                          mint a REST (shared secret) credential\n"
     "       turnpike migrate-coturn TURNSERVER.CONF  print a coturn config as turnpike YAML\n"
+    "       turnpike selftest --server HOST[:PORT] (--secret S | --user U --password P)\n"
+    "                [--tls-port N] [--ca FILE | --insecure] [--transports udp,tcp,tls] [--json]\n"
+    "                                          check a running server (selftest --help)\n"
     "       turnpike --version\n";
 
 // Loads and validates a config: the file, or the embedded defaults when path is null.
@@ -221,6 +225,10 @@ int main(int argc, char** argv) {
   if (!args.empty() && args[0] == "migrate-coturn") {
     return turnpike::server::runMigrateCoturnCommand({args.begin() + 1, args.end()}, std::cout,
                                                      std::cerr);
+  }
+  if (!args.empty() && args[0] == "selftest") {
+    return turnpike::server::runSelftestCommand({args.begin() + 1, args.end()}, std::cout,
+                                                std::cerr);
   }
   if (args.size() == 2 && args[0] == "--check-config") {
     return checkConfig(args[1]);
