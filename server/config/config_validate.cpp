@@ -2,7 +2,6 @@
 // can see (listeners and their TLS, relay ranges, auth, the API, the fleet, RFC 5780).
 #include <algorithm>
 #include <array>
-#include <set>
 #include <string>
 #include <utility>
 
