@@ -104,7 +104,7 @@ Status validateListeners(const ServerConfig& config) {
     }
     if (listeners[i].proxy_protocol && listeners[i].transport == Transport::kUdp) {
       return fail(indexPath("listeners", i) + ".proxy_protocol",
-                  "is for tcp, tls and auto listeners only (PROXY protocol v2 over UDP is not "
+                  "is for tcp, tls and auto listeners only (the PROXY protocol over UDP is not "
                   "supported)");
     }
     if (Status status = validatePassthrough(listeners[i], indexPath("listeners", i)); !status) {
