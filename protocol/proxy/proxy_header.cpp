@@ -225,6 +225,25 @@ std::string writeProxyHeaderV1(const std::optional<Endpoint>& source,
   return line;
 }
 
+std::vector<std::byte> proxyHeaderFor(ProxyVersion version, const Endpoint& source,
+                                      const Endpoint& destination) {
+  const bool same_family = source.address.family() == destination.address.family();
+  if (version == ProxyVersion::kV1) {
+    const std::string line = same_family ? writeProxyHeaderV1(source, destination)
+                                         : writeProxyHeaderV1(std::nullopt, std::nullopt);
+    const auto bytes = std::as_bytes(std::span(line));
+    return {bytes.begin(), bytes.end()};
+  }
+  if (version == ProxyVersion::kV2) {
+    std::array<std::byte, kProxyHeaderFixedSize + kInet6Size> buffer{};
+    const std::optional<std::size_t> size =
+        same_family ? writeProxyHeader(buffer, source, destination)
+                    : writeProxyHeader(buffer, std::nullopt, std::nullopt);
+    return {buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(size.value_or(0))};
+  }
+  return {};
+}
+
 std::optional<std::size_t> writeProxyHeader(MutableBytes out, const std::optional<Endpoint>& source,
                                             const std::optional<Endpoint>& destination) {
   const bool proxy = source.has_value() && destination.has_value();

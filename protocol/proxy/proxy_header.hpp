@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/stun/byte_io.hpp"
 #include "protocol/stun/endpoint.hpp"
@@ -71,6 +72,15 @@ struct ProxyHeader {
 // signature differs). max_size bounds the whole header.
 [[nodiscard]] std::expected<std::optional<ProxyHeader>, ProxyHeaderError> parseProxyHeader(
     ConstBytes data, std::size_t max_size = kProxyHeaderMaxSize);
+
+// Which PROXY header turnpike sends itself (tls_passthrough's proxy_protocol): none, v1 or v2.
+enum class ProxyVersion : std::uint8_t { kNone, kV1, kV2 };
+
+// The header of `version` naming source -> destination for a backend: v2 PROXY or v1 TCP4/TCP6
+// when both are of one family, else v2 LOCAL or v1 UNKNOWN (the backend keeps the connection's
+// own addresses). Empty for kNone.
+[[nodiscard]] std::vector<std::byte> proxyHeaderFor(ProxyVersion version, const Endpoint& source,
+                                                    const Endpoint& destination);
 
 // Writes a v1 line for source and destination (same family), or "PROXY UNKNOWN\r\n" without
 // them. For tests and tools.

@@ -45,6 +45,11 @@ constexpr std::array<EnumName<Transport>, 4> kTransports{{{"udp", Transport::kUd
                                                           {"tcp", Transport::kTcp},
                                                           {"tls", Transport::kTls},
                                                           {"auto", Transport::kAuto}}};
+// tls_passthrough.proxy_protocol: the header sent to backends.
+constexpr std::array<EnumName<protocol::ProxyVersion>, 3> kProxyVersions{
+    {{"off", protocol::ProxyVersion::kNone},
+     {"v1", protocol::ProxyVersion::kV1},
+     {"v2", protocol::ProxyVersion::kV2}}};
 constexpr std::array<EnumName<bool>, 2> kBooleans{{{"true", true}, {"false", false}}};
 // transport: auto is for the port firewalls leave open.
 constexpr std::uint16_t kHttpsPort = 443;
@@ -326,6 +331,7 @@ Status readPassthrough(const YAML::Node& node, const std::string& path,
                               out.default_backend = *backend;
                               return Status{};
                             }},
+                           {"proxy_protocol", enumField(kProxyVersions, out.send_proxy)},
                            {"sni", [&out](const YAML::Node& value, const std::string& key) {
                               return readSniRoutes(value, key, out.sni);
                             }}});

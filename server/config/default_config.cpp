@@ -21,7 +21,7 @@ software: turnpike
 # v2) first on every connection (behind an L4 load balancer); default false.
 # tls_passthrough (tls, auto): {default: "IP:PORT", sni: {HOST: "IP:PORT"}} splices web
 # clients (by SNI and ALPN) to a backend unread, e.g. an HTTPS site sharing port 443; off by
-# default.
+# default. Its proxy_protocol: v1 or v2 sends the backend a PROXY header first (default off).
 listeners:
   - {transport: udp, address: 0.0.0.0, port: 3478}
   - {transport: tcp, address: 0.0.0.0, port: 3478}

@@ -187,6 +187,9 @@ class TcpConnection : private TcpSpliceCallbacks {
   std::chrono::milliseconds handshake_timeout_;
   protocol::Endpoint peer_;
   protocol::Endpoint local_;
+  // proxy_protocol: the address the client connected to, from its PROXY header (for a PROXY
+  // header of our own to a tls_passthrough backend); else local_ is.
+  std::optional<protocol::Endpoint> proxied_destination_;
   bool closed_ = false;
   std::uint64_t id_ = 0;
   std::shared_ptr<std::size_t> queued_bytes_ = std::make_shared<std::size_t>(0);

@@ -288,5 +288,32 @@ TEST(ProxyHeaderV1Test, TheWriterRoundTrips) {
   EXPECT_EQ(writeProxyHeaderV1(std::nullopt, std::nullopt), "PROXY UNKNOWN\r\n");
 }
 
+// ---- The header turnpike sends to a tls_passthrough backend ----
+
+TEST(ProxyHeaderForTest, NamesTheClientInTheVersionAsked) {
+  const Endpoint client = endpoint("203.0.113.7", 40000);
+  const Endpoint server = endpoint("192.0.2.1", 443);
+  EXPECT_TRUE(proxyHeaderFor(ProxyVersion::kNone, client, server).empty());
+  const Bytes v1 = proxyHeaderFor(ProxyVersion::kV1, client, server);
+  EXPECT_EQ(v1, text("PROXY TCP4 203.0.113.7 192.0.2.1 40000 443\r\n"));
+  const Bytes v2 = proxyHeaderFor(ProxyVersion::kV2, client, server);
+  const auto parsed = parseProxyHeader(v2);
+  ASSERT_TRUE(parsed.has_value() && parsed->has_value());
+  EXPECT_EQ((*parsed)->version, 2);
+  EXPECT_EQ((*parsed)->size, v2.size());
+  EXPECT_EQ((*parsed)->source, client);
+  EXPECT_EQ((*parsed)->destination, server);
+}
+
+TEST(ProxyHeaderForTest, MixedFamiliesKeepTheConnectionsAddresses) {
+  const Endpoint client = endpoint("203.0.113.7", 40000);
+  const Endpoint server = endpoint("2001:db8::1", 443);
+  EXPECT_EQ(proxyHeaderFor(ProxyVersion::kV1, client, server), text("PROXY UNKNOWN\r\n"));
+  const auto parsed = parseProxyHeader(proxyHeaderFor(ProxyVersion::kV2, client, server));
+  ASSERT_TRUE(parsed.has_value() && parsed->has_value());
+  EXPECT_TRUE((*parsed)->local);
+  EXPECT_FALSE((*parsed)->source.has_value());
+}
+
 }  // namespace
 }  // namespace turnpike::protocol
