@@ -207,6 +207,7 @@ class Reader {
   void prometheusAddress(const Line& line);
   void verbose(const Line& line);
   void extraVerbose(const Line& line) { setBool(line, settings_.extra_verbose); }
+  void mobility(const Line& line) { setBool(line, settings_.mobility); }
   void logFile(const Line& line);
   void restApiSeparator(const Line& line);
   void addressFamily(const Line& line);
@@ -252,6 +253,7 @@ void Reader::read(const Line& line) {
       {"channel-lifetime", &Reader::fixedLifetime},
       {"permission-lifetime", &Reader::fixedLifetime},
       {"relay-threads", &Reader::relayThreads},
+      {"mobility", &Reader::mobility},
       {"prometheus", &Reader::prometheus},
       {"prometheus-port", &Reader::prometheusPort},
       {"prometheus-address", &Reader::prometheusAddress},

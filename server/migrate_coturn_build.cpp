@@ -473,6 +473,7 @@ void buildOperations(const CoturnSettings& settings, ServerConfig& config, Messa
   if (isOn(settings.extra_verbose)) {
     config.log.level = LogLevel::kDebug;
   }
+  config.mobility = isOn(settings.mobility);
   if (settings.relay_threads) {
     config.threads = settings.relay_threads->value;
   }

@@ -82,6 +82,7 @@ struct CoturnSettings {
   std::optional<At<std::uint16_t>> prometheus_port;
   std::optional<At<protocol::IpAddress>> prometheus_address;
   std::optional<At<bool>> extra_verbose;  // Verbose
+  std::optional<At<bool>> mobility;       // RFC 8016
 };
 
 // Collects messages; sorted() puts them in line order with file-wide ones (line 0) last.

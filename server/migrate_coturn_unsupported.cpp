@@ -84,9 +84,6 @@ constexpr std::array kUnsupported = std::to_array<UnsupportedOption>({
     {"no-stun", true, kWarn, "not carried over: turnpike always answers STUN Binding requests"},
     {"secure-stun", true, kWarn,
      "not carried over: turnpike answers Binding requests without authentication"},
-    {"mobility", true, kWarn,
-     "not carried over: turnpike's mobility (RFC 8016) needs threads: 1; set mobility: true and "
-     "threads: 1 by hand if one worker thread is enough"},
     {"max-allocate-timeout", false, kWarn,
      "not carried over: turnpike has no setting for the allocation set-up time"},
     {"server-relay", true, kWarn,

@@ -58,8 +58,9 @@ std::size_t workerCountFor(std::uint32_t threads) {
   if (threads != 0) {
     return threads;
   }
+  // At most 256: a worker's index is the top byte of its allocation ids (RFC 8016 tickets).
   const unsigned cores = std::thread::hardware_concurrency();
-  return cores == 0 ? 1 : cores;
+  return cores == 0 ? 1 : std::min(cores, 256U);
 }
 
 Server::Server(ServerConfig config) : config_(std::move(config)) {}
@@ -103,7 +104,12 @@ std::expected<void, std::string> Server::start() {
   for (const std::string& listener : workers_.front()->listenerDescriptions()) {
     TP_LOG(kInfo, "listening on ", listener);
   }
+  std::vector<Worker*> siblings;
+  for (const auto& worker : workers_) {
+    siblings.push_back(worker.get());
+  }
   for (auto& worker : workers_) {
+    worker->setSiblings(siblings);
     worker->start();
   }
   TP_LOG(kInfo, "started ", count, " worker thread", count == 1 ? "" : "s");
@@ -174,6 +180,7 @@ std::expected<ReloadReport, std::string> Server::reload(const ServerConfig& next
          "http");
   ignore(next.public_uris != config_.public_uris, "public_uris");
   ignore(next.nat_discovery != config_.nat_discovery, "nat_discovery");
+  ignore(next.mobility != config_.mobility, "mobility");
 
   // The certificate first: it is the only step that can fail, and nothing has changed yet.
   if (tls_context_ != nullptr) {
@@ -312,6 +319,7 @@ ServerTotals Server::totals() const {
       totals.connections_active[i] += stats.connections_active[i].get();
     }
     totals.udp_datagrams_received += stats.udp_datagrams_received.get();
+    totals.mobility_forwarded += stats.mobility_forwarded.get();
     totals.allocations_active += protocol::total(core.allocations_active);
     totals.relay_ports_in_use += core.relay_ports_in_use.get();
     for (std::size_t i = 0; i < totals.allocate_buckets.size(); ++i) {

@@ -26,6 +26,7 @@ struct ServerTotals {
   std::uint64_t connections_per_ip_rejected = 0;
   std::array<std::uint64_t, 2> connections_active{};  // [0] tcp, [1] tls
   std::uint64_t udp_datagrams_received = 0;
+  std::uint64_t mobility_forwarded = 0;
   std::uint64_t allocations_active = 0;
   std::uint64_t relay_ports_in_use = 0;
   std::uint64_t relay_port_capacity = 0;  // port range size x relay addresses

@@ -171,6 +171,29 @@ bool SharedQuota::exhausted() {
   return limits_.allocations_total != 0 && total_ >= limits_.allocations_total;
 }
 
+protocol::QuotaVerdict SharedQuota::move(std::string_view /*user*/, const protocol::IpAddress& from,
+                                         const protocol::IpAddress& to) {
+  const protocol::IpAddress from_key = protocol::limitKey(from);
+  const protocol::IpAddress to_key = protocol::limitKey(to);
+  if (from_key == to_key) {
+    return protocol::QuotaVerdict::kOk;
+  }
+  const std::lock_guard lock(mutex_);
+  auto to_count = per_ip_.find(to_key);
+  if (limits_.allocations_per_client_ip != 0 && to_count != per_ip_.end() &&
+      to_count->second >= limits_.allocations_per_client_ip) {
+    return protocol::QuotaVerdict::kClientIpLimit;
+  }
+  if (auto it = per_ip_.find(from_key); it != per_ip_.end() && --it->second == 0) {
+    per_ip_.erase(it);
+  }
+  if (to_count == per_ip_.end()) {
+    to_count = per_ip_.emplace(to_key, 0).first;
+  }
+  ++to_count->second;
+  return protocol::QuotaVerdict::kOk;
+}
+
 void SharedQuota::release(std::string_view user, const protocol::IpAddress& client) {
   const std::lock_guard lock(mutex_);
   if (auto it = per_user_.find(user); it != per_user_.end()) {

@@ -86,6 +86,9 @@ class SharedQuota final : public protocol::AllocationQuota {
   [[nodiscard]] protocol::QuotaVerdict acquire(std::string_view user,
                                                const protocol::IpAddress& client) override;
   void release(std::string_view user, const protocol::IpAddress& client) override;
+  // Under one lock: workers may take the new address's last slot at the same time.
+  [[nodiscard]] protocol::QuotaVerdict move(std::string_view user, const protocol::IpAddress& from,
+                                            const protocol::IpAddress& to) override;
   // New limits (reload) apply to the next Allocate; allocations over them are not ended.
   void setLimits(const LimitsConfig& limits);
   // True when allocations_total is set and reached.

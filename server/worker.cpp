@@ -17,6 +17,12 @@ std::uint64_t steadyNanoseconds(protocol::MonotonicTime time) {
 
 // ChannelData (RFC 8656 section 12.4): the first two bits are 01. Everything else from a client
 // is STUN (00) or garbage.
+// The shared core config with this worker's index (the top byte of its allocation ids).
+protocol::CoreConfig coreConfigFor(protocol::CoreConfig config, std::size_t worker) {
+  config.worker = static_cast<std::uint8_t>(worker);
+  return config;
+}
+
 bool isChannelData(protocol::ConstBytes bytes) {
   return !bytes.empty() && (bytes[0] & std::byte{0xC0}) == std::byte{0x40};
 }
@@ -51,7 +57,7 @@ Worker::Worker(std::size_t index, const ServerConfig& config, TurnShared& shared
       shared_(shared),
       tls_context_(std::move(tls_context)),
       policy_(shared.policy),
-      core_(shared.core_config,
+      core_(coreConfigFor(shared.core_config, index),
             protocol::CoreDependencies{*this, random_, shared.clock, shared.credential_adapter,
                                        shared.nonce_adapter, shared.quota, shared.reservations,
                                        policy_.get(), this, &shared.user_bandwidth, &shared.load,
@@ -213,6 +219,7 @@ void Worker::onHeartbeat(uv_timer_t* timer) {
   self->stats_.last_heartbeat_ns.set(steadyNanoseconds(now));
   self->heartbeat_due_ = now + kHeartbeatInterval;
   self->sweepIdleConnections(now);
+  self->sweepForwarded(now);
   if (self->index_ == 0) {
     self->shared_.load.sample(now);  // the relayed rate of every worker (cluster.redirect_above)
   }
@@ -265,6 +272,11 @@ void Worker::onDatagram(uv::UdpSocket& socket, protocol::ConstBytes data,
       protocol::ClientTransport::kUdp,
       protocol::SocketRef{protocol::SocketRef::Kind::kListener, listenerIndex(socket)}, source,
       socket.localEndpoint()};
+  // RFC 8016 with more than one worker: a moved client may belong to another one.
+  if (siblings_.size() > 1 && config_.mobility &&
+      forwardToOwner(client, data, std::chrono::steady_clock::now())) {
+    return;
+  }
   handleClientMessage(client, data);
 }
 

@@ -49,6 +49,8 @@ struct WorkerStats {
   WorkerCounter connections_per_ip_rejected;
   std::array<WorkerCounter, 2> connections_active;  // [0] tcp, [1] tls
   WorkerCounter udp_datagrams_received;
+  // RFC 8016: client messages handed to the worker that holds their allocation.
+  WorkerCounter mobility_forwarded;
   // Allocate request in to its success response handed to the kernel.
   LatencyHistogram allocate_latency;
   // The heartbeat timer: how late it last fired, and when (steady clock, ns since its epoch).
@@ -83,6 +85,10 @@ class Worker final : public uv::UdpSocketCallbacks,
   void setCluster(protocol::AlternateServers cluster);
   // Waits for the thread. Returns the number of libuv handles left open (0 = clean).
   [[nodiscard]] int join();
+  // Every worker of the server, this one included, by index: where a moved client's messages go
+  // (RFC 8016 across workers, worker_mobility.cpp). Set before start(); the workers outlive
+  // each other's threads.
+  void setSiblings(std::vector<Worker*> siblings) { siblings_ = std::move(siblings); }
 
   [[nodiscard]] const WorkerStats& stats() const { return stats_; }
   [[nodiscard]] const protocol::CoreStats& coreStats() const { return core_.stats(); }
@@ -147,6 +153,15 @@ class Worker final : public uv::UdpSocketCallbacks,
   void sweepIdleConnections(protocol::MonotonicTime now);
   // Hands a client message to the core and sends the answers; times Allocate requests.
   void handleClientMessage(const protocol::ClientSource& client, protocol::ConstBytes bytes);
+  // RFC 8016 across workers (worker_mobility.cpp). SO_REUSEPORT hands a moved client's new
+  // 5-tuple to any worker; the allocation stays with the worker that holds it. A Refresh with a
+  // MOBILITY-TICKET of another worker's allocation, and every later message from that 5-tuple,
+  // is copied to that worker, which answers through its own socket of the same listener. True
+  // when `data` went to another worker.
+  [[nodiscard]] bool forwardToOwner(const protocol::ClientSource& client, protocol::ConstBytes data,
+                                    protocol::MonotonicTime now);
+  // Drops forwarding entries idle for longer than an allocation can live (heartbeat).
+  void sweepForwarded(protocol::MonotonicTime now);
   [[nodiscard]] std::uint64_t listenerIndex(const uv::UdpSocket& socket) const;
   // limits.connections_total and connections_per_ip for the connection's client: counts the
   // rejection and returns false, or marks the connection admitted.
@@ -189,6 +204,13 @@ class Worker final : public uv::UdpSocketCallbacks,
   // What the kernel fast path relayed for allocations still open, added to their accounting
   // line when they end (taken from a route's counters when it goes down).
   std::unordered_map<std::uint64_t, fastpath::ChannelCounts> kernel_relayed_;
+  // RFC 8016 across workers: on with mobility and more than one worker.
+  std::vector<Worker*> siblings_;
+  struct Forwarded {
+    std::size_t owner;
+    protocol::MonotonicTime last;
+  };
+  std::unordered_map<protocol::ClientSource, Forwarded, protocol::Core::SourceHash> forwarded_;
   WorkerStats stats_;
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};

@@ -85,6 +85,7 @@ Core::Core(CoreConfig config, CoreDependencies dependencies)
       binding_options_{config_.software},
       deps_(dependencies),
       ports_(dependencies.ports) {
+  next_id_ = (std::uint64_t{config_.worker} << kWorkerShift) | 1U;
   if (ports_ == nullptr) {
     std::vector<IpAddress> locals;
     for (const RelayAddress& address : config_.relay_addresses) {

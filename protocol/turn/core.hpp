@@ -79,9 +79,12 @@ struct CoreConfig {
   // Refresh carrying it from another UDP 5-tuple, by the same user, moves the allocation there.
   // Off (nullopt): an Allocate with the attribute gets 405 (Mobility Forbidden) and a Refresh
   // ignores it. The key is the tickets' HMAC-SHA256 key, random bytes from a CSPRNG (the server
-  // draws it at start); it is this core's own, so a ticket only works on the worker that issued
-  // it (the server allows mobility with threads: 1 only).
+  // draws it once at start, for every worker). A ticket names its allocation's id, whose top byte
+  // is `worker` (ticketWorker): the server hands a Refresh that reaches another worker to the
+  // one that holds the allocation.
   std::optional<std::array<std::byte, 32>> mobility_key;
+  // This core's worker index, the top byte of its allocation ids (0 to 255).
+  std::uint8_t worker = 0;
   // Fleet: where new allocations go when CoreDependencies::load says this node is overloaded
   // (and where draining sends them when it is given no list of its own).
   AlternateServers cluster;
@@ -95,6 +98,19 @@ class AllocationQuota {
   virtual ~AllocationQuota() = default;
   [[nodiscard]] virtual QuotaVerdict acquire(std::string_view user, const IpAddress& client) = 0;
   virtual void release(std::string_view user, const IpAddress& client) = 0;
+  // RFC 8016: one of `user`'s allocations moves from client address `from` to `to`; only the
+  // per-address count changes (kClientIpLimit when `to` is full, and nothing moves). This
+  // default releases and acquires, which is atomic only with one thread; the server's
+  // implementation holds its lock across both.
+  [[nodiscard]] virtual QuotaVerdict move(std::string_view user, const IpAddress& from,
+                                          const IpAddress& to) {
+    release(user, from);
+    const QuotaVerdict verdict = acquire(user, to);
+    if (verdict != QuotaVerdict::kOk) {
+      (void)acquire(user, from);
+    }
+    return verdict;
+  }
 };
 
 enum class AllocationEnd : std::uint8_t { kExpired, kDeleted, kConnectionClosed, kShutdown };
@@ -214,6 +230,14 @@ class Core {
     return allocationFor(source);
   }
 
+  // The worker (CoreConfig::worker) whose core issued a MOBILITY-TICKET, read from the allocation
+  // id it carries; nullopt when it is not a ticket's size. Unauthenticated: the owner checks it.
+  [[nodiscard]] static std::optional<std::size_t> ticketWorker(ConstBytes ticket);
+
+  struct SourceHash {
+    std::size_t operator()(const ClientSource& source) const;
+  };
+
   // Result of authenticating a request (RFC 8489 section 9.2.4).
   struct AuthResult {
     std::string username;
@@ -231,9 +255,6 @@ class Core {
   };
 
  private:
-  struct SourceHash {
-    std::size_t operator()(const ClientSource& source) const;
-  };
   // One request being handled.
   struct Request {
     const Message& message;
@@ -287,6 +308,7 @@ class Core {
   // RFC 8016 (core_mobility.cpp): a MOBILITY-TICKET for the allocation, and moving the
   // allocation a Refresh's ticket names to the request's 5-tuple (or the error to answer).
   static constexpr std::size_t kTicketSize = 48;
+  static constexpr unsigned kWorkerShift = 56;  // allocation ids: worker << 56 | a counter
   [[nodiscard]] std::array<std::byte, kTicketSize> mintTicket(const Allocation& allocation,
                                                               std::int64_t unix_now) const;
   [[nodiscard]] std::expected<Allocation*, TurnError> moveByTicket(Request& request,
@@ -368,7 +390,7 @@ class Core {
   // Takes `bytes` from the allocation's bandwidth bucket; false when it is empty.
   [[nodiscard]] bool admitBandwidth(Allocation& allocation, std::size_t bytes, MonotonicTime now);
   CoreStats stats_;
-  std::uint64_t next_id_ = 1;
+  std::uint64_t next_id_ = 1;  // from (worker << 56) | 1: see CoreConfig::worker
   std::unordered_map<std::uint64_t, std::unique_ptr<Allocation>> allocations_;
   // The 5-tuple index points straight at the allocation: one hash look-up per client packet.
   std::unordered_map<ClientSource, Allocation*, SourceHash> by_source_;

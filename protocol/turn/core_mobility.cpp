@@ -4,8 +4,9 @@
 //   ticket = allocation id (8 bytes) || expiry, unix seconds (8 bytes)
 //            || HMAC-SHA256(key, id || expiry || username) (32 bytes)
 //
-// The key (CoreConfig::mobility_key) is random at start, so tickets are unforgeable, bound to the
-// allocation and its username, and valid only on the worker that issued them.
+// The key (CoreConfig::mobility_key) is random at start, so tickets are unforgeable and bound to
+// the allocation and its username. The id's top byte is the worker that holds the allocation
+// (ticketWorker); the server forwards a Refresh that reaches another worker there.
 #include <openssl/crypto.h>
 
 #include <algorithm>
@@ -24,6 +25,13 @@ auth::HmacSha256 ticketMac(std::span<const std::byte, 32> key, ConstBytes id_and
 }
 
 }  // namespace
+
+std::optional<std::size_t> Core::ticketWorker(ConstBytes ticket) {
+  if (ticket.size() != kTicketSize) {
+    return std::nullopt;
+  }
+  return static_cast<std::size_t>(load64(ticket, 0) >> kWorkerShift);
+}
 
 std::array<std::byte, Core::kTicketSize> Core::mintTicket(const Allocation& allocation,
                                                           std::int64_t unix_now) const {
@@ -74,12 +82,10 @@ std::expected<Allocation*, TurnError> Core::moveByTicket(Request& request, Const
   const IpAddress old_ip = allocation.source.client.address;
   const IpAddress& new_ip = request.source.client.address;
   if (old_ip != new_ip) {
-    // Released first, so that a user at allocations_per_user can still move; given back when
-    // the new address is over its limit (with threads: 1 nothing can take it in between).
-    deps_.quota.release(allocation.user, old_ip);
-    const QuotaVerdict verdict = deps_.quota.acquire(allocation.user, new_ip);
+    // Only the per-address count moves (a user at allocations_per_user can still move); 486
+    // when the new address is full, and the allocation stays where it is.
+    const QuotaVerdict verdict = deps_.quota.move(allocation.user, old_ip, new_ip);
     if (verdict != QuotaVerdict::kOk) {
-      (void)deps_.quota.acquire(allocation.user, old_ip);
       stats_.quota_rejected.add();
       if (verdict == QuotaVerdict::kClientIpLimit) {
         stats_.allocations_per_client_ip_rejected.add();

@@ -401,14 +401,6 @@ Status validateThreads(const ServerConfig& config) {
   if (config.threads > kMaxThreads) {
     return fail("threads", "must be between 0 and 256, got " + std::to_string(config.threads));
   }
-  // A moved client's new 5-tuple may land on another worker (SO_REUSEPORT), and a ticket is
-  // only known to the worker that issued it.
-  if (config.mobility && config.threads != 1) {
-    return fail("mobility",
-                "needs threads: 1 (a ticket is only valid on the worker thread that "
-                "issued it), got threads: " +
-                    std::to_string(config.threads));
-  }
   return {};
 }
 

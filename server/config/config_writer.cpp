@@ -187,6 +187,9 @@ void writeTail(const ServerConfig& config, const ServerConfig& defaults, std::st
   if (config.threads != defaults.threads) {
     out += "threads: " + std::to_string(config.threads) + "\n";
   }
+  if (config.mobility != defaults.mobility) {
+    out += std::string("mobility: ") + (config.mobility ? "true" : "false") + "\n";
+  }
 }
 
 }  // namespace

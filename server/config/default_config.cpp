@@ -122,7 +122,7 @@ threads: 0
 fast_path: off
 
 # RFC 8016 mobility: a client that asks (MOBILITY-TICKET) gets a ticket with which it keeps its
-# allocation when its address or port changes (Wi-Fi -> LTE). Needs threads: 1. Off by default.
+# allocation when its address or port changes (Wi-Fi -> LTE), UDP clients. Off by default.
 mobility: false
 )yaml";
 

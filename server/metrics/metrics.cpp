@@ -64,6 +64,12 @@ std::string renderMetrics(const ServerTotals& totals, std::size_t workers, std::
       "turnpike_udp_datagrams_received_total", "Datagrams received on UDP listeners.",
       MetricType::Counter,
       {metricSample(MetricType::Counter, static_cast<double>(totals.udp_datagrams_received))}));
+  families.push_back(
+      family("turnpike_mobility_forwarded_total",
+             "Client messages handed to the worker thread that holds their allocation (RFC 8016: a "
+             "moved client's new 5-tuple reached another worker).",
+             MetricType::Counter,
+             {metricSample(MetricType::Counter, static_cast<double>(totals.mobility_forwarded))}));
   families.push_back(family(
       "turnpike_tcp_connections_accepted_total", "TCP connections accepted.", MetricType::Counter,
       {metricSample(MetricType::Counter, static_cast<double>(totals.tcp_accepted))}));

@@ -106,9 +106,6 @@ TEST(CliTest, CheckConfigRejectsBadFilesNamingTheKey) {
        "listeners: [{transport: udp, address: 127.0.0.1\nsoftware: x\n",
        {"yaml"}},
       {"bad log level", listenersYaml(3478) + "log: {level: chatty}\n", {"log.level"}},
-      {"mobility with two worker threads",
-       listenersYaml(3478) + "threads: 2\nmobility: true\n",
-       {"mobility", "threads: 1"}},
   };
   const TempDir dir;
   int index = 0;

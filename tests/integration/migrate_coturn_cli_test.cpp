@@ -40,7 +40,7 @@ TEST(MigrateCoturnCliTest, PrintsYamlThatCheckConfigAcceptsAndWarnsOnStderr) {
                               "lt-cred-mech\n"
                               "user=alice:a:#\"' b\n"
                               "cipher-list=\"ALL\"\n"
-                              "mobility\n"
+                              "secure-stun\n"
                               "denied-peer-ip=83.166.64.0-83.166.95.255\n"
                               "allowed-peer-ip=83.166.68.45\n");
   const ProcessResult result = runTurnpike({"migrate-coturn", conf.string()});
@@ -52,7 +52,8 @@ TEST(MigrateCoturnCliTest, PrintsYamlThatCheckConfigAcceptsAndWarnsOnStderr) {
   EXPECT_TRUE(contains(result.out, "\"alice\": \"a:#\\\"' b\"")) << describe(result);
   EXPECT_TRUE(contains(result.err, conf.string() + ":6: warning: cipher-list: "))
       << describe(result);
-  EXPECT_TRUE(contains(result.err, conf.string() + ":7: warning: mobility: ")) << describe(result);
+  EXPECT_TRUE(contains(result.err, conf.string() + ":7: warning: secure-stun: "))
+      << describe(result);
   // One line per message, each naming the file.
   std::istringstream lines(result.err);
   for (std::string line; std::getline(lines, line);) {

@@ -1,6 +1,7 @@
-// RFC 8016 mobility against the real server (mobility: true, threads: 1): a UDP client
-// allocates with a MOBILITY-TICKET, relays over a channel, then carries on from a new local
-// port and from a new address (127.0.0.2) with Refresh + ticket, without a new Allocate.
+// RFC 8016 mobility against the real server (mobility: true): a UDP client allocates with a
+// MOBILITY-TICKET, relays over a channel, then carries on from a new local port and from a new
+// address (127.0.0.2) with Refresh + ticket, without a new Allocate. With two worker threads the
+// new 5-tuple may reach the worker that does not hold the allocation: it must work all the same.
 #include <string>
 
 #include "protocol/stun/byte_io.hpp"
@@ -17,7 +18,7 @@ class MobilityTest : public TurnTest {
  protected:
   [[nodiscard]] ServerOptions options() const override {
     ServerOptions options = TurnTest::options();
-    options.threads = 1;  // mobility needs one worker (config validation)
+    options.threads = 1;  // MobilityAcrossWorkersTest has two
     options.users[kBob.username] = kBob.password;
     options.http = true;
     options.extra_yaml += "mobility: true\n";
@@ -76,6 +77,55 @@ TEST_F(MobilityTest, AnotherUsersRefreshWithTheTicketGets441) {
   EXPECT_EQ(stolen->code, protocol::error::kWrongCredentials);
   // The allocation stayed with its client.
   EXPECT_TRUE(succeeded(turn.refresh(std::nullopt), "Refresh"));
+}
+
+// Two workers: SO_REUSEPORT picks one per 5-tuple, so a client that moves from port to port
+// lands on the other worker about every second move. It moves until the server says a message
+// was handed across (turnpike_mobility_forwarded_total; bounded: 40 moves, each 1 in 2), then
+// twice more, relaying both ways after every move, and ends the allocation from where it is.
+class MobilityAcrossWorkersTest : public MobilityTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = MobilityTest::options();
+    options.threads = 2;
+    return options;
+  }
+  [[nodiscard]] double forwarded() const {
+    return scrapeMetric(httpServer(), "turnpike_mobility_forwarded_total").value_or(0.0);
+  }
+};
+
+TEST_F(MobilityAcrossWorkersTest, TheAllocationFollowsTheClientToTheOtherWorker) {
+  TurnClient turn = client();
+  const auto allocated = turn.allocateWithTicket();
+  ASSERT_TRUE(succeeded(allocated, "Allocate"));
+  std::string ticket = ticketOf(allocated);
+  const UdpPeer peer;
+  ASSERT_TRUE(peer.valid());
+  ASSERT_TRUE(succeeded(turn.channelBind(kChannel, peer.endpoint()), "ChannelBind"));
+  channelRoundTrip(turn, peer, kChannel, patternPayload(20, 1), patternPayload(30, 2));
+  int moves = 0;
+  int after_first_forward = 0;
+  while (moves < 40 && after_first_forward < 3) {
+    ASSERT_TRUE(turn.moveTo(loopback(false)));
+    ++moves;
+    const auto moved = turn.refreshWithTicket(protocol::asBytes(ticket));
+    ASSERT_TRUE(succeeded(moved, "Refresh with the ticket, move " + std::to_string(moves)));
+    ticket = ticketOf(moved);
+    channelRoundTrip(turn, peer, kChannel, patternPayload(21, moves), patternPayload(31, moves));
+    if (after_first_forward > 0 || forwarded() > 0) {
+      ++after_first_forward;
+    }
+  }
+  EXPECT_GT(forwarded(), 0) << "no move reached the other worker in " << moves << " moves";
+  // Ended from wherever the client is now: no allocation is left.
+  ASSERT_TRUE(succeeded(turn.refresh(0), "Refresh 0"));
+  std::string last;
+  EXPECT_TRUE(eventually([&] {
+    last = httpGet(httpServer(), "/metrics").value_or("");
+    return metricValue(last, "turnpike_relay_ports_in_use", {}) == 0.0 &&
+           metricValue(last, "turnpike_mobility_moves_total", {}) == moves;
+  })) << last;
 }
 
 }  // namespace

@@ -638,8 +638,6 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"LogFormatUnknown", "log: {format: xml}\n", "log.format"},
         ErrorCase{"ThreadsTooMany", "threads: 257\n", "threads"},
         ErrorCase{"MobilityNotBool", "threads: 1\nmobility: yes\n", "mobility"},
-        ErrorCase{"MobilityNeedsOneThread", "mobility: true\n", "mobility"},
-        ErrorCase{"MobilityTwoThreads", "threads: 2\nmobility: true\n", "mobility"},
         ErrorCase{"ThreadsNotNumber", "threads: many\n", "threads"},
         ErrorCase{"ThreadsHuge", "threads: 99999999999999999999999\n", "threads"},
         ErrorCase{"DrainTimeoutNegative", "drain: {timeout: -1}\n", "drain.timeout"},
@@ -811,10 +809,11 @@ TEST(ConfigHttpSelftest, OffByDefaultOnWhenTrue) {
   EXPECT_TRUE(loadOk("http: {selftest: true}\n").http.selftest);
 }
 
-TEST(ConfigMobility, OffByDefaultOnWithOneThread) {
+TEST(ConfigMobility, OffByDefaultOnWithAnyNumberOfThreads) {
   EXPECT_FALSE(loadOk("").mobility);
-  const ServerConfig config = loadOk("threads: 1\nmobility: true\n");
-  EXPECT_TRUE(config.mobility);
+  EXPECT_TRUE(loadOk("threads: 1\nmobility: true\n").mobility);
+  EXPECT_TRUE(loadOk("mobility: true\n").mobility);  // threads: 0, one per core
+  EXPECT_TRUE(loadOk("threads: 2\nmobility: true\n").mobility);
 }
 
 }  // namespace

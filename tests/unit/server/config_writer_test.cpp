@@ -48,6 +48,7 @@ ServerConfig everything() {
   config.http.port = 9642;
   config.log = {LogLevel::kDebug, LogFormat::kJson};
   config.threads = 4;
+  config.mobility = true;
   return config;
 }
 
@@ -80,11 +81,12 @@ TEST(ConfigWriterTest, EveryKeyRoundTripsInReadmeOrder) {
   EXPECT_EQ(loaded.http.address, ip("0.0.0.0"));
   EXPECT_EQ(loaded.log.format, LogFormat::kJson);
   EXPECT_EQ(loaded.threads, 4U);
+  EXPECT_TRUE(loaded.mobility);
   // The README's configuration reference order.
   std::size_t last = 0;
   for (const std::string_view key :
        {"realm:", "software:", "listeners:", "tls:", "relay:", "allocation:", "auth:", "peers:",
-        "limits:", "http:", "log:", "threads:"}) {
+        "limits:", "http:", "log:", "threads:", "mobility:"}) {
     const std::size_t at = yaml.find("\n" + std::string(key));
     const std::size_t found = yaml.starts_with(key) ? 0 : at;
     ASSERT_NE(found, std::string::npos) << key << "\n" << yaml;

@@ -389,6 +389,12 @@ TEST(MigrateCoturnTest, Logging) {
   EXPECT_NE(extra.yaml.find("log:\n  level: debug\n"), std::string::npos) << extra.yaml;
 }
 
+TEST(MigrateCoturnTest, MobilityCarriesOver) {
+  EXPECT_TRUE(migrate("mobility\n").config.mobility);
+  EXPECT_FALSE(migrate("mobility=false\n").config.mobility);
+  EXPECT_FALSE(migrate("").config.mobility);
+}
+
 TEST(MigrateCoturnTest, RelayThreads) {
   EXPECT_EQ(migrate("relay-threads=4\n").config.threads, 4U);
   EXPECT_EQ(migrate("relay-threads=0\n").config.threads, 1U);
@@ -439,7 +445,6 @@ TEST(MigrateCoturnTest, OptionsTurnpikeHasNoSettingFor) {
       {"pidfile=\"/var/run/turnserver.pid\"", "systemd"},
       {"proc-user=turnserver", "systemd"},
       {"proc-group=turnserver", "systemd"},
-      {"mobility", "needs threads: 1"},
       {"web-admin", "no web admin"},
       {"web-admin-ip=127.0.0.1", "no web admin"},
       {"web-admin-port=8080", "no web admin"},
@@ -516,7 +521,7 @@ TEST(MigrateCoturnTest, TrailingSemicolonIsReported) {
 }
 
 TEST(MigrateCoturnTest, MessagesAreInLineOrderWithFileWideOnesLast) {
-  const CoturnMigration m = migrate("mobility\nrelay-ip=0.0.0.0\ncipher-list=x\nfrobnicate\n");
+  const CoturnMigration m = migrate("secure-stun\nrelay-ip=0.0.0.0\ncipher-list=x\nfrobnicate\n");
   std::vector<std::size_t> lines;
   for (const MigrationMessage& message : m.messages) {
     lines.push_back(message.line);
