@@ -464,10 +464,10 @@ void Core::onConnectionClosed(const SocketRef& connection, MonotonicTime now) {
     endAllocation(it->second, AllocationEnd::kConnectionClosed, now);
   } else if (const auto data = by_data_connection_.find(connection.id);
              data != by_data_connection_.end()) {
-    // RFC 6062: a data connection closed; its peer connection went with it (the splice).
+    // RFC 6062: a data connection closed; its peer connection goes with it.
     const auto owner = tcp_connections_.find(data->second);
     if (owner != tcp_connections_.end()) {
-      dropTcpConnection(*allocations_.at(owner->second), data->second, false);
+      dropTcpConnection(*allocations_.at(owner->second), data->second, true);
     }
   }
 }

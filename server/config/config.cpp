@@ -484,6 +484,8 @@ Status readLimits(const YAML::Node& node, const std::string& path, LimitsConfig&
        {"permissions_per_allocation",
         intField(out.permissions_per_allocation, 1, kMaxPerAllocation)},
        {"channels_per_allocation", intField(out.channels_per_allocation, 1, kMaxPerAllocation)},
+       {"tcp_connections_per_allocation",
+        intField(out.tcp_connections_per_allocation, 1, kMaxPerAllocation)},
        {"bandwidth_per_user_bps", intField(out.bandwidth_per_user_bps, 0, kMaxBitsPerSecond)},
        {"bandwidth_per_allocation_bps",
         intField(out.bandwidth_per_allocation_bps, 0, kMaxBitsPerSecond)},
@@ -564,6 +566,7 @@ Status readRoot(const YAML::Node& root, ServerConfig& out) {
                   {"threads", intField(out.threads, 0, kMaxThreads)},
                   {"fast_path", enumField(kFastPaths, out.fast_path)},
                   {"mobility", enumField(kBooleans, out.mobility)},
+                  {"tcp_allocations", enumField(kBooleans, out.tcp_allocations)},
                   {"public_uris", listField(readString, out.public_uris)}});
 }
 
@@ -982,6 +985,13 @@ Status validateThreads(const ServerConfig& config) {
     return fail("mobility",
                 "needs threads: 1 (a ticket is only valid on the worker thread that "
                 "issued it), got threads: " +
+                    std::to_string(config.threads));
+  }
+  // RFC 6062: a ConnectionBind's new connection may land on another worker than its allocation.
+  if (config.tcp_allocations && config.threads != 1) {
+    return fail("tcp_allocations",
+                "needs threads: 1 (a ConnectionBind must reach the worker thread that holds "
+                "the allocation), got threads: " +
                     std::to_string(config.threads));
   }
   return {};
