@@ -119,7 +119,8 @@ TEST_F(CoreTcpTest, ConnectThenConnectionBindSplicesTheDataConnection) {
   EXPECT_EQ(relays.binds[0].data_connection, data.socket);
   EXPECT_EQ(requests(RequestMethod::kConnectionBind, 0), 1U);
   // Bound: no timeout closes it, and it cannot be bound twice.
-  advanceTo(60);
+  at(60);
+  tick();
   EXPECT_TRUE(relays.closed_peers.empty());
   EXPECT_EQ(errorCodeOf(connectionBind(tcpClient(3, 41003), id)), error::kBadRequest);
   EXPECT_EQ(activePeerConnections(), 1U);
@@ -237,9 +238,12 @@ TEST_F(CoreTcpTest, UnboundPeerConnectionsCloseAfter30Seconds) {
   outbox.clear();
   const auto accepted_id = core->onPeerAccepted(tagOf(control), peer, now, outbox);
   ASSERT_TRUE(accepted_id.has_value());
-  advanceTo(29);
+  // Single timer runs (not advanceTo, which would spin on a deadline that never passes).
+  at(29);
+  tick();
   EXPECT_TRUE(relays.closed_peers.empty());
-  advanceTo(31);
+  at(31);
+  tick();
   EXPECT_EQ(relays.closed_peers.size(), 2U);
   EXPECT_EQ(core->stats().tcp_bind_timeouts.get(), 2U);
   EXPECT_EQ(activePeerConnections(), 0U);
