@@ -200,7 +200,11 @@ void Core::handleBinding(const ClientSource& source, ConstBytes bytes, Outbox& o
 void Core::handleRequest(const Message& message, const ClientSource& source, Allocation* allocation,
                          MonotonicTime now, Outbox& outbox) {
   const auto method = requestMethodOf(message);
-  if (!method) {
+  // RFC 6062's Connect and ConnectionBind belong to TCP and TLS clients: over UDP they are
+  // answered as a method not served here.
+  const bool tcp_only =
+      method == RequestMethod::kConnect || method == RequestMethod::kConnectionBind;
+  if (!method || (tcp_only && source.transport == ClientTransport::kUdp)) {
     // Unknown methods.
     stats_.stun_outcomes[static_cast<std::size_t>(StunOutcome::kMethodNotAllowed)].add();
     sendError(message, source, TurnError{error::kBadRequest}, nullptr, false, outbox);

@@ -150,11 +150,21 @@ TEST_F(CoreTcpTest, ConnectErrors) {
   const Outbox& none = connect(control, peer);
   ASSERT_EQ(none.entries().size(), 1U);
   EXPECT_EQ(errorCodeOf(wireBytes(none.entries().front())), error::kAllocationMismatch);
-  // A UDP allocation takes no Connect: 400.
+  // Over UDP, Connect and ConnectionBind are methods not served (400, unauthenticated).
   ASSERT_EQ(errorCodeOf(allocate(client)), 0);
   const Outbox& udp = connect(client, peer);
   ASSERT_EQ(udp.entries().size(), 1U);
   EXPECT_EQ(errorCodeOf(wireBytes(udp.entries().front())), error::kBadRequest);
+  EXPECT_EQ(errorCodeOf(connectionBind(udpClient(40001), 1, noAuth())), error::kBadRequest);
+  EXPECT_EQ(
+      core->stats().stun_outcomes[static_cast<std::size_t>(StunOutcome::kMethodNotAllowed)].get(),
+      2U);
+  // A UDP allocation reached over TCP takes no Connect either: 400.
+  const ClientSource tcp_udp_allocation = tcpClient(7, 41007);
+  ASSERT_EQ(errorCodeOf(allocate(tcp_udp_allocation)), 0);
+  const Outbox& udp_relay = connect(tcp_udp_allocation, peer);
+  ASSERT_EQ(udp_relay.entries().size(), 1U);
+  EXPECT_EQ(errorCodeOf(wireBytes(udp_relay.entries().front())), error::kBadRequest);
 
   ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
   auto code = [&](const Endpoint& to) {
