@@ -77,7 +77,8 @@ constexpr std::array kUnsupported = std::to_array<UnsupportedOption>({
     {"no-udp-relay", true, kWarn,
      "not carried over: turnpike relays over UDP only, and UDP relaying cannot be turned off"},
     {"no-tcp-relay", true, kNote,
-     "turnpike has no TCP relay (RFC 6062) yet, so there is nothing to turn off"},
+     "turnpike's TCP relay (RFC 6062) is off unless tcp_allocations: true, so there is "
+     "nothing to turn off"},
     {"stale-nonce", false, kNote,
      "turnpike always uses stale nonces: stateless, bound to the client address, valid for 10 "
      "minutes, then 438 Stale Nonce"},

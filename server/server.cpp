@@ -181,6 +181,7 @@ std::expected<ReloadReport, std::string> Server::reload(const ServerConfig& next
   ignore(next.public_uris != config_.public_uris, "public_uris");
   ignore(next.nat_discovery != config_.nat_discovery, "nat_discovery");
   ignore(next.mobility != config_.mobility, "mobility");
+  ignore(next.tcp_allocations != config_.tcp_allocations, "tcp_allocations");
 
   // The certificate first: it is the only step that can fail, and nothing has changed yet.
   if (tls_context_ != nullptr) {

@@ -343,6 +343,7 @@ std::vector<protocol::Endpoint> udpListenerEndpoints(const ServerConfig& config)
 void applyLimits(const LimitsConfig& limits, protocol::CoreConfig& core) {
   core.max_permissions = limits.permissions_per_allocation;
   core.max_channels = limits.channels_per_allocation;
+  core.max_tcp_connections = limits.tcp_connections_per_allocation;
   core.bandwidth_bytes_per_second = limits.bandwidth_per_allocation_bps / 8;
   core.user_bandwidth_bytes_per_second = limits.bandwidth_per_user_bps / 8;
   core.unauthenticated_per_second = limits.unauthenticated_per_ip_per_second;
@@ -364,6 +365,7 @@ protocol::CoreConfig makeCoreConfig(const ServerConfig& config,
     // a CSPRNG there is no unforgeable ticket: mobility stays off.
     core.mobility_key = auth::NonceCodec::randomKey();
   }
+  core.tcp_allocations = config.tcp_allocations;
   applyLimits(config.limits, core);
   core.cluster = makeAlternates(config);
   if (const auto nat = natDiscoveryEndpoints(config)) {

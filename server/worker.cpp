@@ -245,6 +245,7 @@ void Worker::closeAll() {
   udp_sockets_.clear();
   tcp_listeners_.clear();
   relays_.clear();
+  peer_connections_.clear();  // RFC 6062 peer connections not yet bound
   uv::closeAndDelete(timer_);
   timer_ = nullptr;
   uv::closeAndDelete(heartbeat_);
@@ -568,7 +569,8 @@ void Worker::flush() {
         }
         break;
       case protocol::SocketRef::Kind::kRelay:
-        if (entry.socket.id < relays_.size() && relays_[entry.socket.id] != nullptr) {
+        if (entry.socket.id < relays_.size() && relays_[entry.socket.id] != nullptr &&
+            relays_[entry.socket.id]->socket != nullptr) {
           relays_[entry.socket.id]->socket->send(entry.destination, message);
         }
         break;
@@ -598,6 +600,7 @@ void Worker::flush() {
                              closed_relay_slots_.end());
     closed_relay_slots_.clear();
   }
+  finishTcpRelayWork();
   armTimer();
 }
 

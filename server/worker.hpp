@@ -20,6 +20,7 @@
 #include "server/turn_support.hpp"
 #include "server/uv/loop.hpp"
 #include "server/uv/tcp.hpp"
+#include "server/uv/tcp_relay.hpp"
 #include "server/uv/udp_socket.hpp"
 
 namespace turnpike::server {
@@ -61,6 +62,7 @@ struct WorkerStats {
 class Worker final : public uv::UdpSocketCallbacks,
                      public uv::TcpListenerCallbacks,
                      public uv::TcpConnectionCallbacks,
+                     public uv::TcpRelayCallbacks,
                      public protocol::RelaySockets,
                      public protocol::CoreEvents {
  public:
@@ -112,6 +114,16 @@ class Worker final : public uv::UdpSocketCallbacks,
       const protocol::Endpoint& local) override;
   [[nodiscard]] std::expected<protocol::SocketRef, protocol::RelayOpenError> adopt(
       std::uint64_t reserved, std::uint64_t tag) override;
+  // RFC 6062 (worker_tcp_relay.cpp): protocol::RelaySockets for TCP allocations, and
+  // uv::TcpRelayCallbacks.
+  [[nodiscard]] std::expected<protocol::SocketRef, protocol::RelayOpenError> openTcp(
+      const protocol::Endpoint& local, std::uint64_t tag) override;
+  [[nodiscard]] bool connectPeer(std::uint32_t connection, const protocol::Endpoint& local,
+                                 const protocol::Endpoint& peer) override;
+  void bindPeer(std::uint32_t connection, const protocol::SocketRef& data_connection) override;
+  void closePeer(std::uint32_t connection) override;
+  void onPeerAccepted(std::uint64_t tag, uv_tcp_t* handle, const protocol::Endpoint& peer) override;
+  void onPeerConnected(std::uint32_t connection, bool connected) override;
   // protocol::CoreEvents
   void onAllocationCreated(const protocol::Allocation& allocation) override;
   void onAllocationMoved(const protocol::Allocation& allocation,
@@ -132,9 +144,13 @@ class Worker final : public uv::UdpSocketCallbacks,
     Worker& worker;
     std::uint64_t tag;
     std::unique_ptr<uv::UdpSocket> socket;
+    std::unique_ptr<uv::TcpRelayListener> listener;  // a TCP allocation's instead (RFC 6062)
   };
 
   void closeAll();
+  // RFC 6062: after a flush (the ConnectionBind answers are out), splices the bound data
+  // connections and closes those of ended peer connections.
+  void finishTcpRelayWork();
   [[nodiscard]] protocol::SocketRef addRelay(std::unique_ptr<RelaySlot> slot);
   // Sends what the core put in the outbox, then re-arms the deadline timer. Runs after every
   // timer and TCP frame, when the outbox is nearly full, and at the end of every loop iteration
@@ -211,6 +227,12 @@ class Worker final : public uv::UdpSocketCallbacks,
     protocol::MonotonicTime last;
   };
   std::unordered_map<protocol::ClientSource, Forwarded, protocol::Core::SourceHash> forwarded_;
+  // RFC 6062: peer connections not yet bound, by CONNECTION-ID; bound ones' data connections;
+  // binds to make and data connections to close after the next flush.
+  std::unordered_map<std::uint32_t, std::unique_ptr<uv::PeerConnection>> peer_connections_;
+  std::unordered_map<std::uint32_t, std::uint64_t> bound_data_connections_;
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> pending_binds_;
+  std::vector<std::uint64_t> closing_data_connections_;
   WorkerStats stats_;
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};

@@ -43,6 +43,11 @@ MonotonicTime Allocation::nextDeadline() const {
   for (const CachedResponse& response : responses) {
     deadline = std::min(deadline, response.expires);
   }
+  for (const TcpPeerConnection& connection : tcp_connections) {
+    if (connection.state == TcpPeerConnection::State::kWaitingBind) {
+      deadline = std::min(deadline, connection.bind_deadline);
+    }
+  }
   return deadline;
 }
 

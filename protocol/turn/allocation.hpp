@@ -70,6 +70,25 @@ struct UserLease {
   double credit = 0;  // bytes
 };
 
+// RFC 6062: a TCP connection between a TCP allocation's relay address and a peer.
+inline constexpr Seconds kConnectionBindTimeout{30};  // RFC 6062 sections 5.2 and 5.3
+struct TcpPeerConnection {
+  enum class State : std::uint8_t {
+    kConnecting,   // Connect sent to the adapter; its answer waits for the result
+    kWaitingBind,  // connected or accepted; closed unless a ConnectionBind comes by bind_deadline
+    kBound,        // spliced with data_connection
+  };
+  std::uint32_t id = 0;  // CONNECTION-ID
+  Endpoint peer;
+  State state = State::kConnecting;
+  MonotonicTime bind_deadline;
+  // kConnecting: what the deferred Connect answer needs.
+  TransactionId transaction{};
+  bool sha256_mac = false;
+  bool fingerprint = false;
+  std::uint64_t data_connection = 0;  // kBound: the client's data connection (SocketRef id)
+};
+
 struct Allocation {
   std::uint64_t id = 0;
   ClientSource source;
@@ -85,6 +104,8 @@ struct Allocation {
   std::vector<Permission> permissions;
   std::vector<ChannelBinding> channels;
   std::vector<CachedResponse> responses;
+  bool tcp = false;  // RFC 6062: REQUESTED-TRANSPORT TCP, a listening TCP relay socket
+  std::vector<TcpPeerConnection> tcp_connections;
   TokenBucket bandwidth;                  // limits.bandwidth_per_allocation_bps, in bytes
   std::shared_ptr<UserLease> user_lease;  // set when a per-user limit is on
   // Accounting.

@@ -25,6 +25,10 @@ std::optional<RequestMethod> requestMethodOf(const Message& message) {
       return RequestMethod::kCreatePermission;
     case Method::kChannelBind:
       return RequestMethod::kChannelBind;
+    case Method::kConnect:
+      return RequestMethod::kConnect;
+    case Method::kConnectionBind:
+      return RequestMethod::kConnectionBind;
     default:
       return std::nullopt;
   }
@@ -197,8 +201,12 @@ void Core::handleBinding(const ClientSource& source, ConstBytes bytes, Outbox& o
 void Core::handleRequest(const Message& message, const ClientSource& source, Allocation* allocation,
                          MonotonicTime now, Outbox& outbox) {
   const auto method = requestMethodOf(message);
-  if (!method) {
-    // Connect/ConnectionBind (RFC 6062) and unknown methods.
+  // RFC 6062's Connect and ConnectionBind belong to TCP and TLS clients: over UDP they are
+  // answered as a method not served here.
+  const bool tcp_only =
+      method == RequestMethod::kConnect || method == RequestMethod::kConnectionBind;
+  if (!method || (tcp_only && source.transport == ClientTransport::kUdp)) {
+    // Unknown methods.
     stats_.stun_outcomes[static_cast<std::size_t>(StunOutcome::kMethodNotAllowed)].add();
     sendError(message, source, TurnError{error::kBadRequest}, nullptr, false, outbox);
     return;
@@ -221,7 +229,9 @@ void Core::handleRequest(const Message& message, const ClientSource& source, All
                               message.has(attr::kMobilityTicket);
   if (!message.has(attr::kMessageIntegrity) && !message.has(attr::kMessageIntegritySha256)) {
     const bool allocate = *method == RequestMethod::kAllocate;
-    if (!allocate && allocation == nullptr && !ticket_refresh) {
+    // RFC 6062 section 5.4: ConnectionBind comes on a new connection, without an allocation.
+    const bool bind = *method == RequestMethod::kConnectionBind;
+    if (!allocate && !bind && allocation == nullptr && !ticket_refresh) {
       count(error::kAllocationMismatch);
       sendError(message, source, TurnError{error::kAllocationMismatch}, nullptr, false, outbox);
       return;
@@ -268,6 +278,17 @@ void Core::handleRequest(const Message& message, const ClientSource& source, All
     respondToAllocate(request, *reply, outbox);
     return;
   }
+  if (*method == RequestMethod::kConnectionBind) {
+    auto bound = connectionBind(request);
+    if (!bound) {
+      fail(bound.error());
+      return;
+    }
+    count(0);
+    sendSuccess(request, outbox, [](MessageBuilder& /*builder*/) {});
+    deps_.relays.bindPeer(*bound, source.socket);  // after the answer: the adapter sends it first
+    return;
+  }
   if (allocation == nullptr && ticket_refresh) {
     auto moved = moveByTicket(request, message.value(*message.find(attr::kMobilityTicket)));
     if (!moved) {
@@ -292,7 +313,14 @@ void Core::handleRequest(const Message& message, const ClientSource& source, All
     case RequestMethod::kChannelBind:
       done = channelBind(request, *allocation);
       break;
+    case RequestMethod::kConnect:
+      // RFC 6062 section 5.2: answered when the connection is made or fails (onPeerConnected).
+      if (auto started = connect(request, *allocation); !started) {
+        fail(started.error());
+      }
+      return;
     case RequestMethod::kAllocate:
+    case RequestMethod::kConnectionBind:
       break;
   }
   if (!lifetime || !done) {

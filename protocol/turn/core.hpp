@@ -88,6 +88,10 @@ struct CoreConfig {
   // Fleet: where new allocations go when CoreDependencies::load says this node is overloaded
   // (and where draining sends them when it is given no list of its own).
   AlternateServers cluster;
+  // RFC 6062 (tcp_allocations): an Allocate with REQUESTED-TRANSPORT TCP over a TCP control
+  // connection gets a TCP relay (off: 442). Peer connections per allocation are capped (508).
+  bool tcp_allocations = false;
+  std::size_t max_tcp_connections = 32;
 };
 
 // Allocation limits that span workers (allocations_total, allocations_per_user,
@@ -187,6 +191,16 @@ class Core {
                       Outbox& outbox);
   // A TCP/TLS client connection closed: its allocation ends with it (RFC 8656 section 3.1).
   void onConnectionClosed(const SocketRef& connection, MonotonicTime now);
+  // RFC 6062 (core_tcp.cpp). The adapter's outgoing peer connection `connection` (started by
+  // RelaySockets::connectPeer) connected, or failed or timed out: the Connect is answered.
+  void onPeerConnected(std::uint32_t connection, bool connected, MonotonicTime now, Outbox& outbox);
+  // A peer connected to the TCP relay socket opened with `tag`: its CONNECTION-ID (the client
+  // is sent a ConnectionAttempt), or nullopt when the adapter must close it (no permission for
+  // the peer, the policy, the cap).
+  [[nodiscard]] std::optional<std::uint32_t> onPeerAccepted(std::uint64_t tag, const Endpoint& peer,
+                                                            MonotonicTime now, Outbox& outbox);
+  // A peer connection not yet bound closed (the peer left): it is forgotten.
+  void onPeerClosed(std::uint32_t connection);
   // Expires what is due. Call at nextDeadline().
   void onTimer(MonotonicTime now);
   [[nodiscard]] std::optional<MonotonicTime> nextDeadline() const;
@@ -206,6 +220,7 @@ class Core {
   void setLimits(const CoreConfig& limits) {
     config_.max_permissions = limits.max_permissions;
     config_.max_channels = limits.max_channels;
+    config_.max_tcp_connections = limits.max_tcp_connections;
     config_.bandwidth_bytes_per_second = limits.bandwidth_bytes_per_second;
     config_.user_bandwidth_bytes_per_second = limits.user_bandwidth_bytes_per_second;
     config_.unauthenticated_per_second = limits.unauthenticated_per_second;
@@ -317,6 +332,16 @@ class Core {
                                                                 Allocation& allocation);
   [[nodiscard]] std::expected<void, TurnError> channelBind(Request& request,
                                                            Allocation& allocation);
+  // RFC 6062 (core_tcp.cpp): Connect starts a peer connection whose answer comes with
+  // onPeerConnected; ConnectionBind binds this (new) connection to a peer connection.
+  [[nodiscard]] std::expected<void, TurnError> connect(Request& request, Allocation& allocation);
+  [[nodiscard]] std::expected<std::uint32_t, TurnError> connectionBind(Request& request);
+  [[nodiscard]] std::uint32_t newConnectionId();
+  // Forgets a peer connection (the adapter closes it when `close`).
+  void dropTcpConnection(Allocation& allocation, std::uint32_t connection, bool close);
+  // Closes peer connections whose ConnectionBind did not come in time.
+  void expireTcpConnections(Allocation& allocation, MonotonicTime now);
+  void installPeerPermission(Allocation& allocation, const IpAddress& peer, MonotonicTime now);
 
   // Responses.
   void sendSuccess(const Request& request, Outbox& outbox,
@@ -338,11 +363,13 @@ class Core {
   [[nodiscard]] std::expected<OpenedLegs, std::uint16_t> openLeg(AddressFamily family,
                                                                  std::uint64_t tag, bool even,
                                                                  bool dont_fragment,
-                                                                 bool reserve_next);
+                                                                 bool reserve_next,
+                                                                 bool tcp = false);
   [[nodiscard]] std::expected<SocketRef, RelayOpenError> bindRelay(std::size_t address_index,
                                                                    std::uint16_t port,
                                                                    std::uint64_t tag,
-                                                                   bool dont_fragment);
+                                                                   bool dont_fragment,
+                                                                   bool tcp = false);
   void closeLeg(const RelayLeg& leg);
   void endAllocation(std::uint64_t id, AllocationEnd end, MonotonicTime now);
   void schedule(Allocation& allocation);
@@ -395,6 +422,10 @@ class Core {
   // The 5-tuple index points straight at the allocation: one hash look-up per client packet.
   std::unordered_map<ClientSource, Allocation*, SourceHash> by_source_;
   std::unordered_map<std::uint64_t, std::uint64_t> by_connection_;  // TCP/TLS connection id
+  // RFC 6062: peer connections by CONNECTION-ID (to their allocation's id), and bound ones by
+  // their client data connection's id.
+  std::unordered_map<std::uint32_t, std::uint64_t> tcp_connections_;
+  std::unordered_map<std::uint64_t, std::uint32_t> by_data_connection_;
   // Ports this core holds, per relay address (skipped without a bind attempt).
   std::unique_ptr<PortPool> own_ports_;  // when CoreDependencies::ports is null
   PortPool* ports_;

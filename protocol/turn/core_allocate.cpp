@@ -37,9 +37,10 @@ Seconds Core::grantedLifetime(const Message& message) const {
 
 std::expected<SocketRef, RelayOpenError> Core::bindRelay(std::size_t address_index,
                                                          std::uint16_t port, std::uint64_t tag,
-                                                         bool dont_fragment) {
+                                                         bool dont_fragment, bool tcp) {
   const Endpoint local{config_.relay_addresses[address_index].local, port};
-  auto socket = deps_.relays.open(local, tag, dont_fragment);
+  auto socket =
+      tcp ? deps_.relays.openTcp(local, tag) : deps_.relays.open(local, tag, dont_fragment);
   if (socket) {
     stats_.relay_ports_in_use.add();
   }
@@ -48,8 +49,8 @@ std::expected<SocketRef, RelayOpenError> Core::bindRelay(std::size_t address_ind
 
 std::expected<Core::OpenedLegs, std::uint16_t> Core::openLeg(AddressFamily family,
                                                              std::uint64_t tag, bool even,
-                                                             bool dont_fragment,
-                                                             bool reserve_next) {
+                                                             bool dont_fragment, bool reserve_next,
+                                                             bool tcp) {
   std::vector<std::size_t> candidates;
   for (std::size_t i = 0; i < config_.relay_addresses.size(); ++i) {
     if (config_.relay_addresses[i].local.family() == family) {
@@ -73,7 +74,7 @@ std::expected<Core::OpenedLegs, std::uint16_t> Core::openLeg(AddressFamily famil
     }
     const std::uint16_t port16 = *taken;
     const auto next16 = static_cast<std::uint16_t>(port16 + 1);
-    auto socket = bindRelay(index, port16, tag, dont_fragment);
+    auto socket = bindRelay(index, port16, tag, dont_fragment, tcp);
     if (!socket) {
       ports_->give(index, port16);
       if (pair) {
@@ -122,20 +123,31 @@ struct AllocateOptions {
   bool even = false;
   bool reserve_next = false;
   bool dont_fragment = false;
+  bool tcp = false;  // RFC 6062
   std::optional<std::uint64_t> token;
 };
 
-std::expected<AllocateOptions, TurnError> parseAllocateOptions(const Message& message) {
-  // 3. REQUESTED-TRANSPORT must be present; only UDP relaying is offered (RFC 6062 is not).
+// 3. REQUESTED-TRANSPORT must be present: UDP, or TCP (RFC 6062 section 5.1) when `tcp_ok` (on,
+// and a TCP control connection). A TCP allocation takes no DONT-FRAGMENT, EVEN-PORT or
+// RESERVATION-TOKEN (400), and here no second address family either.
+std::expected<AllocateOptions, TurnError> parseAllocateOptions(const Message& message,
+                                                               bool tcp_ok) {
   const RawAttribute* transport = message.find(attr::kRequestedTransport);
   if (transport == nullptr) {
     return std::unexpected(TurnError{error::kBadRequest});
   }
-  if (auto protocol = decodeRequestedTransport(message.value(*transport));
-      !protocol || *protocol != kProtocolUdp) {
+  auto protocol = decodeRequestedTransport(message.value(*transport));
+  const bool tcp = protocol && *protocol == kProtocolTcp && tcp_ok;
+  if (!protocol || (*protocol != kProtocolUdp && !tcp)) {
     return std::unexpected(TurnError{error::kUnsupportedTransportProtocol});
   }
+  if (tcp &&
+      (message.has(attr::kDontFragment) || message.has(attr::kEvenPort) ||
+       message.has(attr::kReservationToken) || message.has(attr::kAdditionalAddressFamily))) {
+    return std::unexpected(TurnError{error::kBadRequest});
+  }
   AllocateOptions options;
+  options.tcp = tcp;
   // 4. DONT-FRAGMENT is honoured: relay sockets then set DF.
   options.dont_fragment = message.has(attr::kDontFragment);
   // 5-6 and 8. RESERVATION-TOKEN excludes EVEN-PORT, REQUESTED-ADDRESS-FAMILY and a dual
@@ -205,7 +217,9 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
       return std::unexpected(*error);
     }
   }
-  auto parsed = parseAllocateOptions(message);
+  // TCP allocations over plain TCP only: a data connection is spliced as it is (no TLS).
+  auto parsed = parseAllocateOptions(
+      message, config_.tcp_allocations && request.source.transport == ClientTransport::kTcp);
   if (!parsed) {
     return std::unexpected(parsed.error());
   }
@@ -255,7 +269,7 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
     allocation->id = next_id_++;
     // EVEN-PORT with R: N + 1 is held under a token for a later Allocate.
     auto opened = openLeg(options.family, allocation->id, options.even, options.dont_fragment,
-                          options.reserve_next);
+                          options.reserve_next, options.tcp);
     if (!opened) {
       return fail(opened.error());
     }
@@ -277,6 +291,7 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
   }
   const Seconds lifetime = grantedLifetime(message);
   allocation->source = request.source;
+  allocation->tcp = options.tcp;
   allocation->created = request.now;
   allocation->bandwidth =
       TokenBucket{static_cast<double>(config_.bandwidth_bytes_per_second), request.now};
@@ -296,6 +311,9 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
   }
   allocations_.emplace(stored.id, std::move(allocation));
   stats_.allocations_created.add();
+  if (stored.tcp) {
+    stats_.tcp_allocations_active.add();
+  }
   stats_.allocations_active[static_cast<std::size_t>(request.source.transport)][familyIndex(stored)]
       .add();
   if (deps_.events != nullptr) {
@@ -411,6 +429,13 @@ void Core::endAllocation(std::uint64_t id, AllocationEnd end, MonotonicTime now)
   if (deps_.events != nullptr) {
     deps_.events->onAllocationEnded(allocation, end, now);
   }
+  // RFC 6062: the allocation's peer and data connections go with it.
+  while (!allocation.tcp_connections.empty()) {
+    dropTcpConnection(allocation, allocation.tcp_connections.back().id, true);
+  }
+  if (allocation.tcp) {
+    stats_.tcp_allocations_active.sub();
+  }
   for (const RelayLeg& leg : allocation.legs) {
     closeLeg(leg);
   }
@@ -437,6 +462,13 @@ void Core::endAllocation(std::uint64_t id, AllocationEnd end, MonotonicTime now)
 void Core::onConnectionClosed(const SocketRef& connection, MonotonicTime now) {
   if (const auto it = by_connection_.find(connection.id); it != by_connection_.end()) {
     endAllocation(it->second, AllocationEnd::kConnectionClosed, now);
+  } else if (const auto data = by_data_connection_.find(connection.id);
+             data != by_data_connection_.end()) {
+    // RFC 6062: a data connection closed; its peer connection goes with it.
+    const auto owner = tcp_connections_.find(data->second);
+    if (owner != tcp_connections_.end()) {
+      dropTcpConnection(*allocations_.at(owner->second), data->second, true);
+    }
   }
 }
 
@@ -459,6 +491,7 @@ void Core::onTimer(MonotonicTime now) {
     stats_.permissions_active.sub(expired.permissions);
     stats_.channels_active.sub(expired.channels);
     syncRoutes(allocation, now);
+    expireTcpConnections(allocation, now);
     allocation.scheduled = MonotonicTime{};
     schedule(allocation);
   }

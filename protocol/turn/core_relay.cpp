@@ -80,7 +80,7 @@ void Core::handleSendIndication(const Message& message, Allocation* found, Monot
       peer_attribute == nullptr
           ? std::expected<Endpoint, AttributeError>(std::unexpected(AttributeError::kBadLength))
           : decodeXorAddress(message.value(*peer_attribute), message.transactionId());
-  if (!peer || data == nullptr) {
+  if (!peer || data == nullptr || allocation.tcp) {  // RFC 6062: no Send on a TCP allocation
     drop(RelayDrop::kMalformed);
     return;
   }

@@ -106,7 +106,10 @@ std::expected<void, TurnError> Core::createPermission(Request& request, Allocati
 std::expected<void, TurnError> Core::channelBind(Request& request, Allocation& allocation) {
   const Message& message = request.message;
   const MonotonicTime now = request.now;
-  // RFC 8656 section 12.2.
+  // RFC 8656 section 12.2. A TCP allocation (RFC 6062) relays no ChannelData: 400.
+  if (allocation.tcp) {
+    return std::unexpected(TurnError{error::kBadRequest});
+  }
   const RawAttribute* number_attribute = message.find(attr::kChannelNumber);
   const RawAttribute* peer_attribute = message.find(attr::kXorPeerAddress);
   if (number_attribute == nullptr || peer_attribute == nullptr) {

@@ -101,6 +101,26 @@ class RelaySockets {
       const Endpoint& local) = 0;
   [[nodiscard]] virtual std::expected<SocketRef, RelayOpenError> adopt(std::uint64_t reserved,
                                                                        std::uint64_t tag) = 0;
+
+  // RFC 6062 TCP allocations; an adapter without them keeps the defaults (no TCP relaying).
+  // A listening TCP relay socket: peers that connect to it are reported with Core::onPeerAccepted
+  // and `tag`; close() closes it.
+  [[nodiscard]] virtual std::expected<SocketRef, RelayOpenError> openTcp(const Endpoint& /*local*/,
+                                                                         std::uint64_t /*tag*/) {
+    return std::unexpected(RelayOpenError::kOther);
+  }
+  // Starts a TCP connection from `local` (the relay address) to `peer`, named `connection`. The
+  // result comes later (never inside this call) through Core::onPeerConnected; false: it could
+  // not even be started.
+  [[nodiscard]] virtual bool connectPeer(std::uint32_t /*connection*/, const Endpoint& /*local*/,
+                                         const Endpoint& /*peer*/) {
+    return false;
+  }
+  // Splices the peer connection with the client's data connection, once the ConnectionBind
+  // success response has been sent on it.
+  virtual void bindPeer(std::uint32_t /*connection*/, const SocketRef& /*data_connection*/) {}
+  // Closes a peer connection, and its data connection when bound. The core has forgotten it.
+  virtual void closePeer(std::uint32_t /*connection*/) {}
 };
 
 // Reserved ports by RESERVATION-TOKEN, shared by every worker's core: the Allocate that claims

@@ -26,6 +26,10 @@ std::string_view toString(RequestMethod method) {
       return "create_permission";
     case RequestMethod::kChannelBind:
       return "channel_bind";
+    case RequestMethod::kConnect:
+      return "connect";
+    case RequestMethod::kConnectionBind:
+      return "connection_bind";
   }
   return "unknown";
 }

@@ -28,8 +28,15 @@ class StatCounter {
 };
 
 // Requests by method and by result.
-enum class RequestMethod : std::uint8_t { kAllocate, kRefresh, kCreatePermission, kChannelBind };
-inline constexpr std::size_t kRequestMethodCount = 4;
+enum class RequestMethod : std::uint8_t {
+  kAllocate,
+  kRefresh,
+  kCreatePermission,
+  kChannelBind,
+  kConnect,         // RFC 6062
+  kConnectionBind,  // RFC 6062
+};
+inline constexpr std::size_t kRequestMethodCount = 6;
 [[nodiscard]] std::string_view toString(RequestMethod method);
 
 // Request results: 0 is success, then the error codes TURN uses, then "other".
@@ -100,6 +107,15 @@ struct CoreStats {
   std::array<StatCounter, kRelayDropCount> relay_drops;
   // Allocate requests answered 300 Try Alternate, by RedirectReason.
   std::array<StatCounter, kRedirectReasonCount> redirects;
+  // RFC 6062 TCP allocations: active ones (also counted in allocations_active), peer
+  // connections open (connecting, waiting for ConnectionBind, or bound), and how peer
+  // connections ended early.
+  StatCounter tcp_allocations_active;
+  StatCounter tcp_peer_connections_active;
+  StatCounter tcp_connect_failed;             // Connect answered 447
+  StatCounter tcp_bind_timeouts;              // no ConnectionBind within 30 s
+  StatCounter tcp_peer_rejected;              // incoming peer connections without a permission
+  StatCounter tcp_connection_limit_rejected;  // over limits.tcp_connections_per_allocation
   // [direction][transport]
   std::array<std::array<StatCounter, kClientTransportCount>, 2> relayed_bytes;
   std::array<std::array<StatCounter, kClientTransportCount>, 2> relayed_packets;

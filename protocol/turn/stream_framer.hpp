@@ -47,6 +47,10 @@ class StreamFramer {
   [[nodiscard]] std::expected<std::optional<Frame>, FramerError> next();
 
   [[nodiscard]] std::size_t buffered() const { return end_ - begin_; }
+  // The bytes received after the last frame handed out (valid until the next writableSpace()).
+  [[nodiscard]] ConstBytes pending() const {
+    return {buffer_.get() + begin_, end_ - begin_};  // NOLINT
+  }
   [[nodiscard]] std::size_t capacity() const { return capacity_; }
 
  private:

@@ -462,6 +462,8 @@ Status readLimits(const YAML::Node& node, const std::string& path, LimitsConfig&
        {"permissions_per_allocation",
         intField(out.permissions_per_allocation, 1, kMaxPerAllocation)},
        {"channels_per_allocation", intField(out.channels_per_allocation, 1, kMaxPerAllocation)},
+       {"tcp_connections_per_allocation",
+        intField(out.tcp_connections_per_allocation, 1, kMaxPerAllocation)},
        {"bandwidth_per_user_bps", intField(out.bandwidth_per_user_bps, 0, kMaxBitsPerSecond)},
        {"bandwidth_per_allocation_bps",
         intField(out.bandwidth_per_allocation_bps, 0, kMaxBitsPerSecond)},
@@ -542,6 +544,7 @@ Status readRoot(const YAML::Node& root, ServerConfig& out) {
                   {"threads", intField(out.threads, 0, kMaxThreads)},
                   {"fast_path", enumField(kFastPaths, out.fast_path)},
                   {"mobility", enumField(kBooleans, out.mobility)},
+                  {"tcp_allocations", enumField(kBooleans, out.tcp_allocations)},
                   {"public_uris", listField(readString, out.public_uris)}});
 }
 

@@ -93,6 +93,9 @@ struct LimitsConfig {
   std::uint32_t allocations_per_client_ip = 0;    // 486 over it (IPv6: per /64)
   std::uint32_t permissions_per_allocation = 64;  // 1..4096; 508 over it
   std::uint32_t channels_per_allocation = 64;     // 1..4096; 508 over it
+  // RFC 6062: peer connections of one TCP allocation (a Connect over it gets 508, an incoming
+  // peer connection is closed).
+  std::uint32_t tcp_connections_per_allocation = 32;  // 1..4096
   // Relayed payload, both directions together, as a token bucket with a 1 s burst; excess
   // packets are dropped and counted.
   std::uint64_t bandwidth_per_allocation_bps = 0;
@@ -191,6 +194,10 @@ struct ServerConfig {
   // stolen ticket alone is useless (the Refresh must be authenticated as the same user), but
   // off keeps the old behaviour. Needs threads: 1 (a ticket is valid on its issuing worker only).
   bool mobility = false;
+  // RFC 6062 TCP allocations (REQUESTED-TRANSPORT TCP over a TCP control connection). Off by
+  // default (442). Needs threads: 1 (a ConnectionBind arrives on a new connection, which
+  // SO_REUSEPORT may hand to another worker than the allocation's).
+  bool tcp_allocations = false;
   // stun:, turn: and turns: URIs the credential API hands out; empty = derived from the config.
   std::vector<std::string> public_uris;
   friend bool operator==(const ServerConfig&, const ServerConfig&) = default;

@@ -56,6 +56,7 @@ limits:
   allocations_per_client_ip: 0    # over it: 486
   permissions_per_allocation: 64  # 1..4096; over it: 508
   channels_per_allocation: 64     # 1..4096; over it: 508
+  tcp_connections_per_allocation: 32  # RFC 6062 peer connections; 1..4096; over it: 508
   bandwidth_per_allocation_bps: 0 # relayed payload, both ways; excess dropped
   bandwidth_per_user_bps: 0       # the same for all of a user's allocations
   unauthenticated_per_ip_per_second: 100  # STUN messages without an allocation, per
@@ -124,6 +125,10 @@ fast_path: off
 # RFC 8016 mobility: a client that asks (MOBILITY-TICKET) gets a ticket with which it keeps its
 # allocation when its address or port changes (Wi-Fi -> LTE), UDP clients. Off by default.
 mobility: false
+
+# RFC 6062 TCP allocations: REQUESTED-TRANSPORT TCP over a plain TCP control connection gets a
+# TCP relay (Connect, ConnectionBind, ConnectionAttempt). Needs threads: 1. Off by default.
+tcp_allocations: false
 )yaml";
 
 }  // namespace turnpike::server

@@ -114,6 +114,28 @@ void appendCoreMetrics(std::span<const CoreStats* const> cores,
            "Allocations moved to a new client 5-tuple by a MOBILITY-TICKET (RFC 8016).",
            MetricType::Counter,
            [](const CoreStats& s) -> const StatCounter& { return s.mobility_moves; });
+  // RFC 6062 TCP allocations (tcp_allocations: true).
+  f.single("turnpike_tcp_allocations_active",
+           "TCP allocations now (RFC 6062; also in turnpike_allocations_active).",
+           MetricType::Gauge,
+           [](const CoreStats& s) -> const StatCounter& { return s.tcp_allocations_active; });
+  f.single("turnpike_tcp_peer_connections_active",
+           "Peer connections of TCP allocations now: connecting, waiting for ConnectionBind, or "
+           "bound to a data connection.",
+           MetricType::Gauge,
+           [](const CoreStats& s) -> const StatCounter& { return s.tcp_peer_connections_active; });
+  const std::size_t tcp_refused =
+      f.family("turnpike_tcp_peer_connections_failed_total",
+               "Peer connections of TCP allocations that failed or were refused, by reason.",
+               MetricType::Counter);
+  f.add(tcp_refused, {{"reason", "connect_failed"}},
+        [](const CoreStats& s) -> const StatCounter& { return s.tcp_connect_failed; });
+  f.add(tcp_refused, {{"reason", "bind_timeout"}},
+        [](const CoreStats& s) -> const StatCounter& { return s.tcp_bind_timeouts; });
+  f.add(tcp_refused, {{"reason", "no_permission"}},
+        [](const CoreStats& s) -> const StatCounter& { return s.tcp_peer_rejected; });
+  f.add(tcp_refused, {{"reason", "limit"}},
+        [](const CoreStats& s) -> const StatCounter& { return s.tcp_connection_limit_rejected; });
   f.single("turnpike_quota_rejected_total", "Allocations refused by quotas.", MetricType::Counter,
            [](const CoreStats& s) -> const StatCounter& { return s.quota_rejected; });
   const std::size_t bytes =

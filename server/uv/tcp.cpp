@@ -340,6 +340,16 @@ void TcpConnection::startSplice(const protocol::Endpoint& backend) {
   }
 }
 
+void TcpConnection::spliceTo(uv_tcp_t* peer) {
+  const protocol::ConstBytes rest = framer_.pending();
+  std::vector<std::byte> first(rest.begin(), rest.end());
+  phase_ = Phase::kSplice;
+  stopHandshakeTimer();
+  splice_ = std::make_unique<TcpSplice>(handle_, onAlloc, onRead,
+                                        static_cast<TcpSpliceCallbacks&>(*this));
+  splice_->startConnected(peer, std::move(first));
+}
+
 void TcpConnection::onSpliceEnd(End end) {
   switch (end) {
     case End::kDone:
@@ -401,7 +411,7 @@ void TcpConnection::flushTls() {
 }
 
 void TcpConnection::drainFrames() {
-  while (!closed_) {
+  while (!closed_ && phase_ == Phase::kStream) {  // a frame may turn it into a splice (RFC 6062)
     auto frame = framer_.next();
     if (!frame) {
       close(CloseReason::kFramingError);

@@ -120,6 +120,10 @@ class TcpConnection : private TcpSpliceCallbacks {
   // Writes the parts (a header, a payload, padding) as one message: one write call, and over TLS
   // one record (clients such as coturn's read a record as a message).
   void write(std::span<const protocol::ConstBytes> parts);
+  // RFC 6062: from now on the connection carries raw bytes to and from `peer`, a connected TCP
+  // handle it takes over (a TCP allocation's data connection, after ConnectionBind). Bytes
+  // already read after the last frame go to the peer first. Plain TCP only.
+  void spliceTo(uv_tcp_t* peer);
   // Stops reading, closes the socket and reports onClosed (once).
   void close(CloseReason reason);
 

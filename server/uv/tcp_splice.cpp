@@ -58,6 +58,14 @@ std::expected<void, UvError> TcpSplice::start(const protocol::Endpoint& backend,
   return {};
 }
 
+void TcpSplice::startConnected(uv_tcp_t* backend, std::vector<std::byte> first) {
+  uv_read_stop(asStream(client_));  // connected() starts it again with the splice's callbacks
+  first_ = std::move(first);
+  backend_ = backend;
+  backend_->data = this;
+  connected(0);
+}
+
 void TcpSplice::stop() {
   if (stopped_) {
     return;

@@ -56,6 +56,9 @@ class TcpSplice {
   [[nodiscard]] std::expected<void, UvError> start(const protocol::Endpoint& backend,
                                                    std::vector<std::byte> first,
                                                    std::chrono::milliseconds connect_timeout);
+  // The backend is already connected (RFC 6062: a peer connection of a TCP allocation): takes
+  // ownership of its handle, writes first to it and starts copying.
+  void startConnected(uv_tcp_t* backend, std::vector<std::byte> first);
   // Stops both directions and closes the backend socket; no callback follows.
   void stop();
 

@@ -81,6 +81,8 @@ void expectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.threads, b.threads);
   EXPECT_EQ(a.fast_path, b.fast_path);
   EXPECT_EQ(a.mobility, b.mobility);
+  EXPECT_EQ(a.tcp_allocations, b.tcp_allocations);
+  EXPECT_EQ(a.limits.tcp_connections_per_allocation, b.limits.tcp_connections_per_allocation);
   EXPECT_EQ(a.drain, b.drain);
   EXPECT_EQ(a.cluster, b.cluster);
   EXPECT_EQ(a.auth.nonce_secret, b.auth.nonce_secret);
@@ -638,6 +640,12 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"LogFormatUnknown", "log: {format: xml}\n", "log.format"},
         ErrorCase{"ThreadsTooMany", "threads: 257\n", "threads"},
         ErrorCase{"MobilityNotBool", "threads: 1\nmobility: yes\n", "mobility"},
+        ErrorCase{"TcpAllocationsNotBool", "threads: 1\ntcp_allocations: 1\n", "tcp_allocations"},
+        ErrorCase{"TcpAllocationsNeedOneThread", "tcp_allocations: true\n", "tcp_allocations"},
+        ErrorCase{"TcpConnectionsZero", "limits: {tcp_connections_per_allocation: 0}\n",
+                  "limits.tcp_connections_per_allocation"},
+        ErrorCase{"TcpConnectionsTooMany", "limits: {tcp_connections_per_allocation: 4097}\n",
+                  "limits.tcp_connections_per_allocation"},
         ErrorCase{"ThreadsNotNumber", "threads: many\n", "threads"},
         ErrorCase{"ThreadsHuge", "threads: 99999999999999999999999\n", "threads"},
         ErrorCase{"DrainTimeoutNegative", "drain: {timeout: -1}\n", "drain.timeout"},
@@ -807,6 +815,15 @@ TEST(ConfigHttpSelftest, OffByDefaultOnWhenTrue) {
   EXPECT_FALSE(loadOk("").http.selftest);
   EXPECT_FALSE(loadOk("http: {selftest: false}\n").http.selftest);
   EXPECT_TRUE(loadOk("http: {selftest: true}\n").http.selftest);
+}
+
+TEST(ConfigTcpAllocations, OffByDefaultOnWithOneThread) {
+  EXPECT_FALSE(loadOk("").tcp_allocations);
+  EXPECT_EQ(loadOk("").limits.tcp_connections_per_allocation, 32U);
+  const ServerConfig config =
+      loadOk("threads: 1\ntcp_allocations: true\nlimits: {tcp_connections_per_allocation: 5}\n");
+  EXPECT_TRUE(config.tcp_allocations);
+  EXPECT_EQ(config.limits.tcp_connections_per_allocation, 5U);
 }
 
 TEST(ConfigMobility, OffByDefaultOnWithAnyNumberOfThreads) {

@@ -65,6 +65,17 @@ class FakeRelaySockets final : public RelaySockets {
     std::uint64_t tag = 0;
     bool dont_fragment = false;
     SocketRef socket;
+    bool tcp = false;  // RFC 6062: a listening TCP relay socket (openTcp)
+  };
+  // RFC 6062: outgoing peer connections started, and bindings made.
+  struct PeerConnect {
+    std::uint32_t connection = 0;
+    Endpoint local;
+    Endpoint peer;
+  };
+  struct PeerBind {
+    std::uint32_t connection = 0;
+    SocketRef data_connection;
   };
 
   std::expected<SocketRef, RelayOpenError> open(const Endpoint& local, std::uint64_t tag,
@@ -86,6 +97,25 @@ class FakeRelaySockets final : public RelaySockets {
     closed.push_back(socket);
     open_.erase(socket.id);
   }
+  std::expected<SocketRef, RelayOpenError> openTcp(const Endpoint& local,
+                                                   std::uint64_t tag) override {
+    auto socket = open(local, tag, false);
+    if (socket) {
+      opened.back().tcp = true;
+    }
+    return socket;
+  }
+  bool connectPeer(std::uint32_t connection, const Endpoint& local, const Endpoint& peer) override {
+    if (refuse_connect) {
+      return false;
+    }
+    connects.push_back({connection, local, peer});
+    return true;
+  }
+  void bindPeer(std::uint32_t connection, const SocketRef& data_connection) override {
+    binds.push_back({connection, data_connection});
+  }
+  void closePeer(std::uint32_t connection) override { closed_peers.push_back(connection); }
   // A reserved port is an open socket with tag 0 until adopted (the handle is its id).
   std::expected<std::uint64_t, RelayOpenError> reserve(const Endpoint& local) override {
     auto socket = open(local, 0, false);
@@ -113,6 +143,10 @@ class FakeRelaySockets final : public RelaySockets {
   std::size_t attempts = 0;
   std::vector<Opened> opened;
   std::vector<SocketRef> closed;
+  bool refuse_connect = false;
+  std::vector<PeerConnect> connects;
+  std::vector<PeerBind> binds;
+  std::vector<std::uint32_t> closed_peers;
 
  private:
   std::map<std::uint64_t, Endpoint> open_;

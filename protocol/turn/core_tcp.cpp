@@ -1,0 +1,263 @@
+// RFC 6062 TCP allocations: Connect, ConnectionBind, ConnectionAttempt and the lifetime of peer
+// connections. The sockets are the adapter's (RelaySockets::openTcp, connectPeer, bindPeer,
+// closePeer); the core decides, answers and keeps the state.
+#include <algorithm>
+
+#include "protocol/turn/core.hpp"
+
+namespace turnpike::protocol {
+namespace {
+
+using State = TcpPeerConnection::State;
+
+TcpPeerConnection* findConnection(Allocation& allocation, std::uint32_t id) {
+  const auto it = std::ranges::find(allocation.tcp_connections, id, &TcpPeerConnection::id);
+  return it == allocation.tcp_connections.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+std::uint32_t Core::newConnectionId() {
+  // Random, so that a client cannot guess another's (ConnectionBind also checks the user).
+  for (;;) {
+    const auto id = static_cast<std::uint32_t>(deps_.random.next());
+    if (id != 0 && !tcp_connections_.contains(id)) {
+      return id;
+    }
+  }
+}
+
+void Core::installPeerPermission(Allocation& allocation, const IpAddress& peer, MonotonicTime now) {
+  auto it = std::ranges::find(allocation.permissions, peer, &Permission::peer);
+  if (it != allocation.permissions.end()) {
+    it->expires = now + kPermissionLifetime;
+  } else if (allocation.permissions.size() < config_.max_permissions) {
+    allocation.permissions.push_back(Permission{peer, now + kPermissionLifetime});
+    stats_.permissions_active.add();
+  }
+}
+
+std::expected<void, TurnError> Core::connect(Request& request, Allocation& allocation) {
+  const Message& message = request.message;
+  // RFC 6062 section 5.2. Connect belongs to TCP allocations (a UDP one gets 400).
+  if (!allocation.tcp) {
+    return std::unexpected(TurnError{error::kBadRequest});
+  }
+  const RawAttribute* peer_attribute = message.find(attr::kXorPeerAddress);
+  if (peer_attribute == nullptr) {
+    return std::unexpected(TurnError{error::kBadRequest});
+  }
+  auto peer = decodeXorAddress(message.value(*peer_attribute), message.transactionId());
+  if (!peer) {
+    return std::unexpected(TurnError{error::kBadRequest});
+  }
+  const RelayLeg* leg = allocation.legFor(peer->address.family());
+  if (leg == nullptr) {
+    return std::unexpected(TurnError{error::kPeerAddressFamilyMismatch});
+  }
+  // A connection (or an attempt) to this peer transport address exists: 446.
+  if (std::ranges::find(allocation.tcp_connections, *peer, &TcpPeerConnection::peer) !=
+      allocation.tcp_connections.end()) {
+    return std::unexpected(TurnError{error::kConnectionAlreadyExists});
+  }
+  // The server's policy refuses the connection: 403 (peers.allow/deny, as for UDP).
+  if (!peerAllowed(*peer)) {
+    return std::unexpected(TurnError{error::kForbidden});
+  }
+  if (allocation.tcp_connections.size() >= config_.max_tcp_connections) {
+    stats_.tcp_connection_limit_rejected.add();
+    return std::unexpected(TurnError{error::kInsufficientCapacity});
+  }
+  // The outgoing connection leaves from the relayed transport address.
+  const std::uint32_t id = newConnectionId();
+  if (!deps_.relays.connectPeer(id, leg->local, *peer)) {
+    stats_.tcp_connect_failed.add();
+    return std::unexpected(TurnError{error::kConnectionTimeoutOrFailure});
+  }
+  TcpPeerConnection connection;
+  connection.id = id;
+  connection.peer = *peer;
+  connection.transaction = message.transactionId();
+  connection.sha256_mac = request.auth.sha256_mac;
+  connection.fingerprint = message.has(attr::kFingerprint);
+  allocation.tcp_connections.push_back(connection);
+  tcp_connections_.emplace(id, allocation.id);
+  stats_.tcp_peer_connections_active.add();
+  return {};
+}
+
+void Core::onPeerConnected(std::uint32_t id, bool connected, MonotonicTime now, Outbox& outbox) {
+  const auto owner = tcp_connections_.find(id);
+  if (owner == tcp_connections_.end()) {
+    return;  // the allocation ended meanwhile
+  }
+  Allocation& allocation = *allocations_.at(owner->second);
+  TcpPeerConnection* connection = findConnection(allocation, id);
+  if (connection == nullptr || connection->state != State::kConnecting) {
+    return;
+  }
+  const std::uint16_t code = connected ? 0 : error::kConnectionTimeoutOrFailure;
+  OutboxEntry* entry = outbox.add(allocation.source.socket, allocation.source.client);
+  if (entry != nullptr) {
+    MessageBuilder builder(entry->head_buffer,
+                           messageType(Method::kConnect, connected ? MessageClass::kSuccessResponse
+                                                                   : MessageClass::kErrorResponse),
+                           connection->transaction);
+    if (connected) {
+      builder.addU32(attr::kConnectionId, id);
+      if (!config_.software.empty()) {
+        builder.addText(attr::kSoftware, config_.software);
+      }
+    } else {
+      builder.addErrorCode(code);
+    }
+    if (connection->sha256_mac && allocation.key.sha256) {
+      builder.addMessageIntegritySha256(*allocation.key.sha256);
+    } else {
+      builder.addMessageIntegrity(allocation.key.md5);
+    }
+    if (connection->fingerprint) {
+      builder.addFingerprint();
+    }
+    auto bytes = builder.finish();
+    entry->head_size = bytes ? bytes->size() : 0;
+  }
+  stats_.requests[static_cast<std::size_t>(RequestMethod::kConnect)][requestResultIndex(code)]
+      .add();
+  if (!connected) {
+    stats_.tcp_connect_failed.add();
+    dropTcpConnection(allocation, id, false);  // the adapter has closed it
+    return;
+  }
+  // The connection waits 30 s for its ConnectionBind; the peer gets a permission (data from
+  // it is relayed on the data connection, section 5.2).
+  connection->state = State::kWaitingBind;
+  connection->bind_deadline = now + kConnectionBindTimeout;
+  installPeerPermission(allocation, connection->peer.address, now);
+  schedule(allocation);
+}
+
+std::optional<std::uint32_t> Core::onPeerAccepted(std::uint64_t tag, const Endpoint& peer,
+                                                  MonotonicTime now, Outbox& outbox) {
+  const auto found = allocations_.find(tag);
+  if (found == allocations_.end() || !found->second->tcp) {
+    return std::nullopt;
+  }
+  Allocation& allocation = *found->second;
+  // RFC 6062 section 5.3: without a permission for the peer's address it is closed at once.
+  if (!allocation.hasPermission(peer.address, now)) {
+    stats_.tcp_peer_rejected.add();
+    return std::nullopt;
+  }
+  if (!peerAllowed(peer)) {
+    return std::nullopt;
+  }
+  if (allocation.tcp_connections.size() >= config_.max_tcp_connections) {
+    stats_.tcp_connection_limit_rejected.add();
+    return std::nullopt;
+  }
+  OutboxEntry* entry = outbox.add(allocation.source.socket, allocation.source.client);
+  if (entry == nullptr) {
+    return std::nullopt;
+  }
+  const std::uint32_t id = newConnectionId();
+  // ConnectionAttempt indication: XOR-PEER-ADDRESS and CONNECTION-ID.
+  TransactionId transaction{};
+  const std::uint64_t high = deps_.random.next();
+  const std::uint64_t low = deps_.random.next();
+  for (std::size_t i = 0; i < transaction.size(); ++i) {
+    transaction[i] = static_cast<std::byte>((i < 8 ? high : low) >> (8U * (i % 8)));
+  }
+  MessageBuilder builder(entry->head_buffer,
+                         messageType(Method::kConnectionAttempt, MessageClass::kIndication),
+                         transaction);
+  builder.addXorAddress(attr::kXorPeerAddress, peer);
+  builder.addU32(attr::kConnectionId, id);
+  auto bytes = builder.finish();
+  if (!bytes) {
+    outbox.removeLast();
+    return std::nullopt;
+  }
+  entry->head_size = bytes->size();
+  TcpPeerConnection connection;
+  connection.id = id;
+  connection.peer = peer;
+  connection.state = State::kWaitingBind;
+  connection.bind_deadline = now + kConnectionBindTimeout;
+  allocation.tcp_connections.push_back(connection);
+  tcp_connections_.emplace(id, allocation.id);
+  stats_.tcp_peer_connections_active.add();
+  schedule(allocation);
+  return id;
+}
+
+std::expected<std::uint32_t, TurnError> Core::connectionBind(Request& request) {
+  const Message& message = request.message;
+  // RFC 6062 section 5.4: on a new TCP connection (not one with an allocation), naming a peer
+  // connection that waits for it, by the allocation's user.
+  if (request.source.transport != ClientTransport::kTcp ||
+      request.source.socket.kind != SocketRef::Kind::kConnection ||
+      by_connection_.contains(request.source.socket.id) ||
+      by_data_connection_.contains(request.source.socket.id)) {
+    return std::unexpected(TurnError{error::kBadRequest});
+  }
+  const RawAttribute* id_attribute = message.find(attr::kConnectionId);
+  if (id_attribute == nullptr) {
+    return std::unexpected(TurnError{error::kBadRequest});
+  }
+  auto id = decodeU32(message.value(*id_attribute));
+  const auto owner = id ? tcp_connections_.find(*id) : tcp_connections_.end();
+  if (owner == tcp_connections_.end()) {
+    return std::unexpected(TurnError{error::kBadRequest});
+  }
+  Allocation& allocation = *allocations_.at(owner->second);
+  if (allocation.username != request.auth.username) {
+    return std::unexpected(TurnError{error::kWrongCredentials});
+  }
+  TcpPeerConnection* connection = findConnection(allocation, *id);
+  if (connection == nullptr || connection->state != State::kWaitingBind) {
+    return std::unexpected(TurnError{error::kBadRequest});
+  }
+  connection->state = State::kBound;
+  connection->data_connection = request.source.socket.id;
+  by_data_connection_.emplace(request.source.socket.id, *id);
+  return *id;
+}
+
+void Core::onPeerClosed(std::uint32_t id) {
+  const auto owner = tcp_connections_.find(id);
+  if (owner != tcp_connections_.end()) {
+    dropTcpConnection(*allocations_.at(owner->second), id, false);
+  }
+}
+
+void Core::dropTcpConnection(Allocation& allocation, std::uint32_t id, bool close) {
+  const auto it = std::ranges::find(allocation.tcp_connections, id, &TcpPeerConnection::id);
+  if (it == allocation.tcp_connections.end()) {
+    return;
+  }
+  if (it->state == State::kBound) {
+    by_data_connection_.erase(it->data_connection);
+  }
+  allocation.tcp_connections.erase(it);
+  tcp_connections_.erase(id);
+  stats_.tcp_peer_connections_active.sub();
+  if (close) {
+    deps_.relays.closePeer(id);
+  }
+}
+
+void Core::expireTcpConnections(Allocation& allocation, MonotonicTime now) {
+  std::vector<std::uint32_t> expired;
+  for (const TcpPeerConnection& connection : allocation.tcp_connections) {
+    if (connection.state == State::kWaitingBind && connection.bind_deadline <= now) {
+      expired.push_back(connection.id);
+    }
+  }
+  for (const std::uint32_t id : expired) {
+    stats_.tcp_bind_timeouts.add();
+    dropTcpConnection(allocation, id, true);  // RFC 6062 sections 5.2 and 5.3: 30 s
+  }
+}
+
+}  // namespace turnpike::protocol

@@ -1,0 +1,139 @@
+#include "server/uv/tcp_relay.hpp"
+
+#include <utility>
+
+namespace turnpike::server::uv {
+namespace {
+
+// A TCP socket bound to `local` with SO_REUSEPORT (listener and outgoing connections share the
+// relayed address), wrapped in a new handle.
+std::expected<uv_tcp_t*, UvError> boundHandle(Loop& loop, const protocol::Endpoint& local) {
+  auto fd = openBoundSocket(SocketKind::kTcp, local, SocketOptions{.reuse_port = true});
+  if (!fd) {
+    return std::unexpected(fd.error());
+  }
+  auto* handle = new uv_tcp_t;
+  uv_tcp_init(loop.get(), handle);
+  handle->data = nullptr;
+  if (const int rc = uv_tcp_open(handle, *fd); rc != 0) {
+    ::close(*fd);
+    closeAndDelete(handle);
+    return std::unexpected(UvError{"uv_tcp_open", rc});
+  }
+  return handle;
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<TcpRelayListener>, UvError> TcpRelayListener::open(
+    Loop& loop, const protocol::Endpoint& local, std::uint64_t tag, TcpRelayCallbacks& callbacks) {
+  auto handle = boundHandle(loop, local);
+  if (!handle) {
+    return std::unexpected(handle.error());
+  }
+  std::unique_ptr<TcpRelayListener> listener(new TcpRelayListener(*handle, tag, callbacks));
+  (*handle)->data = listener.get();
+  if (const int rc = uv_listen(asStream(*handle), kBacklog, onConnection); rc != 0) {
+    return std::unexpected(UvError{"listen " + local.toString(), rc});
+  }
+  return listener;
+}
+
+TcpRelayListener::~TcpRelayListener() { closeAndDelete(handle_); }
+
+void TcpRelayListener::onConnection(uv_stream_t* server, int status) {
+  auto* self = static_cast<TcpRelayListener*>(server->data);
+  if (self == nullptr || status < 0) {
+    return;
+  }
+  auto* client = new uv_tcp_t;
+  uv_tcp_init(server->loop, client);
+  client->data = nullptr;
+  if (uv_accept(server, asStream(client)) != 0) {
+    closeAndDelete(client);
+    return;
+  }
+  sockaddr_storage address{};
+  int length = sizeof(address);
+  if (uv_tcp_getpeername(client, reinterpret_cast<sockaddr*>(&address), &length) != 0) {  // NOLINT
+    closeAndDelete(client);
+    return;
+  }
+  self->callbacks_.onPeerAccepted(
+      self->tag_, client,
+      fromSockaddr(reinterpret_cast<const sockaddr*>(&address)));  // NOLINT
+}
+
+std::expected<std::unique_ptr<PeerConnection>, UvError> PeerConnection::connect(
+    Loop& loop, const protocol::Endpoint& local, const protocol::Endpoint& peer, std::uint32_t id,
+    TcpRelayCallbacks& callbacks) {
+  auto handle = boundHandle(loop, local);
+  if (!handle) {
+    return std::unexpected(handle.error());
+  }
+  std::unique_ptr<PeerConnection> connection(new PeerConnection(*handle, id, callbacks));
+  const sockaddr_storage address = toSockaddr(peer);
+  auto* request = new uv_connect_t;
+  request->data = new std::shared_ptr<PeerConnection*>(connection->self_);
+  if (const int rc = uv_tcp_connect(request, *handle,
+                                    reinterpret_cast<const sockaddr*>(&address),  // NOLINT
+                                    onConnect);
+      rc != 0) {
+    delete static_cast<std::shared_ptr<PeerConnection*>*>(request->data);
+    delete request;
+    return std::unexpected(UvError{"connect " + peer.toString(), rc});
+  }
+  connection->timer_ = new uv_timer_t;
+  uv_timer_init(loop.get(), connection->timer_);
+  connection->timer_->data = connection.get();
+  const auto timeout_ms =
+      static_cast<std::uint64_t>(std::chrono::milliseconds(kConnectTimeout).count());
+  uv_timer_start(connection->timer_, onTimeout, timeout_ms, 0);
+  return connection;
+}
+
+PeerConnection::PeerConnection(uv_tcp_t* handle, std::uint32_t id, TcpRelayCallbacks& callbacks)
+    : handle_(handle), id_(id), callbacks_(callbacks) {
+  handle_->data = this;
+}
+
+PeerConnection::~PeerConnection() {
+  *self_ = nullptr;
+  closeAndDelete(std::exchange(timer_, nullptr));
+  closeAndDelete(std::exchange(handle_, nullptr));  // a pending connect ends as ECANCELED
+}
+
+uv_tcp_t* PeerConnection::release() {
+  closeAndDelete(std::exchange(timer_, nullptr));
+  uv_tcp_t* handle = std::exchange(handle_, nullptr);
+  if (handle != nullptr) {
+    handle->data = nullptr;
+  }
+  return handle;
+}
+
+void PeerConnection::onConnect(uv_connect_t* request, int status) {
+  auto* holder = static_cast<std::shared_ptr<PeerConnection*>*>(request->data);
+  PeerConnection* self = **holder;
+  delete holder;
+  delete request;
+  if (self != nullptr) {
+    self->finish(status == 0);
+  }
+}
+
+void PeerConnection::onTimeout(uv_timer_t* timer) {
+  if (auto* self = static_cast<PeerConnection*>(timer->data); self != nullptr) {
+    self->finish(false);
+  }
+}
+
+void PeerConnection::finish(bool connected) {
+  closeAndDelete(std::exchange(timer_, nullptr));
+  if (connected) {
+    uv_tcp_nodelay(handle_, 1);
+  }
+  callbacks_.onPeerConnected(id_, connected);  // may destroy this: nothing after it
+}
+
+}  // namespace turnpike::server::uv

@@ -1,0 +1,104 @@
+// RFC 6062 TCP allocations, the worker's side: listening relay sockets, peer connections and
+// the splice of a bound peer connection with the client's data connection. The core decides
+// (protocol/turn/core_tcp.cpp); this file only does what it is told and reports back.
+#include "server/log.hpp"
+#include "server/worker.hpp"
+
+namespace turnpike::server {
+
+std::expected<protocol::SocketRef, protocol::RelayOpenError> Worker::openTcp(
+    const protocol::Endpoint& local, std::uint64_t tag) {
+  auto slot = std::make_unique<RelaySlot>(*this, tag);
+  auto listener = uv::TcpRelayListener::open(loop_, local, tag, *this);
+  if (!listener) {
+    const int code = listener.error().code;
+    if (code == UV_EADDRINUSE || code == UV_EACCES) {
+      return std::unexpected(protocol::RelayOpenError::kAddressInUse);
+    }
+    TP_LOG(kWarn, "tcp relay socket ", local.toString(), ": ", listener.error().toString());
+    return std::unexpected(code == UV_EMFILE || code == UV_ENFILE || code == UV_ENOBUFS
+                               ? protocol::RelayOpenError::kNoResources
+                               : protocol::RelayOpenError::kOther);
+  }
+  slot->listener = std::move(*listener);
+  return addRelay(std::move(slot));
+}
+
+bool Worker::connectPeer(std::uint32_t connection, const protocol::Endpoint& local,
+                         const protocol::Endpoint& peer) {
+  auto opened = uv::PeerConnection::connect(loop_, local, peer, connection, *this);
+  if (!opened) {
+    TP_LOG(kDebug, "tcp relay ", local.toString(), " -> ", peer.toString(), ": ",
+           opened.error().toString());
+    return false;
+  }
+  peer_connections_.emplace(connection, std::move(*opened));
+  return true;
+}
+
+void Worker::onPeerConnected(std::uint32_t connection, bool connected) {
+  makeRoom();
+  core_.onPeerConnected(connection, connected, std::chrono::steady_clock::now(), outbox_);
+  if (!connected) {
+    peer_connections_.erase(connection);  // the core forgot it; the handle closes
+  }
+  flush();
+}
+
+void Worker::onPeerAccepted(std::uint64_t tag, uv_tcp_t* handle, const protocol::Endpoint& peer) {
+  makeRoom();
+  const auto connection =
+      core_.onPeerAccepted(tag, peer, std::chrono::steady_clock::now(), outbox_);
+  if (!connection) {
+    TP_LOG(kDebug, "tcp relay: refused peer ", peer.toString());
+    uv::closeAndDelete(handle);
+    return;
+  }
+  peer_connections_.emplace(*connection,
+                            std::make_unique<uv::PeerConnection>(handle, *connection, *this));
+  flush();  // the ConnectionAttempt
+}
+
+void Worker::bindPeer(std::uint32_t connection, const protocol::SocketRef& data_connection) {
+  pending_binds_.emplace_back(connection, data_connection.id);  // after the answer is sent
+}
+
+void Worker::closePeer(std::uint32_t connection) {
+  peer_connections_.erase(connection);
+  if (const auto bound = bound_data_connections_.find(connection);
+      bound != bound_data_connections_.end()) {
+    // Not now: this runs inside the core, and closing reports back to it (onClosed).
+    closing_data_connections_.push_back(bound->second);
+    bound_data_connections_.erase(bound);
+  }
+  std::erase_if(pending_binds_, [&](const auto& bind) { return bind.first == connection; });
+}
+
+void Worker::finishTcpRelayWork() {
+  if (pending_binds_.empty() && closing_data_connections_.empty()) {
+    return;
+  }
+  const auto binds = std::exchange(pending_binds_, {});
+  for (const auto& [connection, data_id] : binds) {
+    const auto peer = peer_connections_.find(connection);
+    const auto data = connections_.find(data_id);
+    if (data == connections_.end()) {
+      continue;  // closed meanwhile: the core forgot the binding (onConnectionClosed)
+    }
+    if (peer == peer_connections_.end()) {
+      data->second->close(uv::CloseReason::kLocalClose);
+      continue;
+    }
+    data->second->spliceTo(peer->second->release());
+    peer_connections_.erase(peer);
+    bound_data_connections_.emplace(connection, data_id);
+  }
+  const auto closing = std::exchange(closing_data_connections_, {});
+  for (const std::uint64_t id : closing) {
+    if (const auto it = connections_.find(id); it != connections_.end()) {
+      it->second->close(uv::CloseReason::kLocalClose);
+    }
+  }
+}
+
+}  // namespace turnpike::server

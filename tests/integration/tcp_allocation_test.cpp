@@ -1,0 +1,230 @@
+// RFC 6062 TCP allocations against the real server (tcp_allocations: true, threads: 1): a TCP
+// control connection allocates with REQUESTED-TRANSPORT TCP; Connect reaches a TCP peer on the
+// loopback and ConnectionBind on a second connection carries raw bytes both ways; a peer that
+// connects to the relayed address is announced with ConnectionAttempt; the peer policy and
+// connection failures get their error codes.
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <string>
+
+#include "protocol/stun/byte_io.hpp"
+#include "tests/integration/server_fixture.hpp"
+#include "tests/integration/turn_client.hpp"
+#include "tests/integration/turn_test_support.hpp"
+
+namespace turnpike::test {
+namespace {
+
+using protocol::Method;
+
+// A listening TCP socket on 127.0.0.1 (the peer), accepting with a bounded wait.
+class TcpPeer {
+ public:
+  TcpPeer() : listener_(boundSocket(SOCK_STREAM, loopback(false))) {
+    if (listener_.valid() && ::listen(listener_.get(), 8) == 0) {
+      endpoint_ = localEndpointOf(listener_.get());
+    }
+  }
+  [[nodiscard]] bool valid() const { return endpoint_.port != 0; }
+  [[nodiscard]] const Endpoint& endpoint() const { return endpoint_; }
+  // The next connection, or an invalid fd after the timeout.
+  [[nodiscard]] UniqueFd accept(Millis timeout = kReplyTimeout) const {
+    pollfd waiting{listener_.get(), POLLIN, 0};
+    if (::poll(&waiting, 1, static_cast<int>(timeout.count())) != 1) {
+      return {};
+    }
+    return UniqueFd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK));
+  }
+
+ private:
+  UniqueFd listener_;
+  Endpoint endpoint_;
+};
+
+Bytes text(std::string_view s) {
+  return {protocol::asBytes(s).begin(), protocol::asBytes(s).end()};
+}
+
+class TcpAllocationTest : public TurnTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = TurnTest::options();
+    options.threads = 1;  // tcp_allocations needs one worker (config validation)
+    options.extra_yaml += "tcp_allocations: true\n";
+    return options;
+  }
+
+  // Allocate with REQUESTED-TRANSPORT TCP on a TCP control connection.
+  static std::optional<TurnResponse> allocateTcp(TurnClient& turn) {
+    if (!turn.challenge()) {
+      return std::nullopt;
+    }
+    return turn.authenticatedRequest(Method::kAllocate, [](protocol::MessageBuilder& b) {
+      b.addRequestedTransport(protocol::kProtocolTcp);
+    });
+  }
+  static std::optional<TurnResponse> connect(TurnClient& turn, const Endpoint& peer) {
+    return turn.authenticatedRequest(Method::kConnect, [&](protocol::MessageBuilder& b) {
+      b.addXorAddress(attr::kXorPeerAddress, peer);
+    });
+  }
+  // A new connection, authenticated (it learns a nonce first), bound to `id`: the data
+  // connection, or nullopt when the ConnectionBind failed.
+  std::optional<TurnClient> bind(std::uint32_t id) const {
+    TurnClient data = client(TurnTransport::kTcp);
+    if (!data.challenge()) {
+      ADD_FAILURE() << "no challenge on the data connection";
+      return std::nullopt;
+    }
+    const auto bound = data.authenticatedRequest(
+        Method::kConnectionBind,
+        [&](protocol::MessageBuilder& b) { b.addU32(attr::kConnectionId, id); });
+    if (!succeeded(bound, "ConnectionBind")) {
+      ADD_FAILURE() << "ConnectionBind failed";
+      return std::nullopt;
+    }
+    return data;
+  }
+  // Raw bytes both ways between the data connection and the peer's connection.
+  static void roundTrip(int data, int peer) {
+    const Bytes up = text("hello peer, from the client");
+    ASSERT_TRUE(sendAll(data, up));
+    EXPECT_EQ(recvExactly(peer, up.size()), up);
+    const Bytes down = text("and hello back");
+    ASSERT_TRUE(sendAll(peer, down));
+    EXPECT_EQ(recvExactly(data, down.size()), down);
+  }
+};
+
+TEST_F(TcpAllocationTest, ConnectThenConnectionBindRelaysBytesBothWays) {
+  TcpPeer peer;
+  ASSERT_TRUE(peer.valid());
+  TurnClient control = client(TurnTransport::kTcp);
+  const auto allocated = allocateTcp(control);
+  ASSERT_TRUE(succeeded(allocated, "Allocate TCP"));
+  const auto relayed = allocated->xorAddress(attr::kXorRelayedAddress);
+  ASSERT_TRUE(relayed.has_value());
+
+  const auto connected = connect(control, peer.endpoint());
+  ASSERT_TRUE(succeeded(connected, "Connect"));
+  const auto id = connected->u32(attr::kConnectionId);
+  ASSERT_TRUE(id.has_value());
+  UniqueFd from_relay = peer.accept();
+  ASSERT_TRUE(from_relay.valid());
+  // RFC 6062 section 5.2: the connection comes from the relayed transport address.
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(::getpeername(from_relay.get(), reinterpret_cast<sockaddr*>(&address), &length), 0);
+  ASSERT_EQ(address.ss_family, AF_INET);
+  EXPECT_EQ(ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port), relayed->port);
+
+  auto data = bind(*id);
+  ASSERT_TRUE(data.has_value());
+  roundTrip(data->fd(), from_relay.get());
+  roundTrip(data->fd(), from_relay.get());
+  // A second bind of the same CONNECTION-ID: 400.
+  TurnClient again = client(TurnTransport::kTcp);
+  ASSERT_TRUE(again.challenge());
+  const auto rebound = again.authenticatedRequest(
+      Method::kConnectionBind,
+      [&](protocol::MessageBuilder& b) { b.addU32(attr::kConnectionId, *id); });
+  ASSERT_TRUE(rebound.has_value());
+  EXPECT_EQ(rebound->code, 400);
+  // The peer closing ends the data connection.
+  from_relay.reset();
+  EXPECT_TRUE(waitForPeerClose(data->fd()));
+}
+
+TEST_F(TcpAllocationTest, APeerConnectsToTheRelayedAddressAfterCreatePermission) {
+  TurnClient control = client(TurnTransport::kTcp);
+  const auto allocated = allocateTcp(control);
+  ASSERT_TRUE(succeeded(allocated, "Allocate TCP"));
+  const auto relayed = allocated->xorAddress(attr::kXorRelayedAddress);
+  ASSERT_TRUE(relayed.has_value());
+
+  // Without a permission the relay closes the peer's connection and says nothing.
+  {
+    const UniqueFd refused = tcpConnect(*relayed);
+    ASSERT_TRUE(refused.valid());
+    EXPECT_TRUE(waitForPeerClose(refused.get()));
+    EXPECT_TRUE(tcpStaysQuiet(control.fd()));
+  }
+  ASSERT_TRUE(succeeded(control.createPermission(loopback(false, 9)), "CreatePermission"));
+  const UniqueFd peer = tcpConnect(*relayed);
+  ASSERT_TRUE(peer.valid());
+  const auto attempt = recvStun(control.fd());
+  ASSERT_TRUE(attempt.has_value());
+  const auto message = parseReply(*attempt);
+  ASSERT_TRUE(message.has_value());
+  EXPECT_TRUE(message->isMethod(Method::kConnectionAttempt));
+  EXPECT_EQ(message->messageClass(), protocol::MessageClass::kIndication);
+  const TurnResponse indication{*attempt, message->type(), 0};
+  EXPECT_EQ(indication.xorAddress(attr::kXorPeerAddress), localEndpointOf(peer.get()));
+  const auto id = indication.u32(attr::kConnectionId);
+  ASSERT_TRUE(id.has_value());
+
+  auto data = bind(*id);
+  ASSERT_TRUE(data.has_value());
+  roundTrip(data->fd(), peer.get());
+  // The control connection closing ends the allocation, and its data connections.
+  ::shutdown(control.fd(), SHUT_RDWR);
+  EXPECT_TRUE(waitForPeerClose(data->fd()));
+  EXPECT_TRUE(waitForPeerClose(peer.get()));
+}
+
+TEST_F(TcpAllocationTest, ErrorsFromConnectAndConnectionBind) {
+  TurnClient control = client(TurnTransport::kTcp);
+  ASSERT_TRUE(succeeded(allocateTcp(control), "Allocate TCP"));
+  // A port with no listener: the peer resets, 447.
+  const auto port = pickFreePort(loopback(false).address);
+  ASSERT_TRUE(port.has_value());
+  const auto refused = connect(control, loopback(false, *port));
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->code, 447);
+  // An unknown CONNECTION-ID: 400.
+  TurnClient data = client(TurnTransport::kTcp);
+  ASSERT_TRUE(data.challenge());
+  const auto unknown = data.authenticatedRequest(
+      Method::kConnectionBind,
+      [](protocol::MessageBuilder& b) { b.addU32(attr::kConnectionId, 12345); });
+  ASSERT_TRUE(unknown.has_value());
+  EXPECT_EQ(unknown->code, 400);
+  // Over UDP, REQUESTED-TRANSPORT TCP stays 442; Connect on a UDP allocation is 400.
+  TurnClient udp = client();
+  ASSERT_TRUE(udp.challenge());
+  const auto over_udp = udp.authenticatedRequest(
+      Method::kAllocate,
+      [](protocol::MessageBuilder& b) { b.addRequestedTransport(protocol::kProtocolTcp); });
+  ASSERT_TRUE(over_udp.has_value());
+  EXPECT_EQ(over_udp->code, 442);
+  ASSERT_TRUE(allocated(udp));
+  const auto on_udp = connect(udp, loopback(false, 9));
+  ASSERT_TRUE(on_udp.has_value());
+  EXPECT_EQ(on_udp->code, 400);
+}
+
+// Without peers.allow, loopback peers are denied (the built-in deny list): Connect gets 403.
+class TcpAllocationPolicyTest : public TcpAllocationTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = TcpAllocationTest::options();
+    options.peers_allow.clear();
+    return options;
+  }
+};
+
+TEST_F(TcpAllocationPolicyTest, ALoopbackPeerIsDeniedUnlessAllowed) {
+  TcpPeer peer;
+  ASSERT_TRUE(peer.valid());
+  TurnClient control = client(TurnTransport::kTcp);
+  ASSERT_TRUE(succeeded(allocateTcp(control), "Allocate TCP"));
+  const auto denied = connect(control, peer.endpoint());
+  ASSERT_TRUE(denied.has_value());
+  EXPECT_EQ(denied->code, 403);
+  EXPECT_FALSE(peer.accept(kNoReplyWindow).valid());  // no connection was even tried
+}
+
+}  // namespace
+}  // namespace turnpike::test

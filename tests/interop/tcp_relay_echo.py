@@ -1,0 +1,128 @@
+"""RFC 6062 through turnpike to a TCP echo peer (stdlib only), byte for byte.
+
+  tcp_relay_echo.py HOST PORT USER PASSWORD
+
+Starts a TCP echo server on 127.0.0.1 (a thread), allocates with REQUESTED-TRANSPORT TCP over a
+TCP control connection, sends Connect to the echo server, binds a second TCP connection with
+ConnectionBind (same credentials), and sends random payloads of many sizes as raw bytes on that
+data connection: every byte must come back, in order. MESSAGE-INTEGRITY is checked on every
+success response. Exits 0 on pass, 1 with a message. The client is tests/support/turn_client.py.
+"""
+
+import hashlib
+import os
+import socket
+import struct
+import sys
+import threading
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+
+# pylint: disable=wrong-import-position
+from turn_client import (A_NONCE, A_REALM, A_XOR_PEER_ADDRESS, A_XOR_RELAYED_ADDRESS,  # noqa: E402
+                         ALLOCATE, A_REQUESTED_TRANSPORT, Client, Connection, TurnError, attr,
+                         parse_attrs, xor_address)
+
+CONNECT, CONNECTION_BIND, A_CONNECTION_ID = 0x00A, 0x00B, 0x002A
+SIZES = [1, 2, 3, 7, 64, 100, 1000, 1500, 4096, 16384, 65536]
+TIMEOUT = 5.0
+
+
+def die(text):
+    print("FAIL: " + text, file=sys.stderr)
+    sys.exit(1)
+
+
+def echo_server():
+    """A listening socket whose connections echo what they read, one thread each."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    listener.settimeout(TIMEOUT * 4)
+    seen = []
+
+    def serve():
+        try:
+            conn, address = listener.accept()
+        except socket.timeout:
+            return
+        seen.append(address)
+        conn.settimeout(TIMEOUT * 4)
+        with conn:
+            while True:
+                try:
+                    chunk = conn.recv(65536)
+                except (socket.timeout, OSError):
+                    return
+                if not chunk:
+                    return
+                conn.sendall(chunk)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener.getsockname()[1], seen
+
+
+def authenticated(client, method, attrs):
+    attributes = client.expect_success(method, attrs)
+    return attributes
+
+
+def main():
+    if len(sys.argv) != 5:
+        die(__doc__)
+    host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    peer_port, seen = echo_server()
+
+    control = Client(Connection("tcp", host, port, timeout=TIMEOUT), user, password)
+    tcp = [attr(A_REQUESTED_TRANSPORT, b"\x06\0\0\0")]
+    challenge = parse_attrs(control.transact(ALLOCATE, tcp, signed=False))
+    if A_REALM not in challenge or A_NONCE not in challenge:
+        die("the first Allocate was not challenged")
+    control.realm, control.nonce = challenge[A_REALM][1], challenge[A_NONCE][1]
+    control.key = hashlib.md5(control.user + b":" + control.realm + b":" +
+                              control.password).digest()
+    allocated = authenticated(control, ALLOCATE, tcp)
+    if A_XOR_RELAYED_ADDRESS not in allocated:
+        die("Allocate TCP: no XOR-RELAYED-ADDRESS")
+    relayed_port = struct.unpack_from("!H", allocated[A_XOR_RELAYED_ADDRESS][1], 2)[0] ^ 0x2112
+
+    connected = authenticated(control, CONNECT,
+                              [attr(A_XOR_PEER_ADDRESS, xor_address("127.0.0.1", peer_port))])
+    if A_CONNECTION_ID not in connected:
+        die("Connect: no CONNECTION-ID")
+    connection_id = connected[A_CONNECTION_ID][1]
+
+    # The data connection: same credentials, realm and nonce (the nonce is for this address).
+    data = Client(Connection("tcp", host, port, timeout=TIMEOUT), user, password)
+    data.realm, data.nonce, data.key = control.realm, control.nonce, control.key
+    authenticated(data, CONNECTION_BIND, [attr(A_CONNECTION_ID, connection_id)])
+    if data.conn.buffer:
+        die("bytes after the ConnectionBind response")
+    if not seen or seen[0][1] != relayed_port:
+        die(f"the echo peer saw {seen}, not the relayed port {relayed_port}")
+
+    sock = data.conn.sock
+    for size in SIZES:
+        payload = os.urandom(size)
+        sock.sendall(payload)
+        echoed = b""
+        while len(echoed) < size:
+            chunk = sock.recv(size - len(echoed))
+            if not chunk:
+                die(f"data connection closed after {len(echoed)} of {size} bytes")
+            echoed += chunk
+        if echoed != payload:
+            die(f"{size} bytes: the echo differs")
+    print(f"ok: {len(SIZES)} payloads ({sum(SIZES)} bytes) echoed through the TCP relay "
+          f"127.0.0.1:{relayed_port}")
+    control.conn.close()
+    data.conn.close()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (TurnError, OSError) as error:
+        die(str(error))

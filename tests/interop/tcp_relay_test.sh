@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Interop: RFC 6062 TCP allocations (tcp_allocations: true) against the real turnpike server on
+# 127.0.0.1.
+#
+#   tcp_relay_test.sh /path/to/turnpike
+#
+# 1. coturn's turnutils_uclient -T (TCP relay; implies -t, a TCP control connection, and -y,
+#    client to client): `-m 2` clients allocate TCP relays, each Connects to the other's relayed
+#    address (so turnpike both connects out and accepts, and sends ConnectionAttempt), binds
+#    data connections with ConnectionBind and sends `-n` messages through them. Passes when
+#    uclient exits 0 having received every message ("Total lost packets 0") and prints no error
+#    line. (uclient -T takes no external peer: -e is ignored in this mode.)
+# 2. tcp_relay_echo.py (beside this script, on tests/support/turn_client.py): Allocate TCP,
+#    Connect to a TCP echo server on 127.0.0.1 (python3), ConnectionBind, then random payloads
+#    of 1 byte to 64 KiB as raw bytes on the data connection, each echoed byte-identical.
+# 3. The server log holds no warning or error, and turnpike exits 0 on SIGTERM.
+#
+# Exits 0 on pass, non-zero with a message on failure. Needs coturn, ss (iproute2), python3.
+set -euo pipefail
+
+readonly RUN_TIMEOUT=60  # seconds for one uclient run (a few seconds when all is well)
+readonly MESSAGES=20
+readonly USER_NAME=alice PASSWORD=wonderland
+
+script_dir=$(cd "$(dirname "$0")" && pwd)
+readonly script_dir
+# shellcheck source=tests/interop/lib.sh
+source "${script_dir}/lib.sh"
+
+require_tools turnutils_uclient ss timeout python3
+interop_setup "$@"
+
+write_config() {
+  port=$(free_port)
+  cat >"${workdir}/turnpike.yaml" <<EOF
+realm: turnpike.test
+listeners:
+  - {transport: udp, address: 127.0.0.1, port: ${port}}
+  - {transport: tcp, address: 127.0.0.1, port: ${port}}
+relay: {addresses: [127.0.0.1]}
+auth:
+  users: {${USER_NAME}: ${PASSWORD}}
+peers: {allow: [127.0.0.0/8]}
+http: {port: 0}
+drain: {timeout: 0}
+threads: 1
+tcp_allocations: true
+EOF
+}
+
+start_server write_config
+wait_for_tcp_listener "${port}"
+
+note "1. turnutils_uclient -T -n ${MESSAGES} -m 2 (client to client through two TCP relays)"
+uclient_log="${workdir}/uclient.log"
+if ! timeout "${RUN_TIMEOUT}" turnutils_uclient -T -n "${MESSAGES}" -m 2 -l 200 \
+  -u "${USER_NAME}" -w "${PASSWORD}" -p "${port}" 127.0.0.1 >"${uclient_log}" 2>&1; then
+  cat "${uclient_log}" >&2
+  fail "turnutils_uclient -T exited non-zero"
+fi
+grep -q "Total lost packets 0" "${uclient_log}" ||
+  { cat "${uclient_log}" >&2; fail "uclient -T lost packets"; }
+received=$(sed -n 's/.*tot_recv_msgs=\([0-9]*\).*/\1/p' "${uclient_log}" | tail -1)
+if [[ -z "${received}" || "${received}" -eq 0 ]]; then
+  cat "${uclient_log}" >&2
+  fail "uclient -T received no messages"
+fi
+if grep -Eiq "error|cannot|failure" "${uclient_log}"; then
+  cat "${uclient_log}" >&2
+  fail "uclient -T printed an error line"
+fi
+echo "uclient -T: ${received} messages received, none lost"
+
+note "2. tcp_relay_echo.py: Connect to a TCP echo peer, ConnectionBind, byte-identical echoes"
+timeout 60 python3 "${script_dir}/tcp_relay_echo.py" 127.0.0.1 "${port}" "${USER_NAME}" \
+  "${PASSWORD}" || fail "tcp_relay_echo.py failed"
+
+note "3. no warnings or errors in the log; SIGTERM"
+if grep -Eq "level=(warn|error)|\[(warn|error)\]| WARN | ERROR " "${log}"; then
+  fail "turnpike logged a warning or an error"
+fi
+stop_server
+echo "PASS"

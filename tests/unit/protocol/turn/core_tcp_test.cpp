@@ -1,0 +1,293 @@
+// RFC 6062 TCP allocations: Allocate with REQUESTED-TRANSPORT TCP, Connect, ConnectionBind,
+// ConnectionAttempt, the 30 s bind timeout, the cap and the peer policy, and what ends with the
+// allocation. The fake relay sockets record what the adapter is asked to do.
+#include <gtest/gtest.h>
+
+#include "tests/unit/protocol/turn/core_fixture.hpp"
+
+namespace turnpike::protocol::core_test {
+namespace {
+
+class CoreTcpTest : public CoreFixture {
+ protected:
+  CoreTcpTest() {
+    CoreConfig config = baseConfig();
+    config.tcp_allocations = true;
+    config.max_tcp_connections = 2;
+    makeCore(std::move(config));
+  }
+
+  Bytes allocateTcp(const ClientSource& source, const Attrs& extra = {}) {
+    const Attrs attrs = [&](MessageBuilder& b) {
+      b.addRequestedTransport(kProtocolTcp);
+      if (extra) extra(b);
+    };
+    return exchange(source, request(Method::kAllocate, attrs));
+  }
+  // Sends a Connect; the answer waits for onPeerConnected (nothing in the outbox).
+  const Outbox& connect(const ClientSource& source, const Endpoint& to, const Auth& auth = {}) {
+    return send(source,
+                request(
+                    Method::kConnect,
+                    [&](MessageBuilder& b) { b.addXorAddress(attr::kXorPeerAddress, to); }, auth));
+  }
+  Bytes connectionBind(const ClientSource& source, std::uint32_t id, const Auth& auth = {}) {
+    return exchange(source,
+                    request(
+                        Method::kConnectionBind,
+                        [&](MessageBuilder& b) { b.addU32(attr::kConnectionId, id); }, auth));
+  }
+  // The Connect's answer once the adapter reports the connection.
+  Bytes connected(std::uint32_t id, bool ok) {
+    outbox.clear();
+    core->onPeerConnected(id, ok, now, outbox);
+    if (outbox.entries().size() != 1) {
+      ADD_FAILURE() << "expected one answer, got " << outbox.entries().size();
+      return {};
+    }
+    EXPECT_EQ(outbox.entries().front().socket, control.socket);
+    return wireBytes(outbox.entries().front());
+  }
+  // Allocate, Connect to `to` and its success: the CONNECTION-ID.
+  std::uint32_t connectOk(const Endpoint& to) {
+    EXPECT_TRUE(connect(control, to).entries().empty());
+    if (relays.connects.empty()) {
+      ADD_FAILURE() << "no connection started";
+      return 0;
+    }
+    const std::uint32_t id = relays.connects.back().connection;
+    const Bytes answer = connected(id, true);
+    EXPECT_EQ(errorCodeOf(answer), 0);
+    EXPECT_EQ(u32Of(answer, attr::kConnectionId), id);
+    return id;
+  }
+  [[nodiscard]] std::uint64_t activePeerConnections() const {
+    return core->stats().tcp_peer_connections_active.get();
+  }
+
+  const ClientSource control = tcpClient(1, 41000);
+  const ClientSource data = tcpClient(2, 41001);
+};
+
+TEST_F(CoreTcpTest, TcpAllocateNeedsATcpControlConnectionAndTheFeature) {
+  // Over UDP (and TLS, whose data connections this server cannot splice) TCP stays 442.
+  EXPECT_EQ(errorCodeOf(exchange(
+                client, request(Method::kAllocate,
+                                [](MessageBuilder& b) { b.addRequestedTransport(kProtocolTcp); }))),
+            error::kUnsupportedTransportProtocol);
+  const ClientSource tls{ClientTransport::kTls, SocketRef{SocketRef::Kind::kConnection, 9},
+                         ep("198.51.100.7", 41009), server};
+  EXPECT_EQ(errorCodeOf(allocateTcp(tls)), error::kUnsupportedTransportProtocol);
+  // RFC 6062 section 5.1: no DONT-FRAGMENT, EVEN-PORT or RESERVATION-TOKEN.
+  EXPECT_EQ(errorCodeOf(allocateTcp(
+                control, [](MessageBuilder& b) { b.addBytes(attr::kDontFragment, {}); })),
+            error::kBadRequest);
+  EXPECT_EQ(errorCodeOf(allocateTcp(control, [](MessageBuilder& b) { b.addEvenPort(false); })),
+            error::kBadRequest);
+
+  const Bytes response = allocateTcp(control);
+  ASSERT_EQ(errorCodeOf(response), 0);
+  ASSERT_EQ(relays.opened.size(), 1U);
+  EXPECT_TRUE(relays.opened[0].tcp);
+  EXPECT_EQ(xorAddressesOf(response, attr::kXorRelayedAddress),
+            std::vector{relays.opened[0].local});
+  ASSERT_NE(allocationOf(control), nullptr);
+  EXPECT_TRUE(allocationOf(control)->tcp);
+  EXPECT_EQ(core->stats().tcp_allocations_active.get(), 1U);
+
+  // Off (the default), TCP gets 442 on a TCP connection too.
+  makeCore(baseConfig());
+  EXPECT_EQ(errorCodeOf(allocateTcp(tcpClient(3))), error::kUnsupportedTransportProtocol);
+}
+
+TEST_F(CoreTcpTest, ConnectThenConnectionBindSplicesTheDataConnection) {
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  const std::uint32_t id = connectOk(peer);
+  // The connection leaves from the relayed address, and the peer got a permission.
+  ASSERT_EQ(relays.connects.size(), 1U);
+  EXPECT_EQ(relays.connects[0].local, relays.opened[0].local);
+  EXPECT_EQ(relays.connects[0].peer, peer);
+  EXPECT_TRUE(allocationOf(control)->hasPermission(peer.address, now));
+  EXPECT_EQ(requests(RequestMethod::kConnect, 0), 1U);
+
+  // ConnectionBind on a new connection (authenticated as the allocation's user).
+  const Bytes bound = connectionBind(data, id);
+  EXPECT_EQ(errorCodeOf(bound), 0);
+  EXPECT_EQ(integrityOf(bound, md5Key("alice", "alice-password")), IntegrityResult::kOk);
+  ASSERT_EQ(relays.binds.size(), 1U);
+  EXPECT_EQ(relays.binds[0].connection, id);
+  EXPECT_EQ(relays.binds[0].data_connection, data.socket);
+  EXPECT_EQ(requests(RequestMethod::kConnectionBind, 0), 1U);
+  // Bound: no timeout closes it, and it cannot be bound twice.
+  at(60);
+  tick();
+  EXPECT_TRUE(relays.closed_peers.empty());
+  EXPECT_EQ(errorCodeOf(connectionBind(tcpClient(3, 41003), id)), error::kBadRequest);
+  EXPECT_EQ(activePeerConnections(), 1U);
+  // The data connection closing closes the peer connection.
+  core->onConnectionClosed(data.socket, now);
+  EXPECT_EQ(activePeerConnections(), 0U);
+  EXPECT_EQ(relays.closed_peers, std::vector{id});
+}
+
+TEST_F(CoreTcpTest, ConnectFailureIs447) {
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  ASSERT_TRUE(connect(control, peer).entries().empty());
+  const Bytes answer = connected(relays.connects.at(0).connection, false);
+  EXPECT_EQ(errorCodeOf(answer), error::kConnectionTimeoutOrFailure);
+  EXPECT_EQ(integrityOf(answer, md5Key("alice", "alice-password")), IntegrityResult::kOk);
+  EXPECT_EQ(core->stats().tcp_connect_failed.get(), 1U);
+  EXPECT_EQ(activePeerConnections(), 0U);
+  // A connection that could not even start: 447 at once.
+  relays.refuse_connect = true;
+  const Outbox& refused = connect(control, peer2);
+  ASSERT_EQ(refused.entries().size(), 1U);
+  EXPECT_EQ(errorCodeOf(wireBytes(refused.entries().front())), error::kConnectionTimeoutOrFailure);
+}
+
+TEST_F(CoreTcpTest, ConnectErrors) {
+  // No allocation on this connection: 437.
+  const Outbox& none = connect(control, peer);
+  ASSERT_EQ(none.entries().size(), 1U);
+  EXPECT_EQ(errorCodeOf(wireBytes(none.entries().front())), error::kAllocationMismatch);
+  // Over UDP, Connect and ConnectionBind are methods not served (400, unauthenticated).
+  ASSERT_EQ(errorCodeOf(allocate(client)), 0);
+  const Outbox& udp = connect(client, peer);
+  ASSERT_EQ(udp.entries().size(), 1U);
+  EXPECT_EQ(errorCodeOf(wireBytes(udp.entries().front())), error::kBadRequest);
+  EXPECT_EQ(errorCodeOf(connectionBind(udpClient(40001), 1, noAuth())), error::kBadRequest);
+  EXPECT_EQ(
+      core->stats().stun_outcomes[static_cast<std::size_t>(StunOutcome::kMethodNotAllowed)].get(),
+      2U);
+  // A UDP allocation reached over TCP takes no Connect either: 400.
+  const ClientSource tcp_udp_allocation = tcpClient(7, 41007);
+  ASSERT_EQ(errorCodeOf(allocate(tcp_udp_allocation)), 0);
+  const Outbox& udp_relay = connect(tcp_udp_allocation, peer);
+  ASSERT_EQ(udp_relay.entries().size(), 1U);
+  EXPECT_EQ(errorCodeOf(wireBytes(udp_relay.entries().front())), error::kBadRequest);
+
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  auto code = [&](const Endpoint& to) {
+    const Outbox& out = connect(control, to);
+    return out.entries().size() == 1 ? errorCodeOf(wireBytes(out.entries().front())) : 0;
+  };
+  // The peer policy first, as for CreatePermission: 403, and no connection started.
+  EXPECT_EQ(code(private_peer), error::kForbidden);
+  EXPECT_EQ(code(config_denied_peer), error::kForbidden);
+  EXPECT_EQ(code(ep("127.0.0.1", 3478)), error::kForbidden);  // the server's own port
+  EXPECT_TRUE(relays.connects.empty());
+  // A second Connect to the same peer address: 446, even while the first is under way.
+  EXPECT_EQ(code(peer), 0);
+  EXPECT_EQ(code(peer), error::kConnectionAlreadyExists);
+  // The cap (2 here): 508.
+  EXPECT_EQ(code(peer2), 0);
+  EXPECT_EQ(code(ep("192.0.2.7", 80)), error::kInsufficientCapacity);
+  EXPECT_EQ(core->stats().tcp_connection_limit_rejected.get(), 1U);
+  // No XOR-PEER-ADDRESS: 400.
+  const Outbox& bare = send(control, request(Method::kConnect));
+  ASSERT_EQ(bare.entries().size(), 1U);
+  EXPECT_EQ(errorCodeOf(wireBytes(bare.entries().front())), error::kBadRequest);
+}
+
+TEST_F(CoreTcpTest, ConnectionBindErrors) {
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  const std::uint32_t id = connectOk(peer);
+  // Unauthenticated: a challenge (not 437, though the connection has no allocation).
+  EXPECT_EQ(errorCodeOf(connectionBind(data, id, noAuth())), error::kUnauthenticated);
+  // An unknown CONNECTION-ID, or none: 400.
+  EXPECT_EQ(errorCodeOf(connectionBind(data, id + 1)), error::kBadRequest);
+  EXPECT_EQ(errorCodeOf(exchange(data, request(Method::kConnectionBind))), error::kBadRequest);
+  // On the control connection (it has an allocation): 400.
+  EXPECT_EQ(errorCodeOf(connectionBind(control, id)), error::kBadRequest);
+  // Another user: 441.
+  EXPECT_EQ(errorCodeOf(connectionBind(data, id, as("bob", "bob-password"))),
+            error::kWrongCredentials);
+  EXPECT_TRUE(relays.binds.empty());
+  // A connection still connecting cannot be bound yet: 400.
+  ASSERT_TRUE(connect(control, peer2).entries().empty());
+  EXPECT_EQ(errorCodeOf(connectionBind(data, relays.connects.back().connection)),
+            error::kBadRequest);
+  EXPECT_EQ(errorCodeOf(connectionBind(data, id)), 0);
+}
+
+TEST_F(CoreTcpTest, PeerConnectionNeedsAPermissionThenGetsAConnectionAttempt) {
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  const std::uint64_t tag = tagOf(control);
+  const Endpoint caller = ep("192.0.2.5", 45000);
+  outbox.clear();
+  // RFC 6062 section 5.3: no permission for the peer's address, the connection is closed.
+  EXPECT_EQ(core->onPeerAccepted(tag, caller, now, outbox), std::nullopt);
+  EXPECT_TRUE(outbox.entries().empty());
+  EXPECT_EQ(core->stats().tcp_peer_rejected.get(), 1U);
+
+  ASSERT_EQ(errorCodeOf(createPermission(control, {peer})), 0);
+  outbox.clear();
+  const auto id = core->onPeerAccepted(tag, caller, now, outbox);
+  ASSERT_TRUE(id.has_value());
+  ASSERT_EQ(outbox.entries().size(), 1U);
+  EXPECT_EQ(outbox.entries().front().socket, control.socket);
+  const Bytes attempt = wireBytes(outbox.entries().front());
+  const auto message = Message::parse(attempt);
+  ASSERT_TRUE(message.has_value());
+  EXPECT_TRUE(message->isMethod(Method::kConnectionAttempt));
+  EXPECT_EQ(message->messageClass(), MessageClass::kIndication);
+  EXPECT_EQ(xorAddressesOf(attempt, attr::kXorPeerAddress), std::vector{caller});
+  EXPECT_EQ(u32Of(attempt, attr::kConnectionId), *id);
+  // Unknown tags (a UDP allocation's, or none) are refused.
+  EXPECT_EQ(core->onPeerAccepted(tag + 100, caller, now, outbox), std::nullopt);
+
+  EXPECT_EQ(errorCodeOf(connectionBind(data, *id)), 0);
+  ASSERT_EQ(relays.binds.size(), 1U);
+  EXPECT_EQ(relays.binds[0].connection, *id);
+}
+
+TEST_F(CoreTcpTest, UnboundPeerConnectionsCloseAfter30Seconds) {
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  ASSERT_EQ(errorCodeOf(createPermission(control, {peer})), 0);
+  const std::uint32_t connected_id = connectOk(peer2);
+  outbox.clear();
+  const auto accepted_id = core->onPeerAccepted(tagOf(control), peer, now, outbox);
+  ASSERT_TRUE(accepted_id.has_value());
+  // Single timer runs (not advanceTo, which would spin on a deadline that never passes).
+  at(29);
+  tick();
+  EXPECT_TRUE(relays.closed_peers.empty());
+  at(31);
+  tick();
+  EXPECT_EQ(relays.closed_peers.size(), 2U);
+  EXPECT_EQ(core->stats().tcp_bind_timeouts.get(), 2U);
+  EXPECT_EQ(activePeerConnections(), 0U);
+  EXPECT_EQ(errorCodeOf(connectionBind(data, connected_id)), error::kBadRequest);
+}
+
+TEST_F(CoreTcpTest, PeerConnectionsEndWithTheAllocation) {
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  const std::uint32_t bound = connectOk(peer);
+  ASSERT_EQ(errorCodeOf(connectionBind(data, bound)), 0);
+  ASSERT_TRUE(connect(control, peer2).entries().empty());  // still connecting
+  const std::uint32_t connecting = relays.connects.back().connection;
+  core->onConnectionClosed(control.socket, now);
+  EXPECT_EQ(allocationOf(control), nullptr);
+  std::vector<std::uint32_t> closed = relays.closed_peers;
+  std::ranges::sort(closed);
+  std::vector<std::uint32_t> expected{bound, connecting};
+  std::ranges::sort(expected);
+  EXPECT_EQ(closed, expected);
+  EXPECT_EQ(activePeerConnections(), 0U);
+  EXPECT_EQ(core->stats().tcp_allocations_active.get(), 0U);
+  // A late result for the connecting one is ignored.
+  outbox.clear();
+  core->onPeerConnected(connecting, true, now, outbox);
+  EXPECT_TRUE(outbox.entries().empty());
+}
+
+TEST_F(CoreTcpTest, NoChannelsOrSendOnATcpAllocation) {
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  EXPECT_EQ(errorCodeOf(channelBind(control, 0x4000, peer)), error::kBadRequest);
+  ASSERT_EQ(errorCodeOf(createPermission(control, {peer})), 0);
+  EXPECT_TRUE(send(control, sendIndication(peer, Bytes(4))).entries().empty());
+  EXPECT_EQ(relayDrops(RelayDrop::kMalformed), 1U);
+}
+
+}  // namespace
+}  // namespace turnpike::protocol::core_test
