@@ -52,10 +52,11 @@ struct EnumName {
   E value;
 };
 
-constexpr std::array<EnumName<Transport>, 4> kTransports{{{"udp", Transport::kUdp},
+constexpr std::array<EnumName<Transport>, 5> kTransports{{{"udp", Transport::kUdp},
                                                           {"tcp", Transport::kTcp},
                                                           {"tls", Transport::kTls},
-                                                          {"auto", Transport::kAuto}}};
+                                                          {"auto", Transport::kAuto},
+                                                          {"dtls", Transport::kDtls}}};
 constexpr std::array<EnumName<bool>, 2> kBooleans{{{"true", true}, {"false", false}}};
 // transport: auto is for the port firewalls leave open.
 constexpr std::uint16_t kHttpsPort = 443;
@@ -377,12 +378,13 @@ Status readListener(const YAML::Node& node, const std::string& path, ListenerCon
   }
   if (!node["transport"].IsDefined()) {
     return fail(childPath(path, "transport"),
-                "is required: udp, tcp, tls or auto" + location(node));
+                "is required: udp, tcp, tls, auto or dtls" + location(node));
   }
   if (out.port == 0) {
-    out.port = out.transport == Transport::kTls    ? kStunTlsPort
-               : out.transport == Transport::kAuto ? kHttpsPort
-                                                   : kStunPort;
+    // RFC 7350 section 4.6: turns over DTLS uses 5349 too.
+    out.port = out.transport == Transport::kTls || out.transport == Transport::kDtls ? kStunTlsPort
+               : out.transport == Transport::kAuto                                   ? kHttpsPort
+                                                                                     : kStunPort;
   }
   return {};
 }
@@ -493,7 +495,8 @@ Status readLimits(const YAML::Node& node, const std::string& path, LimitsConfig&
        {"connections_total", intField(out.connections_total, 0, kMaxUint32)},
        {"connections_per_ip", intField(out.connections_per_ip, 0, kMaxUint32)},
        {"connection_idle_timeout", intField(out.connection_idle_timeout, 1, kMaxTimeout)},
-       {"tls_handshake_timeout", intField(out.tls_handshake_timeout, 1, kMaxTimeout)}});
+       {"tls_handshake_timeout", intField(out.tls_handshake_timeout, 1, kMaxTimeout)},
+       {"dtls_half_open", intField(out.dtls_half_open, 1, kMaxUint32)}});
 }
 
 Status readApiRateLimit(const YAML::Node& node, const std::string& path, ApiRateLimit& out) {
@@ -640,7 +643,9 @@ std::string describeListener(const ListenerConfig& listener) {
          protocol::Endpoint{listener.address, listener.port}.toString();
 }
 
-bool isStream(Transport transport) { return transport != Transport::kUdp; }
+bool isStream(Transport transport) {
+  return transport != Transport::kUdp && transport != Transport::kDtls;
+}
 
 Status validatePassthrough(const ListenerConfig& listener, const std::string& path) {
   const protocol::PassthroughRoutes& routes = listener.tls_passthrough;
@@ -681,7 +686,7 @@ Status validateListeners(const ServerConfig& config) {
     if (listeners[i].port == 0) {
       return fail(indexPath("listeners", i) + ".port", "must be between 1 and 65535, got 0");
     }
-    if (listeners[i].proxy_protocol && listeners[i].transport == Transport::kUdp) {
+    if (listeners[i].proxy_protocol && !isStream(listeners[i].transport)) {
       return fail(indexPath("listeners", i) + ".proxy_protocol",
                   "is for tcp, tls and auto listeners only (PROXY protocol v2 over UDP is not "
                   "supported)");
@@ -724,7 +729,8 @@ Status validateTls(const ServerConfig& config) {
     return settings;
   }
   const auto tls_listener = std::ranges::find_if(config.listeners, [](const ListenerConfig& l) {
-    return l.transport == Transport::kTls || l.transport == Transport::kAuto;
+    return l.transport == Transport::kTls || l.transport == Transport::kAuto ||
+           l.transport == Transport::kDtls;
   });
   if (tls_listener == config.listeners.end()) {
     return {};
