@@ -232,6 +232,11 @@ void DtlsListener::accept(protocol::ConstBytes data, const protocol::Endpoint& s
   // RFC 6347 section 4.2.1: without a valid cookie the answer is a HelloVerifyRequest (and
   // nothing is kept); with one, the ClientHello stays buffered in the SSL for the handshake.
   const int listened = DTLSv1_listen(candidate.ssl, listen_peer_);
+  if (listened < 0 || (listened == 0 && !candidate.wrote)) {
+    const char* reason = ERR_reason_error_string(ERR_peek_error());
+    TP_LOG(kDebug, "dtls ", source.toString(), ": not a ClientHello (", listened, ", ",
+           reason == nullptr ? "no reason" : reason, ")");
+  }
   ERR_clear_error();
   candidate.input = {};
   if (listened <= 0) {
@@ -323,9 +328,12 @@ bool DtlsListener::send(std::uint64_t id, std::span<const protocol::ConstBytes> 
   if (it == by_id_.end() || !it->second->established) {
     return false;
   }
+  // A record holds at most 2^14 bytes of plaintext (RFC 6347 section 4.1.1, as TLS): a larger
+  // message cannot be sent as one record, so it is not sent.
+  constexpr std::size_t kMaxRecordPlaintext = 16384;
   std::size_t size = 0;
   for (const protocol::ConstBytes part : parts) {
-    if (part.size() > outgoing_.size() - size) {
+    if (part.size() > kMaxRecordPlaintext - size) {
       return false;
     }
     std::memcpy(outgoing_.data() + size, part.data(), part.size());

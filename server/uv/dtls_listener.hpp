@@ -148,7 +148,7 @@ class DtlsListener final : private UdpSocketCallbacks {
   std::vector<Session*> half_open_;  // each knows its index (swap-removed)
   // One decrypted record, and one plaintext message to encrypt.
   std::array<std::byte, 65536> plaintext_{};
-  std::array<std::byte, 65536> outgoing_{};
+  std::array<std::byte, 16384> outgoing_{};  // a record's most plaintext
 };
 
 }  // namespace turnpike::server::uv

@@ -2,6 +2,7 @@
 // connected UDP socket (BIO_new_dgram), driven with poll() and bounded waits. TURN over the
 // session (Allocate, permission, channel, relayed data both ways), the allocation ending with the
 // session, and the half-open cap (limits.dtls_half_open).
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -33,6 +34,8 @@ struct SslDeleter {
 class DtlsClient {
  public:
   explicit DtlsClient(const Endpoint& server) : fd_(udpConnect(server)) {
+    // Non-blocking: OpenSSL returns WANT_READ instead of waiting in recv (this class polls).
+    ::fcntl(fd_.get(), F_SETFL, ::fcntl(fd_.get(), F_GETFL) | O_NONBLOCK);
     ctx_.reset(SSL_CTX_new(DTLS_client_method()));
     SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_NONE, nullptr);  // a self-signed test certificate
     ssl_.reset(SSL_new(ctx_.get()));
@@ -60,19 +63,6 @@ class DtlsClient {
       waitReadable(deadline);
     }
     return false;
-  }
-
-  // Sends the ClientHello, answers the HelloVerifyRequest with the cookie, and stops there: the
-  // server holds a half-open session for this client. False when no HelloVerifyRequest came.
-  bool startHandshakeAndStall(Millis timeout) {
-    const auto deadline = Clock::now() + timeout;
-    (void)SSL_do_handshake(ssl_.get());  // ClientHello
-    if (!waitReadable(deadline)) {
-      return false;
-    }
-    (void)SSL_do_handshake(ssl_.get());  // reads the HelloVerifyRequest, ClientHello + cookie
-    ERR_clear_error();
-    return true;
   }
 
   bool send(ConstBytes message) {
@@ -142,6 +132,57 @@ class DtlsClient {
   std::deque<std::byte> pending_;
 };
 
+// A client that does the cookie exchange, sends the ClientHello with the cookie, sees the
+// server's ServerHello come back and goes silent: a half-open session on the server. OpenSSL
+// works on memory BIOs here, so that it reads nothing the test does not hand it (on a socket it
+// could read the server's flight and finish the handshake within one call).
+class StallingClient {
+ public:
+  explicit StallingClient(const Endpoint& server) : fd_(udpConnect(server)) {
+    ctx_.reset(SSL_CTX_new(DTLS_client_method()));
+    SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_NONE, nullptr);
+    ssl_.reset(SSL_new(ctx_.get()));
+    in_ = BIO_new(BIO_s_mem());
+    out_ = BIO_new(BIO_s_mem());
+    BIO_set_mem_eof_return(in_, -1);
+    SSL_set_bio(ssl_.get(), in_, out_);
+    SSL_set_options(ssl_.get(), SSL_OP_NO_QUERY_MTU);
+    SSL_set_mtu(ssl_.get(), 1200);
+    SSL_set_connect_state(ssl_.get());
+  }
+
+  // True once the ServerHello arrived after the cookie exchange.
+  bool stall(Millis timeout) {
+    (void)SSL_do_handshake(ssl_.get());  // ClientHello
+    sendPending();
+    const auto verify = recvUdp(fd_.get(), timeout);
+    if (!verify || verify->size() < 14 || (*verify)[13] != std::byte{3}) {
+      return false;  // no HelloVerifyRequest
+    }
+    BIO_write(in_, verify->data(), static_cast<int>(verify->size()));
+    (void)SSL_do_handshake(ssl_.get());  // ClientHello with the cookie
+    sendPending();
+    const auto hello = recvUdp(fd_.get(), timeout);
+    ERR_clear_error();
+    return hello && hello->size() >= 14 && (*hello)[13] == std::byte{2};  // ServerHello
+  }
+
+ private:
+  void sendPending() {
+    Bytes datagram(static_cast<std::size_t>(BIO_ctrl_pending(out_)));
+    if (!datagram.empty() &&
+        BIO_read(out_, datagram.data(), static_cast<int>(datagram.size())) > 0) {
+      (void)sendUdp(fd_.get(), datagram);
+    }
+  }
+
+  UniqueFd fd_;
+  std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx_;
+  std::unique_ptr<SSL, SslDeleter> ssl_;
+  BIO* in_ = nullptr;   // owned by ssl_
+  BIO* out_ = nullptr;  // owned by ssl_
+};
+
 class DtlsTest : public TurnTest {
  protected:
   [[nodiscard]] ServerOptions options() const override {
@@ -155,6 +196,9 @@ class DtlsTest : public TurnTest {
     return options;
   }
 
+  [[nodiscard]] std::string scrapeMetricsText() const {
+    return httpGet(httpServer(), "/metrics").value_or("");
+  }
   [[nodiscard]] double metric(std::string_view name, std::vector<std::string> labels = {}) const {
     return scrapeMetric(httpServer(), name, labels).value_or(-1);
   }
@@ -182,6 +226,19 @@ TEST_F(DtlsTest, TurnOverDtlsRelaysBothWaysAndEndsWithTheSession) {
   ASSERT_TRUE(at_client.has_value());
   EXPECT_EQ(at_client->kind, DataFrame::Kind::kChannelData);
   EXPECT_TRUE(sameBytes(at_client->payload, reply));
+  // A message larger than the handshake's 1200-byte datagrams still goes in one record.
+  Bytes large(1400);
+  for (std::size_t i = 0; i < large.size(); ++i) {
+    large[i] = static_cast<std::byte>(i * 7);
+  }
+  ASSERT_TRUE(turn.sendChannelData(kChannel, large));
+  const auto large_at_peer = peer.receive(kReplyTimeout);
+  ASSERT_TRUE(large_at_peer.has_value());
+  EXPECT_TRUE(sameBytes(large_at_peer->data, large));
+  ASSERT_TRUE(peer.sendTo(*turn.relayed(), large));
+  const auto large_at_client = turn.receiveData();
+  ASSERT_TRUE(large_at_client.has_value());
+  EXPECT_TRUE(sameBytes(large_at_client->payload, large));
   EXPECT_EQ(metric("turnpike_allocations_active", {R"(transport="dtls")", R"(family="ipv4")"}),
             1.0);
   EXPECT_EQ(metric("turnpike_dtls_sessions_active"), 1.0);
@@ -195,24 +252,33 @@ TEST_F(DtlsTest, TurnOverDtlsRelaysBothWaysAndEndsWithTheSession) {
   EXPECT_TRUE(eventually([&] { return metric("turnpike_dtls_sessions_active") == 0.0; }));
   EXPECT_EQ(
       metric("turnpike_relayed_packets_total", {R"(direction="to_peer")", R"(transport="dtls")"}),
-      1.0);
+      2.0);
 }
 
 TEST_F(DtlsTest, HalfOpenCapDropsNewClientsUntilHandshakesTimeOut) {
   // Two clients take both half-open slots and never finish.
-  DtlsClient stalled_a(tlsServer());
-  DtlsClient stalled_b(tlsServer());
-  ASSERT_TRUE(stalled_a.startHandshakeAndStall(2000ms));
-  ASSERT_TRUE(stalled_b.startHandshakeAndStall(2000ms));
+  StallingClient stalled_a(tlsServer());
+  StallingClient stalled_b(tlsServer());
+  ASSERT_TRUE(stalled_a.stall(2000ms)) << serverLog();
+  ASSERT_TRUE(stalled_b.stall(2000ms)) << serverLog();
   // A third client gets no answer while the cap is reached: its ClientHellos are dropped.
   DtlsClient late(tlsServer());
-  EXPECT_FALSE(late.handshake(1000ms));
+  EXPECT_FALSE(late.handshake(1000ms)) << scrapeMetricsText();
   EXPECT_GE(metric("turnpike_dtls_dropped_total", {R"(reason="half_open_limit")"}), 1.0);
   // limits.tls_handshake_timeout (2 s) ends the stalled ones; the late client's retransmitted
   // ClientHello then gets through and TURN works.
   ASSERT_TRUE(late.handshake(6000ms)) << serverLog();
   EXPECT_EQ(metric("turnpike_dtls_handshakes_total", {R"(result="timeout")"}), 2.0);
   TurnClient turn(tlsServer(), late.io(), kAlice);
+  EXPECT_TRUE(allocated(turn));
+}
+
+TEST_F(DtlsTest, SighupReloadsTheDtlsContext) {
+  const std::string line = reload();
+  EXPECT_NE(line.find("tls (dtls)"), std::string::npos) << line;
+  DtlsClient dtls(tlsServer());
+  ASSERT_TRUE(dtls.handshake(3000ms)) << serverLog();
+  TurnClient turn(tlsServer(), dtls.io(), kAlice);
   EXPECT_TRUE(allocated(turn));
 }
 
