@@ -61,7 +61,7 @@ limits:
   bandwidth_per_user_bps: 0       # the same for all of a user's allocations
   unauthenticated_per_ip_per_second: 100  # STUN messages without an allocation, per
   unauthenticated_per_ip_burst: 200       # worker; excess dropped unanswered
-  connections_total: 0            # TCP and TLS client connections
+  connections_total: 0            # TCP and TLS client connections, DTLS sessions
   connections_per_ip: 256
   connection_idle_timeout: 30     # seconds a connection may stay without an allocation
   tls_handshake_timeout: 10       # seconds (TLS and DTLS handshakes)

@@ -273,11 +273,7 @@ bool DtlsListener::handshake(Session& session) {
   const int rc = SSL_do_handshake(session.ssl);
   if (rc == 1) {
     session.established = true;
-    // Swap-remove from the half-open list.
-    Session* last = half_open_.back();
-    half_open_[session.half_open_index] = last;
-    last->half_open_index = session.half_open_index;
-    half_open_.pop_back();
+    removeHalfOpen(session);
     stats_.handshakes_ok.add();
     stats_.sessions_active.add();
     return true;
@@ -287,10 +283,9 @@ bool DtlsListener::handshake(Session& session) {
     schedule(session, Clock::now());
     return false;
   }
-  TP_LOG(kDebug, "dtls ", session.client.toString(), ": handshake failed: ",
-         ERR_reason_error_string(ERR_peek_error()) == nullptr
-             ? "?"
-             : ERR_reason_error_string(ERR_peek_error()));
+  const char* reason = ERR_reason_error_string(ERR_peek_error());
+  TP_LOG(kDebug, "dtls ", session.client.toString(),
+         ": handshake failed: ", reason == nullptr ? "no reason" : reason);
   ERR_clear_error();
   stats_.handshakes_failed.add();
   drop(session, true);
@@ -380,16 +375,21 @@ void DtlsListener::drop(Session& session, bool notify) {
   if (session.established) {
     stats_.sessions_active.sub();
   } else {
-    Session* last = half_open_.back();
-    half_open_[session.half_open_index] = last;
-    last->half_open_index = session.half_open_index;
-    half_open_.pop_back();
+    removeHalfOpen(session);
   }
   by_id_.erase(id);
   by_client_.erase(client);  // frees the session
   if (notify) {
     callbacks_.onDtlsClosed(*this, id, client);
   }
+}
+
+void DtlsListener::removeHalfOpen(Session& session) {
+  // Swap-remove: the last entry takes the session's place.
+  Session* last = half_open_.back();
+  half_open_[session.half_open_index] = last;
+  last->half_open_index = session.half_open_index;
+  half_open_.pop_back();
 }
 
 void DtlsListener::schedule(Session& session, Clock::time_point now) {

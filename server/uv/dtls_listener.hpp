@@ -123,6 +123,7 @@ class DtlsListener final : private UdpSocketCallbacks {
   bool handshake(Session& session);
   void readRecords(Session& session);
   void drop(Session& session, bool notify);
+  void removeHalfOpen(Session& session);
   [[nodiscard]] SessionPtr newSession();
   // Arms the timer for the earliest retransmission or handshake deadline of the half-open ones.
   void schedule(Session& session, std::chrono::steady_clock::time_point now);
