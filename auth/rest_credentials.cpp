@@ -1,61 +1,19 @@
 #include "auth/rest_credentials.hpp"
 
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-
 #include <algorithm>
-#include <array>
 #include <charconv>
 #include <cstddef>
 #include <limits>
-#include <memory>
 #include <span>
 
 #include "auth/base64.hpp"
+#include "auth/hmac.hpp"
 
 namespace turnpike::auth {
-namespace {
-
-struct MacCtxDeleter {
-  void operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }
-};
-using MacCtxPtr = std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter>;
-
-// One HMAC-SHA1 context per thread, fetched once (EVP_MAC_fetch is too slow per request).
-EVP_MAC_CTX* hmacSha1Context() {
-  thread_local const MacCtxPtr ctx = [] {
-    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-    MacCtxPtr made(EVP_MAC_CTX_new(mac));
-    EVP_MAC_free(mac);
-    std::array<OSSL_PARAM, 2> params{
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA1"), 0),
-        OSSL_PARAM_construct_end()};
-    EVP_MAC_CTX_set_params(made.get(), params.data());
-    return made;
-  }();
-  return ctx.get();
-}
-
-// OpenSSL takes unsigned char; going through void* avoids a reinterpret_cast.
-const unsigned char* asUchar(const void* data) { return static_cast<const unsigned char*>(data); }
-unsigned char* asUchar(void* data) { return static_cast<unsigned char*>(data); }
-
-std::array<std::byte, 20> hmacSha1(std::string_view key, std::string_view message) {
-  std::array<std::byte, 20> mac{};
-  EVP_MAC_CTX* ctx = hmacSha1Context();
-  // An empty key is valid HMAC input, but OpenSSL wants a non-null pointer.
-  static constexpr unsigned char kEmpty = 0;
-  EVP_MAC_init(ctx, key.empty() ? &kEmpty : asUchar(key.data()), key.size(), nullptr);
-  EVP_MAC_update(ctx, asUchar(message.data()), message.size());
-  std::size_t length = 0;
-  EVP_MAC_final(ctx, asUchar(mac.data()), &length, mac.size());
-  return mac;
-}
-
-}  // namespace
 
 std::string restPassword(std::string_view secret, std::string_view username) {
-  return base64Encode(hmacSha1(secret, username));
+  return base64Encode(
+      hmacSha1(std::as_bytes(std::span(secret)), std::as_bytes(std::span(username))));
 }
 
 RestCredential mintRestCredential(std::string_view secret, std::string_view user,

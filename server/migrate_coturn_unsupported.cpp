@@ -47,8 +47,8 @@ constexpr std::array kUnsupported = std::to_array<UnsupportedOption>({
      "not carried over: turnpike's RFC 5780 (NAT behaviour discovery, nat_discovery) is UDP "
      "only"},
     {"tcp-proxy-port", false, kWarn,
-     "not carried over: turnpike takes PROXY protocol v2 (not v1) on its own tcp, tls and auto "
-     "listeners; set proxy_protocol: true on one by hand"},
+     "not carried over: turnpike takes the PROXY protocol (v1 or v2) on its own tcp, tls and "
+     "auto listeners; set proxy_protocol: true on one by hand"},
     {"aux-server", false, kWarn,
      "not carried over: turnpike has no auxiliary servers; add the address to listening-ip (or "
      "listeners) instead"},

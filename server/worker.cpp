@@ -172,7 +172,7 @@ std::vector<std::string> Worker::listenerDescriptions() const {
                        : listener->isTls()             ? "tls "
                                                        : "tcp ";
     out.push_back(kind + listener->localEndpoint().toString() +
-                  (listener->preamble().proxy_header ? " (PROXY protocol v2)" : ""));
+                  (listener->preamble().proxy_header ? " (PROXY protocol)" : ""));
   }
   return out;
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
+#include <vector>
 
 namespace turnpike::protocol {
 namespace {
@@ -21,12 +23,105 @@ constexpr std::size_t kInetSize = 12;
 constexpr std::size_t kInet6Size = 36;
 constexpr std::size_t kUnixSize = 216;
 
+constexpr std::string_view kV1Prefix = "PROXY ";
+
+// One decimal port, 0 to 65535, digits only.
+std::optional<std::uint16_t> parsePort(std::string_view text) {
+  if (text.empty() || text.size() > 5 ||
+      !std::ranges::all_of(text, [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  std::uint32_t port = 0;
+  for (const char c : text) {
+    port = port * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  return port <= 65535 ? std::optional(static_cast<std::uint16_t>(port)) : std::nullopt;
+}
+
+// Splits "a b c" on single spaces (section 2.1: exactly one space between fields).
+std::vector<std::string_view> fields(std::string_view text) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t space = text.find(' ', start);
+    out.push_back(text.substr(start, space - start));
+    if (space == std::string_view::npos) {
+      return out;
+    }
+    start = space + 1;
+  }
+}
+
+// Version 1: the text line (section 2.1).
+std::expected<std::optional<ProxyHeader>, ProxyHeaderError> parseV1(ConstBytes data,
+                                                                    std::size_t max_size) {
+  const std::size_t limit = std::min(max_size, kProxyHeaderV1MaxSize);
+  const std::size_t prefix_bytes = std::min(data.size(), kV1Prefix.size());
+  for (std::size_t i = 0; i < prefix_bytes; ++i) {
+    if (load8(data, i) != static_cast<std::uint8_t>(kV1Prefix[i])) {
+      return std::unexpected(ProxyHeaderError::kSignature);
+    }
+  }
+  // The line ends at the first LF, which must follow a CR; no other control bytes.
+  std::string line;
+  const std::size_t scan = std::min(data.size(), limit);
+  std::size_t end = 0;
+  for (; end < scan; ++end) {
+    const std::uint8_t byte = load8(data, end);
+    if (byte == '\n') {
+      break;
+    }
+    if (byte == '\r' && end + 1 < data.size() && load8(data, end + 1) != '\n') {
+      return std::unexpected(ProxyHeaderError::kV1Syntax);
+    }
+    if ((byte < 0x20 && byte != '\r') || byte > 0x7E) {
+      return std::unexpected(ProxyHeaderError::kV1Syntax);
+    }
+  }
+  if (end == scan) {
+    if (data.size() >= limit) {
+      return std::unexpected(ProxyHeaderError::kTooLong);
+    }
+    return std::optional<ProxyHeader>{};  // no LF yet
+  }
+  if (end == 0 || load8(data, end - 1) != '\r') {
+    return std::unexpected(ProxyHeaderError::kV1Syntax);
+  }
+  line.reserve(end - 1);
+  for (std::size_t i = kV1Prefix.size(); i + 1 < end; ++i) {
+    line.push_back(static_cast<char>(load8(data, i)));
+  }
+  ProxyHeader header;
+  header.size = end + 1;
+  header.version = 1;
+  if (line == "UNKNOWN" || line.starts_with("UNKNOWN ")) {
+    header.local = true;  // the connection's own addresses stand; the rest is to be ignored
+    return header;
+  }
+  const std::vector<std::string_view> parts = fields(line);
+  if (parts.size() != 5 || (parts[0] != "TCP4" && parts[0] != "TCP6")) {
+    return std::unexpected(ProxyHeaderError::kV1Syntax);
+  }
+  const bool v4 = parts[0] == "TCP4";
+  const std::optional<IpAddress> source = IpAddress::parse(parts[1]);
+  const std::optional<IpAddress> destination = IpAddress::parse(parts[2]);
+  const std::optional<std::uint16_t> source_port = parsePort(parts[3]);
+  const std::optional<std::uint16_t> destination_port = parsePort(parts[4]);
+  if (!source || !destination || !source_port || !destination_port || source->isV4() != v4 ||
+      destination->isV4() != v4) {
+    return std::unexpected(ProxyHeaderError::kV1Syntax);
+  }
+  header.source = Endpoint{*source, *source_port};
+  header.destination = Endpoint{*destination, *destination_port};
+  return header;
+}
+
 }  // namespace
 
 std::string_view toString(ProxyHeaderError error) {
   switch (error) {
     case ProxyHeaderError::kSignature:
-      return "no PROXY v2 signature";
+      return "no PROXY signature (v1 or v2)";
     case ProxyHeaderError::kVersion:
       return "PROXY header version is not 2";
     case ProxyHeaderError::kCommand:
@@ -37,12 +132,17 @@ std::string_view toString(ProxyHeaderError error) {
       return "PROXY header length too short for its addresses";
     case ProxyHeaderError::kTooLong:
       return "PROXY header too long";
+    case ProxyHeaderError::kV1Syntax:
+      return "malformed PROXY v1 line";
   }
   return "unknown";
 }
 
 std::expected<std::optional<ProxyHeader>, ProxyHeaderError> parseProxyHeader(ConstBytes data,
                                                                              std::size_t max_size) {
+  if (!data.empty() && load8(data, 0) == static_cast<std::uint8_t>(kV1Prefix[0])) {
+    return parseV1(data, max_size);
+  }
   // The signature, byte by byte as it arrives: garbage is refused without waiting for more.
   const std::size_t signature_bytes = std::min(data.size(), kSignature.size());
   for (std::size_t i = 0; i < signature_bytes; ++i) {
@@ -106,6 +206,42 @@ std::expected<std::optional<ProxyHeader>, ProxyHeaderError> parseProxyHeader(Con
         Endpoint{IpAddress::v6(loadArray<16>(data, kAt + 16)), load16(data, kAt + 34)};
   }
   return header;
+}
+
+std::string writeProxyHeaderV1(const std::optional<Endpoint>& source,
+                               const std::optional<Endpoint>& destination) {
+  if (!source || !destination) {
+    return "PROXY UNKNOWN\r\n";
+  }
+  std::string line = source->address.isV4() ? "PROXY TCP4 " : "PROXY TCP6 ";
+  line.append(source->address.toString())
+      .append(" ")
+      .append(destination->address.toString())
+      .append(" ")
+      .append(std::to_string(source->port))
+      .append(" ")
+      .append(std::to_string(destination->port))
+      .append("\r\n");
+  return line;
+}
+
+std::vector<std::byte> proxyHeaderFor(ProxyVersion version, const Endpoint& source,
+                                      const Endpoint& destination) {
+  const bool same_family = source.address.family() == destination.address.family();
+  if (version == ProxyVersion::kV1) {
+    const std::string line = same_family ? writeProxyHeaderV1(source, destination)
+                                         : writeProxyHeaderV1(std::nullopt, std::nullopt);
+    const auto bytes = std::as_bytes(std::span(line));
+    return {bytes.begin(), bytes.end()};
+  }
+  if (version == ProxyVersion::kV2) {
+    std::array<std::byte, kProxyHeaderFixedSize + kInet6Size> buffer{};
+    const std::optional<std::size_t> size =
+        same_family ? writeProxyHeader(buffer, source, destination)
+                    : writeProxyHeader(buffer, std::nullopt, std::nullopt);
+    return {buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(size.value_or(0))};
+  }
+  return {};
 }
 
 std::optional<std::size_t> writeProxyHeader(MutableBytes out, const std::optional<Endpoint>& source,

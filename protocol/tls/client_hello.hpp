@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/proxy/proxy_header.hpp"
 #include "protocol/stun/byte_io.hpp"
 #include "protocol/stun/endpoint.hpp"
 
@@ -54,6 +55,8 @@ struct ClientHello {
 struct PassthroughRoutes {
   std::optional<Endpoint> default_backend;
   std::map<std::string, Endpoint, std::less<>> sni;  // keys from normalizeHostName
+  // A PROXY header sent to the backend first, naming the client (proxy_protocol: v1 or v2).
+  ProxyVersion send_proxy = ProxyVersion::kNone;
   [[nodiscard]] bool enabled() const { return default_backend.has_value() || !sni.empty(); }
   friend bool operator==(const PassthroughRoutes&, const PassthroughRoutes&) = default;
 };

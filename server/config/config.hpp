@@ -25,7 +25,7 @@ struct ListenerConfig {
   Transport transport = Transport::kUdp;
   protocol::IpAddress address;  // 0.0.0.0 by default
   std::uint16_t port = 3478;
-  // tcp, tls and auto: every connection starts with a PROXY protocol v2 header whose client
+  // tcp, tls and auto: every connection starts with a PROXY protocol header (v1 or v2) whose client
   // address replaces the socket's (behind an L4 load balancer).
   bool proxy_protocol = false;
   // tls and auto: TLS connections that are not TURN (by SNI and ALPN, see

@@ -17,11 +17,12 @@ software: turnpike
 # STUN/TURN listeners. transport: udp, tcp, tls, auto or dtls (required); auto serves TURN
 # over TCP and over TLS on one port, told apart by each connection's first bytes; dtls is
 # TURN over DTLS 1.2 on UDP (RFC 7350; uses the tls certificate). address: an IPv4 or IPv6
-# literal, default 0.0.0.0. port: 1..65535, default 3478 (5349 for tls and dtls, 443
-# for auto). proxy_protocol: true (tcp, tls, auto) expects a PROXY protocol v2 header first
-# on every connection (behind an L4 load balancer); default false. tls_passthrough (tls,
-# auto): {default: "IP:PORT", sni: {HOST: "IP:PORT"}} splices web clients (by SNI and ALPN)
-# to a backend unread, e.g. an HTTPS site sharing port 443; off by default.
+# literal, default 0.0.0.0. port: 1..65535, default 3478 (5349 for tls and dtls, 443 for
+# auto). proxy_protocol: true (tcp, tls, auto) expects a PROXY protocol header (v1 or v2)
+# first on every connection (behind an L4 load balancer); default false.
+# tls_passthrough (tls, auto): {default: "IP:PORT", sni: {HOST: "IP:PORT"}} splices web
+# clients (by SNI and ALPN) to a backend unread, e.g. an HTTPS site sharing port 443; off by
+# default. Its proxy_protocol: v1 or v2 sends the backend a PROXY header first (default off).
 listeners:
   - {transport: udp, address: 0.0.0.0, port: 3478}
   - {transport: tcp, address: 0.0.0.0, port: 3478}

@@ -55,8 +55,7 @@ int familyOf(const Endpoint& endpoint) { return endpoint.address.isV4() ? AF_INE
 std::expected<void, IoError> connectSocket(int fd, const Endpoint& to) {
   sockaddr_storage address{};
   const socklen_t length = uv::writeSockaddr(to, address);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0 &&  // NOLINT
-      errno != EINPROGRESS) {
+  if (::connect(fd, uv::asSockaddr(address), length) != 0 && errno != EINPROGRESS) {
     return socketError(errno);
   }
   return {};
@@ -65,10 +64,10 @@ std::expected<void, IoError> connectSocket(int fd, const Endpoint& to) {
 std::expected<Endpoint, IoError> socketName(int fd) {
   sockaddr_storage address{};
   socklen_t length = sizeof(address);
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {  // NOLINT
+  if (::getsockname(fd, uv::asSockaddr(address), &length) != 0) {
     return socketError(errno);
   }
-  return uv::fromSockaddr(reinterpret_cast<const sockaddr*>(&address));  // NOLINT
+  return uv::fromSockaddr(uv::asSockaddr(address));
 }
 
 class UdpConnection final : public Connection {
@@ -389,7 +388,7 @@ std::expected<PeerSocket, IoError> PeerSocket::bind(const protocol::IpAddress& l
   }
   sockaddr_storage address{};
   const socklen_t length = uv::writeSockaddr(Endpoint{local, 0}, address);
-  if (::bind(peer.fd_.get(), reinterpret_cast<const sockaddr*>(&address), length) != 0) {  // NOLINT
+  if (::bind(peer.fd_.get(), uv::asSockaddr(address), length) != 0) {
     return socketError(errno);
   }
   auto name = socketName(peer.fd_.get());
@@ -404,8 +403,7 @@ std::expected<void, IoError> PeerSocket::sendTo(const Endpoint& to,
                                                 protocol::ConstBytes bytes) const {
   sockaddr_storage address{};
   const socklen_t length = uv::writeSockaddr(to, address);
-  if (::sendto(fd_.get(), bytes.data(), bytes.size(), 0,
-               reinterpret_cast<const sockaddr*>(&address), length) < 0) {  // NOLINT
+  if (::sendto(fd_.get(), bytes.data(), bytes.size(), 0, uv::asSockaddr(address), length) < 0) {
     return socketError(errno);
   }
   return {};
@@ -416,12 +414,11 @@ std::expected<PeerSocket::Datagram, IoError> PeerSocket::receive(Clock::time_poi
   for (;;) {
     sockaddr_storage address{};
     socklen_t length = sizeof(address);
-    const ssize_t n = ::recvfrom(fd_.get(), buffer.data(), buffer.size(), 0,
-                                 reinterpret_cast<sockaddr*>(&address), &length);  // NOLINT
+    const ssize_t n =
+        ::recvfrom(fd_.get(), buffer.data(), buffer.size(), 0, uv::asSockaddr(address), &length);
     if (n >= 0) {
       buffer.resize(static_cast<std::size_t>(n));
-      return Datagram{uv::fromSockaddr(reinterpret_cast<const sockaddr*>(&address)),  // NOLINT
-                      std::move(buffer)};
+      return Datagram{uv::fromSockaddr(uv::asSockaddr(address)), std::move(buffer)};
     }
     if (errno != EAGAIN && errno != EINTR) {
       return socketError(errno);

@@ -27,8 +27,10 @@ constexpr std::string_view kSoftware = "turnpike selftest";
 
 protocol::TransactionId randomTransactionId() {
   protocol::TransactionId id{};
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(id.data()),  // NOLINT
-                 static_cast<int>(id.size())) != 1) {
+  std::array<unsigned char, protocol::kTransactionIdSize> random{};
+  if (RAND_bytes(random.data(), static_cast<int>(random.size())) == 1) {
+    std::ranges::transform(random, id.begin(), [](unsigned char b) { return std::byte{b}; });
+  } else {
     // No entropy: a counter still tells our transactions apart.
     static std::uint32_t counter = 0;
     protocol::store32(id, 8, ++counter);

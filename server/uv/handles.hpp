@@ -45,6 +45,14 @@ uv_stream_t* asStream(Handle* handle) {
   return reinterpret_cast<uv_stream_t*>(handle);  // NOLINT
 }
 
+// A sockaddr_storage as the sockaddr the socket calls take (the casts live here, not in callers).
+inline sockaddr* asSockaddr(sockaddr_storage& storage) {
+  return reinterpret_cast<sockaddr*>(&storage);  // NOLINT
+}
+inline const sockaddr* asSockaddr(const sockaddr_storage& storage) {
+  return reinterpret_cast<const sockaddr*>(&storage);  // NOLINT
+}
+
 // Converts between protocol endpoints and socket addresses.
 [[nodiscard]] sockaddr_storage toSockaddr(const protocol::Endpoint& endpoint);
 // Writes only the bytes the family needs (per packet: no 128-byte clear); returns the length.

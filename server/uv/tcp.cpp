@@ -213,6 +213,7 @@ bool TcpConnection::receiveProxyHeader() {
   if (header.source) {
     TP_LOG(kDebug, "tcp ", peer_.toString(), ": PROXY header for ", header.source->toString());
     peer_ = *header.source;  // the client, for auth, nonces, limits and XOR-MAPPED-ADDRESS
+    proxied_destination_ = header.destination;
   }
   // What follows the header is the stream's first bytes: move it to the front.
   std::copy(tls_buffer_->begin() + static_cast<std::ptrdiff_t>(header.size),
@@ -328,8 +329,12 @@ void TcpConnection::startSplice(const protocol::Endpoint& backend) {
     return;
   }
   TP_LOG(kDebug, "tls ", peer_.toString(), ": passthrough to ", backend.toString());
-  if (auto started = splice_->start(backend, std::exchange(client_hello_, {}), handshake_timeout_);
-      !started) {
+  // tls_passthrough.proxy_protocol: the backend learns the client from a header sent first.
+  std::vector<std::byte> first = protocol::proxyHeaderFor(passthrough_->send_proxy, peer_,
+                                                          proxied_destination_.value_or(local_));
+  first.insert(first.end(), client_hello_.begin(), client_hello_.end());
+  std::vector<std::byte>().swap(client_hello_);
+  if (auto started = splice_->start(backend, std::move(first), handshake_timeout_); !started) {
     TP_LOG(kDebug, "tls ", peer_.toString(), ": ", started.error().toString());
     close(CloseReason::kPassthroughConnectError);
   }

@@ -47,7 +47,7 @@ enum class CloseReason : std::uint8_t {
   kHandshakeTimeout,         // the TLS handshake did not finish within the handshake timeout
   kTlsHandshakeError,        // the handshake failed (TLS 1.1, garbage, a client rejecting our cert)
   kIdleTimeout,              // no allocation on it for limits.connection_idle_timeout
-  kProxyHeaderError,         // proxy_protocol: the first bytes are not a valid PROXY v2 header
+  kProxyHeaderError,         // proxy_protocol: the first bytes are not a valid PROXY v1/v2 header
   kProxyHeaderTimeout,       // proxy_protocol: no whole header within the handshake timeout
   kPassthroughConnectError,  // tls_passthrough: the backend refused, or no answer in time
   kPassthroughBackendError,  // tls_passthrough: the backend reset or failed mid-stream
@@ -61,8 +61,8 @@ static_assert(static_cast<std::size_t>(CloseReason::kPassthroughBackendError) + 
 struct Preamble {
   // transport auto: TLS or plain TCP, told apart by the first bytes; needs a TLS context.
   bool detect_tls = false;
-  // proxy_protocol: a PROXY protocol v2 header first (protocol/proxy/proxy_header.hpp), whose
-  // client address becomes peer(); then TLS, TCP or detection as above.
+  // proxy_protocol: a PROXY protocol header (v1 or v2) first (protocol/proxy/proxy_header.hpp),
+  // whose client address becomes peer(); then TLS, TCP or detection as above.
   bool proxy_header = false;
   // tls_passthrough (tls and auto listeners): the ClientHello is read first, and connections
   // that protocol::passthroughBackend sends to a backend are spliced there (tcp_splice.hpp).
@@ -187,6 +187,9 @@ class TcpConnection : private TcpSpliceCallbacks {
   std::chrono::milliseconds handshake_timeout_;
   protocol::Endpoint peer_;
   protocol::Endpoint local_;
+  // proxy_protocol: the address the client connected to, from its PROXY header (for a PROXY
+  // header of our own to a tls_passthrough backend); else local_ is.
+  std::optional<protocol::Endpoint> proxied_destination_;
   bool closed_ = false;
   std::uint64_t id_ = 0;
   std::shared_ptr<std::size_t> queued_bytes_ = std::make_shared<std::size_t>(0);

@@ -44,12 +44,6 @@ readonly MAX_EXPOSURE=20
 # shellcheck source=tests/interop/lib.sh
 source "$(dirname "$0")/../interop/lib.sh"
 
-if [[ $# -ne 1 || ! -x "$1" ]]; then
-  echo "usage: $0 /path/to/turnpike" >&2
-  exit 2
-fi
-turnpike=$(realpath "$1")
-readonly turnpike
 source_dir=$(cd "$(dirname "$0")/../.." && pwd)
 readonly source_dir
 readonly checker="${source_dir}/tests/deploy/check_deploy.py"
@@ -65,7 +59,7 @@ for candidate in python3 /usr/bin/python3; do
   fi
 done
 [[ -n "${python}" ]] || fail "no python3 with PyYAML (Debian package python3-yaml)"
-interop_setup
+interop_setup "$@"
 cd "${source_dir}"
 
 passed=0

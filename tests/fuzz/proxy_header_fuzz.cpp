@@ -1,7 +1,9 @@
-// libFuzzer target: the PROXY protocol v2 header parser, fed the way a connection reads it (the
-// first input byte picks the read size), with the invariants the connection relies on.
+// libFuzzer target: the PROXY protocol header parser (v1 and v2), fed the way a connection reads it
+// (the first input byte picks the read size), with the invariants the connection relies on.
 #include <array>
 #include <cstdint>
+#include <span>
+#include <string>
 
 #include "protocol/proxy/proxy_header.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
@@ -22,8 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const ProxyHeader& header = decided->value;
-  check(header.size >= kProxyHeaderFixedSize && header.size <= decided->have &&
-        header.size <= limit);
+  constexpr std::size_t kShortestV1 = 15;  // "PROXY UNKNOWN\r\n"
+  check(header.version == 1 ? header.size >= kShortestV1 && header.size <= kProxyHeaderV1MaxSize
+                            : header.version == 2 && header.size >= kProxyHeaderFixedSize);
+  check(header.size <= decided->have && header.size <= limit);
   check(header.source.has_value() == header.destination.has_value());
   check(!(header.local && header.source.has_value()));
   // The same header from exactly its own bytes.
@@ -36,6 +40,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto rebuilt = parseProxyHeader(std::span(buffer).first(*written));
     check(rebuilt.has_value() && rebuilt->has_value() && (*rebuilt)->source == header.source &&
           (*rebuilt)->destination == header.destination);
+    const std::string line = writeProxyHeaderV1(header.source, header.destination);
+    const auto from_line = parseProxyHeader(std::as_bytes(std::span(line)));
+    check(from_line.has_value() && from_line->has_value() &&
+          (*from_line)->source == header.source &&
+          (*from_line)->destination == header.destination && (*from_line)->size == line.size());
   }
   return 0;
 }

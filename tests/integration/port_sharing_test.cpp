@@ -138,7 +138,7 @@ TEST_F(PortSharingTest, BytesThatAreNeitherAreClosedAndCounted) {
   EXPECT_EQ(active("tls"), 0.0);
 }
 
-// ---- PROXY protocol v2 ----
+// ---- PROXY protocol (v2; v1 below) ----
 
 Bytes proxyHeader(const std::optional<Endpoint>& client, const Endpoint& server) {
   std::array<std::byte, 64> buffer{};
@@ -233,6 +233,34 @@ TEST_F(ProxyProtocolTest, AHeaderAndTheFirstMessageInOneWrite) {
     ASSERT_TRUE(reply.has_value()) << port.toString();
     EXPECT_EQ(TurnResponse{*reply}.xorAddress(attr::kXorMappedAddress), client) << port.toString();
   }
+}
+
+// Version 1 (the text line nginx's stream module and older balancers send), on the tcp
+// listener and the auto one, in one write with the first message and line by line.
+TEST_F(ProxyProtocolTest, AVersionOneLineNamesTheClientToo) {
+  for (const auto& [port, client] : {std::pair{server(), kClient}, {tlsServer(), kOtherClient}}) {
+    const UniqueFd fd = tcpConnect(port);
+    ASSERT_TRUE(fd.valid());
+    const std::string line = protocol::writeProxyHeaderV1(client, port);
+    const auto text = std::as_bytes(std::span(line));
+    Bytes bytes(text.begin(), text.end());
+    const Bytes request = buildMessage(randomTransactionId());
+    bytes.insert(bytes.end(), request.begin(), request.end());
+    ASSERT_TRUE(sendAll(fd.get(), ConstBytes(bytes).first(10)));  // "PROXY TCP4": more to come
+    ASSERT_TRUE(tcpStaysQuiet(fd.get(), 100ms));
+    ASSERT_TRUE(sendAll(fd.get(), ConstBytes(bytes).subspan(10)));
+    const auto reply = recvStun(fd.get());
+    ASSERT_TRUE(reply.has_value()) << port.toString();
+    EXPECT_EQ(TurnResponse{*reply}.xorAddress(attr::kXorMappedAddress), client) << port.toString();
+  }
+  // A malformed line closes the connection and is counted.
+  const double before = closed("proxy_header_error");
+  const UniqueFd bad = tcpConnect(server());
+  ASSERT_TRUE(bad.valid());
+  const std::string_view line = "PROXY TCP4 2001:db8::7 192.0.2.1 1 2\r\n";
+  ASSERT_TRUE(sendAll(bad.get(), std::as_bytes(std::span(line))));
+  EXPECT_TRUE(waitForPeerClose(bad.get()));
+  EXPECT_TRUE(eventually([&] { return closed("proxy_header_error") == before + 1; }));
 }
 
 TEST_F(ProxyProtocolTest, ThePerAddressLimitAppliesToTheProxiedAddress) {

@@ -3,8 +3,9 @@
 #   fail MESSAGE...          print FAIL (and the turnpike log), exit 1
 #   note MESSAGE...          print a step heading
 #   require_tools TOOL...    fail naming the Debian package of any missing tool
-#   interop_setup "$@"       check the one argument (the turnpike binary; set ${turnpike}), make
-#                            ${workdir} (removed on exit), set ${log}; install the EXIT trap
+#   interop_setup "$@"       check the one argument (the turnpike binary; set ${turnpike} to its
+#                            absolute path), make ${workdir} (removed on exit), set ${log};
+#                            install the EXIT trap
 #   random_free_port [MIN MAX]   a port with no TCP or UDP socket on it (default 20000..59999)
 #   free_port                random_free_port below the ephemeral and relay ranges (20000..32767)
 #   wait_for_udp_listener PORT / wait_for_tcp_listener PORT   bounded waits on 127.0.0.1:PORT
@@ -82,7 +83,8 @@ interop_setup() {
     echo "usage: $0 /path/to/turnpike" >&2
     exit 2
   fi
-  readonly turnpike=$1
+  turnpike=$(realpath "$1")  # absolute: scripts may cd
+  readonly turnpike
   workdir=$(mktemp -d "${TMPDIR:-/tmp}/turnpike-interop-XXXXXX")
   log="${workdir}/turnpike.log"
   trap interop_cleanup EXIT

@@ -20,6 +20,9 @@
 #    turnpike_tls_passthrough_connections_total counts every spliced connection.
 # 5. With limits.connection_idle_timeout 1 s, a splice with no bytes either way is closed
 #    (idle_timeout), while the slow 16 MiB download in step 1 (longer than that) is not.
+# 6. A tls listener with tls_passthrough {default: CAPTURE, proxy_protocol: v1}: the backend (socat,
+#    keeping what it reads) gets "PROXY TCP4 127.0.0.1 127.0.0.1 CLIENT_PORT PORT\r\n", then the
+#    ClientHello.
 # Exits 0 on pass, non-zero with a message on failure.
 set -euo pipefail
 
@@ -44,12 +47,19 @@ backend_port=$(free_port)
   >"${workdir}/s_server.log" 2>&1 </dev/null) &
 helper_pids+=($!)
 wait_for_tcp_listener "${backend_port}"
+# Step 6's backend: socat keeps the bytes of the one connection it accepts.
+capture_port=$(free_port)
+timeout 120 socat -u "TCP-LISTEN:${capture_port},bind=127.0.0.1,reuseaddr" \
+  "CREATE:${workdir}/captured.bin" 2>"${workdir}/socat.log" &
+helper_pids+=($!)
+wait_for_tcp_listener "${capture_port}"
 
 write_config() {
   port=$(free_port)
   http_port=$(free_port)
   closed_port=$(free_port)  # nothing listens here
   tls_port=$(free_port)
+  proxy_tls_port=$(free_port)
   cat >"${workdir}/turnpike.yaml" <<EOF
 realm: turnpike.test
 listeners:
@@ -63,6 +73,10 @@ listeners:
     address: 127.0.0.1
     port: ${tls_port}
     tls_passthrough: {sni: {example.test: "127.0.0.1:${backend_port}"}}
+  - transport: tls
+    address: 127.0.0.1
+    port: ${proxy_tls_port}
+    tls_passthrough: {default: "127.0.0.1:${capture_port}", proxy_protocol: v1}
 tls: {certificate: ${workdir}/turnpike-cert.pem, private_key: ${workdir}/turnpike-key.pem}
 relay: {addresses: [127.0.0.1]}
 auth: {users: {alice: secret}}
@@ -166,5 +180,21 @@ after=$(metric 'turnpike_tcp_connections_closed_total{reason="idle_timeout"}')
 [[ ${after} -eq $((before + 1)) ]] || fail "idle_timeout went ${before} -> ${after}"
 echo "idle splice closed after ${elapsed} s (idle_timeout)"
 
+note "6. proxy_protocol: v1 sends the backend a PROXY line naming the client first"
+timeout 5 openssl s_client -connect "127.0.0.1:${proxy_tls_port}" -servername web.test \
+  -alpn http/1.1 < <(sleep 2) >"${workdir}/s_client6.log" 2>&1 || true
+line=""
+for _ in $(seq 1 50); do
+  line=$(head -c 200 "${workdir}/captured.bin" 2>/dev/null | head -n 1 | tr -d '\r')
+  [[ -n "${line}" ]] && break
+  sleep 0.1
+done
+[[ "${line}" =~ ^PROXY\ TCP4\ 127\.0\.0\.1\ 127\.0\.0\.1\ [0-9]+\ ${proxy_tls_port}$ ]] ||
+  fail "the backend did not get a PROXY v1 line first: '${line}'"
+# Right after the CRLF: the ClientHello's record header (22: handshake), byte for byte.
+first=$(head -c $((${#line} + 3)) "${workdir}/captured.bin" | tail -c 1 | od -An -tu1 | tr -d ' ')
+[[ "${first}" == 22 ]] || fail "the ClientHello does not follow the PROXY line (byte ${first})"
+echo "backend got '${line}' and then the ClientHello"
+
 stop_server
-echo "PASS: one port, web backend by SNI/ALPN (unread), TURN over TLS alongside"
+echo "PASS: one port, web backend by SNI/ALPN (unread), TURN over TLS alongside, PROXY v1 to a backend"

@@ -35,6 +35,20 @@ TEST(ConfigPassthrough, DefaultAndSniBackendsOnAutoAndTls) {
   EXPECT_EQ(routes.sni.at("api.example.com"), endpoint("10.0.0.2", 443));
   EXPECT_FALSE(config->listeners[1].tls_passthrough.default_backend);
   EXPECT_EQ(config->listeners[1].tls_passthrough.sni.size(), 1U);
+  EXPECT_EQ(routes.send_proxy, protocol::ProxyVersion::kNone);  // no PROXY header by default
+}
+
+TEST(ConfigPassthrough, APROXYHeaderToTheBackendV1OrV2) {
+  for (const auto& [text, version] : {std::pair{"v1", protocol::ProxyVersion::kV1},
+                                      {"v2", protocol::ProxyVersion::kV2},
+                                      {"off", protocol::ProxyVersion::kNone}}) {
+    const auto config = loadConfigText(
+        std::string("listeners: [{transport: auto, tls_passthrough: {default: 127.0.0.1:8443, "
+                    "proxy_protocol: ") +
+        text + "}}]\n" + kTls);
+    ASSERT_TRUE(config) << toString(config.error());
+    EXPECT_EQ(config->listeners[0].tls_passthrough.send_proxy, version) << text;
+  }
 }
 
 // Every table entry is refused with the tls section present (so only tls_passthrough is wrong).
@@ -78,6 +92,13 @@ INSTANTIATE_TEST_SUITE_P(
                 "listeners: [{transport: auto, port: 443, tls_passthrough: {default: "
                 "127.0.0.1:443}}]\n",
                 "listeners[0].tls_passthrough.default"),
+        refused("ProxyProtocolV3",
+                "listeners: [{transport: auto, tls_passthrough: {default: 127.0.0.1:1, "
+                "proxy_protocol: v3}}]\n",
+                "listeners[0].tls_passthrough.proxy_protocol"),
+        refused("ProxyProtocolAlone",
+                "listeners: [{transport: auto, tls_passthrough: {proxy_protocol: v2}}]\n",
+                "listeners[0].tls_passthrough"),
         refused("SniIsTheListenerOverIpv6Loopback",
                 "listeners: [{transport: tls, address: \"::\", port: 5349, "
                 "tls_passthrough: {sni: {a.test: \"[::1]:5349\"}}}]\n",

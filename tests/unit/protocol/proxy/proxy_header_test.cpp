@@ -1,11 +1,14 @@
-// PROXY protocol v2 headers (HAProxy proxy-protocol.txt section 2.2): the spec's layouts for
-// IPv4 and IPv6, LOCAL, UNSPEC and UNIX, TLVs skipped, partial input, and every rejection.
+// PROXY protocol headers (HAProxy proxy-protocol.txt). v2 (section 2.2): the spec's layouts for
+// IPv4 and IPv6, LOCAL, UNSPEC and UNIX, TLVs skipped, partial input, and every rejection. v1
+// (section 2.1): TCP4, TCP6, UNKNOWN, the 107-byte bound, partial input, malformed lines.
 #include "protocol/proxy/proxy_header.hpp"
 
 #include <gtest/gtest.h>
 
 #include <array>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace turnpike::protocol {
@@ -119,11 +122,11 @@ TEST(ProxyHeaderTest, Rejections) {
     ProxyHeaderError expected;
   };
   const Bytes stun = bytes({0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42});
-  const Bytes v1 = bytes({'P', 'R', 'O', 'X', 'Y', ' ', 'T', 'C', 'P', '4', ' '});
+  const Bytes v1 = bytes({'P', 'R', 'O', 'X', 'Y', ' ', 'T', 'C', 'P', '4', '\n'});
   const std::vector<Case> cases{
       {"STUN straight away", stun, ProxyHeaderError::kSignature},
       {"TLS ClientHello", bytes({0x16, 0x03, 0x01}), ProxyHeaderError::kSignature},
-      {"PROXY v1 text", v1, ProxyHeaderError::kSignature},
+      {"PROXY v1 text ended by a LF alone", v1, ProxyHeaderError::kV1Syntax},
       {"the signature's last byte wrong",
        concat(Bytes(kSignature.begin(), kSignature.end() - 1), bytes({0x0B})),
        ProxyHeaderError::kSignature},
@@ -176,6 +179,140 @@ TEST(ProxyHeaderTest, WriteThenParse) {
   EXPECT_FALSE(writeProxyHeader(buffer, endpoint("192.0.2.1", 1), endpoint("::1", 2)));
   std::array<std::byte, 27> small{};
   EXPECT_FALSE(writeProxyHeader(small, endpoint("192.0.2.1", 1), endpoint("192.0.2.2", 2)));
+}
+
+// ---- Version 1 (section 2.1): one text line ----
+
+Bytes text(std::string_view line) {
+  Bytes out;
+  for (const char c : line) {
+    out.push_back(static_cast<std::byte>(c));
+  }
+  return out;
+}
+
+std::expected<std::optional<ProxyHeader>, ProxyHeaderError> parseText(std::string_view line) {
+  return parseProxyHeader(text(line));
+}
+
+TEST(ProxyHeaderV1Test, Tcp4AndTcp6NameTheClientAndTheDataAfterIsNotTheHeaders) {
+  const auto v4 = parseText("PROXY TCP4 203.0.113.7 192.0.2.1 40000 443\r\n\x00\x01");
+  ASSERT_TRUE(v4.has_value() && v4->has_value());
+  EXPECT_EQ((*v4)->size, 44U);
+  EXPECT_EQ((*v4)->version, 1);
+  EXPECT_FALSE((*v4)->local);
+  EXPECT_EQ((*v4)->source, endpoint("203.0.113.7", 40000));
+  EXPECT_EQ((*v4)->destination, endpoint("192.0.2.1", 443));
+
+  const auto v6 = parseText("PROXY TCP6 2001:db8::7 2001:db8::1 65535 0\r\n");
+  ASSERT_TRUE(v6.has_value() && v6->has_value());
+  EXPECT_EQ((*v6)->source, endpoint("2001:db8::7", 65535));
+  EXPECT_EQ((*v6)->destination, endpoint("2001:db8::1", 0));
+}
+
+TEST(ProxyHeaderV1Test, UnknownKeepsTheConnectionsAddresses) {
+  for (const std::string_view line : {"PROXY UNKNOWN\r\n", "PROXY UNKNOWN ffff::1 ::1 1 2\r\n"}) {
+    const auto parsed = parseText(line);
+    ASSERT_TRUE(parsed.has_value() && parsed->has_value()) << line;
+    EXPECT_TRUE((*parsed)->local);
+    EXPECT_FALSE((*parsed)->source.has_value());
+    EXPECT_EQ((*parsed)->size, line.size());
+  }
+}
+
+TEST(ProxyHeaderV1Test, EveryPrefixOfAValidLineAsksForMore) {
+  const std::string line = "PROXY TCP6 2001:db8::7 2001:db8::1 40000 443\r\n";
+  for (std::size_t n = 0; n < line.size(); ++n) {
+    const auto parsed = parseText(std::string_view(line).substr(0, n));
+    ASSERT_TRUE(parsed.has_value()) << n;
+    EXPECT_FALSE(parsed->has_value()) << n;
+  }
+}
+
+TEST(ProxyHeaderV1Test, TheLongestLineIsAcceptedAndOneByteMoreIsTooLong) {
+  // Section 2.1's worst case, 107 bytes: UNKNOWN with two full IPv6 addresses and ports.
+  const std::string addresses =
+      "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535";
+  const std::string longest = "PROXY UNKNOWN " + addresses + "\r\n";
+  ASSERT_EQ(longest.size(), kProxyHeaderV1MaxSize);
+  const auto parsed = parseText(longest);
+  ASSERT_TRUE(parsed.has_value() && parsed->has_value());
+  EXPECT_EQ((*parsed)->size, kProxyHeaderV1MaxSize);
+  const auto tcp6 = parseText("PROXY TCP6 " + addresses + "\r\n");
+  ASSERT_TRUE(tcp6.has_value() && tcp6->has_value());
+  EXPECT_EQ((*tcp6)->source, endpoint("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535));
+  // No LF within 107 bytes: refused without waiting for more.
+  const std::string endless = "PROXY UNKNOWN " + std::string(93, 'x');
+  ASSERT_EQ(endless.size(), kProxyHeaderV1MaxSize);
+  EXPECT_EQ(parseText(endless).error(), ProxyHeaderError::kTooLong);
+  const auto shorter = parseText(std::string_view(endless).substr(0, 106));  // may still end
+  ASSERT_TRUE(shorter.has_value());
+  EXPECT_FALSE(shorter->has_value());
+}
+
+TEST(ProxyHeaderV1Test, MalformedLinesAreRefused) {
+  const std::initializer_list<std::pair<std::string_view, ProxyHeaderError>> cases{
+      {"PROXY TCP4 203.0.113.7 192.0.2.1 40000 443\n", ProxyHeaderError::kV1Syntax},  // no CR
+      {"PROXY TCP4 203.0.113.7 192.0.2.1 40000\r443\r\n", ProxyHeaderError::kV1Syntax},
+      {"PROXY TCP4 2001:db8::7 192.0.2.1 40000 443\r\n", ProxyHeaderError::kV1Syntax},
+      {"PROXY TCP6 203.0.113.7 192.0.2.1 40000 443\r\n", ProxyHeaderError::kV1Syntax},
+      {"PROXY TCP4 203.0.113.7 192.0.2.1 65536 443\r\n", ProxyHeaderError::kV1Syntax},
+      {"PROXY TCP4 203.0.113.7 192.0.2.1 -1 443\r\n", ProxyHeaderError::kV1Syntax},
+      {"PROXY TCP4 203.0.113.7 192.0.2.1 40000 443 5\r\n", ProxyHeaderError::kV1Syntax},
+      {"PROXY TCP4 203.0.113.7  192.0.2.1 40000 443\r\n", ProxyHeaderError::kV1Syntax},
+      {"PROXY TCP4 203.0.113.7 192.0.2.1 40000\r\n", ProxyHeaderError::kV1Syntax},
+      {"PROXY UDP4 203.0.113.7 192.0.2.1 40000 443\r\n", ProxyHeaderError::kV1Syntax},
+      {"PROXY TCP4 host.test 192.0.2.1 40000 443\r\n", ProxyHeaderError::kV1Syntax},
+      {"PROXY \r\n", ProxyHeaderError::kV1Syntax},
+      {"PROXY TCP4 203.0.113.7\t192.0.2.1 40000 443\r\n", ProxyHeaderError::kV1Syntax},
+      {"PROXYTCP4", ProxyHeaderError::kSignature},
+      {"PRO\r\n", ProxyHeaderError::kSignature},
+      {"proxy TCP4", ProxyHeaderError::kSignature},
+  };
+  for (const auto& [line, error] : cases) {
+    const auto parsed = parseText(line);
+    ASSERT_FALSE(parsed.has_value()) << line;
+    EXPECT_EQ(parsed.error(), error) << line;
+  }
+}
+
+TEST(ProxyHeaderV1Test, TheWriterRoundTrips) {
+  const Endpoint client = endpoint("2001:db8::7", 40000);
+  const Endpoint server = endpoint("2001:db8::1", 443);
+  const std::string line = writeProxyHeaderV1(client, server);
+  EXPECT_EQ(line, "PROXY TCP6 2001:db8::7 2001:db8::1 40000 443\r\n");
+  const auto parsed = parseText(line);
+  ASSERT_TRUE(parsed.has_value() && parsed->has_value());
+  EXPECT_EQ((*parsed)->source, client);
+  EXPECT_EQ((*parsed)->destination, server);
+  EXPECT_EQ(writeProxyHeaderV1(std::nullopt, std::nullopt), "PROXY UNKNOWN\r\n");
+}
+
+// ---- The header turnpike sends to a tls_passthrough backend ----
+
+TEST(ProxyHeaderForTest, NamesTheClientInTheVersionAsked) {
+  const Endpoint client = endpoint("203.0.113.7", 40000);
+  const Endpoint server = endpoint("192.0.2.1", 443);
+  EXPECT_TRUE(proxyHeaderFor(ProxyVersion::kNone, client, server).empty());
+  const Bytes v1 = proxyHeaderFor(ProxyVersion::kV1, client, server);
+  EXPECT_EQ(v1, text("PROXY TCP4 203.0.113.7 192.0.2.1 40000 443\r\n"));
+  const Bytes v2 = proxyHeaderFor(ProxyVersion::kV2, client, server);
+  const auto parsed = parseProxyHeader(v2);
+  ASSERT_TRUE(parsed.has_value() && parsed->has_value());
+  EXPECT_EQ((*parsed)->version, 2);
+  EXPECT_EQ((*parsed)->size, v2.size());
+  EXPECT_EQ((*parsed)->source, client);
+  EXPECT_EQ((*parsed)->destination, server);
+}
+
+TEST(ProxyHeaderForTest, MixedFamiliesKeepTheConnectionsAddresses) {
+  const Endpoint client = endpoint("203.0.113.7", 40000);
+  const Endpoint server = endpoint("2001:db8::1", 443);
+  EXPECT_EQ(proxyHeaderFor(ProxyVersion::kV1, client, server), text("PROXY UNKNOWN\r\n"));
+  const auto parsed = parseProxyHeader(proxyHeaderFor(ProxyVersion::kV2, client, server));
+  ASSERT_TRUE(parsed.has_value() && parsed->has_value());
+  EXPECT_TRUE((*parsed)->local);
+  EXPECT_FALSE((*parsed)->source.has_value());
 }
 
 }  // namespace
