@@ -80,16 +80,8 @@ std::expected<void, std::string> Worker::open() {
   for (const ListenerConfig& listener : config_.listeners) {
     const protocol::Endpoint local{listener.address, listener.port};
     switch (listener.transport) {
-      case Transport::kUdp: {
-        auto socket = uv::UdpSocket::open(
-            loop_, local, *this, uv::SocketOptions{.buffer_bytes = uv::kListenerBufferBytes});
-        if (!socket) {
-          return std::unexpected("udp listener " + local.toString() + ": " +
-                                 socket.error().toString());
-        }
-        udp_sockets_.push_back(std::move(*socket));
-        break;
-      }
+      case Transport::kUdp:
+        break;  // below, with RFC 5780's sockets
       case Transport::kTcp:
       case Transport::kTls:
       case Transport::kAuto: {
@@ -120,15 +112,13 @@ std::expected<void, std::string> Worker::open() {
       }
     }
   }
-  // RFC 5780 (nat_discovery): the alternate address and port sockets the config does not list,
-  // after the configured udp listeners (their SocketRef ids, as udpListenerEndpoints says).
-  const std::vector<protocol::Endpoint> udp = udpListenerEndpoints(config_);
-  for (std::size_t i = udp_sockets_.size(); i < udp.size(); ++i) {
-    auto socket = uv::UdpSocket::open(loop_, udp[i], *this,
+  // The udp listeners, then RFC 5780's (nat_discovery) alternate address and port sockets that
+  // the config does not list, in the order udpListenerEndpoints gives (their SocketRef ids).
+  for (const protocol::Endpoint& local : udpListenerEndpoints(config_)) {
+    auto socket = uv::UdpSocket::open(loop_, local, *this,
                                       uv::SocketOptions{.buffer_bytes = uv::kListenerBufferBytes});
     if (!socket) {
-      return std::unexpected("nat_discovery udp listener " + udp[i].toString() + ": " +
-                             socket.error().toString());
+      return std::unexpected("udp listener " + local.toString() + ": " + socket.error().toString());
     }
     udp_sockets_.push_back(std::move(*socket));
   }
