@@ -73,11 +73,6 @@ bool carryTls(const CoturnSettings& settings, Messages& messages) {
                     "directory; make it absolute");
     }
   }
-  if (usable && !isOn(settings.no_dtls)) {
-    messages.warn(cert->line, "cert",
-                  "coturn also served DTLS with this certificate; turnpike has no DTLS listener "
-                  "yet, so DTLS clients must use TLS (or UDP)");
-  }
   return usable;
 }
 
@@ -96,9 +91,15 @@ void buildListeners(const CoturnSettings& settings, ServerConfig& config, Messag
                   "tls listener is written");
     tls = false;
   }
-  if (isOn(settings.no_dtls)) {
-    messages.note(settings.no_dtls->line, "no-dtls",
-                  "turnpike has no DTLS listener yet, so DTLS is off anyway");
+  // coturn serves DTLS on the TLS port (UDP) with the same certificate unless no-dtls is set.
+  bool dtls = tls && !isOn(settings.no_dtls);
+  if (dtls && udp && tls_port == port) {
+    messages.warn(settings.tls_listening_port ? settings.tls_listening_port->line
+                                              : settings.listening_port->line,
+                  settings.tls_listening_port ? "tls-listening-port" : "listening-port",
+                  "DTLS and plain UDP on the same port: turnpike serves one transport per port; "
+                  "no dtls listener is written");
+    dtls = false;
   }
   // Without listening-ip coturn listens on every IPv4 and IPv6 address of the host.
   std::vector<IpAddress> addresses;
@@ -118,6 +119,9 @@ void buildListeners(const CoturnSettings& settings, ServerConfig& config, Messag
     }
     if (tls) {
       listeners.push_back({Transport::kTls, address, tls_port});
+    }
+    if (dtls) {
+      listeners.push_back({Transport::kDtls, address, tls_port});
     }
   }
   if (listeners.empty()) {

@@ -23,6 +23,12 @@ bool hasTlsListener(const ServerConfig& config) {
   });
 }
 
+bool hasDtlsListener(const ServerConfig& config) {
+  return std::ranges::any_of(config.listeners, [](const ListenerConfig& listener) {
+    return listener.transport == Transport::kDtls;
+  });
+}
+
 std::uint64_t steadyNowNanoseconds() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                         std::chrono::steady_clock::now().time_since_epoch())
@@ -76,6 +82,14 @@ std::expected<void, std::string> Server::start() {
     }
     tls_context_ = std::move(*loaded);
   }
+  // DTLS 1.2 for dtls listeners: the same certificate and cipher settings in a DTLS context.
+  if (hasDtlsListener(config_)) {
+    auto loaded = tls::TlsContext::load(config_.tls, nullptr, tls::Protocol::kDtls);
+    if (!loaded) {
+      return std::unexpected(loaded.error());
+    }
+    dtls_context_ = std::move(*loaded);
+  }
   shared_ = std::make_unique<TurnShared>(config_);
   if (shared_->relays.empty()) {
     TP_LOG(kWarn, "no relay address: set relay.addresses; Allocate will fail with 440");
@@ -93,7 +107,7 @@ std::expected<void, std::string> Server::start() {
   startFastPath();
   const std::size_t count = workerCountFor(config_.threads);
   for (std::size_t i = 0; i < count; ++i) {
-    auto worker = std::make_unique<Worker>(i, config_, *shared_, tls_context_);
+    auto worker = std::make_unique<Worker>(i, config_, *shared_, tls_context_, dtls_context_);
     if (auto opened = worker->open(); !opened) {
       workers_.clear();
       return std::unexpected(opened.error());
@@ -190,8 +204,15 @@ std::expected<ReloadReport, std::string> Server::reload(const ServerConfig& next
       return std::unexpected(reloaded.error());
     }
     report.applied.emplace_back("tls");
-  } else if (next.tls != config_.tls) {
+  } else if (next.tls != config_.tls && dtls_context_ == nullptr) {
     report.ignored.emplace_back("tls (no tls listener)");
+  }
+  if (dtls_context_ != nullptr) {
+    if (auto reloaded = dtls_context_->reload(next.tls); !reloaded) {
+      reloads_failed_.fetch_add(1);
+      return std::unexpected(reloaded.error());
+    }
+    report.applied.emplace_back("tls (dtls)");
   }
   ignore(next.auth.nonce_secret != config_.auth.nonce_secret, "auth.nonce_secret");
   const std::optional<std::string> nonce_secret = config_.auth.nonce_secret;
@@ -207,9 +228,12 @@ std::expected<ReloadReport, std::string> Server::reload(const ServerConfig& next
   report.applied.emplace_back("peers");
   ignore(next.limits.tls_handshake_timeout != config_.limits.tls_handshake_timeout,
          "limits.tls_handshake_timeout");
+  ignore(next.limits.dtls_half_open != config_.limits.dtls_half_open, "limits.dtls_half_open");
   const std::uint32_t handshake_timeout = config_.limits.tls_handshake_timeout;
+  const std::uint32_t dtls_half_open = config_.limits.dtls_half_open;
   config_.limits = next.limits;
   config_.limits.tls_handshake_timeout = handshake_timeout;  // the listeners keep theirs
+  config_.limits.dtls_half_open = dtls_half_open;
   shared_->quota.setLimits(config_.limits);
   shared_->connections.setLimits(config_.limits);
   shared_->user_bandwidth.setLimits(config_.limits);
@@ -321,6 +345,13 @@ ServerTotals Server::totals() const {
     }
     totals.udp_datagrams_received += stats.udp_datagrams_received.get();
     totals.mobility_forwarded += stats.mobility_forwarded.get();
+    totals.dtls.hello_verify_sent += stats.dtls.hello_verify_sent.get();
+    totals.dtls.handshakes_ok += stats.dtls.handshakes_ok.get();
+    totals.dtls.handshakes_failed += stats.dtls.handshakes_failed.get();
+    totals.dtls.handshakes_timed_out += stats.dtls.handshakes_timed_out.get();
+    totals.dtls.half_open_rejected += stats.dtls.half_open_rejected.get();
+    totals.dtls.datagrams_dropped += stats.dtls.datagrams_dropped.get();
+    totals.dtls.sessions_active += stats.dtls.sessions_active.get();
     totals.allocations_active += protocol::total(core.allocations_active);
     totals.relay_ports_in_use += core.relay_ports_in_use.get();
     for (std::size_t i = 0; i < totals.allocate_buckets.size(); ++i) {

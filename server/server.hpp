@@ -27,6 +27,16 @@ struct ServerTotals {
   std::array<std::uint64_t, 2> connections_active{};  // [0] tcp, [1] tls
   std::uint64_t udp_datagrams_received = 0;
   std::uint64_t mobility_forwarded = 0;
+  // dtls listeners (uv::DtlsStats, summed).
+  struct Dtls {
+    std::uint64_t hello_verify_sent = 0;
+    std::uint64_t handshakes_ok = 0;
+    std::uint64_t handshakes_failed = 0;
+    std::uint64_t handshakes_timed_out = 0;
+    std::uint64_t half_open_rejected = 0;
+    std::uint64_t datagrams_dropped = 0;
+    std::uint64_t sessions_active = 0;
+  } dtls;
   std::uint64_t allocations_active = 0;
   std::uint64_t relay_ports_in_use = 0;
   std::uint64_t relay_port_capacity = 0;  // port range size x relay addresses
@@ -95,6 +105,7 @@ class Server {
   ServerConfig config_;
   std::unique_ptr<TurnShared> shared_;
   std::shared_ptr<tls::TlsContext> tls_context_;
+  std::shared_ptr<tls::TlsContext> dtls_context_;  // Protocol::kDtls, for dtls listeners
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> draining_{false};
   std::atomic<std::uint64_t> reloads_succeeded_{0};

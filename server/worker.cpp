@@ -51,11 +51,13 @@ void LatencyHistogram::record(std::chrono::nanoseconds elapsed) {
 }
 
 Worker::Worker(std::size_t index, const ServerConfig& config, TurnShared& shared,
-               std::shared_ptr<tls::TlsContext> tls_context)
+               std::shared_ptr<tls::TlsContext> tls_context,
+               std::shared_ptr<tls::TlsContext> dtls_context)
     : index_(index),
       config_(config),
       shared_(shared),
       tls_context_(std::move(tls_context)),
+      dtls_context_(std::move(dtls_context)),
       policy_(shared.policy),
       core_(coreConfigFor(shared.core_config, index),
             protocol::CoreDependencies{*this, random_, shared.clock, shared.credential_adapter,
@@ -108,6 +110,12 @@ std::expected<void, std::string> Worker::open() {
         tcp_listeners_.push_back(std::move(*opened));
         break;
       }
+      case Transport::kDtls: {
+        if (auto opened = openDtls(local); !opened) {
+          return opened;
+        }
+        break;
+      }
     }
   }
   // The udp listeners, then RFC 5780's (nat_discovery) alternate address and port sockets that
@@ -130,10 +138,30 @@ std::expected<void, std::string> Worker::open() {
   return {};
 }
 
+std::expected<void, std::string> Worker::openDtls(const protocol::Endpoint& local) {
+  const std::string name = "dtls listener " + local.toString();
+  if (dtls_context_ == nullptr) {
+    return std::unexpected(name + ": no DTLS context loaded");
+  }
+  auto opened = uv::DtlsListener::open(
+      loop_, local, *this, dtls_context_,
+      {.half_open_limit = config_.limits.dtls_half_open,
+       .handshake_timeout = std::chrono::seconds(config_.limits.tls_handshake_timeout)},
+      stats_.dtls);
+  if (!opened) {
+    return std::unexpected(name + ": " + opened.error().toString());
+  }
+  dtls_listeners_.push_back(std::move(*opened));
+  return {};
+}
+
 std::vector<std::string> Worker::listenerDescriptions() const {
   std::vector<std::string> out;
   for (const auto& socket : udp_sockets_) {
     out.push_back("udp " + socket->localEndpoint().toString());
+  }
+  for (const auto& listener : dtls_listeners_) {
+    out.push_back("dtls " + listener->localEndpoint().toString());
   }
   for (const auto& listener : tcp_listeners_) {
     const char* kind = listener->preamble().detect_tls ? "auto (tcp+tls) "
@@ -184,7 +212,8 @@ void Worker::sweepIdleConnections(protocol::MonotonicTime now) {
     idle_checks_.pop_front();
     const auto it = connections_.find(id);
     if (it == connections_.end()) {
-      continue;  // already closed
+      sweepIdleDtls(id, now);
+      continue;  // already closed, or a DTLS session
     }
     // A tls_passthrough splice is idle when no byte moved either way for the timeout.
     if (core_.hasAllocationOnConnection(id) || it->second->takeSpliceActivity()) {
@@ -242,6 +271,10 @@ void Worker::closeAll() {
     connection->close(uv::CloseReason::kLocalClose);
   }
   connections.clear();
+  for (auto& listener : dtls_listeners_) {
+    listener->closeAll();  // close_notify to each client; onDtlsClosed releases the limits
+  }
+  dtls_listeners_.clear();
   udp_sockets_.clear();
   tcp_listeners_.clear();
   relays_.clear();
@@ -577,6 +610,8 @@ void Worker::flush() {
       case protocol::SocketRef::Kind::kConnection:
         if (auto it = connections_.find(entry.socket.id); it != connections_.end()) {
           it->second->write(message);
+        } else if (auto dtls = dtls_sessions_.find(entry.socket.id); dtls != dtls_sessions_.end()) {
+          (void)dtls->second->send(entry.socket.id, message);  // one message per record
         }
         break;
     }
@@ -626,6 +661,66 @@ void Worker::onTimer(uv_timer_t* timer) {
   self->armed_for_.reset();
   self->core_.onTimer(std::chrono::steady_clock::now());
   self->flush();
+}
+
+}  // namespace turnpike::server
+
+// ---- DTLS sessions (RFC 7350): clients like UDP ones, whose messages come out of a session ----
+
+namespace turnpike::server {
+
+std::uint64_t Worker::onDtlsSessionStarted(uv::DtlsListener& listener,
+                                           const protocol::Endpoint& client) {
+  // limits.connections_total and connections_per_ip count DTLS sessions too.
+  switch (shared_.connections.admit(client.address)) {
+    case SharedConnections::Verdict::kOk:
+      break;
+    case SharedConnections::Verdict::kTotalLimit:
+      stats_.connections_total_rejected.add();
+      return 0;
+    case SharedConnections::Verdict::kIpLimit:
+      stats_.connections_per_ip_rejected.add();
+      return 0;
+  }
+  const std::uint64_t id = next_connection_id_++;
+  dtls_sessions_.emplace(id, &listener);
+  idle_checks_.emplace_back(std::chrono::steady_clock::now() +
+                                std::chrono::seconds(shared_.connection_idle_timeout.load()),
+                            id);
+  return id;
+}
+
+void Worker::onDtlsMessage(uv::DtlsListener& listener, std::uint64_t id,
+                           const protocol::Endpoint& client, protocol::ConstBytes message) {
+  const protocol::ClientSource source{
+      protocol::ClientTransport::kDtls,
+      protocol::SocketRef{protocol::SocketRef::Kind::kConnection, id}, client,
+      listener.localEndpoint()};
+  handleClientMessage(source, message);  // answered at once: `message` is the listener's buffer
+}
+
+void Worker::onDtlsClosed(uv::DtlsListener& /*listener*/, std::uint64_t id,
+                          const protocol::Endpoint& client) {
+  TP_LOG(kDebug, "dtls ", client.toString(), " closed");
+  // Its allocation ends as a TCP/TLS one does with its connection (RFC 8656 section 3.1).
+  core_.onConnectionClosed(protocol::SocketRef{protocol::SocketRef::Kind::kConnection, id},
+                           std::chrono::steady_clock::now());
+  if (dtls_sessions_.erase(id) != 0) {
+    shared_.connections.release(client.address);
+  }
+}
+
+void Worker::sweepIdleDtls(std::uint64_t id, protocol::MonotonicTime now) {
+  const auto it = dtls_sessions_.find(id);
+  if (it == dtls_sessions_.end()) {
+    return;
+  }
+  if (core_.hasAllocationOnConnection(id)) {
+    idle_checks_.emplace_back(now + std::chrono::seconds(shared_.connection_idle_timeout.load()),
+                              id);
+  } else {
+    it->second->close(id);  // onDtlsClosed erases it
+  }
 }
 
 }  // namespace turnpike::server

@@ -18,6 +18,7 @@
 #include "server/config/config.hpp"
 #include "server/fastpath/ebpf_fast_path.hpp"
 #include "server/turn_support.hpp"
+#include "server/uv/dtls_listener.hpp"
 #include "server/uv/loop.hpp"
 #include "server/uv/tcp.hpp"
 #include "server/uv/tcp_relay.hpp"
@@ -52,6 +53,7 @@ struct WorkerStats {
   WorkerCounter udp_datagrams_received;
   // RFC 8016: client messages handed to the worker that holds their allocation.
   WorkerCounter mobility_forwarded;
+  uv::DtlsStats dtls;  // dtls listeners
   // Allocate request in to its success response handed to the kernel.
   LatencyHistogram allocate_latency;
   // The heartbeat timer: how late it last fired, and when (steady clock, ns since its epoch).
@@ -63,13 +65,16 @@ class Worker final : public uv::UdpSocketCallbacks,
                      public uv::TcpListenerCallbacks,
                      public uv::TcpConnectionCallbacks,
                      public uv::TcpRelayCallbacks,
+                     public uv::DtlsListenerCallbacks,
                      public protocol::RelaySockets,
                      public protocol::CoreEvents {
  public:
   // tls_context serves every tls listener; it may be null when the config has none. `shared`
   // outlives the worker.
+  // dtls_context (Protocol::kDtls) serves every dtls listener; null when the config has none.
   Worker(std::size_t index, const ServerConfig& config, TurnShared& shared,
-         std::shared_ptr<tls::TlsContext> tls_context = nullptr);
+         std::shared_ptr<tls::TlsContext> tls_context = nullptr,
+         std::shared_ptr<tls::TlsContext> dtls_context = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -106,6 +111,13 @@ class Worker final : public uv::UdpSocketCallbacks,
   void onClosed(uv::TcpConnection& connection, uv::CloseReason reason) override;
   void onReady(uv::TcpConnection& connection) override;
   void onPassthrough(uv::TcpConnection& connection, const protocol::Endpoint& backend) override;
+  // uv::DtlsListenerCallbacks
+  [[nodiscard]] std::uint64_t onDtlsSessionStarted(uv::DtlsListener& listener,
+                                                   const protocol::Endpoint& client) override;
+  void onDtlsMessage(uv::DtlsListener& listener, std::uint64_t id, const protocol::Endpoint& client,
+                     protocol::ConstBytes message) override;
+  void onDtlsClosed(uv::DtlsListener& listener, std::uint64_t id,
+                    const protocol::Endpoint& client) override;
   // protocol::RelaySockets
   [[nodiscard]] std::expected<protocol::SocketRef, protocol::RelayOpenError> open(
       const protocol::Endpoint& local, std::uint64_t tag, bool dont_fragment) override;
@@ -167,6 +179,9 @@ class Worker final : public uv::UdpSocketCallbacks,
   static void onHeartbeat(uv_timer_t* timer);
   // Closes connections that have had no allocation for limits.connection_idle_timeout.
   void sweepIdleConnections(protocol::MonotonicTime now);
+  // The same for DTLS session `id` (nothing when it is gone).
+  void sweepIdleDtls(std::uint64_t id, protocol::MonotonicTime now);
+  [[nodiscard]] std::expected<void, std::string> openDtls(const protocol::Endpoint& local);
   // Hands a client message to the core and sends the answers; times Allocate requests.
   void handleClientMessage(const protocol::ClientSource& client, protocol::ConstBytes bytes);
   // RFC 8016 across workers (worker_mobility.cpp). SO_REUSEPORT hands a moved client's new
@@ -189,6 +204,11 @@ class Worker final : public uv::UdpSocketCallbacks,
   const ServerConfig& config_;
   TurnShared& shared_;
   std::shared_ptr<tls::TlsContext> tls_context_;
+  std::shared_ptr<tls::TlsContext> dtls_context_;
+  std::vector<std::unique_ptr<uv::DtlsListener>> dtls_listeners_;
+  // DTLS sessions by connection id (they share the id space of TCP/TLS connections, and
+  // SocketRef::Kind::kConnection), with their listener.
+  std::unordered_map<std::uint64_t, uv::DtlsListener*> dtls_sessions_;
   uv::Loop loop_;
   std::vector<std::unique_ptr<uv::UdpSocket>> udp_sockets_;
   std::vector<std::unique_ptr<uv::TcpListener>> tcp_listeners_;

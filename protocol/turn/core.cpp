@@ -587,7 +587,7 @@ std::optional<TurnError> Core::redirect(RedirectReason reason, const std::vector
       error.alternate = candidate;
       // RFC 8489 section 14.16: ALTERNATE-DOMAIN names the certificate the alternate presents;
       // it means something only to TLS (or DTLS) clients.
-      if (source.transport == ClientTransport::kTls) {
+      if (source.transport == ClientTransport::kTls || source.transport == ClientTransport::kDtls) {
         error.alternate_domain = config_.cluster.domain;
       }
       stats_.redirects[static_cast<std::size_t>(reason)].add();

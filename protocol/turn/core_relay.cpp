@@ -146,7 +146,9 @@ void Core::onPeerDatagram(std::uint64_t tag, const Endpoint& peer, ConstBytes by
     stats_.relay_drops[static_cast<std::size_t>(RelayDrop::kSendFailed)].add();
     return;
   }
-  const bool stream = allocation.source.transport != ClientTransport::kUdp;
+  // DTLS carries one message per record, as UDP does: no padding (RFC 7350 section 4).
+  const bool stream = allocation.source.transport == ClientTransport::kTcp ||
+                      allocation.source.transport == ClientTransport::kTls;
   if (const ChannelBinding* channel = allocation.channelByPeer(peer, now)) {
     // ChannelData: 4-byte header, payload, and padding to 4 bytes on streams (section 12.5).
     writeChannelDataHeader(entry->head_buffer, channel->number,

@@ -20,12 +20,13 @@ namespace turnpike::protocol {
 using MonotonicTime = std::chrono::steady_clock::time_point;
 using Seconds = std::chrono::seconds;
 
-enum class ClientTransport : std::uint8_t { kUdp, kTcp, kTls };
-inline constexpr std::size_t kClientTransportCount = 3;
+// kDtls: DTLS over UDP (RFC 7350), one message per record, like kUdp without the stream framing.
+enum class ClientTransport : std::uint8_t { kUdp, kTcp, kTls, kDtls };
+inline constexpr std::size_t kClientTransportCount = 4;
 [[nodiscard]] std::string_view toString(ClientTransport transport);
 
-// A socket the adapter owns, named by the adapter: a UDP listener, a TCP/TLS connection, or a
-// relay socket. The core only hands these back in outbox entries.
+// A socket the adapter owns, named by the adapter: a UDP listener, a TCP/TLS connection (or a
+// DTLS session), or a relay socket. The core only hands these back in outbox entries.
 struct SocketRef {
   enum class Kind : std::uint8_t { kListener, kConnection, kRelay };
   Kind kind = Kind::kListener;

@@ -12,6 +12,8 @@ std::string_view toString(ClientTransport transport) {
       return "tcp";
     case ClientTransport::kTls:
       return "tls";
+    case ClientTransport::kDtls:
+      return "dtls";
   }
   return "udp";
 }

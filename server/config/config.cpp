@@ -41,10 +41,11 @@ struct EnumName {
   E value;
 };
 
-constexpr std::array<EnumName<Transport>, 4> kTransports{{{"udp", Transport::kUdp},
+constexpr std::array<EnumName<Transport>, 5> kTransports{{{"udp", Transport::kUdp},
                                                           {"tcp", Transport::kTcp},
                                                           {"tls", Transport::kTls},
-                                                          {"auto", Transport::kAuto}}};
+                                                          {"auto", Transport::kAuto},
+                                                          {"dtls", Transport::kDtls}}};
 // tls_passthrough.proxy_protocol: the header sent to backends.
 constexpr std::array<EnumName<protocol::ProxyVersion>, 3> kProxyVersions{
     {{"off", protocol::ProxyVersion::kNone},
@@ -355,12 +356,13 @@ Status readListener(const YAML::Node& node, const std::string& path, ListenerCon
   }
   if (!node["transport"].IsDefined()) {
     return fail(childPath(path, "transport"),
-                "is required: udp, tcp, tls or auto" + location(node));
+                "is required: udp, tcp, tls, auto or dtls" + location(node));
   }
   if (out.port == 0) {
-    out.port = out.transport == Transport::kTls    ? kStunTlsPort
-               : out.transport == Transport::kAuto ? kHttpsPort
-                                                   : kStunPort;
+    // RFC 7350 section 4.6: turns over DTLS uses 5349 too.
+    out.port = out.transport == Transport::kTls || out.transport == Transport::kDtls ? kStunTlsPort
+               : out.transport == Transport::kAuto                                   ? kHttpsPort
+                                                                                     : kStunPort;
   }
   return {};
 }
@@ -473,7 +475,8 @@ Status readLimits(const YAML::Node& node, const std::string& path, LimitsConfig&
        {"connections_total", intField(out.connections_total, 0, kMaxUint32)},
        {"connections_per_ip", intField(out.connections_per_ip, 0, kMaxUint32)},
        {"connection_idle_timeout", intField(out.connection_idle_timeout, 1, kMaxTimeout)},
-       {"tls_handshake_timeout", intField(out.tls_handshake_timeout, 1, kMaxTimeout)}});
+       {"tls_handshake_timeout", intField(out.tls_handshake_timeout, 1, kMaxTimeout)},
+       {"dtls_half_open", intField(out.dtls_half_open, 1, kMaxUint32)}});
 }
 
 Status readApiRateLimit(const YAML::Node& node, const std::string& path, ApiRateLimit& out) {

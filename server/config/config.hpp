@@ -16,8 +16,8 @@
 namespace turnpike::server {
 
 // kAuto: one TCP port for both TURN over TCP and TLS, told apart by each connection's first
-// bytes (server/uv/tcp.hpp).
-enum class Transport : std::uint8_t { kUdp, kTcp, kTls, kAuto };
+// bytes (server/uv/tcp.hpp). kDtls: TURN over DTLS 1.2 on UDP (RFC 7350, server/uv/dtls_listener).
+enum class Transport : std::uint8_t { kUdp, kTcp, kTls, kAuto, kDtls };
 
 [[nodiscard]] std::string_view toString(Transport transport);
 
@@ -110,7 +110,10 @@ struct LimitsConfig {
   std::uint32_t connections_per_ip = 256;  // IPv6: per /64
   std::uint32_t connection_idle_timeout =
       30;                                    // seconds a connection may stay without an allocation
-  std::uint32_t tls_handshake_timeout = 10;  // seconds
+  std::uint32_t tls_handshake_timeout = 10;  // seconds (DTLS handshakes too)
+  // DTLS handshakes in progress (after a valid cookie), per dtls listener and worker thread;
+  // ClientHellos from new clients over it are dropped and counted.
+  std::uint32_t dtls_half_open = 1000;
   friend bool operator==(const LimitsConfig&, const LimitsConfig&) = default;
 };
 

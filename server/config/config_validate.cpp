@@ -61,7 +61,9 @@ std::string describeListener(const ListenerConfig& listener) {
          protocol::Endpoint{listener.address, listener.port}.toString();
 }
 
-bool isStream(Transport transport) { return transport != Transport::kUdp; }
+bool isStream(Transport transport) {
+  return transport != Transport::kUdp && transport != Transport::kDtls;
+}
 
 Status validatePassthrough(const ListenerConfig& listener, const std::string& path) {
   const protocol::PassthroughRoutes& routes = listener.tls_passthrough;
@@ -102,7 +104,7 @@ Status validateListeners(const ServerConfig& config) {
     if (listeners[i].port == 0) {
       return fail(indexPath("listeners", i) + ".port", "must be between 1 and 65535, got 0");
     }
-    if (listeners[i].proxy_protocol && listeners[i].transport == Transport::kUdp) {
+    if (listeners[i].proxy_protocol && !isStream(listeners[i].transport)) {
       return fail(indexPath("listeners", i) + ".proxy_protocol",
                   "is for tcp, tls and auto listeners only (the PROXY protocol over UDP is not "
                   "supported)");
@@ -145,7 +147,8 @@ Status validateTls(const ServerConfig& config) {
     return settings;
   }
   const auto tls_listener = std::ranges::find_if(config.listeners, [](const ListenerConfig& l) {
-    return l.transport == Transport::kTls || l.transport == Transport::kAuto;
+    return l.transport == Transport::kTls || l.transport == Transport::kAuto ||
+           l.transport == Transport::kDtls;
   });
   if (tls_listener == config.listeners.end()) {
     return {};

@@ -14,11 +14,12 @@ realm: turnpike
 # SOFTWARE attribute added to responses; "" omits it.
 software: turnpike
 
-# STUN/TURN listeners. transport: udp, tcp, tls or auto (required); auto serves TURN over
-# TCP and over TLS on one port, told apart by each connection's first bytes. address: an
-# IPv4 or IPv6 literal, default 0.0.0.0. port: 1..65535, default 3478 (5349 for tls, 443
-# for auto). proxy_protocol: true (tcp, tls, auto) expects a PROXY protocol header (v1 or
-# v2) first on every connection (behind an L4 load balancer); default false.
+# STUN/TURN listeners. transport: udp, tcp, tls, auto or dtls (required); auto serves TURN
+# over TCP and over TLS on one port, told apart by each connection's first bytes; dtls is
+# TURN over DTLS 1.2 on UDP (RFC 7350; uses the tls certificate). address: an IPv4 or IPv6
+# literal, default 0.0.0.0. port: 1..65535, default 3478 (5349 for tls and dtls, 443 for
+# auto). proxy_protocol: true (tcp, tls, auto) expects a PROXY protocol header (v1 or v2)
+# first on every connection (behind an L4 load balancer); default false.
 # tls_passthrough (tls, auto): {default: "IP:PORT", sni: {HOST: "IP:PORT"}} splices web
 # clients (by SNI and ALPN) to a backend unread, e.g. an HTTPS site sharing port 443; off by
 # default. Its proxy_protocol: v1 or v2 sends the backend a PROXY header first (default off).
@@ -26,10 +27,11 @@ listeners:
   - {transport: udp, address: 0.0.0.0, port: 3478}
   - {transport: tcp, address: 0.0.0.0, port: 3478}
 
-# TLS (tls listeners): 1.2 and 1.3 only, no renegotiation, no compression. The PEM
-# files are required when a tls listener exists. ciphers: TLS 1.2 (OpenSSL cipher list
-# syntax); ciphersuites: TLS 1.3. Session tickets are encrypted with a key that is
-# replaced every ticket_key_rotation seconds (1..86400); the key before it still resumes.
+# TLS (tls, auto and dtls listeners): 1.2 and 1.3 only (DTLS: 1.2 only), no
+# renegotiation, no compression. The PEM files are required when such a listener exists.
+# ciphers: TLS 1.2 and DTLS 1.2 (OpenSSL cipher list syntax); ciphersuites: TLS 1.3.
+# Session tickets are encrypted with a key that is replaced every ticket_key_rotation
+# seconds (1..86400); the key before it still resumes.
 tls:
   # certificate: /etc/turnpike/cert.pem
   # private_key: /etc/turnpike/key.pem
@@ -61,10 +63,11 @@ limits:
   bandwidth_per_user_bps: 0       # the same for all of a user's allocations
   unauthenticated_per_ip_per_second: 100  # STUN messages without an allocation, per
   unauthenticated_per_ip_burst: 200       # worker; excess dropped unanswered
-  connections_total: 0            # TCP and TLS client connections
+  connections_total: 0            # TCP and TLS client connections, DTLS sessions
   connections_per_ip: 256
   connection_idle_timeout: 30     # seconds a connection may stay without an allocation
-  tls_handshake_timeout: 10       # seconds
+  tls_handshake_timeout: 10       # seconds (TLS and DTLS handshakes)
+  dtls_half_open: 1000            # DTLS handshakes in progress per dtls listener and worker
 
 # HTTP endpoint (metrics, health checks, credential API). port 0 disables it.
 http:

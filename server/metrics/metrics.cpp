@@ -38,6 +38,35 @@ MetricFamily apiFamily(const ApiRequestCounts& api) {
                 MetricType::Counter, std::move(samples));
 }
 
+// dtls listeners (RFC 7350): sessions, handshakes, cookie exchanges and what was dropped.
+void appendDtlsMetrics(const ServerTotals& totals, std::vector<MetricFamily>& families) {
+  const ServerTotals::Dtls& dtls = totals.dtls;
+  const auto counter = [](std::uint64_t value, std::vector<ClientMetric::Label> labels) {
+    return metricSample(MetricType::Counter, static_cast<double>(value), std::move(labels));
+  };
+  families.push_back(
+      family("turnpike_dtls_sessions_active",
+             "DTLS client sessions established now (dtls listeners).", MetricType::Gauge,
+             {metricSample(MetricType::Gauge, static_cast<double>(dtls.sessions_active))}));
+  families.push_back(
+      family("turnpike_dtls_handshakes_total",
+             "DTLS handshakes after a valid cookie, by result: success, failed, timeout.",
+             MetricType::Counter,
+             {counter(dtls.handshakes_ok, {{"result", "success"}}),
+              counter(dtls.handshakes_failed, {{"result", "failed"}}),
+              counter(dtls.handshakes_timed_out, {{"result", "timeout"}})}));
+  families.push_back(family("turnpike_dtls_hello_verify_requests_total",
+                            "HelloVerifyRequests sent (DTLS cookie exchanges).",
+                            MetricType::Counter, {counter(dtls.hello_verify_sent, {})}));
+  families.push_back(family(
+      "turnpike_dtls_dropped_total",
+      "Datagrams from new DTLS clients dropped: half_open_limit (limits.dtls_half_open reached), "
+      "not_client_hello (not a DTLS ClientHello, or one OpenSSL rejects).",
+      MetricType::Counter,
+      {counter(dtls.half_open_rejected, {{"reason", "half_open_limit"}}),
+       counter(dtls.datagrams_dropped, {{"reason", "not_client_hello"}})}));
+}
+
 }  // namespace
 
 std::string renderMetrics(const ServerTotals& totals, std::size_t workers, std::string_view version,
@@ -105,6 +134,7 @@ std::string renderMetrics(const ServerTotals& totals, std::size_t workers, std::
   families.push_back(family("turnpike_tcp_connections_closed_total",
                             "TCP connections closed, by reason.", MetricType::Counter,
                             std::move(closed)));
+  appendDtlsMetrics(totals, families);
   appendCoreMetrics(totals.cores, families);
   // Every limits.* rejection, by limit (allocations_total and allocations_per_user are also in
   // turnpike_quota_rejected_total, with allocations_per_client_ip).

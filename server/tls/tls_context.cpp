@@ -16,6 +16,7 @@
 
 #include "protocol/tls/client_hello.hpp"
 #include "server/config/tls_ciphers.hpp"
+#include "server/tls/dtls_cookie.hpp"
 
 namespace turnpike::server::tls {
 namespace {
@@ -170,15 +171,19 @@ bool useTicketKeys(SSL_CTX* ctx, const std::shared_ptr<TicketKeys>& keys,
 
 // A configured server SSL_CTX, or the reason it could not be built.
 std::expected<SSL_CTX*, std::string> buildContext(const TlsConfig& config,
-                                                  const std::shared_ptr<TicketKeys>& keys) {
+                                                  const std::shared_ptr<TicketKeys>& keys,
+                                                  Protocol protocol) {
   ERR_clear_error();
-  std::unique_ptr<SSL_CTX, ContextDeleter> context(SSL_CTX_new(TLS_server_method()));
+  const bool dtls = protocol == Protocol::kDtls;
+  std::unique_ptr<SSL_CTX, ContextDeleter> context(
+      SSL_CTX_new(dtls ? DTLS_server_method() : TLS_server_method()));
   if (!context) {
     return std::unexpected("tls: cannot create an SSL context: " + openSslReason());
   }
   SSL_CTX* ctx = context.get();
-  // TLS 1.0 and 1.1 are refused (RFC 8996).
-  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+  // TLS 1.0 and 1.1 are refused (RFC 8996), and so is DTLS 1.0 (RFC 8996 section 6: DTLS 1.2
+  // only; OpenSSL 3.0 has no DTLS 1.3).
+  if (SSL_CTX_set_min_proto_version(ctx, dtls ? DTLS1_2_VERSION : TLS1_2_VERSION) != 1) {
     return std::unexpected("tls: cannot configure protocol versions: " + openSslReason());
   }
   // The same checks as config validation: OpenSSL alone skips unknown names quietly.
@@ -203,6 +208,12 @@ std::expected<SSL_CTX*, std::string> buildContext(const TlsConfig& config,
       ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_default_passwd_cb(ctx, noPassphrase);
   SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
+  if (dtls) {
+    installDtlsCookieCallbacks(ctx);  // HelloVerifyRequest before any per-client state
+    // One DTLS session per client address on a shared listener socket: the MTU is set per
+    // session (server/uv/dtls_listener.cpp), never asked of the socket.
+    SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU);
+  }
   if (!useTicketKeys(ctx, keys, std::chrono::seconds{config.ticket_key_rotation})) {
     return std::unexpected("tls: cannot set up session tickets: " + openSslReason());
   }
@@ -230,21 +241,22 @@ std::expected<SSL_CTX*, std::string> buildContext(const TlsConfig& config,
 }  // namespace
 
 std::expected<std::shared_ptr<TlsContext>, std::string> TlsContext::load(const TlsConfig& config,
-                                                                         TicketClock clock) {
+                                                                         TicketClock clock,
+                                                                         Protocol protocol) {
   if (!clock) {
     clock = [] { return std::chrono::steady_clock::now(); };
   }
   auto keys = std::make_shared<TicketKeys>(std::move(clock),
                                            std::chrono::seconds{config.ticket_key_rotation});
-  auto context = buildContext(config, keys);
+  auto context = buildContext(config, keys, protocol);
   if (!context) {
     return std::unexpected(context.error());
   }
-  return std::shared_ptr<TlsContext>(new TlsContext(*context, std::move(keys)));
+  return std::shared_ptr<TlsContext>(new TlsContext(*context, std::move(keys), protocol));
 }
 
 std::expected<void, std::string> TlsContext::reload(const TlsConfig& config) {
-  auto context = buildContext(config, ticket_keys_);
+  auto context = buildContext(config, ticket_keys_, protocol_);
   if (!context) {
     return std::unexpected(context.error());
   }

@@ -5,6 +5,7 @@
 
 #include <openssl/types.h>
 
+#include <cstdint>
 #include <expected>
 #include <memory>
 #include <mutex>
@@ -16,6 +17,11 @@
 
 namespace turnpike::server::tls {
 
+// kTls: TLS over TCP (tls and auto listeners). kDtls: DTLS 1.2 over UDP (RFC 7350, dtls
+// listeners): the same certificate, key, TLS 1.2 cipher list, ALPN and tickets, DTLS 1.0 refused,
+// and stateless cookies (dtls_cookie.hpp).
+enum class Protocol : std::uint8_t { kTls, kDtls };
+
 class TlsContext {
  public:
   // Builds a server context: TLS 1.2 minimum, tls.ciphers for TLS 1.2 and tls.ciphersuites for
@@ -26,7 +32,7 @@ class TlsContext {
   //   "tls.certificate: cannot read /etc/cert.pem: error:80000002:system library::No such file..."
   // `clock` times the ticket key rotation: steady_clock unless given (tests pass a fake one).
   [[nodiscard]] static std::expected<std::shared_ptr<TlsContext>, std::string> load(
-      const TlsConfig& config, TicketClock clock = nullptr);
+      const TlsConfig& config, TicketClock clock = nullptr, Protocol protocol = Protocol::kTls);
 
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
@@ -49,11 +55,12 @@ class TlsContext {
   [[nodiscard]] const TicketKeys& ticketKeys() const { return *ticket_keys_; }
 
  private:
-  TlsContext(SSL_CTX* context, std::shared_ptr<TicketKeys> ticket_keys)
-      : ticket_keys_(std::move(ticket_keys)), context_(context) {}
+  TlsContext(SSL_CTX* context, std::shared_ptr<TicketKeys> ticket_keys, Protocol protocol)
+      : ticket_keys_(std::move(ticket_keys)), protocol_(protocol), context_(context) {}
 
   // Each SSL_CTX holds a reference too (ex_data): a context may outlive this object.
   std::shared_ptr<TicketKeys> ticket_keys_;
+  Protocol protocol_;
   mutable std::mutex mutex_;  // guards context_ (swapped by reload)
   SSL_CTX* context_;
 };

@@ -214,7 +214,8 @@ struct ServerOptions {
   int threads = 2;
   // A tls listener on its own port (tlsServer()), with a certificate generated for the test.
   bool tls = false;
-  // That listener's transport: "tls", or "auto" (TURN over TCP and over TLS on the one port).
+  // That listener's transport: "tls", "auto" (TURN over TCP and over TLS on the one port), or
+  // "dtls" (a UDP port: TURN over DTLS, dtls_test.cpp).
   std::string tls_transport = "tls";
   // proxy_protocol: true on the tcp and tls (or auto) listeners.
   bool proxy_protocol = false;

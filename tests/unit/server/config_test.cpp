@@ -381,6 +381,23 @@ tls: {certificate: c.pem, private_key: k.pem}
   EXPECT_EQ(toString(Transport::kAuto), "auto");
 }
 
+TEST(ConfigListeners, DtlsDefaultsTo5349BesideTcpAndTls) {
+  // RFC 7350 section 4.6: turns over DTLS uses 5349, as over TLS; UDP and TCP ports are apart.
+  const ServerConfig config = loadOk(R"yaml(
+listeners: [{transport: dtls}, {transport: tls}, {transport: dtls, address: 127.0.0.1, port: 6000}]
+tls: {certificate: c.pem, private_key: k.pem}
+limits: {dtls_half_open: 5}
+)yaml");
+  ASSERT_EQ(config.listeners.size(), 3U);
+  EXPECT_EQ(config.listeners[0].transport, Transport::kDtls);
+  EXPECT_EQ(config.listeners[0].port, 5349);
+  EXPECT_EQ(config.listeners[1].port, 5349);
+  EXPECT_EQ(config.listeners[2].port, 6000);
+  EXPECT_EQ(toString(Transport::kDtls), "dtls");
+  EXPECT_EQ(config.limits.dtls_half_open, 5U);
+  EXPECT_EQ(loadOk("realm: x\n").limits.dtls_half_open, 1000U);
+}
+
 TEST(ConfigListeners, ProxyProtocolPerStreamListener) {
   const ServerConfig config = loadOk(R"yaml(
 listeners: [{transport: udp}, {transport: tcp, proxy_protocol: true},
@@ -502,6 +519,14 @@ INSTANTIATE_TEST_SUITE_P(
                   "listeners[2]"},
         ErrorCase{"ProxyProtocolOnUdp", "listeners: [{transport: udp, proxy_protocol: true}]\n",
                   "listeners[0].proxy_protocol"},
+        ErrorCase{"ProxyProtocolOnDtls",
+                  "listeners: [{transport: dtls, proxy_protocol: true}]\n"
+                  "tls: {certificate: c.pem, private_key: k.pem}\n",
+                  "listeners[0].proxy_protocol"},
+        ErrorCase{"UdpAndDtlsOnOnePort",
+                  "listeners: [{transport: udp, port: 5349}, {transport: dtls}]\n"
+                  "tls: {certificate: c.pem, private_key: k.pem}\n",
+                  "listeners[1]"},
         ErrorCase{"ProxyProtocolNotABoolean",
                   "listeners: [{transport: tcp, proxy_protocol: yes please}]\n",
                   "listeners[0].proxy_protocol"},
@@ -516,6 +541,12 @@ INSTANTIATE_TEST_SUITE_P(
         // TLS.
         ErrorCase{"TlsListenerWithoutTls", kTlsListener, "tls.certificate"},
         ErrorCase{"AutoListenerWithoutTls", "listeners: [{transport: auto}]\n", "tls.certificate"},
+        ErrorCase{"DtlsListenerWithoutTls", "listeners: [{transport: dtls}]\n", "tls.certificate"},
+        ErrorCase{"DtlsListenerWithoutKey",
+                  "listeners: [{transport: dtls}]\ntls: {certificate: c.pem}\n", "tls.private_key"},
+        ErrorCase{"DtlsHalfOpenZero", "limits: {dtls_half_open: 0}\n", "limits.dtls_half_open"},
+        ErrorCase{"DtlsHalfOpenNotNumber", "limits: {dtls_half_open: many}\n",
+                  "limits.dtls_half_open"},
         ErrorCase{"AutoListenerWithoutKey",
                   "listeners: [{transport: auto}]\ntls: {certificate: c.pem}\n", "tls.private_key"},
         ErrorCase{"TlsListenerWithoutKey", kTlsListener + "tls: {certificate: c.pem}\n",

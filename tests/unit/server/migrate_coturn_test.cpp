@@ -2,6 +2,7 @@
 // migrate_coturn_peers_test.cpp, whole sample files in migrate_coturn_files_test.cpp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <utility>
@@ -122,7 +123,7 @@ TEST(MigrateCoturnTest, NoListenerLeftKeepsTheDefaults) {
   EXPECT_EQ(listenerTexts(m.config), listenerTexts(defaultServerConfig()));
 }
 
-TEST(MigrateCoturnTest, TlsFromCertAndPkeyWithDtlsWarning) {
+TEST(MigrateCoturnTest, TlsAndDtlsFromCertAndPkey) {
   const CoturnMigration m = migrate(
       "listening-ip=10.0.0.1\n"
       "cert=/etc/ssl/turn.pem\n"
@@ -133,14 +134,22 @@ TEST(MigrateCoturnTest, TlsFromCertAndPkeyWithDtlsWarning) {
             "  - {transport: udp, address: 10.0.0.1, port: 3478}\n"
             "  - {transport: tcp, address: 10.0.0.1, port: 3478}\n"
             "  - {transport: tls, address: 10.0.0.1, port: 443}\n"
+            "  - {transport: dtls, address: 10.0.0.1, port: 443}\n"
             "tls:\n"
             "  certificate: \"/etc/ssl/turn.pem\"\n"
             "  private_key: \"/etc/ssl/turn.key\"\n");
-  EXPECT_TRUE(warns(m, 2, "cert", "DTLS"));
+  EXPECT_TRUE(about(m, "cert").empty()) << describe(m);
   const CoturnMigration no_dtls = migrate("cert=/c.pem\npkey=/k.pem\nno-dtls\n");
   EXPECT_TRUE(about(no_dtls, "cert").empty()) << describe(no_dtls);
-  EXPECT_TRUE(notes(no_dtls, 3, "no-dtls", "no DTLS listener yet"));
-  EXPECT_EQ(no_dtls.config.listeners.size(), 6U);
+  EXPECT_EQ(no_dtls.config.listeners.size(), 6U);  // udp, tcp, tls on 0.0.0.0 and ::
+  const CoturnMigration with_dtls = migrate("cert=/c.pem\npkey=/k.pem\n");
+  EXPECT_EQ(with_dtls.config.listeners.size(), 8U);  // and dtls
+  // coturn's UDP and TLS/DTLS ports may be one number: UDP wins, DTLS is not written.
+  const CoturnMigration shared =
+      migrate("cert=/c.pem\npkey=/k.pem\nno-tcp\ntls-listening-port=3478\n");
+  EXPECT_TRUE(warns(shared, 4, "tls-listening-port", "no dtls listener"));
+  EXPECT_EQ(
+      std::ranges::count(shared.config.listeners, Transport::kDtls, &ListenerConfig::transport), 0);
 }
 
 TEST(MigrateCoturnTest, TlsThatCannotBeCarried) {
