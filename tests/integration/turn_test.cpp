@@ -331,6 +331,9 @@ TEST_F(TurnAuthTest, StaleOrGarbageNonceGets438WithANewNonce) {
     });
     ASSERT_TRUE(succeeded(retried, "Allocate with the new nonce"));
     EXPECT_TRUE(signedWith(*retried, turn));
+    // Freed: the next client may get this one's local port from the kernel, and an allocation
+    // left on that 5-tuple would answer its Allocate with 437 (seen once in a fresh-clone run).
+    ASSERT_TRUE(succeeded(turn.refresh(0), "Refresh 0"));
   }
 }
 
