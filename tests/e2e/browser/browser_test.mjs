@@ -20,14 +20,15 @@
 // Exits 0 when every check passes; prints one PASS/FAIL line per check.
 
 import {createHmac, randomBytes} from 'node:crypto';
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {mkdtempSync, readFileSync} from 'node:fs';
 import {createServer} from 'node:http';
 import {tmpdir} from 'node:os';
 import {dirname, join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 
-import {check, checkFlags, failures, launch as launchIn, loadChromium, makeCertificates,
-        makeHome, note, run, startTurnpike as startTurnpikeIn, stopTurnpike} from './harness.mjs';
+import {check, checkFlags, launch as launchIn, loadChromium, makeCertificates,
+        makeHome, note, run, runSuite, startTurnpike as startTurnpikeIn, stopTurnpike} from
+            './harness.mjs';
 
 const CONNECT_TIMEOUT_MS = 20000;  // one relay call, createOffer to connected (~1 s when all is well)
 const FAILURE_TIMEOUT_MS = 10000;  // gathering for a call that must fail
@@ -204,23 +205,7 @@ async function main() {
   }
 }
 
-try {
-  await main();
-} catch (err) {
-  check('test ran to completion', false, err.stack || String(err));
-}
-for (const cleanup of cleanups.reverse()) {
-  try { await cleanup(); } catch { /* best effort */ }
-}
-if (server) {
-  serverLog = server.log;
-  server.child.kill('SIGKILL');
-}
-if (failures.length) {
-  console.log(`\nFAIL: ${failures.length} check(s): ${failures.join('; ')}`);
-  if (serverLog) console.log(`--- turnpike log (last 40 lines) ---\n${serverLog.split('\n').slice(-40).join('\n')}`);
-  rmSync(workdir, {recursive: true, force: true});
-  process.exit(1);
-}
-rmSync(workdir, {recursive: true, force: true});
-console.log('\nPASS: Chromium relayed DataChannel and audio through turnpike over udp, tcp and tls');
+await runSuite(main, {
+  cleanups, workdir, current: () => server, lastLog: () => serverLog,
+  passLine: 'Chromium relayed DataChannel and audio through turnpike over udp, tcp and tls',
+});

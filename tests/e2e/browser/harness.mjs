@@ -3,7 +3,7 @@
 // from a config, and PASS/FAIL reporting. browser_test.sh runs the suites (see its header).
 
 import {spawn, spawnSync} from 'node:child_process';
-import {mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
+import {mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import {createServer as createTcpServer} from 'node:net';
 import {createSocket} from 'node:dgram';
@@ -31,6 +31,33 @@ export function check(name, ok, detail) {
   console.log(`${ok ? 'PASS' : 'FAIL'}  ${name}${detail ? ': ' + detail : ''}`);
   if (!ok) failures.push(name);
   return ok;
+}
+
+// Runs a suite's main(), then its cleanups (last first); kills the turnpike still running, if
+// any (current()); removes workdir; prints FAIL with the failed checks and the last 40 lines of
+// turnpike's log (current()'s, else lastLog()), or `PASS: passLine`; exits 1 on failure.
+export async function runSuite(main, {cleanups, workdir, current, lastLog, passLine}) {
+  try {
+    await main();
+  } catch (err) {
+    check('test ran to completion', false, err.stack || String(err));
+  }
+  for (const cleanup of cleanups.reverse()) {
+    try { await cleanup(); } catch { /* best effort */ }
+  }
+  let log = lastLog();
+  const server = current();
+  if (server) {
+    log = server.log;
+    server.child.kill('SIGKILL');
+  }
+  rmSync(workdir, {recursive: true, force: true});
+  if (failures.length) {
+    console.log(`\nFAIL: ${failures.length} check(s): ${failures.join('; ')}`);
+    if (log) console.log(`--- turnpike log (last 40 lines) ---\n${log.split('\n').slice(-40).join('\n')}`);
+    process.exit(1);
+  }
+  console.log(`\nPASS: ${passLine}`);
 }
 
 export function run(command, args, options = {}) {

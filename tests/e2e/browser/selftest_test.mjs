@@ -19,12 +19,12 @@
 // script or style fails the suite.
 
 import {createHmac, randomBytes} from 'node:crypto';
-import {mkdirSync, mkdtempSync, rmSync} from 'node:fs';
+import {mkdirSync, mkdtempSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
-import {check, checkFlags, failures, launch, loadChromium, makeCertificates, makeHome, note,
-        startTurnpike, stopTurnpike} from './harness.mjs';
+import {check, checkFlags, launch, loadChromium, makeCertificates, makeHome, note,
+        runSuite, startTurnpike, stopTurnpike} from './harness.mjs';
 
 const RUN_TIMEOUT_MS = 150000;  // the page bounds each row (10 s gathering + 15 s call + 5 s echo)
 const SECRET = 'e2e-' + randomBytes(8).toString('hex');
@@ -230,22 +230,7 @@ async function main() {
         policyViolations.length === 0, policyViolations.join(' | '));
 }
 
-try {
-  await main();
-} catch (err) {
-  check('test ran to completion', false, err.stack || String(err));
-}
-for (const cleanup of cleanups.reverse()) {
-  try { await cleanup(); } catch { /* best effort */ }
-}
-if (server) {
-  lastLog = server.log;
-  server.child.kill('SIGKILL');
-}
-rmSync(workdir, {recursive: true, force: true});
-if (failures.length) {
-  console.log(`\nFAIL: ${failures.length} check(s): ${failures.join('; ')}`);
-  if (lastLog) console.log(`--- turnpike log (last 40 lines) ---\n${lastLog.split('\n').slice(-40).join('\n')}`);
-  process.exit(1);
-}
-console.log('\nPASS: the /selftest page turned every row green, and the TCP row red without a tcp listener');
+await runSuite(main, {
+  cleanups, workdir, current: () => server, lastLog: () => lastLog,
+  passLine: 'the /selftest page turned every row green, and the TCP row red without a tcp listener',
+});
