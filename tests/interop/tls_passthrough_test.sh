@@ -23,6 +23,10 @@
 # 6. A tls listener with tls_passthrough {default: CAPTURE, proxy_protocol: v1}: the backend (socat,
 #    keeping what it reads) gets "PROXY TCP4 127.0.0.1 127.0.0.1 CLIENT_PORT PORT\r\n", then the
 #    ClientHello.
+# 7. A tls listener that takes a PROXY header itself (proxy_protocol: true) and sends v2 to its
+#    backend: a client whose header says 203.0.113.7:40000 -> 198.51.100.1:443, followed by step
+#    6's ClientHello, reaches the backend as a v2 header naming those two addresses (not the
+#    socket's), then the same ClientHello byte for byte.
 # Exits 0 on pass, non-zero with a message on failure.
 set -euo pipefail
 
@@ -53,6 +57,11 @@ timeout 120 socat -u "TCP-LISTEN:${capture_port},bind=127.0.0.1,reuseaddr" \
   "CREATE:${workdir}/captured.bin" 2>"${workdir}/socat.log" &
 helper_pids+=($!)
 wait_for_tcp_listener "${capture_port}"
+capture2_port=$(free_port)  # step 7's
+timeout 120 socat -u "TCP-LISTEN:${capture2_port},bind=127.0.0.1,reuseaddr" \
+  "CREATE:${workdir}/captured2.bin" 2>"${workdir}/socat2.log" &
+helper_pids+=($!)
+wait_for_tcp_listener "${capture2_port}"
 
 write_config() {
   port=$(free_port)
@@ -60,6 +69,7 @@ write_config() {
   closed_port=$(free_port)  # nothing listens here
   tls_port=$(free_port)
   proxy_tls_port=$(free_port)
+  proxied_tls_port=$(free_port)
   cat >"${workdir}/turnpike.yaml" <<EOF
 realm: turnpike.test
 listeners:
@@ -77,6 +87,11 @@ listeners:
     address: 127.0.0.1
     port: ${proxy_tls_port}
     tls_passthrough: {default: "127.0.0.1:${capture_port}", proxy_protocol: v1}
+  - transport: tls
+    address: 127.0.0.1
+    port: ${proxied_tls_port}
+    proxy_protocol: true
+    tls_passthrough: {default: "127.0.0.1:${capture2_port}", proxy_protocol: v2}
 tls: {certificate: ${workdir}/turnpike-cert.pem, private_key: ${workdir}/turnpike-key.pem}
 relay: {addresses: [127.0.0.1]}
 auth: {users: {alice: secret}}
@@ -195,6 +210,29 @@ done
 first=$(head -c $((${#line} + 3)) "${workdir}/captured.bin" | tail -c 1 | od -An -tu1 | tr -d ' ')
 [[ "${first}" == 22 ]] || fail "the ClientHello does not follow the PROXY line (byte ${first})"
 echo "backend got '${line}' and then the ClientHello"
+
+note "7. behind a balancer: the client from the inbound PROXY header goes to the backend in v2"
+python3 - "${proxied_tls_port}" "${workdir}/captured.bin" "${workdir}/captured2.bin" <<'PY' ||
+import socket, sys, time
+port, first, second = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+hello = open(first, "rb").read().split(b"\r\n", 1)[1]
+with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+    s.sendall(b"PROXY TCP4 203.0.113.7 198.51.100.1 40000 443\r\n" + hello)
+    deadline = time.time() + 5
+    got = b""
+    while time.time() < deadline and len(got) < 28 + len(hello):
+        time.sleep(0.1)
+        got = open(second, "rb").read()
+sig = bytes([0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A])
+want = sig + bytes([0x21, 0x11, 0, 12, 203, 0, 113, 7, 198, 51, 100, 1]) + \
+    (40000).to_bytes(2, "big") + (443).to_bytes(2, "big")
+if got[:28] != want:
+    sys.exit(f"the backend's first 28 bytes are {got[:28].hex()}, not {want.hex()}")
+if got[28:] != hello:
+    sys.exit(f"after the v2 header: {len(got) - 28} bytes, not the {len(hello)}-byte ClientHello")
+print(f"backend got a v2 header for 203.0.113.7:40000 -> 198.51.100.1:443, then the ClientHello")
+PY
+  fail "step 7"
 
 stop_server
 echo "PASS: one port, web backend by SNI/ALPN (unread), TURN over TLS alongside, PROXY v1 to a backend"
