@@ -38,18 +38,19 @@ std::optional<std::uint16_t> parsePort(std::string_view text) {
   return port <= 65535 ? std::optional(static_cast<std::uint16_t>(port)) : std::nullopt;
 }
 
-// Splits "a b c" on single spaces (section 2.1: exactly one space between fields).
-std::vector<std::string_view> fields(std::string_view text) {
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t space = text.find(' ', start);
-    out.push_back(text.substr(start, space - start));
-    if (space == std::string_view::npos) {
-      return out;
+// "TCP4 SRC DST SPORT DPORT" split on single spaces (section 2.1: exactly one between fields);
+// nullopt for any other number of fields.
+std::optional<std::array<std::string_view, 5>> fiveFields(std::string_view text) {
+  std::array<std::string_view, 5> out;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const std::size_t space = text.find(' ');
+    if ((space == std::string_view::npos) != (i + 1 == out.size())) {
+      return std::nullopt;
     }
-    start = space + 1;
+    out[i] = text.substr(0, space);
+    text.remove_prefix(space == std::string_view::npos ? text.size() : space + 1);
   }
+  return out;
 }
 
 // Version 1: the text line (section 2.1).
@@ -63,7 +64,6 @@ std::expected<std::optional<ProxyHeader>, ProxyHeaderError> parseV1(ConstBytes d
     }
   }
   // The line ends at the first LF, which must follow a CR; no other control bytes.
-  std::string line;
   const std::size_t scan = std::min(data.size(), limit);
   std::size_t end = 0;
   for (; end < scan; ++end) {
@@ -87,10 +87,9 @@ std::expected<std::optional<ProxyHeader>, ProxyHeaderError> parseV1(ConstBytes d
   if (end == 0 || load8(data, end - 1) != '\r') {
     return std::unexpected(ProxyHeaderError::kV1Syntax);
   }
-  line.reserve(end - 1);
-  for (std::size_t i = kV1Prefix.size(); i + 1 < end; ++i) {
-    line.push_back(static_cast<char>(load8(data, i)));
-  }
+  // Between "PROXY " and the CR.
+  const std::string_view line =
+      asText(data.first(end - 1)).substr(std::min(kV1Prefix.size(), end - 1));
   ProxyHeader header;
   header.size = end + 1;
   header.version = 1;
@@ -98,10 +97,11 @@ std::expected<std::optional<ProxyHeader>, ProxyHeaderError> parseV1(ConstBytes d
     header.local = true;  // the connection's own addresses stand; the rest is to be ignored
     return header;
   }
-  const std::vector<std::string_view> parts = fields(line);
-  if (parts.size() != 5 || (parts[0] != "TCP4" && parts[0] != "TCP6")) {
+  const auto fields = fiveFields(line);
+  if (!fields || ((*fields)[0] != "TCP4" && (*fields)[0] != "TCP6")) {
     return std::unexpected(ProxyHeaderError::kV1Syntax);
   }
+  const auto& parts = *fields;
   const bool v4 = parts[0] == "TCP4";
   const std::optional<IpAddress> source = IpAddress::parse(parts[1]);
   const std::optional<IpAddress> destination = IpAddress::parse(parts[2]);
