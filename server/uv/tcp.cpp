@@ -330,11 +330,11 @@ void TcpConnection::startSplice(const protocol::Endpoint& backend) {
   }
   TP_LOG(kDebug, "tls ", peer_.toString(), ": passthrough to ", backend.toString());
   // tls_passthrough.proxy_protocol: the backend learns the client from a header sent first.
-  std::vector<std::byte> first = protocol::proxyHeaderFor(passthrough_->send_proxy, peer_,
-                                                          proxied_destination_.value_or(local_));
-  first.insert(first.end(), client_hello_.begin(), client_hello_.end());
-  std::vector<std::byte>().swap(client_hello_);
-  if (auto started = splice_->start(backend, std::move(first), handshake_timeout_); !started) {
+  const std::vector<std::byte> header = protocol::proxyHeaderFor(
+      passthrough_->send_proxy, peer_, proxied_destination_.value_or(local_));
+  client_hello_.insert(client_hello_.begin(), header.begin(), header.end());
+  if (auto started = splice_->start(backend, std::exchange(client_hello_, {}), handshake_timeout_);
+      !started) {
     TP_LOG(kDebug, "tls ", peer_.toString(), ": ", started.error().toString());
     close(CloseReason::kPassthroughConnectError);
   }
