@@ -487,7 +487,6 @@ void Reader::fixedLifetime(const Line& line) {
 }
 
 void Reader::relayThreads(const Line& line) {
-  constexpr std::uint32_t kMaxThreads = 256;
   const auto value = number(line);
   if (!value) {
     return;

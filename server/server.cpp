@@ -64,9 +64,8 @@ std::size_t workerCountFor(std::uint32_t threads) {
   if (threads != 0) {
     return threads;
   }
-  // At most 256: a worker's index is the top byte of its allocation ids (RFC 8016 tickets).
   const unsigned cores = std::thread::hardware_concurrency();
-  return cores == 0 ? 1 : std::min(cores, 256U);
+  return cores == 0 ? 1 : std::min(cores, kMaxThreads);
 }
 
 Server::Server(ServerConfig config) : config_(std::move(config)) {}

@@ -172,6 +172,10 @@ struct LogConfig {
   friend bool operator==(const LogConfig&, const LogConfig&) = default;
 };
 
+// Worker threads at most: `threads` is 0 (one per core, capped here) to this. A worker's index is
+// the top byte of its allocation ids (RFC 8016 tickets name their worker).
+inline constexpr std::uint32_t kMaxThreads = 256;
+
 struct ServerConfig {
   std::string realm = "turnpike";
   std::string software = "turnpike";  // SOFTWARE attribute; empty = omit
@@ -187,7 +191,7 @@ struct ServerConfig {
   ClusterConfig cluster;
   NatDiscoveryConfig nat_discovery;
   LogConfig log;
-  std::uint32_t threads = 0;  // 0 = one worker per core
+  std::uint32_t threads = 0;  // 0 = one worker per core (at most kMaxThreads)
   // fast_path: ebpf relays bound channels of UDP clients in the kernel (server/fastpath); off
   // (the default) keeps every packet in user space. When the program cannot load, the server
   // says why and runs in user space.

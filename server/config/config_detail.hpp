@@ -24,7 +24,6 @@ inline constexpr std::uint16_t kStunTlsPort = 5349;  // RFC 8489 section 6
 inline constexpr std::int64_t kMaxPort = 65535;
 inline constexpr std::int64_t kMinRelayPort = 1024;
 inline constexpr std::int64_t kMaxLifetime = 86400;
-inline constexpr std::int64_t kMaxThreads = 256;
 inline constexpr std::int64_t kMaxUint32 = std::numeric_limits<std::uint32_t>::max();
 inline constexpr std::int64_t kMaxApiTtl = 31536000;  // 365 days, as `turnpike credentials --ttl`
 inline constexpr std::int64_t kMaxApiRate = 1000000;

@@ -22,7 +22,6 @@ using config_detail::kMaxPort;
 using config_detail::kMaxQuotedValue;
 using config_detail::kMaxTextBytes;
 using config_detail::kMaxTextChars;
-using config_detail::kMaxThreads;
 using config_detail::kMaxUriBytes;
 using config_detail::kMaxUsernameBytes;
 using config_detail::kMinApiKeyChars;
