@@ -293,20 +293,22 @@ bool DtlsListener::handshake(Session& session) {
 }
 
 void DtlsListener::readRecords(Session& session) {
-  const std::uint64_t id = session.id;
-  // Each SSL_read takes one record of the datagram: bounded by the datagram's size.
+  // Each SSL_read takes one record of the datagram: bounded by the datagram's size. drop()
+  // clears reading_ when the callback closes this session (no map look-up per record).
+  reading_ = &session;
   for (;;) {
     std::size_t size = 0;
     ERR_clear_error();
     const int rc = SSL_read_ex(session.ssl, plaintext_.data(), plaintext_.size(), &size);
     if (rc == 1) {
-      callbacks_.onDtlsMessage(*this, id, session.client,
+      callbacks_.onDtlsMessage(*this, session.id, session.client,
                                protocol::ConstBytes(plaintext_).first(size));
-      if (!by_id_.contains(id)) {
+      if (reading_ == nullptr) {
         return;  // closed by the callback
       }
       continue;
     }
+    reading_ = nullptr;
     const int error = SSL_get_error(session.ssl, rc);
     ERR_clear_error();
     if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
@@ -370,6 +372,9 @@ void DtlsListener::closeAll() {
 }
 
 void DtlsListener::drop(Session& session, bool notify) {
+  if (reading_ == &session) {
+    reading_ = nullptr;
+  }
   const std::uint64_t id = session.id;
   const protocol::Endpoint client = session.client;
   if (session.established) {
