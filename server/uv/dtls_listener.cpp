@@ -117,6 +117,13 @@ bool looksLikeClientHelloRecord(protocol::ConstBytes data) {
   return data.size() > kRecordHeader && data[0] == std::byte{22} && data[1] == std::byte{0xFE};
 }
 
+// OpenSSL's reason for the first queued error, for debug lines: called inside TP_LOG's
+// arguments, so only when debug is on (the look-up takes OpenSSL's error-string lock).
+const char* firstErrorReason() {
+  const char* reason = ERR_reason_error_string(ERR_peek_error());
+  return reason == nullptr ? "no reason" : reason;
+}
+
 std::chrono::milliseconds dtlsTimeout(SSL* ssl) {
   timeval left{};
   if (DTLSv1_get_timeout(ssl, &left) != 1) {
@@ -233,9 +240,8 @@ void DtlsListener::accept(protocol::ConstBytes data, const protocol::Endpoint& s
   // nothing is kept); with one, the ClientHello stays buffered in the SSL for the handshake.
   const int listened = DTLSv1_listen(candidate.ssl, listen_peer_);
   if (listened < 0 || (listened == 0 && !candidate.wrote)) {
-    const char* reason = ERR_reason_error_string(ERR_peek_error());
     TP_LOG(kDebug, "dtls ", source.toString(), ": not a ClientHello (", listened, ", ",
-           reason == nullptr ? "no reason" : reason, ")");
+           firstErrorReason(), ")");
   }
   ERR_clear_error();
   candidate.input = {};
@@ -283,9 +289,7 @@ bool DtlsListener::handshake(Session& session) {
     schedule(session, Clock::now());
     return false;
   }
-  const char* reason = ERR_reason_error_string(ERR_peek_error());
-  TP_LOG(kDebug, "dtls ", session.client.toString(),
-         ": handshake failed: ", reason == nullptr ? "no reason" : reason);
+  TP_LOG(kDebug, "dtls ", session.client.toString(), ": handshake failed: ", firstErrorReason());
   ERR_clear_error();
   stats_.handshakes_failed.add();
   drop(session, true);
