@@ -117,6 +117,13 @@ bool looksLikeClientHelloRecord(protocol::ConstBytes data) {
   return data.size() > kRecordHeader && data[0] == std::byte{22} && data[1] == std::byte{0xFE};
 }
 
+// OpenSSL's reason for the first queued error, for debug lines: called inside TP_LOG's
+// arguments, so only when debug is on (the look-up takes OpenSSL's error-string lock).
+const char* firstErrorReason() {
+  const char* reason = ERR_reason_error_string(ERR_peek_error());
+  return reason == nullptr ? "no reason" : reason;
+}
+
 std::chrono::milliseconds dtlsTimeout(SSL* ssl) {
   timeval left{};
   if (DTLSv1_get_timeout(ssl, &left) != 1) {
@@ -233,9 +240,8 @@ void DtlsListener::accept(protocol::ConstBytes data, const protocol::Endpoint& s
   // nothing is kept); with one, the ClientHello stays buffered in the SSL for the handshake.
   const int listened = DTLSv1_listen(candidate.ssl, listen_peer_);
   if (listened < 0 || (listened == 0 && !candidate.wrote)) {
-    const char* reason = ERR_reason_error_string(ERR_peek_error());
     TP_LOG(kDebug, "dtls ", source.toString(), ": not a ClientHello (", listened, ", ",
-           reason == nullptr ? "no reason" : reason, ")");
+           firstErrorReason(), ")");
   }
   ERR_clear_error();
   candidate.input = {};
@@ -283,9 +289,7 @@ bool DtlsListener::handshake(Session& session) {
     schedule(session, Clock::now());
     return false;
   }
-  const char* reason = ERR_reason_error_string(ERR_peek_error());
-  TP_LOG(kDebug, "dtls ", session.client.toString(),
-         ": handshake failed: ", reason == nullptr ? "no reason" : reason);
+  TP_LOG(kDebug, "dtls ", session.client.toString(), ": handshake failed: ", firstErrorReason());
   ERR_clear_error();
   stats_.handshakes_failed.add();
   drop(session, true);
@@ -293,20 +297,22 @@ bool DtlsListener::handshake(Session& session) {
 }
 
 void DtlsListener::readRecords(Session& session) {
-  const std::uint64_t id = session.id;
-  // Each SSL_read takes one record of the datagram: bounded by the datagram's size.
+  // Each SSL_read takes one record of the datagram: bounded by the datagram's size. drop()
+  // clears reading_ when the callback closes this session (no map look-up per record).
+  reading_ = &session;
   for (;;) {
     std::size_t size = 0;
     ERR_clear_error();
     const int rc = SSL_read_ex(session.ssl, plaintext_.data(), plaintext_.size(), &size);
     if (rc == 1) {
-      callbacks_.onDtlsMessage(*this, id, session.client,
+      callbacks_.onDtlsMessage(*this, session.id, session.client,
                                protocol::ConstBytes(plaintext_).first(size));
-      if (!by_id_.contains(id)) {
+      if (reading_ == nullptr) {
         return;  // closed by the callback
       }
       continue;
     }
+    reading_ = nullptr;
     const int error = SSL_get_error(session.ssl, rc);
     ERR_clear_error();
     if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
@@ -370,6 +376,9 @@ void DtlsListener::closeAll() {
 }
 
 void DtlsListener::drop(Session& session, bool notify) {
+  if (reading_ == &session) {
+    reading_ = nullptr;
+  }
   const std::uint64_t id = session.id;
   const protocol::Endpoint client = session.client;
   if (session.established) {

@@ -147,6 +147,7 @@ class DtlsListener final : private UdpSocketCallbacks {
   std::unordered_map<protocol::Endpoint, SessionPtr, EndpointHash> by_client_;
   std::unordered_map<std::uint64_t, Session*> by_id_;
   std::vector<Session*> half_open_;  // each knows its index (swap-removed)
+  Session* reading_ = nullptr;       // the session readRecords() hands messages of
   // One decrypted record, and one plaintext message to encrypt.
   std::array<std::byte, 65536> plaintext_{};
   std::array<std::byte, 16384> outgoing_{};  // a record's most plaintext

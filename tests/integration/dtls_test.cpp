@@ -1,7 +1,8 @@
 // The dtls listener (RFC 7350) against the real binary: an OpenSSL DTLS 1.2 client on a
 // connected UDP socket (BIO_new_dgram), driven with poll() and bounded waits. TURN over the
 // session (Allocate, permission, channel, relayed data both ways), the allocation ending with the
-// session, and the half-open cap (limits.dtls_half_open).
+// session, the half-open cap (limits.dtls_half_open), and the connection limits and idle timeout
+// that DTLS sessions share with TCP and TLS connections.
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -89,6 +90,10 @@ class DtlsClient {
   }
 
   void closeNotify() { (void)SSL_shutdown(ssl_.get()); }
+  // Whether the server's close_notify arrived.
+  [[nodiscard]] bool closedByServer() const {
+    return (SSL_get_shutdown(ssl_.get()) & SSL_RECEIVED_SHUTDOWN) != 0;
+  }
 
   // TurnClient speaks through this: records are queued as bytes (every message the server sends
   // is 4-byte aligned here: STUN, and ChannelData with payloads of a multiple of 4).
@@ -292,6 +297,42 @@ TEST_F(DtlsTest, GarbageIsDroppedAndCounted) {
   }));
   DtlsClient dtls(tlsServer());
   EXPECT_TRUE(dtls.handshake(3000ms));  // still serving
+}
+
+// README: DTLS sessions count toward limits.connections_per_ip, and a session without an
+// allocation ends after limits.connection_idle_timeout, as TCP and TLS connections do.
+class DtlsConnectionLimitsTest : public DtlsTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = DtlsTest::options();
+    options.limits["connections_per_ip"] = 1;
+    options.limits["connection_idle_timeout"] = 1;
+    return options;
+  }
+};
+
+TEST_F(DtlsConnectionLimitsTest, ASecondSessionFromOneAddressIsRefusedUntilTheFirstEnds) {
+  DtlsClient first(tlsServer());
+  ASSERT_TRUE(first.handshake(3000ms)) << serverLog();
+  TurnClient turn(tlsServer(), first.io(), kAlice);
+  ASSERT_TRUE(allocated(turn));  // so that the idle sweep keeps it
+  DtlsClient second(tlsServer());
+  EXPECT_FALSE(second.handshake(1500ms)) << "a second session from 127.0.0.1 was served";
+  EXPECT_GE(metric("turnpike_limit_rejections_total", {R"(limit="connections_per_ip")"}), 1.0);
+  // close_notify ends the first session and frees its slot: the second client's retransmitted
+  // ClientHello gets in.
+  first.closeNotify();
+  EXPECT_TRUE(second.handshake(4000ms)) << serverLog();
+}
+
+TEST_F(DtlsConnectionLimitsTest, ASessionWithoutAnAllocationIsClosedWhenIdle) {
+  DtlsClient idle(tlsServer());
+  ASSERT_TRUE(idle.handshake(3000ms)) << serverLog();
+  EXPECT_EQ(metric("turnpike_dtls_sessions_active"), 1.0);
+  // Swept every 250 ms after the 1 s timeout: the server sends close_notify.
+  EXPECT_FALSE(idle.receive(3000ms).has_value());
+  EXPECT_TRUE(idle.closedByServer()) << serverLog();
+  EXPECT_TRUE(eventually([&] { return metric("turnpike_dtls_sessions_active") == 0.0; }));
 }
 
 }  // namespace

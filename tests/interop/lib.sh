@@ -8,6 +8,12 @@
 #                            install the EXIT trap
 #   random_free_port [MIN MAX]   a port with no TCP or UDP socket on it (default 20000..59999)
 #   free_port                random_free_port below the ephemeral and relay ranges (20000..32767)
+#   free_port_besides PORT   free_port, but never PORT (for a second listener picked before the
+#                            first is bound)
+#   make_test_certificate    a self-signed P-256 certificate for 127.0.0.1 (CN and IP SAN) in
+#                            ${workdir}/cert.pem, its key in ${workdir}/key.pem
+#   accounting_lines FROM USER_REGEX TRANSPORT MESSAGES   how many "allocation ended" lines after
+#                            line FROM of ${log} are for a fully echoed uclient allocation
 #   wait_for_udp_listener PORT / wait_for_tcp_listener PORT   bounded waits on 127.0.0.1:PORT
 #   start_peer               start turnutils_peer (UDP echo) on 127.0.0.1:free_port; set ${peer_port}
 #   start_server WRITE_CONFIG    start ${turnpike} with ${workdir}/turnpike.yaml, retrying on a
@@ -111,6 +117,31 @@ random_free_port() {
 # Ports below the kernel's ephemeral range (32768+) and turnpike's relay range (49152+), so no
 # client socket or relay can take them between picking and binding.
 free_port() { random_free_port 20000 32767; }
+
+free_port_besides() {
+  local port
+  port=$(free_port)
+  [[ "${port}" != "$1" ]] || port=$(($1 + 1))
+  echo "${port}"
+}
+
+make_test_certificate() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "${workdir}/key.pem" -out "${workdir}/cert.pem" -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 >"${workdir}/openssl.log" 2>&1 ||
+    fail "openssl could not make the certificate: $(cat "${workdir}/openssl.log")"
+}
+
+# turnutils_uclient -n MESSAGES with its default 100-byte messages, echoed by turnutils_peer:
+# MESSAGES packets and MESSAGES * 100 bytes each way, deleted by the client.
+accounting_lines() {
+  local from=$1 user=$2 transport=$3 messages=$4
+  local bytes=$((messages * 100))
+  tail -n +"$((from + 1))" "${log}" | grep -cE "allocation ended user=${user} \
+client=${transport} [^ ]+ server=[^ ]+ relay=[^ ]+ peers=1 to_peer_bytes=${bytes} \
+to_peer_packets=${messages} to_client_bytes=${bytes} to_client_packets=${messages} \
+duration_s=[0-9]+ reason=deleted$" || true
+}
 
 # wait_for_listener ss-FLAGS NAME PORT: waits (bounded, 5 s) for a listening socket on PORT.
 wait_for_listener() {

@@ -28,8 +28,7 @@ interop_setup "$@"
 
 write_config() {
   port=$(free_port)
-  http_port=$(free_port)
-  [[ "${http_port}" != "${port}" ]] || http_port=$((port + 1))
+  http_port=$(free_port_besides "${port}")
   cat >"${workdir}/turnpike.yaml" <<EOF
 listeners:
   - {transport: udp, address: 127.0.0.1, port: ${port}}

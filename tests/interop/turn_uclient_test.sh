@@ -60,8 +60,7 @@ interop_setup "$@"
 # Picks ports for the udp+tcp listeners and the tls listener; sets port and tls_port.
 write_config() {
   port=$(free_port)
-  tls_port=$(free_port)
-  [[ "${tls_port}" != "${port}" ]] || tls_port=$((port + 1))
+  tls_port=$(free_port_besides "${port}")
   cat >"${workdir}/turnpike.yaml" <<EOF
 realm: turnpike.test
 listeners:
@@ -113,15 +112,6 @@ uclient_run() {
   run_pids+=($!)
 }
 
-# accounting_lines FROM_LINE USER_REGEX TRANSPORT: turnpike's "allocation ended" lines after
-# line FROM_LINE for a fully echoed allocation of this user over this client transport.
-accounting_lines() {
-  local bytes=$((MESSAGES * 100))
-  tail -n +"$(($1 + 1))" "${log}" | grep -cE "allocation ended user=$2 client=$3 [^ ]+ server=[^ ]+ relay=[^ ]+ \
-peers=1 to_peer_bytes=${bytes} to_peer_packets=${MESSAGES} to_client_bytes=${bytes} \
-to_client_packets=${MESSAGES} duration_s=[0-9]+ reason=deleted$" || true
-}
-
 # check_run NAME TRANSPORT USER_REGEX FROM_LINE: prints the verdict; returns 1 on failure.
 check_run() {
   local name=$1 transport=$2 user=$3 from=$4 out="${workdir}/$1.log" problems=() count errors _
@@ -140,7 +130,7 @@ check_run() {
   errors=$(error_lines "${out}")
   [[ -z "${errors}" ]] || problems+=("$(wc -l <<<"${errors}") error lines, first: $(head -1 <<<"${errors}")")
   for _ in $(seq 1 $((LOG_WAIT * 10))); do
-    count=$(accounting_lines "${from}" "${user}" "${transport}")
+    count=$(accounting_lines "${from}" "${user}" "${transport}" "${MESSAGES}")
     ((count >= 2)) && break
     sleep 0.1
   done
@@ -157,10 +147,7 @@ check_run() {
 }
 
 note "TLS certificate: self-signed P-256, CN and subjectAltName 127.0.0.1"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-  -keyout "${workdir}/key.pem" -out "${workdir}/cert.pem" -days 2 -subj /CN=127.0.0.1 \
-  -addext subjectAltName=IP:127.0.0.1 >"${workdir}/openssl.log" 2>&1 ||
-  fail "openssl could not make the certificate: $(cat "${workdir}/openssl.log")"
+make_test_certificate
 
 start_server write_config
 wait_for_tcp_listener "${tls_port}"

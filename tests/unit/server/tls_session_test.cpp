@@ -103,6 +103,22 @@ TEST_F(TlsSessionTest, HandshakeDeliveredOneByteAtATimeCompletes) {
   EXPECT_TRUE(server.handshakeDone());
 }
 
+// README: dtls listeners refuse DTLS 1.0 (RFC 8996 section 6), after a reload too.
+TEST_F(TlsSessionTest, DtlsContextIsDtls12OnlyAfterReloadToo) {
+  auto loaded = TlsContext::load(serverConfig(), nullptr, Protocol::kDtls);
+  ASSERT_TRUE(loaded) << loaded.error();
+  const std::shared_ptr<TlsContext> dtls = std::move(*loaded);
+  for (int round = 0; round < 2; ++round) {
+    const TlsContext::Ref context = dtls->acquire();
+    EXPECT_EQ(SSL_CTX_get_min_proto_version(context.get()), DTLS1_2_VERSION) << round;
+    const std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(context.get()), SSL_free);
+    ASSERT_NE(ssl, nullptr);
+    EXPECT_EQ(SSL_is_dtls(ssl.get()), 1) << round;
+    ASSERT_TRUE(dtls->reload(serverConfig()));
+  }
+  EXPECT_EQ(SSL_CTX_get_min_proto_version(server_context_->acquire().get()), TLS1_2_VERSION);
+}
+
 TEST_F(TlsSessionTest, Tls11ClientIsRefusedWithAProtocolVersionAlert) {
   // Security level 0 lets this OpenSSL build offer TLS 1.1 at all; otherwise the client would
   // fail on its own and the server would prove nothing.
