@@ -375,6 +375,8 @@ class Core {
   void schedule(Allocation& allocation);
   [[nodiscard]] Seconds grantedLifetime(const Message& message) const;
   [[nodiscard]] bool peerAllowed(const Endpoint& peer);
+  // A random transaction id for the indications the server sends (Data, ConnectionAttempt).
+  [[nodiscard]] TransactionId newTransactionId();
   void relayToPeer(Allocation& allocation, const Endpoint& peer, ConstBytes payload,
                    MonotonicTime now, Outbox& outbox);
 

@@ -162,15 +162,9 @@ std::optional<std::uint32_t> Core::onPeerAccepted(std::uint64_t tag, const Endpo
   }
   const std::uint32_t id = newConnectionId();
   // ConnectionAttempt indication: XOR-PEER-ADDRESS and CONNECTION-ID.
-  TransactionId transaction{};
-  const std::uint64_t high = deps_.random.next();
-  const std::uint64_t low = deps_.random.next();
-  for (std::size_t i = 0; i < transaction.size(); ++i) {
-    transaction[i] = static_cast<std::byte>((i < 8 ? high : low) >> (8U * (i % 8)));
-  }
   MessageBuilder builder(entry->head_buffer,
                          messageType(Method::kConnectionAttempt, MessageClass::kIndication),
-                         transaction);
+                         newTransactionId());
   builder.addXorAddress(attr::kXorPeerAddress, peer);
   builder.addU32(attr::kConnectionId, id);
   auto bytes = builder.finish();
