@@ -332,6 +332,9 @@ class Core {
                                                                 Allocation& allocation);
   [[nodiscard]] std::expected<void, TurnError> channelBind(Request& request,
                                                            Allocation& allocation);
+  // Installs or refreshes a permission (300 s); false when a new one would pass the cap.
+  [[nodiscard]] bool installPermission(Allocation& allocation, const IpAddress& peer,
+                                       MonotonicTime now);
   // RFC 6062 (core_tcp.cpp): Connect starts a peer connection whose answer comes with
   // onPeerConnected; ConnectionBind binds this (new) connection to a peer connection.
   [[nodiscard]] std::expected<void, TurnError> connect(Request& request, Allocation& allocation);
@@ -341,7 +344,6 @@ class Core {
   void dropTcpConnection(Allocation& allocation, std::uint32_t connection, bool close);
   // Closes peer connections whose ConnectionBind did not come in time.
   void expireTcpConnections(Allocation& allocation, MonotonicTime now);
-  void installPeerPermission(Allocation& allocation, const IpAddress& peer, MonotonicTime now);
 
   // Responses.
   void sendSuccess(const Request& request, Outbox& outbox,

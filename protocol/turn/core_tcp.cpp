@@ -27,16 +27,6 @@ std::uint32_t Core::newConnectionId() {
   }
 }
 
-void Core::installPeerPermission(Allocation& allocation, const IpAddress& peer, MonotonicTime now) {
-  auto it = std::ranges::find(allocation.permissions, peer, &Permission::peer);
-  if (it != allocation.permissions.end()) {
-    it->expires = now + kPermissionLifetime;
-  } else if (allocation.permissions.size() < config_.max_permissions) {
-    allocation.permissions.push_back(Permission{peer, now + kPermissionLifetime});
-    stats_.permissions_active.add();
-  }
-}
-
 std::expected<void, TurnError> Core::connect(Request& request, Allocation& allocation) {
   const Message& message = request.message;
   // RFC 6062 section 5.2. Connect belongs to TCP allocations (a UDP one gets 400).
@@ -133,7 +123,7 @@ void Core::onPeerConnected(std::uint32_t id, bool connected, MonotonicTime now, 
   // it is relayed on the data connection, section 5.2).
   connection->state = State::kWaitingBind;
   connection->bind_deadline = now + kConnectionBindTimeout;
-  installPeerPermission(allocation, connection->peer.address, now);
+  (void)installPermission(allocation, connection->peer.address, now);  // none past the cap
   schedule(allocation);
 }
 
