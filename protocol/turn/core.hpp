@@ -346,6 +346,9 @@ class Core {
   void expireTcpConnections(Allocation& allocation, MonotonicTime now);
 
   // Responses.
+  // RFC 8489 section 9.2.4: MESSAGE-INTEGRITY-SHA256 or MESSAGE-INTEGRITY with `key` (the
+  // request's, AuthResult::keyBytes), then FINGERPRINT when the request had one.
+  static void sign(MessageBuilder& builder, ConstBytes key, bool sha256_mac, bool fingerprint);
   void sendSuccess(const Request& request, Outbox& outbox,
                    const std::function<void(MessageBuilder&)>& add_attributes);
   void sendError(const Message& message, const ClientSource& source, const TurnError& error,

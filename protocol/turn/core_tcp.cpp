@@ -68,6 +68,7 @@ std::expected<void, TurnError> Core::connect(Request& request, Allocation& alloc
   connection.id = id;
   connection.peer = *peer;
   connection.transaction = message.transactionId();
+  connection.sha256_key = request.auth.algorithm == PasswordAlgorithm::kSha256;
   connection.sha256_mac = request.auth.sha256_mac;
   connection.fingerprint = message.has(attr::kFingerprint);
   allocation.tcp_connections.push_back(connection);
@@ -101,14 +102,10 @@ void Core::onPeerConnected(std::uint32_t id, bool connected, MonotonicTime now, 
     } else {
       builder.addErrorCode(code);
     }
-    if (connection->sha256_mac && allocation.key.sha256) {
-      builder.addMessageIntegritySha256(*allocation.key.sha256);
-    } else {
-      builder.addMessageIntegrity(allocation.key.md5);
-    }
-    if (connection->fingerprint) {
-      builder.addFingerprint();
-    }
+    const ConstBytes key = connection->sha256_key && allocation.key.sha256
+                               ? ConstBytes(*allocation.key.sha256)
+                               : ConstBytes(allocation.key.md5);
+    sign(builder, key, connection->sha256_mac, connection->fingerprint);
     auto bytes = builder.finish();
     entry->head_size = bytes ? bytes->size() : 0;
   }

@@ -145,6 +145,23 @@ TEST_F(CoreTcpTest, ConnectFailureIs447) {
   EXPECT_EQ(errorCodeOf(wireBytes(refused.entries().front())), error::kConnectionTimeoutOrFailure);
 }
 
+// The deferred Connect answer is signed as an immediate answer would be (RFC 8489 section
+// 9.2.4): a client that used MESSAGE-INTEGRITY-SHA256 with the MD5 key gets it back.
+TEST_F(CoreTcpTest, TheConnectAnswerIsSignedAsTheConnectWas) {
+  Auth mac256;
+  mac256.mac = Auth::Mac::kSha256;
+  mac256.fingerprint = true;
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  ASSERT_TRUE(connect(control, peer, mac256).entries().empty());
+  const Bytes answer = connected(relays.connects.at(0).connection, true);
+  ASSERT_EQ(errorCodeOf(answer), 0);
+  EXPECT_FALSE(hasAttribute(answer, attr::kMessageIntegrity));
+  EXPECT_EQ(integrityOf(answer, md5Key("alice", "alice-password"), true), IntegrityResult::kOk);
+  const auto message = Message::parse(answer);
+  ASSERT_TRUE(message.has_value());
+  EXPECT_EQ(verifyFingerprint(*message), IntegrityResult::kOk);
+}
+
 TEST_F(CoreTcpTest, ConnectErrors) {
   // No allocation on this connection: 437.
   const Outbox& none = connect(control, peer);
