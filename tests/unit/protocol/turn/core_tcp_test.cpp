@@ -84,6 +84,16 @@ TEST_F(CoreTcpTest, TcpAllocateNeedsATcpControlConnectionAndTheFeature) {
             error::kBadRequest);
   EXPECT_EQ(errorCodeOf(allocateTcp(control, [](MessageBuilder& b) { b.addEvenPort(false); })),
             error::kBadRequest);
+  EXPECT_EQ(errorCodeOf(allocateTcp(
+                control, [](MessageBuilder& b) { b.addBytes(attr::kReservationToken, Bytes(8)); })),
+            error::kBadRequest);
+  EXPECT_EQ(errorCodeOf(allocateTcp(control,
+                                    [](MessageBuilder& b) {
+                                      b.addAddressFamily(attr::kAdditionalAddressFamily,
+                                                         AddressFamily::kIpv6);
+                                    })),
+            error::kBadRequest);
+  EXPECT_TRUE(relays.opened.empty());
 
   const Bytes response = allocateTcp(control);
   ASSERT_EQ(errorCodeOf(response), 0);
@@ -256,6 +266,30 @@ TEST_F(CoreTcpTest, PeerConnectionNeedsAPermissionThenGetsAConnectionAttempt) {
   EXPECT_EQ(errorCodeOf(connectionBind(data, *id)), 0);
   ASSERT_EQ(relays.binds.size(), 1U);
   EXPECT_EQ(relays.binds[0].connection, *id);
+}
+
+// limits.tcp_connections_per_allocation counts accepted peer connections too (a peer over it is
+// closed), and a reload (setLimits) changes it for allocations that exist.
+TEST_F(CoreTcpTest, ThePeerConnectionCapRefusesPeersThatConnectAndIsReloadable) {
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  ASSERT_EQ(errorCodeOf(createPermission(control, {peer})), 0);
+  const std::uint64_t tag = tagOf(control);
+  (void)connectOk(peer2);
+  outbox.clear();
+  ASSERT_TRUE(core->onPeerAccepted(tag, peer, now, outbox).has_value());
+  // The cap (2 here) is reached: the next peer is refused, and the client hears nothing.
+  outbox.clear();
+  const Endpoint another{peer.address, static_cast<std::uint16_t>(peer.port + 1)};
+  EXPECT_EQ(core->onPeerAccepted(tag, another, now, outbox), std::nullopt);
+  EXPECT_TRUE(outbox.entries().empty());
+  EXPECT_EQ(core->stats().tcp_connection_limit_rejected.get(), 1U);
+  EXPECT_EQ(activePeerConnections(), 2U);
+
+  CoreConfig limits = baseConfig();
+  limits.max_tcp_connections = 3;
+  core->setLimits(limits);
+  EXPECT_TRUE(core->onPeerAccepted(tag, another, now, outbox).has_value());
+  EXPECT_EQ(activePeerConnections(), 3U);
 }
 
 TEST_F(CoreTcpTest, UnboundPeerConnectionsCloseAfter30Seconds) {
