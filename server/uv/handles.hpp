@@ -58,6 +58,8 @@ inline const sockaddr* asSockaddr(const sockaddr_storage& storage) {
 // Writes only the bytes the family needs (per packet: no 128-byte clear); returns the length.
 socklen_t writeSockaddr(const protocol::Endpoint& endpoint, sockaddr_storage& storage);
 [[nodiscard]] protocol::Endpoint fromSockaddr(const sockaddr* address);
+// A TCP handle's remote (`peer`) or local address; an empty endpoint (port 0) when unknown.
+[[nodiscard]] protocol::Endpoint endpointOf(uv_tcp_t* handle, bool peer);
 
 // A socket bound to endpoint. Listeners use SO_REUSEPORT, so every worker can bind the same
 // listener address and the kernel spreads 5-tuples across them; relay sockets must not (each

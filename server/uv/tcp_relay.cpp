@@ -53,15 +53,12 @@ void TcpRelayListener::onConnection(uv_stream_t* server, int status) {
     closeAndDelete(client);
     return;
   }
-  sockaddr_storage address{};
-  int length = sizeof(address);
-  if (uv_tcp_getpeername(client, reinterpret_cast<sockaddr*>(&address), &length) != 0) {  // NOLINT
+  const protocol::Endpoint peer = endpointOf(client, /*peer=*/true);
+  if (peer.port == 0) {  // gone already
     closeAndDelete(client);
     return;
   }
-  self->callbacks_.onPeerAccepted(
-      self->tag_, client,
-      fromSockaddr(reinterpret_cast<const sockaddr*>(&address)));  // NOLINT
+  self->callbacks_.onPeerAccepted(self->tag_, client, peer);
 }
 
 std::expected<std::unique_ptr<PeerConnection>, UvError> PeerConnection::connect(
@@ -75,10 +72,7 @@ std::expected<std::unique_ptr<PeerConnection>, UvError> PeerConnection::connect(
   const sockaddr_storage address = toSockaddr(peer);
   auto* request = new uv_connect_t;
   request->data = new std::shared_ptr<PeerConnection*>(connection->self_);
-  if (const int rc = uv_tcp_connect(request, *handle,
-                                    reinterpret_cast<const sockaddr*>(&address),  // NOLINT
-                                    onConnect);
-      rc != 0) {
+  if (const int rc = uv_tcp_connect(request, *handle, asSockaddr(address), onConnect); rc != 0) {
     delete static_cast<std::shared_ptr<PeerConnection*>*>(request->data);
     delete request;
     return std::unexpected(UvError{"connect " + peer.toString(), rc});
