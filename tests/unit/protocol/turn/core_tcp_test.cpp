@@ -110,6 +110,17 @@ TEST_F(CoreTcpTest, TcpAllocateNeedsATcpControlConnectionAndTheFeature) {
   EXPECT_EQ(errorCodeOf(allocateTcp(tcpClient(3))), error::kUnsupportedTransportProtocol);
 }
 
+// The README: TCP allocations take relay ports and quotas as UDP ones do.
+TEST_F(CoreTcpTest, TcpAllocationsCountInTheQuotas) {
+  quota.per_user_limit = 1;
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  EXPECT_EQ(quota.per_user["alice"], 1U);
+  EXPECT_EQ(errorCodeOf(allocateTcp(tcpClient(3, 41003))), error::kAllocationQuotaReached);
+  core->onConnectionClosed(control.socket, now);
+  EXPECT_EQ(quota.per_user["alice"], 0U);
+  EXPECT_EQ(errorCodeOf(allocateTcp(tcpClient(3, 41003))), 0);
+}
+
 TEST_F(CoreTcpTest, ConnectThenConnectionBindSplicesTheDataConnection) {
   ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
   const std::uint32_t id = connectOk(peer);
