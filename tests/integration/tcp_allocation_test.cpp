@@ -234,6 +234,21 @@ TEST_F(TcpAllocationTest, ErrorsFromConnectAndConnectionBind) {
   EXPECT_EQ(on_udp->code, 400);
 }
 
+// The README: tcp_allocations needs a restart; a reload that turns it off says so and keeps it.
+TEST_F(TcpAllocationTest, AReloadThatTurnsItOffSaysItNeedsARestart) {
+  ServerOptions next = options();
+  const std::string key = "tcp_allocations: true\n";
+  next.extra_yaml.erase(next.extra_yaml.find(key), key.size());
+  rewriteConfig(next);
+  const std::string line = reload();
+  ASSERT_NE(line.find("reloaded "), std::string::npos) << line << "\n" << serverLog();
+  EXPECT_NE(serverLog().find("changes to tcp_allocations (needs a restart) were not applied"),
+            std::string::npos)
+      << serverLog();
+  TurnClient control = client(TurnTransport::kTcp);
+  EXPECT_TRUE(succeeded(allocateTcp(control), "Allocate TCP after the reload"));
+}
+
 // Without peers.allow, loopback peers are denied (the built-in deny list): Connect gets 403.
 class TcpAllocationPolicyTest : public TcpAllocationTest {
  protected:
