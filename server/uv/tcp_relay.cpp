@@ -69,12 +69,7 @@ std::expected<std::unique_ptr<PeerConnection>, UvError> PeerConnection::connect(
     return std::unexpected(handle.error());
   }
   std::unique_ptr<PeerConnection> connection(new PeerConnection(*handle, id, callbacks));
-  const sockaddr_storage address = toSockaddr(peer);
-  auto* request = new uv_connect_t;
-  request->data = new std::shared_ptr<PeerConnection*>(connection->self_);
-  if (const int rc = uv_tcp_connect(request, *handle, asSockaddr(address), onConnect); rc != 0) {
-    delete static_cast<std::shared_ptr<PeerConnection*>*>(request->data);
-    delete request;
+  if (const int rc = startConnect(*handle, peer, connection->self_, onConnect); rc != 0) {
     return std::unexpected(UvError{"connect " + peer.toString(), rc});
   }
   connection->timer_ = new uv_timer_t;
@@ -107,11 +102,7 @@ uv_tcp_t* PeerConnection::release() {
 }
 
 void PeerConnection::onConnect(uv_connect_t* request, int status) {
-  auto* holder = static_cast<std::shared_ptr<PeerConnection*>*>(request->data);
-  PeerConnection* self = **holder;
-  delete holder;
-  delete request;
-  if (self != nullptr) {
+  if (PeerConnection* self = takeConnectOwner<PeerConnection>(request); self != nullptr) {
     self->finish(status == 0);
   }
 }
