@@ -424,9 +424,8 @@ void Worker::onClosed(uv::TcpConnection& connection, uv::CloseReason reason) {
   }
 }
 
-namespace {
-
-protocol::RelayOpenError relayError(const uv::UvError& error, const protocol::Endpoint& local) {
+protocol::RelayOpenError Worker::relayError(const uv::UvError& error,
+                                            const protocol::Endpoint& local) {
   const int code = error.code;
   if (code == UV_EADDRINUSE || code == UV_EACCES) {
     return protocol::RelayOpenError::kAddressInUse;
@@ -436,8 +435,6 @@ protocol::RelayOpenError relayError(const uv::UvError& error, const protocol::En
              ? protocol::RelayOpenError::kNoResources
              : protocol::RelayOpenError::kOther;
 }
-
-}  // namespace
 
 protocol::SocketRef Worker::addRelay(std::unique_ptr<RelaySlot> slot) {
   std::size_t index = relays_.size();

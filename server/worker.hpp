@@ -164,6 +164,10 @@ class Worker final : public uv::UdpSocketCallbacks,
   // connections and closes those of ended peer connections.
   void finishTcpRelayWork();
   [[nodiscard]] protocol::SocketRef addRelay(std::unique_ptr<RelaySlot> slot);
+  // What a relay socket (UDP or RFC 6062 TCP) that could not be opened on `local` tells the core;
+  // logs the failures that are not a port in use.
+  [[nodiscard]] static protocol::RelayOpenError relayError(const uv::UvError& error,
+                                                           const protocol::Endpoint& local);
   // Sends what the core put in the outbox, then re-arms the deadline timer. Runs after every
   // timer and TCP frame, when the outbox is nearly full, and at the end of every loop iteration
   // (relayed data and answers to UDP clients, batched).

@@ -11,14 +11,7 @@ std::expected<protocol::SocketRef, protocol::RelayOpenError> Worker::openTcp(
   auto slot = std::make_unique<RelaySlot>(*this, tag);
   auto listener = uv::TcpRelayListener::open(loop_, local, tag, *this);
   if (!listener) {
-    const int code = listener.error().code;
-    if (code == UV_EADDRINUSE || code == UV_EACCES) {
-      return std::unexpected(protocol::RelayOpenError::kAddressInUse);
-    }
-    TP_LOG(kWarn, "tcp relay socket ", local.toString(), ": ", listener.error().toString());
-    return std::unexpected(code == UV_EMFILE || code == UV_ENFILE || code == UV_ENOBUFS
-                               ? protocol::RelayOpenError::kNoResources
-                               : protocol::RelayOpenError::kOther);
+    return std::unexpected(relayError(listener.error(), local));
   }
   slot->listener = std::move(*listener);
   return addRelay(std::move(slot));

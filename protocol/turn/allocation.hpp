@@ -82,8 +82,11 @@ struct TcpPeerConnection {
   Endpoint peer;
   State state = State::kConnecting;
   MonotonicTime bind_deadline;
-  // kConnecting: what the deferred Connect answer needs.
+  // kConnecting: what the deferred Connect answer needs to be signed as the Connect was (the
+  // allocation's key: SHA-256 when the Connect chose PASSWORD-ALGORITHM SHA-256 and the
+  // allocation has that key, else MD5).
   TransactionId transaction{};
+  bool sha256_key = false;
   bool sha256_mac = false;
   bool fingerprint = false;
   std::uint64_t data_connection = 0;  // kBound: the client's data connection (SocketRef id)

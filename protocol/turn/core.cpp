@@ -490,16 +490,21 @@ void Core::sendSuccess(const Request& request, Outbox& outbox,
   if (!config_.software.empty()) {
     builder.addText(attr::kSoftware, config_.software);
   }
-  if (request.auth.sha256_mac) {
-    builder.addMessageIntegritySha256(request.auth.keyBytes());
-  } else {
-    builder.addMessageIntegrity(request.auth.keyBytes());
-  }
-  if (request.message.has(attr::kFingerprint)) {
-    builder.addFingerprint();
-  }
+  sign(builder, request.auth.keyBytes(), request.auth.sha256_mac,
+       request.message.has(attr::kFingerprint));
   auto bytes = builder.finish();
   entry->head_size = bytes ? bytes->size() : 0;
+}
+
+void Core::sign(MessageBuilder& builder, ConstBytes key, bool sha256_mac, bool fingerprint) {
+  if (sha256_mac) {
+    builder.addMessageIntegritySha256(key);
+  } else {
+    builder.addMessageIntegrity(key);
+  }
+  if (fingerprint) {
+    builder.addFingerprint();
+  }
 }
 
 void Core::sendError(const Message& message, const ClientSource& source, const TurnError& error,
@@ -536,13 +541,8 @@ void Core::sendError(const Message& message, const ClientSource& source, const T
     builder.addBytes(attr::kPasswordAlgorithms, kOfferedAlgorithms);
   }
   if (auth != nullptr) {
-    if (auth->sha256_mac) {
-      builder.addMessageIntegritySha256(auth->keyBytes());
-    } else {
-      builder.addMessageIntegrity(auth->keyBytes());
-    }
-  }
-  if (message.has(attr::kFingerprint)) {
+    sign(builder, auth->keyBytes(), auth->sha256_mac, message.has(attr::kFingerprint));
+  } else if (message.has(attr::kFingerprint)) {
     builder.addFingerprint();
   }
   auto bytes = builder.finish();

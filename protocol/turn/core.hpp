@@ -332,6 +332,9 @@ class Core {
                                                                 Allocation& allocation);
   [[nodiscard]] std::expected<void, TurnError> channelBind(Request& request,
                                                            Allocation& allocation);
+  // Installs or refreshes a permission (300 s); false when a new one would pass the cap.
+  [[nodiscard]] bool installPermission(Allocation& allocation, const IpAddress& peer,
+                                       MonotonicTime now);
   // RFC 6062 (core_tcp.cpp): Connect starts a peer connection whose answer comes with
   // onPeerConnected; ConnectionBind binds this (new) connection to a peer connection.
   [[nodiscard]] std::expected<void, TurnError> connect(Request& request, Allocation& allocation);
@@ -341,9 +344,11 @@ class Core {
   void dropTcpConnection(Allocation& allocation, std::uint32_t connection, bool close);
   // Closes peer connections whose ConnectionBind did not come in time.
   void expireTcpConnections(Allocation& allocation, MonotonicTime now);
-  void installPeerPermission(Allocation& allocation, const IpAddress& peer, MonotonicTime now);
 
   // Responses.
+  // RFC 8489 section 9.2.4: MESSAGE-INTEGRITY-SHA256 or MESSAGE-INTEGRITY with `key` (the
+  // request's, AuthResult::keyBytes), then FINGERPRINT when the request had one.
+  static void sign(MessageBuilder& builder, ConstBytes key, bool sha256_mac, bool fingerprint);
   void sendSuccess(const Request& request, Outbox& outbox,
                    const std::function<void(MessageBuilder&)>& add_attributes);
   void sendError(const Message& message, const ClientSource& source, const TurnError& error,
@@ -375,6 +380,8 @@ class Core {
   void schedule(Allocation& allocation);
   [[nodiscard]] Seconds grantedLifetime(const Message& message) const;
   [[nodiscard]] bool peerAllowed(const Endpoint& peer);
+  // A random transaction id for the indications the server sends (Data, ConnectionAttempt).
+  [[nodiscard]] TransactionId newTransactionId();
   void relayToPeer(Allocation& allocation, const Endpoint& peer, ConstBytes payload,
                    MonotonicTime now, Outbox& outbox);
 

@@ -15,6 +15,16 @@ std::size_t transportIndex(ClientTransport transport) {
 
 }  // namespace
 
+TransactionId Core::newTransactionId() {
+  TransactionId id{};
+  const std::uint64_t high = deps_.random.next();
+  const std::uint64_t low = deps_.random.next();
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    id[i] = static_cast<std::byte>((i < 8 ? high : low) >> (8U * (i % 8)));
+  }
+  return id;
+}
+
 bool Core::admitBandwidth(Allocation& allocation, std::size_t bytes, MonotonicTime now) {
   const auto size = static_cast<double>(bytes);
   const std::uint64_t rate = config_.bandwidth_bytes_per_second;
@@ -158,14 +168,9 @@ void Core::onPeerDatagram(std::uint64_t tag, const Endpoint& peer, ConstBytes by
                                                kChannelDataHeaderSize - bytes.size());
   } else {
     // Data indication (section 11.3): XOR-PEER-ADDRESS, then DATA whose value is the payload.
-    TransactionId id{};
-    const std::uint64_t random_high = deps_.random.next();
-    const std::uint64_t random_low = deps_.random.next();
-    for (std::size_t i = 0; i < id.size(); ++i) {
-      id[i] = static_cast<std::byte>((i < 8 ? random_high : random_low) >> (8U * (i % 8)));
-    }
     MessageBuilder builder(entry->head_buffer,
-                           messageType(Method::kData, MessageClass::kIndication), id);
+                           messageType(Method::kData, MessageClass::kIndication),
+                           newTransactionId());
     builder.addXorAddress(attr::kXorPeerAddress, peer);
     entry->padding = static_cast<std::uint8_t>(builder.addExternalValue(attr::kData, bytes.size()));
     auto head = builder.finish();

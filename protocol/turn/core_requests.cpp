@@ -35,23 +35,21 @@ std::expected<Seconds, TurnError> Core::refresh(Request& request, Allocation& al
   return lifetime;
 }
 
-namespace {
-
-// Installs or refreshes a permission; false when a new one would pass the cap.
-bool installPermission(Allocation& allocation, const IpAddress& peer, MonotonicTime now,
-                       std::size_t max_permissions, StatCounter& active) {
+bool Core::installPermission(Allocation& allocation, const IpAddress& peer, MonotonicTime now) {
   auto it = std::ranges::find(allocation.permissions, peer, &Permission::peer);
   if (it != allocation.permissions.end()) {
     it->expires = now + kPermissionLifetime;
     return true;
   }
-  if (allocation.permissions.size() >= max_permissions) {
+  if (allocation.permissions.size() >= config_.max_permissions) {
     return false;
   }
   allocation.permissions.push_back(Permission{peer, now + kPermissionLifetime});
-  active.add();
+  stats_.permissions_active.add();
   return true;
 }
+
+namespace {
 
 bool hasPermissionEntry(const Allocation& allocation, const IpAddress& peer) {
   return std::ranges::find(allocation.permissions, peer, &Permission::peer) !=
@@ -97,8 +95,7 @@ std::expected<void, TurnError> Core::createPermission(Request& request, Allocati
     return std::unexpected(TurnError{error::kInsufficientCapacity});
   }
   for (const IpAddress& peer : std::span(peers).first(count)) {
-    (void)installPermission(allocation, peer, request.now, config_.max_permissions,
-                            stats_.permissions_active);
+    (void)installPermission(allocation, peer, request.now);
   }
   return {};
 }
@@ -159,8 +156,7 @@ std::expected<void, TurnError> Core::channelBind(Request& request, Allocation& a
     same_number->expires = now + kChannelLifetime;
   }
   // The binding also installs or refreshes a permission for the peer's address.
-  (void)installPermission(allocation, peer->address, now, config_.max_permissions,
-                          stats_.permissions_active);
+  (void)installPermission(allocation, peer->address, now);
   return {};
 }
 

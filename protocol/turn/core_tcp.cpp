@@ -27,16 +27,6 @@ std::uint32_t Core::newConnectionId() {
   }
 }
 
-void Core::installPeerPermission(Allocation& allocation, const IpAddress& peer, MonotonicTime now) {
-  auto it = std::ranges::find(allocation.permissions, peer, &Permission::peer);
-  if (it != allocation.permissions.end()) {
-    it->expires = now + kPermissionLifetime;
-  } else if (allocation.permissions.size() < config_.max_permissions) {
-    allocation.permissions.push_back(Permission{peer, now + kPermissionLifetime});
-    stats_.permissions_active.add();
-  }
-}
-
 std::expected<void, TurnError> Core::connect(Request& request, Allocation& allocation) {
   const Message& message = request.message;
   // RFC 6062 section 5.2. Connect belongs to TCP allocations (a UDP one gets 400).
@@ -78,6 +68,7 @@ std::expected<void, TurnError> Core::connect(Request& request, Allocation& alloc
   connection.id = id;
   connection.peer = *peer;
   connection.transaction = message.transactionId();
+  connection.sha256_key = request.auth.algorithm == PasswordAlgorithm::kSha256;
   connection.sha256_mac = request.auth.sha256_mac;
   connection.fingerprint = message.has(attr::kFingerprint);
   allocation.tcp_connections.push_back(connection);
@@ -111,14 +102,10 @@ void Core::onPeerConnected(std::uint32_t id, bool connected, MonotonicTime now, 
     } else {
       builder.addErrorCode(code);
     }
-    if (connection->sha256_mac && allocation.key.sha256) {
-      builder.addMessageIntegritySha256(*allocation.key.sha256);
-    } else {
-      builder.addMessageIntegrity(allocation.key.md5);
-    }
-    if (connection->fingerprint) {
-      builder.addFingerprint();
-    }
+    const ConstBytes key = connection->sha256_key && allocation.key.sha256
+                               ? ConstBytes(*allocation.key.sha256)
+                               : ConstBytes(allocation.key.md5);
+    sign(builder, key, connection->sha256_mac, connection->fingerprint);
     auto bytes = builder.finish();
     entry->head_size = bytes ? bytes->size() : 0;
   }
@@ -133,7 +120,7 @@ void Core::onPeerConnected(std::uint32_t id, bool connected, MonotonicTime now, 
   // it is relayed on the data connection, section 5.2).
   connection->state = State::kWaitingBind;
   connection->bind_deadline = now + kConnectionBindTimeout;
-  installPeerPermission(allocation, connection->peer.address, now);
+  (void)installPermission(allocation, connection->peer.address, now);  // none past the cap
   schedule(allocation);
 }
 
@@ -162,15 +149,9 @@ std::optional<std::uint32_t> Core::onPeerAccepted(std::uint64_t tag, const Endpo
   }
   const std::uint32_t id = newConnectionId();
   // ConnectionAttempt indication: XOR-PEER-ADDRESS and CONNECTION-ID.
-  TransactionId transaction{};
-  const std::uint64_t high = deps_.random.next();
-  const std::uint64_t low = deps_.random.next();
-  for (std::size_t i = 0; i < transaction.size(); ++i) {
-    transaction[i] = static_cast<std::byte>((i < 8 ? high : low) >> (8U * (i % 8)));
-  }
   MessageBuilder builder(entry->head_buffer,
                          messageType(Method::kConnectionAttempt, MessageClass::kIndication),
-                         transaction);
+                         newTransactionId());
   builder.addXorAddress(attr::kXorPeerAddress, peer);
   builder.addU32(attr::kConnectionId, id);
   auto bytes = builder.finish();

@@ -53,6 +53,14 @@ protocol::Endpoint fromSockaddr(const sockaddr* address) {
   return endpoint;
 }
 
+protocol::Endpoint endpointOf(uv_tcp_t* handle, bool peer) {
+  sockaddr_storage address{};
+  int length = sizeof(address);
+  const int rc = peer ? uv_tcp_getpeername(handle, asSockaddr(address), &length)
+                      : uv_tcp_getsockname(handle, asSockaddr(address), &length);
+  return rc == 0 ? fromSockaddr(asSockaddr(address)) : protocol::Endpoint{};
+}
+
 std::expected<int, UvError> openBoundSocket(SocketKind kind, const protocol::Endpoint& endpoint,
                                             SocketOptions options) {
   const int family = endpoint.address.isV4() ? AF_INET : AF_INET6;

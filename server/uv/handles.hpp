@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include <expected>
+#include <memory>
 #include <string>
 
 #include "protocol/stun/endpoint.hpp"
@@ -55,9 +56,38 @@ inline const sockaddr* asSockaddr(const sockaddr_storage& storage) {
 
 // Converts between protocol endpoints and socket addresses.
 [[nodiscard]] sockaddr_storage toSockaddr(const protocol::Endpoint& endpoint);
+
+// An outgoing TCP connection whose owner may die first: the pending request holds a copy of
+// `owner` (cleared by the owner's destructor), and `done` calls takeConnectOwner() to free the
+// request and learn whether the owner is still there. A libuv error code when it could not
+// start (nothing is pending then).
+template <typename Owner>
+[[nodiscard]] int startConnect(uv_tcp_t* handle, const protocol::Endpoint& to,
+                               const std::shared_ptr<Owner*>& owner, uv_connect_cb done) {
+  const sockaddr_storage address = toSockaddr(to);
+  auto* request = new uv_connect_t;
+  request->data = new std::shared_ptr<Owner*>(owner);
+  const int rc = uv_tcp_connect(request, handle, asSockaddr(address), done);
+  if (rc != 0) {
+    delete static_cast<std::shared_ptr<Owner*>*>(request->data);
+    delete request;
+  }
+  return rc;
+}
+template <typename Owner>
+[[nodiscard]] Owner* takeConnectOwner(uv_connect_t* request) {
+  auto* holder = static_cast<std::shared_ptr<Owner*>*>(request->data);
+  Owner* owner = **holder;
+  delete holder;
+  delete request;
+  return owner;
+}
+
 // Writes only the bytes the family needs (per packet: no 128-byte clear); returns the length.
 socklen_t writeSockaddr(const protocol::Endpoint& endpoint, sockaddr_storage& storage);
 [[nodiscard]] protocol::Endpoint fromSockaddr(const sockaddr* address);
+// A TCP handle's remote (`peer`) or local address; an empty endpoint (port 0) when unknown.
+[[nodiscard]] protocol::Endpoint endpointOf(uv_tcp_t* handle, bool peer);
 
 // A socket bound to endpoint. Listeners use SO_REUSEPORT, so every worker can bind the same
 // listener address and the kernel spreads 5-tuples across them; relay sockets must not (each

@@ -28,15 +28,6 @@ struct QueuedWrite {
   std::shared_ptr<std::size_t> queued_bytes;
 };
 
-protocol::Endpoint endpointOf(uv_tcp_t* handle, bool peer) {
-  sockaddr_storage address{};
-  int length = sizeof(address);
-  auto* addr = reinterpret_cast<sockaddr*>(&address);  // NOLINT
-  const int rc =
-      peer ? uv_tcp_getpeername(handle, addr, &length) : uv_tcp_getsockname(handle, addr, &length);
-  return rc == 0 ? fromSockaddr(addr) : protocol::Endpoint{};
-}
-
 }  // namespace
 
 std::string_view toString(CloseReason reason) {

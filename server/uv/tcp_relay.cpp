@@ -53,15 +53,12 @@ void TcpRelayListener::onConnection(uv_stream_t* server, int status) {
     closeAndDelete(client);
     return;
   }
-  sockaddr_storage address{};
-  int length = sizeof(address);
-  if (uv_tcp_getpeername(client, reinterpret_cast<sockaddr*>(&address), &length) != 0) {  // NOLINT
+  const protocol::Endpoint peer = endpointOf(client, /*peer=*/true);
+  if (peer.port == 0) {  // gone already
     closeAndDelete(client);
     return;
   }
-  self->callbacks_.onPeerAccepted(
-      self->tag_, client,
-      fromSockaddr(reinterpret_cast<const sockaddr*>(&address)));  // NOLINT
+  self->callbacks_.onPeerAccepted(self->tag_, client, peer);
 }
 
 std::expected<std::unique_ptr<PeerConnection>, UvError> PeerConnection::connect(
@@ -72,15 +69,7 @@ std::expected<std::unique_ptr<PeerConnection>, UvError> PeerConnection::connect(
     return std::unexpected(handle.error());
   }
   std::unique_ptr<PeerConnection> connection(new PeerConnection(*handle, id, callbacks));
-  const sockaddr_storage address = toSockaddr(peer);
-  auto* request = new uv_connect_t;
-  request->data = new std::shared_ptr<PeerConnection*>(connection->self_);
-  if (const int rc = uv_tcp_connect(request, *handle,
-                                    reinterpret_cast<const sockaddr*>(&address),  // NOLINT
-                                    onConnect);
-      rc != 0) {
-    delete static_cast<std::shared_ptr<PeerConnection*>*>(request->data);
-    delete request;
+  if (const int rc = startConnect(*handle, peer, connection->self_, onConnect); rc != 0) {
     return std::unexpected(UvError{"connect " + peer.toString(), rc});
   }
   connection->timer_ = new uv_timer_t;
@@ -113,11 +102,7 @@ uv_tcp_t* PeerConnection::release() {
 }
 
 void PeerConnection::onConnect(uv_connect_t* request, int status) {
-  auto* holder = static_cast<std::shared_ptr<PeerConnection*>*>(request->data);
-  PeerConnection* self = **holder;
-  delete holder;
-  delete request;
-  if (self != nullptr) {
+  if (PeerConnection* self = takeConnectOwner<PeerConnection>(request); self != nullptr) {
     self->finish(status == 0);
   }
 }

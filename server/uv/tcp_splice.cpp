@@ -37,15 +37,7 @@ std::expected<void, UvError> TcpSplice::start(const protocol::Endpoint& backend,
     return std::unexpected(UvError{"uv_tcp_init", rc});
   }
   backend_->data = this;
-  const sockaddr_storage address = toSockaddr(backend);
-  auto* request = new uv_connect_t;
-  request->data = new std::shared_ptr<TcpSplice*>(self_);
-  if (const int rc = uv_tcp_connect(request, backend_,
-                                    reinterpret_cast<const sockaddr*>(&address),  // NOLINT
-                                    onConnect);
-      rc != 0) {
-    delete static_cast<std::shared_ptr<TcpSplice*>*>(request->data);
-    delete request;
+  if (const int rc = startConnect(backend_, backend, self_, onConnect); rc != 0) {
     return std::unexpected(UvError{"connect " + backend.toString(), rc});
   }
   connect_timer_ = new uv_timer_t;
@@ -80,10 +72,7 @@ void TcpSplice::stop() {
 }
 
 void TcpSplice::onConnect(uv_connect_t* request, int status) {
-  auto* holder = static_cast<std::shared_ptr<TcpSplice*>*>(request->data);
-  TcpSplice* self = **holder;
-  delete holder;
-  delete request;
+  TcpSplice* self = takeConnectOwner<TcpSplice>(request);
   if (self != nullptr && !self->stopped_) {
     self->connected(status);
   }

@@ -53,7 +53,15 @@ class TcpAllocationTest : public TurnTest {
     ServerOptions options = TurnTest::options();
     options.threads = 1;  // tcp_allocations needs one worker (config validation)
     options.extra_yaml += "tcp_allocations: true\n";
+    options.http = true;  // the turnpike_tcp_* metrics
     return options;
+  }
+
+  // The README's turnpike_tcp_* metrics (and turnpike_requests_total's RFC 6062 methods) reach
+  // `value` (they are flushed once per loop).
+  [[nodiscard]] bool metricReaches(std::string_view name, const std::vector<std::string>& labels,
+                                   double value) const {
+    return eventually([&] { return scrapeMetric(httpServer(), name, labels) == value; });
   }
 
   // Allocate with REQUESTED-TRANSPORT TCP on a TCP control connection.
@@ -124,6 +132,12 @@ TEST_F(TcpAllocationTest, ConnectThenConnectionBindRelaysBytesBothWays) {
   ASSERT_TRUE(data.has_value());
   roundTrip(data->fd(), from_relay.get());
   roundTrip(data->fd(), from_relay.get());
+  EXPECT_TRUE(metricReaches("turnpike_tcp_allocations_active", {}, 1));
+  EXPECT_TRUE(metricReaches("turnpike_tcp_peer_connections_active", {}, 1));
+  EXPECT_TRUE(
+      metricReaches("turnpike_requests_total", {R"(method="connect")", R"(result="success")"}, 1));
+  EXPECT_TRUE(metricReaches("turnpike_requests_total",
+                            {R"(method="connection_bind")", R"(result="success")"}, 1));
   // A second bind of the same CONNECTION-ID: 400.
   TurnClient again = client(TurnTransport::kTcp);
   ASSERT_TRUE(again.challenge());
@@ -132,9 +146,13 @@ TEST_F(TcpAllocationTest, ConnectThenConnectionBindRelaysBytesBothWays) {
       [&](protocol::MessageBuilder& b) { b.addU32(attr::kConnectionId, *id); });
   ASSERT_TRUE(rebound.has_value());
   EXPECT_EQ(rebound->code, 400);
-  // The peer closing ends the data connection.
+  // The peer closing ends the data connection (a half close: the splice ends, and the peer
+  // connection is forgotten, once the client closes too).
   from_relay.reset();
   EXPECT_TRUE(waitForPeerClose(data->fd()));
+  ::shutdown(data->fd(), SHUT_RDWR);
+  EXPECT_TRUE(metricReaches("turnpike_tcp_peer_connections_active", {}, 0));
+  EXPECT_TRUE(metricReaches("turnpike_tcp_allocations_active", {}, 1));
 }
 
 TEST_F(TcpAllocationTest, APeerConnectsToTheRelayedAddressAfterCreatePermission) {
@@ -150,6 +168,8 @@ TEST_F(TcpAllocationTest, APeerConnectsToTheRelayedAddressAfterCreatePermission)
     ASSERT_TRUE(refused.valid());
     EXPECT_TRUE(waitForPeerClose(refused.get()));
     EXPECT_TRUE(tcpStaysQuiet(control.fd()));
+    EXPECT_TRUE(metricReaches("turnpike_tcp_peer_connections_failed_total",
+                              {R"(reason="no_permission")"}, 1));
   }
   ASSERT_TRUE(succeeded(control.createPermission(loopback(false, 9)), "CreatePermission"));
   const UniqueFd peer = tcpConnect(*relayed);
@@ -165,13 +185,20 @@ TEST_F(TcpAllocationTest, APeerConnectsToTheRelayedAddressAfterCreatePermission)
   const auto id = indication.u32(attr::kConnectionId);
   ASSERT_TRUE(id.has_value());
 
+  // Until it is bound the peer connection is not read: what the peer sends meanwhile waits in
+  // the kernel and comes first on the data connection.
+  const Bytes early = text("sent before the ConnectionBind");
+  ASSERT_TRUE(sendAll(peer.get(), early));
   auto data = bind(*id);
   ASSERT_TRUE(data.has_value());
+  EXPECT_EQ(recvExactly(data->fd(), early.size()), early);
   roundTrip(data->fd(), peer.get());
   // The control connection closing ends the allocation, and its data connections.
   ::shutdown(control.fd(), SHUT_RDWR);
   EXPECT_TRUE(waitForPeerClose(data->fd()));
   EXPECT_TRUE(waitForPeerClose(peer.get()));
+  EXPECT_TRUE(metricReaches("turnpike_tcp_allocations_active", {}, 0));
+  EXPECT_TRUE(metricReaches("turnpike_tcp_peer_connections_active", {}, 0));
 }
 
 TEST_F(TcpAllocationTest, ErrorsFromConnectAndConnectionBind) {
@@ -183,6 +210,8 @@ TEST_F(TcpAllocationTest, ErrorsFromConnectAndConnectionBind) {
   const auto refused = connect(control, loopback(false, *port));
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(refused->code, 447);
+  EXPECT_TRUE(metricReaches("turnpike_tcp_peer_connections_failed_total",
+                            {R"(reason="connect_failed")"}, 1));
   // An unknown CONNECTION-ID: 400.
   TurnClient data = client(TurnTransport::kTcp);
   ASSERT_TRUE(data.challenge());
@@ -203,6 +232,21 @@ TEST_F(TcpAllocationTest, ErrorsFromConnectAndConnectionBind) {
   const auto on_udp = connect(udp, loopback(false, 9));
   ASSERT_TRUE(on_udp.has_value());
   EXPECT_EQ(on_udp->code, 400);
+}
+
+// The README: tcp_allocations needs a restart; a reload that turns it off says so and keeps it.
+TEST_F(TcpAllocationTest, AReloadThatTurnsItOffSaysItNeedsARestart) {
+  ServerOptions next = options();
+  const std::string key = "tcp_allocations: true\n";
+  next.extra_yaml.erase(next.extra_yaml.find(key), key.size());
+  rewriteConfig(next);
+  const std::string line = reload();
+  ASSERT_NE(line.find("reloaded "), std::string::npos) << line << "\n" << serverLog();
+  EXPECT_NE(serverLog().find("changes to tcp_allocations (needs a restart) were not applied"),
+            std::string::npos)
+      << serverLog();
+  TurnClient control = client(TurnTransport::kTcp);
+  EXPECT_TRUE(succeeded(allocateTcp(control), "Allocate TCP after the reload"));
 }
 
 // Without peers.allow, loopback peers are denied (the built-in deny list): Connect gets 403.

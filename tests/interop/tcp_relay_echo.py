@@ -9,10 +9,8 @@ data connection: every byte must come back, in order. MESSAGE-INTEGRITY is check
 success response. Exits 0 on pass, 1 with a message. The client is tests/support/turn_client.py.
 """
 
-import hashlib
 import os
 import socket
-import struct
 import sys
 import threading
 
@@ -20,9 +18,8 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 
 # pylint: disable=wrong-import-position
-from turn_client import (A_NONCE, A_REALM, A_XOR_PEER_ADDRESS, A_XOR_RELAYED_ADDRESS,  # noqa: E402
-                         ALLOCATE, A_REQUESTED_TRANSPORT, Client, Connection, TurnError, attr,
-                         parse_attrs, xor_address)
+from turn_client import (A_XOR_PEER_ADDRESS, Client, Connection, TurnError, attr,  # noqa: E402
+                         xor_address)
 
 CONNECT, CONNECTION_BIND, A_CONNECTION_ID = 0x00A, 0x00B, 0x002A
 SIZES = [1, 2, 3, 7, 64, 100, 1000, 1500, 4096, 16384, 65536]
@@ -64,11 +61,6 @@ def echo_server():
     return listener.getsockname()[1], seen
 
 
-def authenticated(client, method, attrs):
-    attributes = client.expect_success(method, attrs)
-    return attributes
-
-
 def main():
     if len(sys.argv) != 5:
         die(__doc__)
@@ -76,20 +68,10 @@ def main():
     peer_port, seen = echo_server()
 
     control = Client(Connection("tcp", host, port, timeout=TIMEOUT), user, password)
-    tcp = [attr(A_REQUESTED_TRANSPORT, b"\x06\0\0\0")]
-    challenge = parse_attrs(control.transact(ALLOCATE, tcp, signed=False))
-    if A_REALM not in challenge or A_NONCE not in challenge:
-        die("the first Allocate was not challenged")
-    control.realm, control.nonce = challenge[A_REALM][1], challenge[A_NONCE][1]
-    control.key = hashlib.md5(control.user + b":" + control.realm + b":" +
-                              control.password).digest()
-    allocated = authenticated(control, ALLOCATE, tcp)
-    if A_XOR_RELAYED_ADDRESS not in allocated:
-        die("Allocate TCP: no XOR-RELAYED-ADDRESS")
-    relayed_port = struct.unpack_from("!H", allocated[A_XOR_RELAYED_ADDRESS][1], 2)[0] ^ 0x2112
+    (_, relayed_port), _ = control.allocate_addresses(protocol=6)  # REQUESTED-TRANSPORT TCP
 
-    connected = authenticated(control, CONNECT,
-                              [attr(A_XOR_PEER_ADDRESS, xor_address("127.0.0.1", peer_port))])
+    connected = control.expect_success(
+        CONNECT, [attr(A_XOR_PEER_ADDRESS, xor_address("127.0.0.1", peer_port))])
     if A_CONNECTION_ID not in connected:
         die("Connect: no CONNECTION-ID")
     connection_id = connected[A_CONNECTION_ID][1]
@@ -97,7 +79,7 @@ def main():
     # The data connection: same credentials, realm and nonce (the nonce is for this address).
     data = Client(Connection("tcp", host, port, timeout=TIMEOUT), user, password)
     data.realm, data.nonce, data.key = control.realm, control.nonce, control.key
-    authenticated(data, CONNECTION_BIND, [attr(A_CONNECTION_ID, connection_id)])
+    data.expect_success(CONNECTION_BIND, [attr(A_CONNECTION_ID, connection_id)])
     if data.conn.buffer:
         die("bytes after the ConnectionBind response")
     if not seen or seen[0][1] != relayed_port:

@@ -219,9 +219,10 @@ class Client:
         self.check_integrity(reply, attributes, method)
         return attributes
 
-    def allocate(self):
-        """Challenge, then authenticated Allocate; returns the 2nd response's type, attrs."""
-        transport = [attr(A_REQUESTED_TRANSPORT, b"\x11\0\0\0")]
+    def allocate(self, protocol=17):
+        """Challenge, then authenticated Allocate; returns the 2nd response's type, attrs.
+        protocol: REQUESTED-TRANSPORT, UDP (17) or TCP (6, RFC 6062)."""
+        transport = [attr(A_REQUESTED_TRANSPORT, bytes([protocol, 0, 0, 0]))]
         reply = self.transact(ALLOCATE, transport, signed=False)
         attributes = parse_attrs(reply)
         if A_REALM not in attributes or A_NONCE not in attributes:
@@ -232,10 +233,10 @@ class Client:
         self.last_reply = reply
         return struct.unpack_from("!H", reply)[0], parse_attrs(reply)
 
-    def allocate_addresses(self):
+    def allocate_addresses(self, protocol=17):
         """allocate() that must succeed (MESSAGE-INTEGRITY checked); returns the relayed and
         the mapped address, each (host, port)."""
-        kind, attributes = self.allocate()
+        kind, attributes = self.allocate(protocol)
         if kind != ALLOCATE | 0x0100:
             raise TurnError(f"Allocate failed: type 0x{kind:04x}, error {error_code(attributes)}")
         self.check_integrity(self.last_reply, attributes, ALLOCATE)

@@ -84,6 +84,16 @@ TEST_F(CoreTcpTest, TcpAllocateNeedsATcpControlConnectionAndTheFeature) {
             error::kBadRequest);
   EXPECT_EQ(errorCodeOf(allocateTcp(control, [](MessageBuilder& b) { b.addEvenPort(false); })),
             error::kBadRequest);
+  EXPECT_EQ(errorCodeOf(allocateTcp(
+                control, [](MessageBuilder& b) { b.addBytes(attr::kReservationToken, Bytes(8)); })),
+            error::kBadRequest);
+  EXPECT_EQ(errorCodeOf(allocateTcp(control,
+                                    [](MessageBuilder& b) {
+                                      b.addAddressFamily(attr::kAdditionalAddressFamily,
+                                                         AddressFamily::kIpv6);
+                                    })),
+            error::kBadRequest);
+  EXPECT_TRUE(relays.opened.empty());
 
   const Bytes response = allocateTcp(control);
   ASSERT_EQ(errorCodeOf(response), 0);
@@ -98,6 +108,17 @@ TEST_F(CoreTcpTest, TcpAllocateNeedsATcpControlConnectionAndTheFeature) {
   // Off (the default), TCP gets 442 on a TCP connection too.
   makeCore(baseConfig());
   EXPECT_EQ(errorCodeOf(allocateTcp(tcpClient(3))), error::kUnsupportedTransportProtocol);
+}
+
+// The README: TCP allocations take relay ports and quotas as UDP ones do.
+TEST_F(CoreTcpTest, TcpAllocationsCountInTheQuotas) {
+  quota.per_user_limit = 1;
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  EXPECT_EQ(quota.per_user["alice"], 1U);
+  EXPECT_EQ(errorCodeOf(allocateTcp(tcpClient(3, 41003))), error::kAllocationQuotaReached);
+  core->onConnectionClosed(control.socket, now);
+  EXPECT_EQ(quota.per_user["alice"], 0U);
+  EXPECT_EQ(errorCodeOf(allocateTcp(tcpClient(3, 41003))), 0);
 }
 
 TEST_F(CoreTcpTest, ConnectThenConnectionBindSplicesTheDataConnection) {
@@ -143,6 +164,23 @@ TEST_F(CoreTcpTest, ConnectFailureIs447) {
   const Outbox& refused = connect(control, peer2);
   ASSERT_EQ(refused.entries().size(), 1U);
   EXPECT_EQ(errorCodeOf(wireBytes(refused.entries().front())), error::kConnectionTimeoutOrFailure);
+}
+
+// The deferred Connect answer is signed as an immediate answer would be (RFC 8489 section
+// 9.2.4): a client that used MESSAGE-INTEGRITY-SHA256 with the MD5 key gets it back.
+TEST_F(CoreTcpTest, TheConnectAnswerIsSignedAsTheConnectWas) {
+  Auth mac256;
+  mac256.mac = Auth::Mac::kSha256;
+  mac256.fingerprint = true;
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  ASSERT_TRUE(connect(control, peer, mac256).entries().empty());
+  const Bytes answer = connected(relays.connects.at(0).connection, true);
+  ASSERT_EQ(errorCodeOf(answer), 0);
+  EXPECT_FALSE(hasAttribute(answer, attr::kMessageIntegrity));
+  EXPECT_EQ(integrityOf(answer, md5Key("alice", "alice-password"), true), IntegrityResult::kOk);
+  const auto message = Message::parse(answer);
+  ASSERT_TRUE(message.has_value());
+  EXPECT_EQ(verifyFingerprint(*message), IntegrityResult::kOk);
 }
 
 TEST_F(CoreTcpTest, ConnectErrors) {
@@ -239,6 +277,30 @@ TEST_F(CoreTcpTest, PeerConnectionNeedsAPermissionThenGetsAConnectionAttempt) {
   EXPECT_EQ(errorCodeOf(connectionBind(data, *id)), 0);
   ASSERT_EQ(relays.binds.size(), 1U);
   EXPECT_EQ(relays.binds[0].connection, *id);
+}
+
+// limits.tcp_connections_per_allocation counts accepted peer connections too (a peer over it is
+// closed), and a reload (setLimits) changes it for allocations that exist.
+TEST_F(CoreTcpTest, ThePeerConnectionCapRefusesPeersThatConnectAndIsReloadable) {
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  ASSERT_EQ(errorCodeOf(createPermission(control, {peer})), 0);
+  const std::uint64_t tag = tagOf(control);
+  (void)connectOk(peer2);
+  outbox.clear();
+  ASSERT_TRUE(core->onPeerAccepted(tag, peer, now, outbox).has_value());
+  // The cap (2 here) is reached: the next peer is refused, and the client hears nothing.
+  outbox.clear();
+  const Endpoint another{peer.address, static_cast<std::uint16_t>(peer.port + 1)};
+  EXPECT_EQ(core->onPeerAccepted(tag, another, now, outbox), std::nullopt);
+  EXPECT_TRUE(outbox.entries().empty());
+  EXPECT_EQ(core->stats().tcp_connection_limit_rejected.get(), 1U);
+  EXPECT_EQ(activePeerConnections(), 2U);
+
+  CoreConfig limits = baseConfig();
+  limits.max_tcp_connections = 3;
+  core->setLimits(limits);
+  EXPECT_TRUE(core->onPeerAccepted(tag, another, now, outbox).has_value());
+  EXPECT_EQ(activePeerConnections(), 3U);
 }
 
 TEST_F(CoreTcpTest, UnboundPeerConnectionsCloseAfter30Seconds) {
