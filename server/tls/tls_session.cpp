@@ -7,6 +7,18 @@
 #include <cstring>
 
 namespace turnpike::server::tls {
+namespace {
+
+// SSL_get_error needs an empty error queue before each call; every failure below drains it
+// (fail()), so it is nearly always empty already. ERR_clear_error clears all 16 slots even then,
+// which cost 2-3% of a TLS client's relaying; a peek is a pointer compare.
+void clearErrors() {
+  if (ERR_peek_error() != 0) {
+    ERR_clear_error();
+  }
+}
+
+}  // namespace
 
 std::string_view toString(TlsError error) {
   switch (error) {
@@ -73,7 +85,7 @@ std::expected<void, TlsError> TlsSession::receive(protocol::ConstBytes ciphertex
   if (!state_ || ciphertext.empty()) {
     return state_;
   }
-  ERR_clear_error();
+  clearErrors();
   std::size_t written = 0;
   if (BIO_write_ex(read_bio_, ciphertext.data(), ciphertext.size(), &written) != 1 ||
       written != ciphertext.size()) {
@@ -95,7 +107,7 @@ std::expected<std::size_t, TlsError> TlsSession::readPlaintext(protocol::Mutable
   if (out.empty()) {
     return 0;
   }
-  ERR_clear_error();
+  clearErrors();
   std::size_t read = 0;
   if (const int rc = SSL_read_ex(ssl_, out.data(), out.size(), &read); rc != 1) {
     if (auto checked = check(rc); !checked) {
@@ -114,7 +126,7 @@ std::expected<void, TlsError> TlsSession::writePlaintext(protocol::ConstBytes pl
     // A usage error, not a network one: leave the session usable.
     return std::unexpected(TlsError::kProtocol);
   }
-  ERR_clear_error();
+  clearErrors();
   std::size_t written = 0;
   // Without SSL_MODE_ENABLE_PARTIAL_WRITE this writes everything or fails; a memory BIO does
   // not block and renegotiation is off, so it cannot be asked to retry.
@@ -146,6 +158,10 @@ void TlsSession::sendCloseNotify() {
   ERR_clear_error();
   (void)SSL_shutdown(ssl_);  // 0: ours is queued and the peer's not yet seen, which is fine
   ERR_clear_error();
+}
+
+bool TlsSession::hasBufferedInput() const {
+  return ssl_ != nullptr && (SSL_has_pending(ssl_) == 1 || BIO_ctrl_pending(read_bio_) > 0);
 }
 
 bool TlsSession::handshakeDone() const { return ssl_ != nullptr && SSL_is_init_finished(ssl_); }

@@ -58,6 +58,9 @@ class TlsSession {
   void sendCloseNotify();
 
   [[nodiscard]] bool handshakeDone() const;
+  // Received bytes not yet returned by readPlaintext: decrypted ones, or ciphertext (perhaps not a
+  // whole record). False means another readPlaintext would only say it needs more.
+  [[nodiscard]] bool hasBufferedInput() const;
   // OpenSSL's reason for the last kProtocol error, for logs ("" when none).
   [[nodiscard]] std::string_view errorText() const { return error_text_.data(); }
 

@@ -377,6 +377,9 @@ void TcpConnection::receiveTls(protocol::ConstBytes ciphertext) {
     } else {
       framer_.commit(*read);
       drainFrames();
+      if (!tls_->hasBufferedInput()) {
+        break;  // saves an SSL_read that would only want more (one per message)
+      }
     }
   }
   if (handshake_timer_ != nullptr && tls_->handshakeDone()) {
