@@ -11,6 +11,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <set>
+#include <utility>
 
 #include "tests/integration/server_fixture.hpp"
 
@@ -130,7 +133,24 @@ UniqueFd boundSocket(int type, const Endpoint& local) {
 }
 
 UniqueFd udpConnect(const Endpoint& server) {
-  return udpConnectFrom(loopback(server.address.isV6()), server);
+  // A server keeps an allocation per 5-tuple until it expires, so a client that reused the port
+  // of an earlier one in the same test would find that allocation (437 Allocation Mismatch, as
+  // TurnAuthTest once did). The kernel may hand out a freed port again: take another then.
+  static std::mutex mutex;
+  static std::set<std::pair<bool, std::uint16_t>> used;  // (IPv6, port) handed out before
+  constexpr int kAttempts = 20;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    UniqueFd fd = udpConnectFrom(loopback(server.address.isV6()), server);
+    if (!fd.valid()) {
+      return fd;
+    }
+    const std::scoped_lock lock(mutex);
+    if (used.emplace(server.address.isV6(), localEndpointOf(fd.get()).port).second) {
+      return fd;
+    }
+  }
+  ADD_FAILURE() << "no unused local port for a udp client of " << server.toString();
+  return {};
 }
 
 UniqueFd udpConnectFrom(const Endpoint& local, const Endpoint& server) {
