@@ -9,6 +9,7 @@
 #include <string>
 
 #include "server/http/credential_api.hpp"
+#include "server/http/http_reply.hpp"
 #include "server/uv/handles.hpp"
 
 namespace turnpike::server {
@@ -91,10 +92,7 @@ void serveCredentialApi(CredentialApi& api, evhttp_request* request) {
   for (const auto& [name, value] : out.headers) {
     evhttp_add_header(headers, name.c_str(), value.c_str());
   }
-  evbuffer* buffer = evbuffer_new();
-  evbuffer_add(buffer, out.body.data(), out.body.size());
-  evhttp_send_reply(request, out.status, std::string(out.reason).c_str(), buffer);
-  evbuffer_free(buffer);
+  sendReply(request, out.status, std::string(out.reason).c_str(), out.body);
 }
 
 }  // namespace turnpike::server

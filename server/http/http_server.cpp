@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "server/http/credential_api.hpp"
+#include "server/http/http_reply.hpp"
 #include "server/http/selftest_page.hpp"
 #include "server/log.hpp"
 
@@ -21,10 +22,7 @@ void reply(evhttp_request* request, int code, const char* reason, const char* co
            std::string_view body) {
   evkeyvalq* headers = evhttp_request_get_output_headers(request);
   evhttp_add_header(headers, "Content-Type", content_type);
-  evbuffer* buffer = evbuffer_new();
-  evbuffer_add(buffer, body.data(), body.size());
-  evhttp_send_reply(request, code, reason, buffer);
-  evbuffer_free(buffer);
+  sendReply(request, code, reason, body);
 }
 
 // The self-test page: no caching, and a policy that runs only its own inline script and style

@@ -74,6 +74,21 @@ TEST_F(OpsHealthTest, HealthzAndReadyzAnswerOk) {
   EXPECT_EQ(metric("turnpike_draining"), 0.0);
 }
 
+// Load balancers and uptime checkers probe with HEAD: the GET answer's headers, and no body
+// (libevent 2.1 wrote the body on HEAD too).
+TEST_F(OpsHealthTest, HeadGetsTheHeadersOfGetAndNoBody) {
+  for (const std::string_view path : {"/healthz", "/readyz", "/metrics", "/no-such-path"}) {
+    const auto get = probe(path);
+    const auto head = httpExchange(httpServer(), httpRequest("HEAD", path));
+    ASSERT_TRUE(get && head) << path;
+    EXPECT_EQ(head->status, get->status) << path;
+    EXPECT_EQ(head->header("content-type"), get->header("content-type")) << path;
+    EXPECT_FALSE(head->header("content-length").empty()) << path;
+    EXPECT_EQ(head->body, "") << path;
+    EXPECT_FALSE(get->body.empty()) << path;
+  }
+}
+
 class OpsQuotaTest : public OpsTest {
  protected:
   [[nodiscard]] ServerOptions options() const override {
