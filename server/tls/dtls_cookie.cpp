@@ -30,7 +30,8 @@ int generateCookie(SSL* ssl, unsigned char* cookie, unsigned int* length) {
   if (client == nullptr) {
     return 0;
   }
-  const DtlsCookie made = makeDtlsCookie(processDtlsCookieSecret(), *client);
+  const DtlsCookie made = makeDtlsCookie(processDtlsCookieSecret(), *client,
+                                         dtlsCookiePeriod(std::chrono::steady_clock::now()));
   std::memcpy(cookie, made.data(), made.size());
   *length = static_cast<unsigned int>(made.size());
   return 1;
@@ -40,21 +41,27 @@ int generateCookie(SSL* ssl, unsigned char* cookie, unsigned int* length) {
 int verifyCookie(SSL* ssl, const unsigned char* cookie, unsigned int length) {
   const protocol::Endpoint* client = cookieClient(ssl);
   return client != nullptr &&
-                 checkDtlsCookie(processDtlsCookieSecret(), *client, std::span(cookie, length))
+                 checkDtlsCookie(processDtlsCookieSecret(), *client, std::span(cookie, length),
+                                 dtlsCookiePeriod(std::chrono::steady_clock::now()))
              ? 1
              : 0;
 }
 
 }  // namespace
 
-DtlsCookie makeDtlsCookie(const DtlsCookieSecret& secret, const protocol::Endpoint& client) {
-  const std::array<std::byte, 3> family_port{
-      std::byte{static_cast<std::uint8_t>(client.address.family())},
-      std::byte{static_cast<std::uint8_t>(client.port >> 8U)},
-      std::byte{static_cast<std::uint8_t>(client.port & 0xFFU)}};
+std::uint64_t dtlsCookiePeriod(std::chrono::steady_clock::time_point now) {
+  return static_cast<std::uint64_t>(now.time_since_epoch() / kDtlsCookiePeriod);
+}
+
+DtlsCookie makeDtlsCookie(const DtlsCookieSecret& secret, const protocol::Endpoint& client,
+                          std::uint64_t period) {
+  std::array<std::byte, 11> period_family_port{};
+  protocol::store64(period_family_port, 0, period);
+  protocol::store8(period_family_port, 8, static_cast<std::uint8_t>(client.address.family()));
+  protocol::store16(period_family_port, 9, client.port);
   const auto address =
       std::as_bytes(std::span(client.address.bytes()).first(client.address.size()));
-  const auth::HmacSha256 mac = auth::hmacSha256(secret, {family_port, address});
+  const auth::HmacSha256 mac = auth::hmacSha256(secret, {period_family_port, address});
   DtlsCookie out{};
   std::ranges::transform(mac, out.begin(),
                          [](std::byte b) { return static_cast<unsigned char>(b); });
@@ -62,12 +69,15 @@ DtlsCookie makeDtlsCookie(const DtlsCookieSecret& secret, const protocol::Endpoi
 }
 
 bool checkDtlsCookie(const DtlsCookieSecret& secret, const protocol::Endpoint& client,
-                     std::span<const unsigned char> cookie) {
+                     std::span<const unsigned char> cookie, std::uint64_t period) {
   if (cookie.size() != kDtlsCookieSize) {
     return false;
   }
-  const DtlsCookie expected = makeDtlsCookie(secret, client);
-  return CRYPTO_memcmp(expected.data(), cookie.data(), expected.size()) == 0;
+  const auto matches = [&](std::uint64_t made_in) {
+    const DtlsCookie expected = makeDtlsCookie(secret, client, made_in);
+    return CRYPTO_memcmp(expected.data(), cookie.data(), expected.size()) == 0;
+  };
+  return matches(period) || (period > 0 && matches(period - 1));
 }
 
 const DtlsCookieSecret& processDtlsCookieSecret() {
