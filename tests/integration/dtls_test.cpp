@@ -1,7 +1,8 @@
 // The dtls listener (RFC 7350) against the real binary: an OpenSSL DTLS 1.2 client on a
 // connected UDP socket (BIO_new_dgram), driven with poll() and bounded waits. TURN over the
 // session (Allocate, permission, channel, relayed data both ways), the allocation ending with the
-// session, the half-open cap (limits.dtls_half_open), and the connection limits and idle timeout
+// session, the server's retransmissions, a client's fatal alert, the half-open cap
+// (limits.dtls_half_open), and the connection limits and idle timeout
 // that DTLS sessions share with TCP and TLS connections.
 #include <fcntl.h>
 #include <openssl/err.h>
@@ -34,11 +35,14 @@ struct SslDeleter {
 // A DTLS client of the server's dtls listener. Every wait is bounded by its timeout.
 class DtlsClient {
  public:
-  explicit DtlsClient(const Endpoint& server) : fd_(udpConnect(server)) {
+  // verify_peer: check the server's certificate against an empty trust store, so the client
+  // ends the handshake with a fatal alert (unknown_ca).
+  explicit DtlsClient(const Endpoint& server, bool verify_peer = false) : fd_(udpConnect(server)) {
     // Non-blocking: OpenSSL returns WANT_READ instead of waiting in recv (this class polls).
     ::fcntl(fd_.get(), F_SETFL, ::fcntl(fd_.get(), F_GETFL) | O_NONBLOCK);
     ctx_.reset(SSL_CTX_new(DTLS_client_method()));
-    SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_NONE, nullptr);  // a self-signed test certificate
+    // Without verify_peer: a self-signed test certificate.
+    SSL_CTX_set_verify(ctx_.get(), verify_peer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
     ssl_.reset(SSL_new(ctx_.get()));
     BIO* bio = BIO_new_dgram(fd_.get(), BIO_NOCLOSE);
     sockaddr_storage peer{};
@@ -154,6 +158,19 @@ class StallingClient {
     SSL_set_options(ssl_.get(), SSL_OP_NO_QUERY_MTU);
     SSL_set_mtu(ssl_.get(), 1200);
     SSL_set_connect_state(ssl_.get());
+  }
+
+  // True when the server sends its ServerHello again (its flight retransmitted) within timeout.
+  bool seesServerHelloAgain(Millis timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      const auto datagram =
+          recvUdp(fd_.get(), std::chrono::duration_cast<Millis>(deadline - Clock::now()));
+      if (datagram && datagram->size() >= 14 && (*datagram)[13] == std::byte{2}) {
+        return true;
+      }
+    }
+    return false;
   }
 
   // True once the ServerHello arrived after the cookie exchange.
@@ -275,6 +292,29 @@ TEST_F(DtlsTest, HalfOpenCapDropsNewClientsUntilHandshakesTimeOut) {
   ASSERT_TRUE(late.handshake(6000ms)) << serverLog();
   EXPECT_EQ(metric("turnpike_dtls_handshakes_total", {R"(result="timeout")"}), 2.0);
   TurnClient turn(tlsServer(), late.io(), kAlice);
+  EXPECT_TRUE(allocated(turn));
+}
+
+// RFC 6347 4.2.4: a flight that gets no answer is sent again (the server's timer, not the
+// client's).
+TEST_F(DtlsTest, AServerFlightThatGetsNoAnswerIsRetransmitted) {
+  StallingClient stalled(tlsServer());
+  ASSERT_TRUE(stalled.stall(2000ms)) << serverLog();
+  EXPECT_TRUE(stalled.seesServerHelloAgain(1900ms)) << serverLog();  // before the 2 s timeout
+}
+
+// A client that rejects the server's certificate ends the handshake with a fatal alert: the
+// server counts a failed handshake, keeps no session and serves the next client.
+TEST_F(DtlsTest, AClientsFatalAlertEndsItsHandshake) {
+  DtlsClient rejecting(tlsServer(), /*verify_peer=*/true);
+  EXPECT_FALSE(rejecting.handshake(3000ms));
+  EXPECT_TRUE(eventually([&] {
+    return metric("turnpike_dtls_handshakes_total", {R"(result="failed")"}) == 1.0;
+  })) << scrapeMetricsText();
+  EXPECT_EQ(metric("turnpike_dtls_sessions_active"), 0.0);
+  DtlsClient next(tlsServer());
+  ASSERT_TRUE(next.handshake(3000ms)) << serverLog();
+  TurnClient turn(tlsServer(), next.io(), kAlice);
   EXPECT_TRUE(allocated(turn));
 }
 
