@@ -82,9 +82,13 @@ void Worker::finishTcpRelayWork() {
       data->second->close(uv::CloseReason::kLocalClose);
       continue;
     }
-    data->second->spliceTo(peer->second->release());
+    // Bookkeeping first: the splice may end at once (a write error, a TLS close_notify or alert
+    // that came with the ConnectionBind), and closing reports to the core, which calls
+    // closePeer() and so erases from these maps.
+    uv_tcp_t* peer_handle = peer->second->release();
     peer_connections_.erase(peer);
     bound_data_connections_.emplace(connection, data_id);
+    data->second->spliceTo(peer_handle);
   }
   const auto closing = std::exchange(closing_data_connections_, {});
   for (const std::uint64_t id : closing) {

@@ -128,7 +128,7 @@ struct AllocateOptions {
 };
 
 // 3. REQUESTED-TRANSPORT must be present: UDP, or TCP (RFC 6062 section 5.1) when `tcp_ok` (on,
-// and a TCP control connection). A TCP allocation takes no DONT-FRAGMENT, EVEN-PORT or
+// and a TCP or TLS control connection). A TCP allocation takes no DONT-FRAGMENT, EVEN-PORT or
 // RESERVATION-TOKEN (400), and here no second address family either.
 std::expected<AllocateOptions, TurnError> parseAllocateOptions(const Message& message,
                                                                bool tcp_ok) {
@@ -217,9 +217,9 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
       return std::unexpected(*error);
     }
   }
-  // TCP allocations over plain TCP only: a data connection is spliced as it is (no TLS).
-  auto parsed = parseAllocateOptions(
-      message, config_.tcp_allocations && request.source.transport == ClientTransport::kTcp);
+  // TCP allocations over TCP or TLS control connections (RFC 6062 section 5.1).
+  auto parsed =
+      parseAllocateOptions(message, config_.tcp_allocations && isStream(request.source.transport));
   if (!parsed) {
     return std::unexpected(parsed.error());
   }

@@ -174,9 +174,9 @@ std::optional<std::uint32_t> Core::onPeerAccepted(std::uint64_t tag, const Endpo
 
 std::expected<std::uint32_t, TurnError> Core::connectionBind(Request& request) {
   const Message& message = request.message;
-  // RFC 6062 section 5.4: on a new TCP connection (not one with an allocation), naming a peer
-  // connection that waits for it, by the allocation's user.
-  if (request.source.transport != ClientTransport::kTcp ||
+  // RFC 6062 section 5.4: on a new TCP or TLS connection (not one with an allocation), naming a
+  // peer connection that waits for it, by the allocation's user.
+  if (!isStream(request.source.transport) ||
       request.source.socket.kind != SocketRef::Kind::kConnection ||
       by_connection_.contains(request.source.socket.id) ||
       by_data_connection_.contains(request.source.socket.id)) {

@@ -24,6 +24,10 @@ using Seconds = std::chrono::seconds;
 enum class ClientTransport : std::uint8_t { kUdp, kTcp, kTls, kDtls };
 inline constexpr std::size_t kClientTransportCount = 4;
 [[nodiscard]] std::string_view toString(ClientTransport transport);
+// TCP or TLS: a connection of the client's own (RFC 6062 allows TCP allocations over both).
+[[nodiscard]] constexpr bool isStream(ClientTransport transport) {
+  return transport == ClientTransport::kTcp || transport == ClientTransport::kTls;
+}
 
 // A socket the adapter owns, named by the adapter: a UDP listener, a TCP/TLS connection (or a
 // DTLS session), or a relay socket. The core only hands these back in outbox entries.

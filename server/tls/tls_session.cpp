@@ -118,9 +118,14 @@ std::expected<std::size_t, TlsError> TlsSession::readPlaintext(protocol::Mutable
   return read;
 }
 
+bool TlsSession::writable() const { return state_ || state_.error() == TlsError::kClosed; }
+
 std::expected<void, TlsError> TlsSession::writePlaintext(protocol::ConstBytes plaintext) {
-  if (!state_ || plaintext.empty()) {
+  if (!writable()) {
     return state_;
+  }
+  if (plaintext.empty()) {
+    return {};
   }
   if (SSL_is_init_finished(ssl_) == 0) {
     // A usage error, not a network one: leave the session usable.
@@ -133,7 +138,10 @@ std::expected<void, TlsError> TlsSession::writePlaintext(protocol::ConstBytes pl
   if (const int rc = SSL_write_ex(ssl_, plaintext.data(), plaintext.size(), &written);
       rc != 1 || written != plaintext.size()) {
     (void)check(rc);
-    return state_ ? fail(TlsError::kProtocol, "TLS write failed") : state_;
+    if (!state_ && state_.error() == TlsError::kProtocol) {
+      return state_;
+    }
+    return fail(TlsError::kProtocol, "TLS write failed");
   }
   return {};
 }
@@ -152,7 +160,7 @@ std::size_t TlsSession::takeCiphertext(protocol::MutableBytes out) {
 }
 
 void TlsSession::sendCloseNotify() {
-  if (!state_ || SSL_is_init_finished(ssl_) == 0) {
+  if (!writable() || SSL_is_init_finished(ssl_) == 0) {
     return;
   }
   ERR_clear_error();

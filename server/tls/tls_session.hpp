@@ -46,7 +46,9 @@ class TlsSession {
   // empty). kClosed after the peer's close_notify.
   [[nodiscard]] std::expected<std::size_t, TlsError> readPlaintext(protocol::MutableBytes out);
 
-  // Encrypts all of plaintext into the pending ciphertext. Only after handshakeDone().
+  // Encrypts all of plaintext into the pending ciphertext. Only after handshakeDone(); still
+  // after the peer's close_notify (kClosed closes only the peer's sending side, RFC 8446 section
+  // 6.1), so a spliced connection can pass on a half close.
   [[nodiscard]] std::expected<void, TlsError> writePlaintext(protocol::ConstBytes plaintext);
 
   // Ciphertext waiting to be sent, and a copy-out that removes up to out.size() bytes of it.
@@ -54,7 +56,7 @@ class TlsSession {
   [[nodiscard]] std::size_t takeCiphertext(protocol::MutableBytes out);
 
   // Queues a close_notify alert (drain it like any ciphertext). Does nothing unless the
-  // handshake is done and the session has not failed.
+  // handshake is done and the session has not failed (the peer's close_notify is no failure).
   void sendCloseNotify();
 
   [[nodiscard]] bool handshakeDone() const;
@@ -68,6 +70,8 @@ class TlsSession {
   // Maps an SSL_* return value: ok for "wants more", otherwise a sticky error.
   std::expected<void, TlsError> check(int rc);
   std::expected<void, TlsError> fail(TlsError error, std::string_view fallback_text);
+  // No error, or only the peer's close_notify.
+  [[nodiscard]] bool writable() const;
 
   SSL* ssl_ = nullptr;
   BIO* read_bio_ = nullptr;   // ciphertext from the peer; owned by ssl_

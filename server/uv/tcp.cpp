@@ -338,7 +338,11 @@ void TcpConnection::spliceTo(uv_tcp_t* peer) {
   stopHandshakeTimer();
   splice_ = std::make_unique<TcpSplice>(handle_, onAlloc, onRead,
                                         static_cast<TcpSpliceCallbacks&>(*this));
-  splice_->startConnected(peer, std::move(first));
+  if (tls_ != nullptr) {
+    // Records the session holds past the ConnectionBind go to the peer after `first`.
+    splice_codec_ = std::make_unique<TlsSpliceCodec>(*tls_);
+  }
+  splice_->startConnected(peer, std::move(first), splice_codec_.get());
 }
 
 void TcpConnection::onSpliceEnd(End end) {
@@ -348,6 +352,10 @@ void TcpConnection::onSpliceEnd(End end) {
       return;
     case End::kClientError:
       close(CloseReason::kReadError);
+      return;
+    case End::kClientCodecError:
+      TP_LOG(kDebug, "tls ", peer_.toString(), ": spliced: ", tls_->errorText());
+      close(CloseReason::kTlsError);
       return;
     case End::kConnectError:
       close(CloseReason::kPassthroughConnectError);
@@ -377,6 +385,9 @@ void TcpConnection::receiveTls(protocol::ConstBytes ciphertext) {
     } else {
       framer_.commit(*read);
       drainFrames();
+      if (phase_ == Phase::kSplice) {
+        break;  // RFC 6062: the splice decrypts the rest (spliceTo)
+      }
       if (!tls_->hasBufferedInput()) {
         break;  // saves an SSL_read that would only want more (one per message)
       }

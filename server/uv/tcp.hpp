@@ -26,6 +26,7 @@
 #include "server/uv/handles.hpp"
 #include "server/uv/loop.hpp"
 #include "server/uv/tcp_splice.hpp"
+#include "server/uv/tls_splice_codec.hpp"
 
 namespace turnpike::server::tls {
 class TlsContext;
@@ -122,7 +123,8 @@ class TcpConnection : private TcpSpliceCallbacks {
   void write(std::span<const protocol::ConstBytes> parts);
   // RFC 6062: from now on the connection carries raw bytes to and from `peer`, a connected TCP
   // handle it takes over (a TCP allocation's data connection, after ConnectionBind). Bytes
-  // already read after the last frame go to the peer first. Plain TCP only.
+  // already read after the last frame go to the peer first. Over TLS the client's side stays
+  // TLS (tls_splice_codec.hpp): records decrypted for the peer, the peer's bytes encrypted.
   void spliceTo(uv_tcp_t* peer);
   // Stops reading, closes the socket and reports onClosed (once).
   void close(CloseReason reason);
@@ -199,6 +201,7 @@ class TcpConnection : private TcpSpliceCallbacks {
   std::shared_ptr<std::size_t> queued_bytes_ = std::make_shared<std::size_t>(0);
   std::shared_ptr<const protocol::PassthroughRoutes> passthrough_;
   std::vector<std::byte> client_hello_;  // bounded by protocol::kClientHelloMaxSize + a read
+  std::unique_ptr<TlsSpliceCodec> splice_codec_;  // RFC 6062 over TLS; uses tls_
   std::unique_ptr<TcpSplice> splice_;
 };
 

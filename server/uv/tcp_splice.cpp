@@ -50,8 +50,10 @@ std::expected<void, UvError> TcpSplice::start(const protocol::Endpoint& backend,
   return {};
 }
 
-void TcpSplice::startConnected(uv_tcp_t* backend, std::vector<std::byte> first) {
+void TcpSplice::startConnected(uv_tcp_t* backend, std::vector<std::byte> first,
+                               TcpSpliceClientCodec* codec) {
   uv_read_stop(asStream(client_));  // connected() starts it again with the splice's callbacks
+  codec_ = codec;
   first_ = std::move(first);
   backend_ = backend;
   backend_->data = this;
@@ -94,6 +96,9 @@ void TcpSplice::connected(int status) {
   uv_tcp_nodelay(backend_, 1);
   forward(Side::kBackend, first_);
   std::vector<std::byte>().swap(first_);
+  if (codec_ != nullptr && !stopped_) {
+    decodeClient({});  // e.g. TLS records read with the ConnectionBind, not decrypted yet
+  }
   if (stopped_) {
     return;
   }
@@ -101,7 +106,7 @@ void TcpSplice::connected(int status) {
     end(TcpSpliceCallbacks::End::kBackendError);
     return;
   }
-  if (!paused_[sideIndex(Side::kClient)] &&
+  if (!paused_[sideIndex(Side::kClient)] && !eof_[sideIndex(Side::kClient)] &&
       uv_read_start(asStream(client_), client_alloc_, client_read_) != 0) {
     end(TcpSpliceCallbacks::End::kClientError);
   }
@@ -129,9 +134,26 @@ void TcpSplice::onClientRead(ssize_t nread) {
     end(TcpSpliceCallbacks::End::kDone);
   } else if (nread < 0) {
     end(TcpSpliceCallbacks::End::kClientError);
+  } else if (codec_ != nullptr) {
+    decodeClient(protocol::ConstBytes(*client_buffer_).first(static_cast<std::size_t>(nread)));
   } else {
     forward(Side::kBackend,
             protocol::ConstBytes(*client_buffer_).first(static_cast<std::size_t>(nread)));
+  }
+}
+
+void TcpSplice::decodeClient(protocol::ConstBytes bytes) {
+  switch (codec_->fromClient(bytes, *this)) {
+    case TcpSpliceClientCodec::Status::kOk:
+      return;
+    case TcpSpliceClientCodec::Status::kEof:
+      if (!stopped_) {
+        eof(Side::kClient);
+      }
+      return;
+    case TcpSpliceClientCodec::Status::kError:
+      end(TcpSpliceCallbacks::End::kClientCodecError);
+      return;
   }
 }
 
@@ -158,9 +180,13 @@ void TcpSplice::onBackendRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t
   } else if (nread < 0) {
     self->end(TcpSpliceCallbacks::End::kBackendError);
   } else {
-    self->forward(
-        Side::kClient,
-        protocol::ConstBytes(*self->backend_buffer_).first(static_cast<std::size_t>(nread)));
+    const auto bytes =
+        protocol::ConstBytes(*self->backend_buffer_).first(static_cast<std::size_t>(nread));
+    if (self->codec_ == nullptr) {
+      self->forward(Side::kClient, bytes);
+    } else if (!self->codec_->fromBackend(bytes, *self)) {
+      self->end(TcpSpliceCallbacks::End::kClientCodecError);
+    }
   }
 }
 
@@ -254,6 +280,12 @@ void TcpSplice::eof(Side from) {
   eof_[sideIndex(from)] = true;
   uv_read_stop(stream(from));
   const Side to = from == Side::kClient ? Side::kBackend : Side::kClient;
+  if (from == Side::kBackend && codec_ != nullptr) {
+    codec_->backendEnded(*this);  // TLS: close_notify, then the FIN below
+    if (stopped_) {
+      return;
+    }
+  }
   if (!eof_[sideIndex(to)]) {
     // Half close: the other side gets a FIN once what is queued towards it is written.
     auto* request = new uv_shutdown_t;

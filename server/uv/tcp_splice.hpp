@@ -4,6 +4,8 @@
 // direction stops reading its source while the other side has more than kHighWater bytes queued,
 // and goes on once the queue drains below kLowWater. An EOF is passed on as a shutdown (half
 // close); the splice ends when both sides have sent EOF, or at the first error.
+// RFC 6062 over TLS: a TcpSpliceClientCodec turns the client's side into records (and back);
+// backpressure and half close stay the splice's.
 #pragma once
 
 #include <uv.h>
@@ -25,10 +27,11 @@ namespace turnpike::server::uv {
 class TcpSpliceCallbacks {
  public:
   enum class End : std::uint8_t {
-    kDone,          // both sides sent EOF, or the client reset the connection
-    kClientError,   // a read or write error on the client's side
-    kConnectError,  // the backend refused, was unreachable or did not answer in time
-    kBackendError,  // a read or write error on the backend's side (a reset)
+    kDone,              // both sides sent EOF, or the client reset the connection
+    kClientError,       // a read or write error on the client's side
+    kClientCodecError,  // the client's codec failed (a bad TLS record, an alert)
+    kConnectError,      // the backend refused, was unreachable or did not answer in time
+    kBackendError,      // a read or write error on the backend's side (a reset)
   };
   // Called once; the callee closes the client connection (and so the splice).
   virtual void onSpliceEnd(End end) = 0;
@@ -37,7 +40,39 @@ class TcpSpliceCallbacks {
   ~TcpSpliceCallbacks() = default;
 };
 
-class TcpSplice {
+// What a splice writes to each side: a codec's output. Bytes are copied or written before the
+// call returns.
+class TcpSpliceOutput {
+ public:
+  virtual void toClient(protocol::ConstBytes bytes) = 0;
+  virtual void toBackend(protocol::ConstBytes bytes) = 0;
+
+ protected:
+  ~TcpSpliceOutput() = default;
+};
+
+// The client's side of a splice when it does not carry the backend's bytes as they are (RFC 6062
+// over TLS: records on the client's side, plaintext on the backend's). It keeps no loop or thread
+// state of its own, so it can move with the connection.
+class TcpSpliceClientCodec {
+ public:
+  enum class Status : std::uint8_t {
+    kOk,
+    kEof,    // the client ended its stream (TLS close_notify): a half close, like a FIN
+    kError,  // ends the splice (kClientCodecError)
+  };
+  // Bytes read from the client; empty: what the codec held from before the splice.
+  virtual Status fromClient(protocol::ConstBytes bytes, TcpSpliceOutput& out) = 0;
+  // Bytes read from the backend; false ends the splice (kClientCodecError).
+  virtual bool fromBackend(protocol::ConstBytes bytes, TcpSpliceOutput& out) = 0;
+  // The backend sent EOF: the last bytes for the client before its FIN (TLS close_notify).
+  virtual void backendEnded(TcpSpliceOutput& out) = 0;
+
+ protected:
+  ~TcpSpliceClientCodec() = default;
+};
+
+class TcpSplice : private TcpSpliceOutput {
  public:
   static constexpr std::size_t kBufferSize = 16384;
   static constexpr std::size_t kHighWater = 256U * 1024U;
@@ -57,8 +92,10 @@ class TcpSplice {
                                                    std::vector<std::byte> first,
                                                    std::chrono::milliseconds connect_timeout);
   // The backend is already connected (RFC 6062: a peer connection of a TCP allocation): takes
-  // ownership of its handle, writes first to it and starts copying.
-  void startConnected(uv_tcp_t* backend, std::vector<std::byte> first);
+  // ownership of its handle, writes first to it and starts copying. With a codec (borrowed; it
+  // outlives the splice) the client's side goes through it, starting with what it holds.
+  void startConnected(uv_tcp_t* backend, std::vector<std::byte> first,
+                      TcpSpliceClientCodec* codec = nullptr);
   // Stops both directions and closes the backend socket; no callback follows.
   void stop();
 
@@ -75,6 +112,10 @@ class TcpSplice {
   static void onBackendAlloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer);
   static void onBackendRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
   void connected(int status);
+  void toClient(protocol::ConstBytes bytes) override { forward(Side::kClient, bytes); }
+  void toBackend(protocol::ConstBytes bytes) override { forward(Side::kBackend, bytes); }
+  // Bytes from the client through the codec.
+  void decodeClient(protocol::ConstBytes bytes);
   // Writes data to `to`, queueing what the kernel does not take; pauses the other side's reads
   // above kHighWater.
   void forward(Side to, protocol::ConstBytes data);
@@ -88,6 +129,7 @@ class TcpSplice {
   uv_alloc_cb client_alloc_;
   uv_read_cb client_read_;
   TcpSpliceCallbacks& callbacks_;
+  TcpSpliceClientCodec* codec_ = nullptr;
   uv_tcp_t* backend_ = nullptr;
   uv_timer_t* connect_timer_ = nullptr;
   bool connected_ = false;

@@ -11,6 +11,7 @@
 
 #include "protocol/stun/byte_io.hpp"
 #include "tests/integration/server_fixture.hpp"
+#include "tests/integration/tcp_allocation_support.hpp"
 #include "tests/integration/turn_client.hpp"
 #include "tests/integration/turn_test_support.hpp"
 
@@ -18,34 +19,6 @@ namespace turnpike::test {
 namespace {
 
 using protocol::Method;
-
-// A listening TCP socket on 127.0.0.1 (the peer), accepting with a bounded wait.
-class TcpPeer {
- public:
-  TcpPeer() : listener_(boundSocket(SOCK_STREAM, loopback(false))) {
-    if (listener_.valid() && ::listen(listener_.get(), 8) == 0) {
-      endpoint_ = localEndpointOf(listener_.get());
-    }
-  }
-  [[nodiscard]] bool valid() const { return endpoint_.port != 0; }
-  [[nodiscard]] const Endpoint& endpoint() const { return endpoint_; }
-  // The next connection, or an invalid fd after the timeout.
-  [[nodiscard]] UniqueFd accept(Millis timeout = kReplyTimeout) const {
-    pollfd waiting{listener_.get(), POLLIN, 0};
-    if (::poll(&waiting, 1, static_cast<int>(timeout.count())) != 1) {
-      return {};
-    }
-    return UniqueFd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK));
-  }
-
- private:
-  UniqueFd listener_;
-  Endpoint endpoint_;
-};
-
-Bytes text(std::string_view s) {
-  return {protocol::asBytes(s).begin(), protocol::asBytes(s).end()};
-}
 
 class TcpAllocationTest : public TurnTest {
  protected:

@@ -1,11 +1,13 @@
 """RFC 6062 through turnpike to a TCP echo peer (stdlib only), byte for byte.
 
-  tcp_relay_echo.py HOST PORT USER PASSWORD
+  tcp_relay_echo.py HOST PORT USER PASSWORD [tls CA_FILE]
 
 Starts a TCP echo server on 127.0.0.1 (a thread), allocates with REQUESTED-TRANSPORT TCP over a
 TCP control connection, sends Connect to the echo server, binds a second TCP connection with
 ConnectionBind (same credentials), and sends random payloads of many sizes as raw bytes on that
-data connection: every byte must come back, in order. MESSAGE-INTEGRITY is checked on every
+data connection: every byte must come back, in order. With `tls CA_FILE` both connections are
+TLS (the server certificate checked against CA_FILE) and the data connection carries the bytes
+as TLS application data. MESSAGE-INTEGRITY is checked on every
 success response. Exits 0 on pass, 1 with a message. The client is tests/support/turn_client.py.
 """
 
@@ -22,7 +24,7 @@ from turn_client import (A_XOR_PEER_ADDRESS, Client, Connection, TurnError, attr
                          xor_address)
 
 CONNECT, CONNECTION_BIND, A_CONNECTION_ID = 0x00A, 0x00B, 0x002A
-SIZES = [1, 2, 3, 7, 64, 100, 1000, 1500, 4096, 16384, 65536]
+SIZES = [1, 2, 3, 7, 64, 100, 1000, 1500, 4096, 16384, 65536, 102400]
 TIMEOUT = 5.0
 
 
@@ -38,6 +40,7 @@ def echo_server():
     listener.listen(4)
     listener.settimeout(TIMEOUT * 4)
     seen = []
+    accepted = threading.Event()
 
     def serve():
         try:
@@ -45,6 +48,7 @@ def echo_server():
         except socket.timeout:
             return
         seen.append(address)
+        accepted.set()
         conn.settimeout(TIMEOUT * 4)
         with conn:
             while True:
@@ -58,16 +62,17 @@ def echo_server():
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    return listener.getsockname()[1], seen
+    return listener.getsockname()[1], seen, accepted
 
 
 def main():
-    if len(sys.argv) != 5:
+    if len(sys.argv) not in (5, 7) or (len(sys.argv) == 7 and sys.argv[5] != "tls"):
         die(__doc__)
     host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-    peer_port, seen = echo_server()
+    transport, ca = ("tls", sys.argv[6]) if len(sys.argv) == 7 else ("tcp", None)
+    peer_port, seen, accepted = echo_server()
 
-    control = Client(Connection("tcp", host, port, timeout=TIMEOUT), user, password)
+    control = Client(Connection(transport, host, port, ca=ca, timeout=TIMEOUT), user, password)
     (_, relayed_port), _ = control.allocate_addresses(protocol=6)  # REQUESTED-TRANSPORT TCP
 
     connected = control.expect_success(
@@ -77,11 +82,14 @@ def main():
     connection_id = connected[A_CONNECTION_ID][1]
 
     # The data connection: same credentials, realm and nonce (the nonce is for this address).
-    data = Client(Connection("tcp", host, port, timeout=TIMEOUT), user, password)
+    data = Client(Connection(transport, host, port, ca=ca, timeout=TIMEOUT), user, password)
     data.realm, data.nonce, data.key = control.realm, control.nonce, control.key
     data.expect_success(CONNECTION_BIND, [attr(A_CONNECTION_ID, connection_id)])
     if data.conn.buffer:
         die("bytes after the ConnectionBind response")
+    # The Connect succeeded once the connection was made; the echo thread may not have returned
+    # from accept() yet.
+    accepted.wait(TIMEOUT)
     if not seen or seen[0][1] != relayed_port:
         die(f"the echo peer saw {seen}, not the relayed port {relayed_port}")
 
@@ -98,7 +106,7 @@ def main():
         if echoed != payload:
             die(f"{size} bytes: the echo differs")
     print(f"ok: {len(SIZES)} payloads ({sum(SIZES)} bytes) echoed through the TCP relay "
-          f"127.0.0.1:{relayed_port}")
+          f"127.0.0.1:{relayed_port} over {transport}")
     control.conn.close()
     data.conn.close()
 
@@ -106,5 +114,5 @@ def main():
 if __name__ == "__main__":
     try:
         main()
-    except (TurnError, OSError) as error:
+    except (TurnError, OSError) as error:  # ssl.SSLError is an OSError
         die(str(error))

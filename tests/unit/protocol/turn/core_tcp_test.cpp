@@ -70,14 +70,11 @@ class CoreTcpTest : public CoreFixture {
 };
 
 TEST_F(CoreTcpTest, TcpAllocateNeedsATcpControlConnectionAndTheFeature) {
-  // Over UDP (and TLS, whose data connections this server cannot splice) TCP stays 442.
+  // Over UDP TCP stays 442.
   EXPECT_EQ(errorCodeOf(exchange(
                 client, request(Method::kAllocate,
                                 [](MessageBuilder& b) { b.addRequestedTransport(kProtocolTcp); }))),
             error::kUnsupportedTransportProtocol);
-  const ClientSource tls{ClientTransport::kTls, SocketRef{SocketRef::Kind::kConnection, 9},
-                         ep("198.51.100.7", 41009), server};
-  EXPECT_EQ(errorCodeOf(allocateTcp(tls)), error::kUnsupportedTransportProtocol);
   // RFC 6062 section 5.1: no DONT-FRAGMENT, EVEN-PORT or RESERVATION-TOKEN.
   EXPECT_EQ(errorCodeOf(allocateTcp(
                 control, [](MessageBuilder& b) { b.addBytes(attr::kDontFragment, {}); })),
@@ -225,6 +222,39 @@ TEST_F(CoreTcpTest, ConnectErrors) {
   const Outbox& bare = send(control, request(Method::kConnect));
   ASSERT_EQ(bare.entries().size(), 1U);
   EXPECT_EQ(errorCodeOf(wireBytes(bare.entries().front())), error::kBadRequest);
+}
+
+// RFC 6062 section 5.1: the control connection may be TCP or TLS, and so may data connections
+// (either kind for either control connection).
+TEST_F(CoreTcpTest, TlsControlAndDataConnectionsWorkLikeTcpOnes) {
+  const ClientSource tls_control{ClientTransport::kTls, SocketRef{SocketRef::Kind::kConnection, 9},
+                                 ep("198.51.100.7", 41009), server};
+  const ClientSource tls_data{ClientTransport::kTls, SocketRef{SocketRef::Kind::kConnection, 10},
+                              ep("198.51.100.7", 41010), server};
+  ASSERT_EQ(errorCodeOf(allocateTcp(tls_control)), 0);
+  ASSERT_NE(allocationOf(tls_control), nullptr);
+  EXPECT_TRUE(allocationOf(tls_control)->tcp);
+  // Connect answers on the TLS control connection once the peer connection is up.
+  const auto connect_ok = [&](const Endpoint& to) {
+    EXPECT_TRUE(connect(tls_control, to).entries().empty());
+    const std::uint32_t id = relays.connects.empty() ? 0 : relays.connects.back().connection;
+    outbox.clear();
+    core->onPeerConnected(id, true, now, outbox);
+    EXPECT_EQ(outbox.entries().size(), 1U);
+    if (!outbox.entries().empty()) {
+      EXPECT_EQ(outbox.entries().front().socket, tls_control.socket);
+      EXPECT_EQ(errorCodeOf(wireBytes(outbox.entries().front())), 0);
+    }
+    return id;
+  };
+  const std::uint32_t id = connect_ok(peer);
+  EXPECT_EQ(errorCodeOf(connectionBind(tls_data, id)), 0);
+  ASSERT_EQ(relays.binds.size(), 1U);
+  EXPECT_EQ(relays.binds[0].data_connection, tls_data.socket);
+  // A plain TCP data connection for a TLS control connection's peer connection too.
+  const std::uint32_t second = connect_ok(peer2);
+  EXPECT_EQ(errorCodeOf(connectionBind(data, second)), 0);
+  EXPECT_EQ(relays.binds.size(), 2U);
 }
 
 TEST_F(CoreTcpTest, ConnectionBindErrors) {
