@@ -68,6 +68,7 @@ void TcpSplice::stop() {
     closeAndDelete(std::exchange(backend_, nullptr));  // a pending connect ends as ECANCELED
   }
   closeAndDelete(std::exchange(connect_timer_, nullptr));
+  closeAndDelete(std::exchange(throttle_timer_, nullptr));
   uv_read_stop(asStream(client_));
 }
 
@@ -93,17 +94,87 @@ void TcpSplice::connected(int status) {
   connected_ = true;
   uv_tcp_nodelay(backend_, 1);
   forward(Side::kBackend, first_);
+  if (!first_.empty()) {
+    spend(Side::kClient, first_.size());
+  }
   std::vector<std::byte>().swap(first_);
   if (stopped_) {
     return;
   }
-  if (uv_read_start(asStream(backend_), onBackendAlloc, onBackendRead) != 0) {
-    end(TcpSpliceCallbacks::End::kBackendError);
+  startReading(Side::kBackend);
+  if (!stopped_) {
+    startReading(Side::kClient);
+  }
+}
+
+void TcpSplice::startReading(Side side) {
+  const std::size_t index = sideIndex(side);
+  if (stopped_ || !connected_ || paused_[index] || throttled_ || eof_[index]) {
     return;
   }
-  if (!paused_[sideIndex(Side::kClient)] &&
-      uv_read_start(asStream(client_), client_alloc_, client_read_) != 0) {
-    end(TcpSpliceCallbacks::End::kClientError);
+  const int rc = side == Side::kClient ? uv_read_start(stream(side), client_alloc_, client_read_)
+                                       : uv_read_start(stream(side), onBackendAlloc, onBackendRead);
+  if (rc != 0 && rc != UV_EALREADY) {
+    end(side == Side::kClient ? TcpSpliceCallbacks::End::kClientError
+                              : TcpSpliceCallbacks::End::kBackendError);
+  }
+}
+
+void TcpSplice::setGrant(Grant grant) {
+  grant_ = std::move(grant);
+  credit_ = 0;
+  refillCredit();
+}
+
+void TcpSplice::spend(Side from, std::size_t size) {
+  if (from == Side::kClient) {
+    counts_.from_client_bytes += size;
+    ++counts_.from_client_reads;
+  } else {
+    counts_.from_backend_bytes += size;
+    ++counts_.from_backend_reads;
+  }
+  if (grant_) {
+    credit_ -= static_cast<std::int64_t>(size);
+    if (credit_ <= 0) {
+      refillCredit();
+    }
+  }
+}
+
+void TcpSplice::refillCredit() {
+  if (stopped_) {
+    return;
+  }
+  credit_ += static_cast<std::int64_t>(grant_(kBufferSize));
+  if (credit_ > 0) {
+    if (throttled_) {
+      throttled_ = false;
+      startReading(Side::kClient);
+      startReading(Side::kBackend);
+    }
+    return;
+  }
+  if (!throttled_) {
+    throttled_ = true;
+    ++counts_.throttled;
+    uv_read_stop(asStream(client_));
+    if (backend_ != nullptr) {
+      uv_read_stop(asStream(backend_));
+    }
+  }
+  if (throttle_timer_ == nullptr) {
+    throttle_timer_ = new uv_timer_t;
+    uv_timer_init(client_->loop, throttle_timer_);
+    throttle_timer_->data = this;
+  }
+  const auto retry_ms = static_cast<std::uint64_t>(kThrottleRetry.count());
+  uv_timer_start(throttle_timer_, onThrottleTimer, retry_ms, 0);
+}
+
+void TcpSplice::onThrottleTimer(uv_timer_t* timer) {
+  if (auto* self = static_cast<TcpSplice*>(timer->data); self != nullptr) {
+    self->refillCredit();
   }
 }
 
@@ -130,8 +201,11 @@ void TcpSplice::onClientRead(ssize_t nread) {
   } else if (nread < 0) {
     end(TcpSpliceCallbacks::End::kClientError);
   } else {
-    forward(Side::kBackend,
-            protocol::ConstBytes(*client_buffer_).first(static_cast<std::size_t>(nread)));
+    const auto size = static_cast<std::size_t>(nread);
+    forward(Side::kBackend, protocol::ConstBytes(*client_buffer_).first(size));
+    if (!stopped_) {
+      spend(Side::kClient, size);
+    }
   }
 }
 
@@ -158,9 +232,11 @@ void TcpSplice::onBackendRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t
   } else if (nread < 0) {
     self->end(TcpSpliceCallbacks::End::kBackendError);
   } else {
-    self->forward(
-        Side::kClient,
-        protocol::ConstBytes(*self->backend_buffer_).first(static_cast<std::size_t>(nread)));
+    const auto size = static_cast<std::size_t>(nread);
+    self->forward(Side::kClient, protocol::ConstBytes(*self->backend_buffer_).first(size));
+    if (!self->stopped_) {
+      self->spend(Side::kBackend, size);
+    }
   }
 }
 
@@ -238,16 +314,7 @@ void TcpSplice::written(Side to, std::size_t size, int status) {
 
 void TcpSplice::resume(Side source) {
   paused_[sideIndex(source)] = false;
-  if (eof_[sideIndex(source)] || (source == Side::kClient && !connected_)) {
-    return;
-  }
-  const int rc = source == Side::kClient
-                     ? uv_read_start(stream(source), client_alloc_, client_read_)
-                     : uv_read_start(stream(source), onBackendAlloc, onBackendRead);
-  if (rc != 0) {
-    end(source == Side::kClient ? TcpSpliceCallbacks::End::kClientError
-                                : TcpSpliceCallbacks::End::kBackendError);
-  }
+  startReading(source);  // unless at EOF, not yet connected, or throttled
 }
 
 void TcpSplice::eof(Side from) {
