@@ -156,6 +156,22 @@ void SharedConnections::release(const protocol::IpAddress& client) {
   }
 }
 
+bool SharedConnections::admitPeer() {
+  const std::lock_guard lock(mutex_);
+  if (limits_.connections_total != 0 && total_ >= limits_.connections_total) {
+    return false;
+  }
+  ++total_;
+  return true;
+}
+
+void SharedConnections::releasePeer() {
+  const std::lock_guard lock(mutex_);
+  if (total_ > 0) {
+    --total_;
+  }
+}
+
 void SharedConnections::setLimits(const LimitsConfig& limits) {
   const std::lock_guard lock(mutex_);
   limits_ = limits;

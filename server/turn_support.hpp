@@ -127,6 +127,10 @@ class SharedConnections {
   explicit SharedConnections(const LimitsConfig& limits) : limits_(limits) {}
   [[nodiscard]] Verdict admit(const protocol::IpAddress& client);
   void release(const protocol::IpAddress& client);
+  // RFC 6062 peer connections: one more (or one fewer) toward connections_total only (a peer
+  // is not a client address). False over the limit.
+  [[nodiscard]] bool admitPeer();
+  void releasePeer();
   void setLimits(const LimitsConfig& limits);
 
  private:

@@ -249,6 +249,7 @@ void Worker::onHeartbeat(uv_timer_t* timer) {
   self->heartbeat_due_ = now + kHeartbeatInterval;
   self->sweepIdleConnections(now);
   self->sweepForwarded(now);
+  self->core_.collectTcpRelayed();  // RFC 6062 splices' bytes, before the load sample reads them
   if (self->index_ == 0) {
     self->shared_.load.sample(now);  // the relayed rate of every worker (cluster.redirect_above)
   }

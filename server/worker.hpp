@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "protocol/turn/core.hpp"
@@ -134,6 +135,7 @@ class Worker final : public uv::UdpSocketCallbacks,
                                  const protocol::Endpoint& peer) override;
   void bindPeer(std::uint32_t connection, const protocol::SocketRef& data_connection) override;
   void closePeer(std::uint32_t connection) override;
+  [[nodiscard]] protocol::TcpRelayCounts takePeerCounts(std::uint32_t connection) override;
   void onPeerAccepted(std::uint64_t tag, uv_tcp_t* handle, const protocol::Endpoint& peer) override;
   void onPeerConnected(std::uint32_t connection, bool connected) override;
   // protocol::CoreEvents
@@ -257,6 +259,9 @@ class Worker final : public uv::UdpSocketCallbacks,
   std::unordered_map<std::uint32_t, std::uint64_t> bound_data_connections_;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> pending_binds_;
   std::vector<std::uint64_t> closing_data_connections_;
+  // Peer connections counted toward limits.connections_total (releasePeer gives the count back).
+  std::unordered_set<std::uint32_t> counted_peers_;
+  void releasePeer(std::uint32_t connection);
   WorkerStats stats_;
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};

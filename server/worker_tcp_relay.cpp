@@ -19,14 +19,27 @@ std::expected<protocol::SocketRef, protocol::RelayOpenError> Worker::openTcp(
 
 bool Worker::connectPeer(std::uint32_t connection, const protocol::Endpoint& local,
                          const protocol::Endpoint& peer) {
+  // A peer connection holds a file descriptor: it counts toward limits.connections_total.
+  if (!shared_.connections.admitPeer()) {
+    stats_.connections_total_rejected.add();
+    return false;  // 447
+  }
   auto opened = uv::PeerConnection::connect(loop_, local, peer, connection, *this);
   if (!opened) {
     TP_LOG(kDebug, "tcp relay ", local.toString(), " -> ", peer.toString(), ": ",
            opened.error().toString());
+    shared_.connections.releasePeer();
     return false;
   }
+  counted_peers_.insert(connection);
   peer_connections_.emplace(connection, std::move(*opened));
   return true;
+}
+
+void Worker::releasePeer(std::uint32_t connection) {
+  if (counted_peers_.erase(connection) != 0) {
+    shared_.connections.releasePeer();
+  }
 }
 
 void Worker::onPeerConnected(std::uint32_t connection, bool connected) {
@@ -34,19 +47,28 @@ void Worker::onPeerConnected(std::uint32_t connection, bool connected) {
   core_.onPeerConnected(connection, connected, std::chrono::steady_clock::now(), outbox_);
   if (!connected) {
     peer_connections_.erase(connection);  // the core forgot it; the handle closes
+    releasePeer(connection);
   }
   flush();
 }
 
 void Worker::onPeerAccepted(std::uint64_t tag, uv_tcp_t* handle, const protocol::Endpoint& peer) {
+  if (!shared_.connections.admitPeer()) {
+    stats_.connections_total_rejected.add();
+    TP_LOG(kDebug, "tcp relay: peer ", peer.toString(), " over limits.connections_total");
+    uv::closeAndDelete(handle);
+    return;
+  }
   makeRoom();
   const auto connection =
       core_.onPeerAccepted(tag, peer, std::chrono::steady_clock::now(), outbox_);
   if (!connection) {
     TP_LOG(kDebug, "tcp relay: refused peer ", peer.toString());
+    shared_.connections.releasePeer();
     uv::closeAndDelete(handle);
     return;
   }
+  counted_peers_.insert(*connection);
   peer_connections_.emplace(*connection,
                             std::make_unique<uv::PeerConnection>(handle, *connection, *this));
   flush();  // the ConnectionAttempt
@@ -58,6 +80,7 @@ void Worker::bindPeer(std::uint32_t connection, const protocol::SocketRef& data_
 
 void Worker::closePeer(std::uint32_t connection) {
   peer_connections_.erase(connection);
+  releasePeer(connection);
   if (const auto bound = bound_data_connections_.find(connection);
       bound != bound_data_connections_.end()) {
     // Not now: this runs inside the core, and closing reports back to it (onClosed).
@@ -88,7 +111,15 @@ void Worker::finishTcpRelayWork() {
     uv_tcp_t* peer_handle = peer->second->release();
     peer_connections_.erase(peer);
     bound_data_connections_.emplace(connection, data_id);
-    data->second->spliceTo(peer_handle);
+    uv::TcpConnection& data_connection = *data->second;  // onClosed may erase the map entry
+    data_connection.spliceTo(peer_handle);
+    if (uv::TcpSplice* splice = data_connection.splice();
+        splice != nullptr && !data_connection.closed()) {
+      // limits.bandwidth_*: the splice reads on credit from the allocation's buckets.
+      splice->setGrant([this, id = connection](std::uint64_t want) {
+        return core_.grantTcpBandwidth(id, want, std::chrono::steady_clock::now());
+      });
+    }
   }
   const auto closing = std::exchange(closing_data_connections_, {});
   for (const std::uint64_t id : closing) {
@@ -96,6 +127,21 @@ void Worker::finishTcpRelayWork() {
       it->second->close(uv::CloseReason::kLocalClose);
     }
   }
+}
+
+protocol::TcpRelayCounts Worker::takePeerCounts(std::uint32_t connection) {
+  const auto bound = bound_data_connections_.find(connection);
+  if (bound == bound_data_connections_.end()) {
+    return {};
+  }
+  const auto data = connections_.find(bound->second);
+  uv::TcpSplice* splice = data == connections_.end() ? nullptr : data->second->splice();
+  if (splice == nullptr) {
+    return {};
+  }
+  const uv::TcpSplice::Counts counts = splice->takeCounts();
+  return {counts.from_client_bytes, counts.from_client_reads, counts.from_backend_bytes,
+          counts.from_backend_reads, counts.throttled};
 }
 
 }  // namespace turnpike::server

@@ -201,6 +201,20 @@ class Core {
                                                             MonotonicTime now, Outbox& outbox);
   // A peer connection not yet bound closed (the peer left): it is forgotten.
   void onPeerClosed(std::uint32_t connection);
+  // What the adapter's splices relayed for bound peer connections (RelaySockets::takePeerCounts)
+  // goes into their allocations' accounting and the relayed-bytes counters. The adapter calls
+  // this now and then (the load redirect and /metrics see TCP relay bytes that late); the core
+  // also collects a connection's counts before forgetting it and before reporting an end.
+  void collectTcpRelayed();
+  // limits.bandwidth_per_allocation_bps and bandwidth_per_user_bps for the splice of bound peer
+  // connection `connection`: up to `want` more bytes it may read (both ways together), taken
+  // from the allocation's bucket and the user's lease, possibly less, 0 when they are spent
+  // (the splice stops reading and asks again later: TCP is throttled, not dropped, and the
+  // splice reports how often with its counts). Without a limit,
+  // kUnlimitedTcpGrant, so that an unlimited splice asks rarely.
+  static constexpr std::uint64_t kUnlimitedTcpGrant = 4U << 20U;
+  [[nodiscard]] std::uint64_t grantTcpBandwidth(std::uint32_t connection, std::uint64_t want,
+                                                MonotonicTime now);
   // Expires what is due. Call at nextDeadline().
   void onTimer(MonotonicTime now);
   [[nodiscard]] std::optional<MonotonicTime> nextDeadline() const;
@@ -344,6 +358,8 @@ class Core {
   void dropTcpConnection(Allocation& allocation, std::uint32_t connection, bool close);
   // Closes peer connections whose ConnectionBind did not come in time.
   void expireTcpConnections(Allocation& allocation, MonotonicTime now);
+  // Adds what a bound connection's splice relayed to its allocation and the counters.
+  void takeTcpRelayed(Allocation& allocation, std::uint32_t connection);
 
   // Responses.
   // RFC 8489 section 9.2.4: MESSAGE-INTEGRITY-SHA256 or MESSAGE-INTEGRITY with `key` (the

@@ -127,17 +127,23 @@ struct AllocateOptions {
   std::optional<std::uint64_t> token;
 };
 
-// 3. REQUESTED-TRANSPORT must be present: UDP, or TCP (RFC 6062 section 5.1) when `tcp_ok` (on,
-// and a TCP or TLS control connection). A TCP allocation takes no DONT-FRAGMENT, EVEN-PORT or
-// RESERVATION-TOKEN (400), and here no second address family either.
+// 3. REQUESTED-TRANSPORT must be present: UDP, or TCP (RFC 6062 section 5.1) with
+// tcp_allocations on. A TCP allocation needs a TCP or TLS control connection (400 over UDP or
+// DTLS). A TCP allocation takes no DONT-FRAGMENT, EVEN-PORT or RESERVATION-TOKEN (400), and here
+// no second address family either.
 std::expected<AllocateOptions, TurnError> parseAllocateOptions(const Message& message,
-                                                               bool tcp_ok) {
+                                                               bool tcp_allocations,
+                                                               ClientTransport control) {
   const RawAttribute* transport = message.find(attr::kRequestedTransport);
   if (transport == nullptr) {
     return std::unexpected(TurnError{error::kBadRequest});
   }
   auto protocol = decodeRequestedTransport(message.value(*transport));
-  const bool tcp = protocol && *protocol == kProtocolTcp && tcp_ok;
+  const bool wants_tcp = protocol && *protocol == kProtocolTcp && tcp_allocations;
+  if (wants_tcp && (control == ClientTransport::kUdp || control == ClientTransport::kDtls)) {
+    return std::unexpected(TurnError{error::kBadRequest});  // RFC 6062 section 5.1
+  }
+  const bool tcp = wants_tcp && isStream(control);
   if (!protocol || (*protocol != kProtocolUdp && !tcp)) {
     return std::unexpected(TurnError{error::kUnsupportedTransportProtocol});
   }
@@ -218,8 +224,7 @@ std::expected<Core::AllocateReply, TurnError> Core::allocate(Request& request) {
     }
   }
   // TCP allocations over TCP or TLS control connections (RFC 6062 section 5.1).
-  auto parsed =
-      parseAllocateOptions(message, config_.tcp_allocations && isStream(request.source.transport));
+  auto parsed = parseAllocateOptions(message, config_.tcp_allocations, request.source.transport);
   if (!parsed) {
     return std::unexpected(parsed.error());
   }
@@ -426,6 +431,11 @@ void Core::endAllocation(std::uint64_t id, AllocationEnd end, MonotonicTime now)
   }
   Allocation& allocation = *it->second;
   dropRoutes(allocation);  // before the end is reported: the adapter adds what the kernel relayed
+  for (const TcpPeerConnection& connection : allocation.tcp_connections) {
+    if (connection.state == TcpPeerConnection::State::kBound) {
+      takeTcpRelayed(allocation, connection.id);  // RFC 6062: into the accounting line
+    }
+  }
   if (deps_.events != nullptr) {
     deps_.events->onAllocationEnded(allocation, end, now);
   }

@@ -2,6 +2,7 @@
 // connections. The sockets are the adapter's (RelaySockets::openTcp, connectPeer, bindPeer,
 // closePeer); the core decides, answers and keeps the state.
 #include <algorithm>
+#include <cmath>
 
 #include "protocol/turn/core.hpp"
 
@@ -218,6 +219,7 @@ void Core::dropTcpConnection(Allocation& allocation, std::uint32_t id, bool clos
     return;
   }
   if (it->state == State::kBound) {
+    takeTcpRelayed(allocation, id);  // the splice's last bytes, before it goes
     by_data_connection_.erase(it->data_connection);
   }
   allocation.tcp_connections.erase(it);
@@ -239,6 +241,73 @@ void Core::expireTcpConnections(Allocation& allocation, MonotonicTime now) {
     stats_.tcp_bind_timeouts.add();
     dropTcpConnection(allocation, id, true);  // RFC 6062 sections 5.2 and 5.3: 30 s
   }
+}
+
+void Core::takeTcpRelayed(Allocation& allocation, std::uint32_t connection) {
+  const TcpRelayCounts counts = deps_.relays.takePeerCounts(connection);
+  if (counts.to_peer_reads == 0 && counts.to_client_reads == 0 && counts.throttled == 0) {
+    return;
+  }
+  stats_.tcp_throttled.add(counts.throttled);
+  allocation.bytes_to_peer += counts.to_peer_bytes;
+  allocation.packets_to_peer += counts.to_peer_reads;
+  allocation.bytes_to_client += counts.to_client_bytes;
+  allocation.packets_to_client += counts.to_client_reads;
+  const auto transport = static_cast<std::size_t>(allocation.source.transport);
+  stats_.relayed_bytes[0][transport].add(counts.to_peer_bytes);
+  stats_.relayed_packets[0][transport].add(counts.to_peer_reads);
+  stats_.relayed_bytes[1][transport].add(counts.to_client_bytes);
+  stats_.relayed_packets[1][transport].add(counts.to_client_reads);
+}
+
+void Core::collectTcpRelayed() {
+  for (const auto& [data_connection, id] : by_data_connection_) {
+    if (const auto owner = tcp_connections_.find(id); owner != tcp_connections_.end()) {
+      takeTcpRelayed(*allocations_.at(owner->second), id);
+    }
+  }
+}
+
+std::uint64_t Core::grantTcpBandwidth(std::uint32_t connection, std::uint64_t want,
+                                      MonotonicTime now) {
+  const auto owner = tcp_connections_.find(connection);
+  if (owner == tcp_connections_.end()) {
+    return kUnlimitedTcpGrant;  // forgotten: its splice is closing
+  }
+  Allocation& allocation = *allocations_.at(owner->second);
+  const std::uint64_t rate = config_.bandwidth_bytes_per_second;
+  const std::uint64_t user_rate = config_.user_bandwidth_bytes_per_second;
+  UserLease* lease =
+      user_rate != 0 && deps_.user_bandwidth != nullptr ? allocation.user_lease.get() : nullptr;
+  if (rate == 0 && lease == nullptr) {
+    return kUnlimitedTcpGrant;
+  }
+  // The same buckets as UDP's admitBandwidth; a grant may be smaller than `want`.
+  double grant = static_cast<double>(want);
+  if (rate != 0) {
+    allocation.bandwidth.refill(static_cast<double>(rate), static_cast<double>(rate), now);
+    grant = std::min(grant, allocation.bandwidth.tokens);
+  }
+  if (lease != nullptr && grant >= 1 && lease->credit < grant) {
+    // 20 ms of the user's rate at a time, and at least what is missing.
+    const auto missing = static_cast<std::uint64_t>(std::ceil(grant - lease->credit));
+    lease->credit += static_cast<double>(
+        deps_.user_bandwidth->lease(lease->user, std::max(missing, user_rate / 50), now));
+  }
+  if (lease != nullptr) {
+    grant = std::min(grant, lease->credit);
+  }
+  const double granted = std::floor(std::max(0.0, grant));
+  if (granted < 1) {
+    return 0;
+  }
+  if (rate != 0) {
+    allocation.bandwidth.tokens -= granted;
+  }
+  if (lease != nullptr) {
+    lease->credit -= granted;
+  }
+  return static_cast<std::uint64_t>(granted);
 }
 
 }  // namespace turnpike::protocol

@@ -93,6 +93,16 @@ class Outbox {
 // Opens and closes relay sockets (UDP, bound to a relay address and port). The adapter tags each
 // socket with the allocation's id and reports its datagrams with that tag.
 enum class RelayOpenError : std::uint8_t { kAddressInUse, kNoResources, kOther };
+// RFC 6062: what a bound peer connection's splice relayed, each way. TCP has no packets: a
+// "packet" is one read from the socket (at most the splice's buffer).
+struct TcpRelayCounts {
+  std::uint64_t to_peer_bytes = 0;
+  std::uint64_t to_peer_reads = 0;
+  std::uint64_t to_client_bytes = 0;
+  std::uint64_t to_client_reads = 0;
+  std::uint64_t throttled = 0;  // times it stopped reading for want of bandwidth budget
+};
+
 class RelaySockets {
  public:
   virtual ~RelaySockets() = default;
@@ -126,6 +136,9 @@ class RelaySockets {
   virtual void bindPeer(std::uint32_t /*connection*/, const SocketRef& /*data_connection*/) {}
   // Closes a peer connection, and its data connection when bound. The core has forgotten it.
   virtual void closePeer(std::uint32_t /*connection*/) {}
+  // What a bound peer connection's splice relayed since the last call (Core::collectTcpRelayed,
+  // and before the core forgets the connection or reports its allocation's end).
+  [[nodiscard]] virtual TcpRelayCounts takePeerCounts(std::uint32_t /*connection*/) { return {}; }
 };
 
 // Reserved ports by RESERVATION-TOKEN, shared by every worker's core: the Allocate that claims

@@ -116,6 +116,9 @@ struct CoreStats {
   StatCounter tcp_bind_timeouts;              // no ConnectionBind within 30 s
   StatCounter tcp_peer_rejected;              // incoming peer connections without a permission
   StatCounter tcp_connection_limit_rejected;  // over limits.tcp_connections_per_allocation
+  // Times a TCP allocation's splice found the bandwidth budget spent and stopped reading
+  // (reported with its counts, RelaySockets::takePeerCounts).
+  StatCounter tcp_throttled;
   // [direction][transport]
   std::array<std::array<StatCounter, kClientTransportCount>, 2> relayed_bytes;
   std::array<std::array<StatCounter, kClientTransportCount>, 2> relayed_packets;

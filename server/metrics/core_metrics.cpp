@@ -136,6 +136,11 @@ void appendCoreMetrics(std::span<const CoreStats* const> cores,
         [](const CoreStats& s) -> const StatCounter& { return s.tcp_peer_rejected; });
   f.add(tcp_refused, {{"reason", "limit"}},
         [](const CoreStats& s) -> const StatCounter& { return s.tcp_connection_limit_rejected; });
+  f.single("turnpike_tcp_relay_throttled_total",
+           "Times a TCP allocation's splice stopped reading because its bandwidth budget "
+           "(limits.bandwidth_per_allocation_bps, bandwidth_per_user_bps) was spent.",
+           MetricType::Counter,
+           [](const CoreStats& s) -> const StatCounter& { return s.tcp_throttled; });
   f.single("turnpike_quota_rejected_total", "Allocations refused by quotas.", MetricType::Counter,
            [](const CoreStats& s) -> const StatCounter& { return s.quota_rejected; });
   const std::size_t bytes =

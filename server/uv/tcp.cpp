@@ -529,7 +529,7 @@ void TcpConnection::close(CloseReason reason) {
   callbacks_.onClosed(*this, reason);
 }
 
-TcpListener::TcpListener(Loop& loop, int fd, TcpListenerCallbacks& listener_callbacks,
+TcpListener::TcpListener(Loop& loop, TcpListenerCallbacks& listener_callbacks,
                          TcpConnectionCallbacks& connection_callbacks,
                          std::shared_ptr<tls::TlsContext> tls_context,
                          std::chrono::milliseconds handshake_timeout, Preamble preamble)
@@ -538,27 +538,9 @@ TcpListener::TcpListener(Loop& loop, int fd, TcpListenerCallbacks& listener_call
       connection_callbacks_(connection_callbacks),
       tls_context_(std::move(tls_context)),
       handshake_timeout_(handshake_timeout),
-      preamble_(preamble),
-      fd_(fd),
-      poll_(new uv_poll_t),
-      retry_timer_(new uv_timer_t),
-      spare_fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {
-  uv_timer_init(loop_.get(), retry_timer_);
-  retry_timer_->data = this;
-  if (spare_fd_ < 0) {
-    restoreSpare();
-  }
-}
+      preamble_(preamble) {}
 
-TcpListener::~TcpListener() {
-  closeAndDelete(retry_timer_);
-  // uv_close stops polling at once, so the socket can be closed right after.
-  closeAndDelete(poll_);
-  ::close(fd_);
-  if (spare_fd_ >= 0) {
-    ::close(spare_fd_);
-  }
-}
+TcpListener::~TcpListener() = default;
 
 std::expected<std::unique_ptr<TcpListener>, UvError> TcpListener::open(
     Loop& loop, const protocol::Endpoint& local, TcpListenerCallbacks& listener_callbacks,
@@ -574,67 +556,19 @@ std::expected<std::unique_ptr<TcpListener>, UvError> TcpListener::open(
     return std::unexpected(UvError{"listen " + local.toString(), error});
   }
   std::unique_ptr<TcpListener> listener(
-      new TcpListener(loop, *fd, listener_callbacks, connection_callbacks, std::move(tls_context),
+      new TcpListener(loop, listener_callbacks, connection_callbacks, std::move(tls_context),
                       handshake_timeout, preamble));
-  if (const int rc = uv_poll_init(loop.get(), listener->poll_, *fd); rc != 0) {
-    // The handle was never initialised: free it here, not through uv_close.
-    delete std::exchange(listener->poll_, nullptr);
-    return std::unexpected(UvError{"uv_poll_init", rc});
+  auto acceptor = Acceptor::start(loop, *fd, *listener, {.spare = true, .backlog = kListenBacklog});
+  if (!acceptor) {
+    return std::unexpected(acceptor.error());
   }
-  listener->poll_->data = listener.get();
-  // libuv opens a spare fd per loop with the loop's first stream handle, which without
-  // uv_listen() would be the first accepted connection: open it now, so that the process's fd
-  // count does not grow with the first connection.
-  auto* first_stream = new uv_tcp_t;
-  uv_tcp_init(loop.get(), first_stream);
-  closeAndDelete(first_stream);
-  if (const int rc = uv_poll_start(listener->poll_, UV_READABLE, onReadable); rc != 0) {
-    return std::unexpected(UvError{"uv_poll_start", rc});
-  }
+  listener->acceptor_ = std::move(*acceptor);
   sockaddr_storage address{};
   socklen_t length = sizeof(address);
   if (::getsockname(*fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {   // NOLINT
     listener->local_ = fromSockaddr(reinterpret_cast<const sockaddr*>(&address));  // NOLINT
   }
   return listener;
-}
-
-void TcpListener::onReadable(uv_poll_t* poll, int status, int /*events*/) {
-  auto* self = static_cast<TcpListener*>(poll->data);
-  if (self == nullptr) {
-    return;
-  }
-  if (status < 0) {
-    ++self->accept_errors_;
-    return;
-  }
-  self->acceptPending();
-}
-
-void TcpListener::acceptPending() {
-  for (int i = 0; i < kAcceptBatch; ++i) {
-    const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
-      adopt(fd);
-      continue;
-    }
-    if (errno == EINTR || errno == ECONNABORTED) {
-      continue;
-    }
-    if (errno == EMFILE || errno == ENFILE) {
-      if (!shedWaiting()) {
-        pause();
-      }
-      return;
-    }
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      ++accept_errors_;
-    }
-    break;
-  }
-  if (spare_fd_ < 0) {
-    restoreSpare();  // fds were to be had just now
-  }
 }
 
 void TcpListener::adopt(int fd) {
@@ -650,62 +584,6 @@ void TcpListener::adopt(int fd) {
   const tls::TlsContext::Ref tls = tls_context_ != nullptr ? tls_context_->acquire() : nullptr;
   listener_callbacks_.onAccepted(std::make_unique<TcpConnection>(
       client, connection_callbacks_, tls.get(), handshake_timeout_, preamble_));
-}
-
-bool TcpListener::shedWaiting() {
-  if (spare_fd_ < 0) {
-    return false;
-  }
-  ::close(std::exchange(spare_fd_, -1));
-  // Bounded: the backlog, plus what arrives meanwhile.
-  bool drained = false;
-  for (int i = 0; i < 4 * kListenBacklog; ++i) {
-    const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd >= 0) {
-      ::close(fd);
-      ++shed_connections_;
-      continue;
-    }
-    if (errno == EINTR || errno == ECONNABORTED) {
-      continue;
-    }
-    drained = errno == EAGAIN || errno == EWOULDBLOCK;
-    break;
-  }
-  TP_LOG(kDebug, "tcp ", local_.toString(), ": out of file descriptors, ", shed_connections_,
-         " connections closed on accept so far");
-  restoreSpare();
-  return drained;
-}
-
-void TcpListener::restoreSpare() {
-  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (spare_fd_ < 0 && uv_is_active(asHandle(retry_timer_)) == 0) {
-    // Another thread has the fd: try again in a while rather than at the next connection,
-    // which may come when the fds have run out again.
-    uv_timer_start(retry_timer_, onRetry, static_cast<std::uint64_t>(kOutOfFdsPause.count()), 0);
-  }
-}
-
-void TcpListener::pause() {
-  ++pauses_;
-  paused_ = true;
-  uv_poll_stop(poll_);
-  uv_timer_start(retry_timer_, onRetry, static_cast<std::uint64_t>(kOutOfFdsPause.count()), 0);
-}
-
-void TcpListener::onRetry(uv_timer_t* timer) {
-  auto* self = static_cast<TcpListener*>(timer->data);
-  if (self == nullptr) {
-    return;
-  }
-  if (self->paused_) {
-    self->paused_ = false;
-    (void)uv_poll_start(self->poll_, UV_READABLE, onReadable);
-  }
-  if (self->spare_fd_ < 0) {
-    self->restoreSpare();
-  }
 }
 
 }  // namespace turnpike::server::uv

@@ -23,6 +23,7 @@
 #include "protocol/stun/endpoint.hpp"
 #include "protocol/tls/client_hello.hpp"
 #include "protocol/turn/stream_framer.hpp"
+#include "server/uv/acceptor.hpp"
 #include "server/uv/handles.hpp"
 #include "server/uv/loop.hpp"
 #include "server/uv/tcp_splice.hpp"
@@ -137,6 +138,8 @@ class TcpConnection : private TcpSpliceCallbacks {
   [[nodiscard]] bool ready() const { return phase_ == Phase::kStream || phase_ == Phase::kSplice; }
   // A spliced connection moved bytes since the last call (the owner's idle check).
   [[nodiscard]] bool takeSpliceActivity() { return splice_ != nullptr && splice_->takeActivity(); }
+  // The splice once spliceTo() or tls_passthrough made one (RFC 6062 accounting and limits).
+  [[nodiscard]] TcpSplice* splice() { return splice_.get(); }
   // A proxy_protocol connection still reading its header: peer() is the socket's address until
   // then, afterwards the header's client (or still the socket's, for LOCAL).
   [[nodiscard]] bool expectsProxyHeader() const { return phase_ == Phase::kProxyHeader; }
@@ -214,21 +217,13 @@ class TcpListenerCallbacks {
   ~TcpListenerCallbacks() = default;
 };
 
-// Accepts with its own accept4() loop on a uv_poll_t rather than uv_listen(). libuv 1.44's
-// accept loop spins when the process is out of fds and its per-loop spare fd was lost to another
-// thread (uv__emfile_trick, "not reliable in a multi-threaded environment"): it calls accept()
-// and the connection callback with UV_EMFILE again and again, and Linux's accept() fails with
-// EMFILE before it even looks at the queue, so the worker serves nothing until some other
-// thread frees an fd. Here, out of fds, the listener uses its own spare fd to accept and close
-// what waits, and when even that fails it stops polling for kOutOfFdsPause. A spare taken by
-// another thread is taken back as soon as an fd can be had (retried every kOutOfFdsPause).
-class TcpListener {
+// A client listener. It accepts with an Acceptor (acceptor.hpp: its own accept4() loop, and a
+// spare fd to shed connections with when the process is out of fds, or a pause) and wraps
+// each accepted socket in a TcpConnection.
+class TcpListener : private AcceptorCallbacks {
  public:
-  // Accepted per readiness callback before the loop gets to its other handles.
-  static constexpr int kAcceptBatch = 64;
-  // Out of fds with no spare to shed connections with: how long the listener stops polling;
-  // also how often it tries to get a lost spare back.
-  static constexpr std::chrono::milliseconds kOutOfFdsPause{100};
+  static constexpr int kAcceptBatch = Acceptor::kAcceptBatch;
+  static constexpr std::chrono::milliseconds kOutOfFdsPause = Acceptor::kOutOfFdsPause;
 
   // With a tls_context, every accepted connection speaks TLS, or with preamble.detect_tls
   // (transport auto) those that start with a TLS record.
@@ -243,32 +238,24 @@ class TcpListener {
   TcpListener& operator=(const TcpListener&) = delete;
 
   [[nodiscard]] const protocol::Endpoint& localEndpoint() const { return local_; }
-  [[nodiscard]] std::uint64_t acceptErrors() const { return accept_errors_; }
+  [[nodiscard]] std::uint64_t acceptErrors() const {
+    return accept_errors_ + acceptor_->acceptErrors();
+  }
   // Connections accepted and closed at once because the process was out of fds.
-  [[nodiscard]] std::uint64_t shedConnections() const { return shed_connections_; }
+  [[nodiscard]] std::uint64_t shedConnections() const { return acceptor_->shedConnections(); }
   // Times the listener stopped polling because it could not even shed connections.
-  [[nodiscard]] std::uint64_t pauses() const { return pauses_; }
+  [[nodiscard]] std::uint64_t pauses() const { return acceptor_->pauses(); }
   [[nodiscard]] bool isTls() const { return tls_context_ != nullptr && !preamble_.detect_tls; }
   [[nodiscard]] const Preamble& preamble() const { return preamble_; }
 
  private:
-  TcpListener(Loop& loop, int fd, TcpListenerCallbacks& listener_callbacks,
+  TcpListener(Loop& loop, TcpListenerCallbacks& listener_callbacks,
               TcpConnectionCallbacks& connection_callbacks,
               std::shared_ptr<tls::TlsContext> tls_context,
               std::chrono::milliseconds handshake_timeout, Preamble preamble);
-  static void onReadable(uv_poll_t* poll, int status, int events);
-  static void onRetry(uv_timer_t* timer);
-  void acceptPending();
+  void onAcceptedFd(int fd) override { adopt(fd); }
   // Wraps an accepted socket in a TcpConnection and hands it to the callbacks.
   void adopt(int fd);
-  // Out of fds: closes the spare fd, accepts and closes every waiting connection, opens the
-  // spare again. False when there was no spare, or the freed fd went to another thread before
-  // the queue was empty.
-  bool shedWaiting();
-  // Opens the spare, or arms the retry timer when no fd can be had.
-  void restoreSpare();
-  // Stops polling until the retry timer fires.
-  void pause();
 
   Loop& loop_;
   TcpListenerCallbacks& listener_callbacks_;
@@ -276,15 +263,9 @@ class TcpListener {
   std::shared_ptr<tls::TlsContext> tls_context_;
   std::chrono::milliseconds handshake_timeout_;
   Preamble preamble_;
-  int fd_;  // the listening socket, owned
-  uv_poll_t* poll_;
-  uv_timer_t* retry_timer_;
-  bool paused_ = false;
-  int spare_fd_ = -1;  // /dev/null, closed to make room when out of fds
+  std::unique_ptr<Acceptor> acceptor_;
   protocol::Endpoint local_;
-  std::uint64_t accept_errors_ = 0;
-  std::uint64_t shed_connections_ = 0;
-  std::uint64_t pauses_ = 0;
+  std::uint64_t accept_errors_ = 0;  // accepted sockets that libuv would not take
 };
 
 }  // namespace turnpike::server::uv

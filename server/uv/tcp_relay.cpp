@@ -1,5 +1,9 @@
 #include "server/uv/tcp_relay.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <utility>
 
 namespace turnpike::server::uv {
@@ -27,29 +31,33 @@ std::expected<uv_tcp_t*, UvError> boundHandle(Loop& loop, const protocol::Endpoi
 
 std::expected<std::unique_ptr<TcpRelayListener>, UvError> TcpRelayListener::open(
     Loop& loop, const protocol::Endpoint& local, std::uint64_t tag, TcpRelayCallbacks& callbacks) {
-  auto handle = boundHandle(loop, local);
-  if (!handle) {
-    return std::unexpected(handle.error());
+  auto fd = openBoundSocket(SocketKind::kTcp, local, SocketOptions{.reuse_port = true});
+  if (!fd) {
+    return std::unexpected(fd.error());
   }
-  std::unique_ptr<TcpRelayListener> listener(new TcpRelayListener(*handle, tag, callbacks));
-  (*handle)->data = listener.get();
-  if (const int rc = uv_listen(asStream(*handle), kBacklog, onConnection); rc != 0) {
-    return std::unexpected(UvError{"listen " + local.toString(), rc});
+  if (::listen(*fd, kBacklog) != 0) {
+    const int error = -errno;
+    ::close(*fd);
+    return std::unexpected(UvError{"listen " + local.toString(), error});
   }
+  std::unique_ptr<TcpRelayListener> listener(new TcpRelayListener(loop, tag, callbacks));
+  auto acceptor =
+      Acceptor::start(loop, *fd, *listener, {.spare = false, .backlog = kBacklog});  // owns fd
+  if (!acceptor) {
+    return std::unexpected(acceptor.error());
+  }
+  listener->acceptor_ = std::move(*acceptor);
   return listener;
 }
 
-TcpRelayListener::~TcpRelayListener() { closeAndDelete(handle_); }
+TcpRelayListener::~TcpRelayListener() = default;
 
-void TcpRelayListener::onConnection(uv_stream_t* server, int status) {
-  auto* self = static_cast<TcpRelayListener*>(server->data);
-  if (self == nullptr || status < 0) {
-    return;
-  }
+void TcpRelayListener::onAcceptedFd(int fd) {
   auto* client = new uv_tcp_t;
-  uv_tcp_init(server->loop, client);
+  uv_tcp_init(loop_.get(), client);
   client->data = nullptr;
-  if (uv_accept(server, asStream(client)) != 0) {
+  if (uv_tcp_open(client, fd) != 0) {
+    ::close(fd);
     closeAndDelete(client);
     return;
   }
@@ -58,7 +66,7 @@ void TcpRelayListener::onConnection(uv_stream_t* server, int status) {
     closeAndDelete(client);
     return;
   }
-  self->callbacks_.onPeerAccepted(self->tag_, client, peer);
+  callbacks_.onPeerAccepted(tag_, client, peer);
 }
 
 std::expected<std::unique_ptr<PeerConnection>, UvError> PeerConnection::connect(

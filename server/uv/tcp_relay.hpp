@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "protocol/stun/endpoint.hpp"
+#include "server/uv/acceptor.hpp"
 #include "server/uv/handles.hpp"
 #include "server/uv/loop.hpp"
 
@@ -33,7 +34,10 @@ class TcpRelayCallbacks {
   ~TcpRelayCallbacks() = default;
 };
 
-class TcpRelayListener {
+// Accepts with an Acceptor (acceptor.hpp) without a spare fd (that would be a second fd per
+// TCP allocation): out of fds it stops polling for Acceptor::kOutOfFdsPause at a time, and the
+// peer waits in the kernel's backlog, instead of libuv's accept loop spinning.
+class TcpRelayListener : private AcceptorCallbacks {
  public:
   static constexpr int kBacklog = 64;
   [[nodiscard]] static std::expected<std::unique_ptr<TcpRelayListener>, UvError> open(
@@ -42,14 +46,18 @@ class TcpRelayListener {
   TcpRelayListener(const TcpRelayListener&) = delete;
   TcpRelayListener& operator=(const TcpRelayListener&) = delete;
 
- private:
-  TcpRelayListener(uv_tcp_t* handle, std::uint64_t tag, TcpRelayCallbacks& callbacks)
-      : handle_(handle), tag_(tag), callbacks_(callbacks) {}
-  static void onConnection(uv_stream_t* server, int status);
+  // Times accepting paused because the process was out of fds.
+  [[nodiscard]] std::uint64_t pauses() const { return acceptor_->pauses(); }
 
-  uv_tcp_t* handle_;
+ private:
+  TcpRelayListener(Loop& loop, std::uint64_t tag, TcpRelayCallbacks& callbacks)
+      : loop_(loop), tag_(tag), callbacks_(callbacks) {}
+  void onAcceptedFd(int fd) override;
+
+  Loop& loop_;
   std::uint64_t tag_;
   TcpRelayCallbacks& callbacks_;
+  std::unique_ptr<Acceptor> acceptor_;
 };
 
 class PeerConnection {

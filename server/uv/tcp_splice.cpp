@@ -70,6 +70,7 @@ void TcpSplice::stop() {
     closeAndDelete(std::exchange(backend_, nullptr));  // a pending connect ends as ECANCELED
   }
   closeAndDelete(std::exchange(connect_timer_, nullptr));
+  closeAndDelete(std::exchange(throttle_timer_, nullptr));
   uv_read_stop(asStream(client_));
 }
 
@@ -95,6 +96,9 @@ void TcpSplice::connected(int status) {
   connected_ = true;
   uv_tcp_nodelay(backend_, 1);
   forward(Side::kBackend, first_);
+  if (!first_.empty()) {
+    spend(Side::kClient, first_.size());
+  }
   std::vector<std::byte>().swap(first_);
   if (codec_ != nullptr && !stopped_) {
     decodeClient({});  // e.g. TLS records read with the ConnectionBind, not decrypted yet
@@ -102,13 +106,80 @@ void TcpSplice::connected(int status) {
   if (stopped_) {
     return;
   }
-  if (uv_read_start(asStream(backend_), onBackendAlloc, onBackendRead) != 0) {
-    end(TcpSpliceCallbacks::End::kBackendError);
+  startReading(Side::kBackend);
+  if (!stopped_) {
+    startReading(Side::kClient);
+  }
+}
+
+void TcpSplice::startReading(Side side) {
+  const std::size_t index = sideIndex(side);
+  if (stopped_ || !connected_ || paused_[index] || throttled_ || eof_[index]) {
     return;
   }
-  if (!paused_[sideIndex(Side::kClient)] && !eof_[sideIndex(Side::kClient)] &&
-      uv_read_start(asStream(client_), client_alloc_, client_read_) != 0) {
-    end(TcpSpliceCallbacks::End::kClientError);
+  const int rc = side == Side::kClient ? uv_read_start(stream(side), client_alloc_, client_read_)
+                                       : uv_read_start(stream(side), onBackendAlloc, onBackendRead);
+  if (rc != 0 && rc != UV_EALREADY) {
+    end(side == Side::kClient ? TcpSpliceCallbacks::End::kClientError
+                              : TcpSpliceCallbacks::End::kBackendError);
+  }
+}
+
+void TcpSplice::setGrant(Grant grant) {
+  grant_ = std::move(grant);
+  credit_ = 0;
+  refillCredit();
+}
+
+void TcpSplice::spend(Side from, std::size_t size) {
+  if (from == Side::kClient) {
+    counts_.from_client_bytes += size;
+    ++counts_.from_client_reads;
+  } else {
+    counts_.from_backend_bytes += size;
+    ++counts_.from_backend_reads;
+  }
+  if (grant_) {
+    credit_ -= static_cast<std::int64_t>(size);
+    if (credit_ <= 0) {
+      refillCredit();
+    }
+  }
+}
+
+void TcpSplice::refillCredit() {
+  if (stopped_) {
+    return;
+  }
+  credit_ += static_cast<std::int64_t>(grant_(kBufferSize));
+  if (credit_ > 0) {
+    if (throttled_) {
+      throttled_ = false;
+      startReading(Side::kClient);
+      startReading(Side::kBackend);
+    }
+    return;
+  }
+  if (!throttled_) {
+    throttled_ = true;
+    ++counts_.throttled;
+    uv_read_stop(asStream(client_));
+    if (backend_ != nullptr) {
+      uv_read_stop(asStream(backend_));
+    }
+  }
+  if (throttle_timer_ == nullptr) {
+    throttle_timer_ = new uv_timer_t;
+    uv_timer_init(client_->loop, throttle_timer_);
+    throttle_timer_->data = this;
+  }
+  const auto retry_ms = static_cast<std::uint64_t>(kThrottleRetry.count());
+  uv_timer_start(throttle_timer_, onThrottleTimer, retry_ms, 0);
+}
+
+void TcpSplice::onThrottleTimer(uv_timer_t* timer) {
+  if (auto* self = static_cast<TcpSplice*>(timer->data); self != nullptr) {
+    self->refillCredit();
   }
 }
 
@@ -134,11 +205,17 @@ void TcpSplice::onClientRead(ssize_t nread) {
     end(TcpSpliceCallbacks::End::kDone);
   } else if (nread < 0) {
     end(TcpSpliceCallbacks::End::kClientError);
-  } else if (codec_ != nullptr) {
-    decodeClient(protocol::ConstBytes(*client_buffer_).first(static_cast<std::size_t>(nread)));
   } else {
-    forward(Side::kBackend,
-            protocol::ConstBytes(*client_buffer_).first(static_cast<std::size_t>(nread)));
+    const auto size = static_cast<std::size_t>(nread);
+    const protocol::ConstBytes bytes = protocol::ConstBytes(*client_buffer_).first(size);
+    if (codec_ != nullptr) {
+      decodeClient(bytes);
+    } else {
+      forward(Side::kBackend, bytes);
+    }
+    if (!stopped_) {
+      spend(Side::kClient, size);
+    }
   }
 }
 
@@ -180,12 +257,15 @@ void TcpSplice::onBackendRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t
   } else if (nread < 0) {
     self->end(TcpSpliceCallbacks::End::kBackendError);
   } else {
-    const auto bytes =
-        protocol::ConstBytes(*self->backend_buffer_).first(static_cast<std::size_t>(nread));
+    const auto size = static_cast<std::size_t>(nread);
+    const protocol::ConstBytes bytes = protocol::ConstBytes(*self->backend_buffer_).first(size);
     if (self->codec_ == nullptr) {
       self->forward(Side::kClient, bytes);
     } else if (!self->codec_->fromBackend(bytes, *self)) {
       self->end(TcpSpliceCallbacks::End::kClientCodecError);
+    }
+    if (!self->stopped_) {
+      self->spend(Side::kBackend, size);
     }
   }
 }
@@ -264,28 +344,19 @@ void TcpSplice::written(Side to, std::size_t size, int status) {
 
 void TcpSplice::resume(Side source) {
   paused_[sideIndex(source)] = false;
-  if (eof_[sideIndex(source)] || (source == Side::kClient && !connected_)) {
-    return;
-  }
-  const int rc = source == Side::kClient
-                     ? uv_read_start(stream(source), client_alloc_, client_read_)
-                     : uv_read_start(stream(source), onBackendAlloc, onBackendRead);
-  if (rc != 0) {
-    end(source == Side::kClient ? TcpSpliceCallbacks::End::kClientError
-                                : TcpSpliceCallbacks::End::kBackendError);
-  }
+  startReading(source);  // unless at EOF, not yet connected, or throttled
 }
 
 void TcpSplice::eof(Side from) {
   eof_[sideIndex(from)] = true;
   uv_read_stop(stream(from));
-  const Side to = from == Side::kClient ? Side::kBackend : Side::kClient;
   if (from == Side::kBackend && codec_ != nullptr) {
     codec_->backendEnded(*this);  // TLS: close_notify, then the FIN below
     if (stopped_) {
       return;
     }
   }
+  const Side to = from == Side::kClient ? Side::kBackend : Side::kClient;
   if (!eof_[sideIndex(to)]) {
     // Half close: the other side gets a FIN once what is queued towards it is written.
     auto* request = new uv_shutdown_t;

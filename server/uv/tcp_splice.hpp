@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -104,6 +105,26 @@ class TcpSplice : private TcpSpliceOutput {
   // Bytes moved either way since the last call: the owner's idle check.
   [[nodiscard]] bool takeActivity() { return std::exchange(activity_, false); }
 
+  // What was read from each side since the last call (RFC 6062 accounting: a read is TCP's
+  // "packet"); the first bytes handed to start*() count as one read from the client.
+  struct Counts {
+    std::uint64_t from_client_bytes = 0;
+    std::uint64_t from_client_reads = 0;
+    std::uint64_t from_backend_bytes = 0;
+    std::uint64_t from_backend_reads = 0;
+    std::uint64_t throttled = 0;  // times reading stopped for want of credit
+  };
+  [[nodiscard]] Counts takeCounts() { return std::exchange(counts_, {}); }
+  // A bandwidth budget (RFC 6062 relays with limits.bandwidth_*): reads in both directions take
+  // from a credit, which may go below zero by one read; once it is spent, `grant(want)` is
+  // asked for more, and while it gives nothing both sides stop reading and it is asked again
+  // every kThrottleRetry (the kernel's buffers and TCP's window slow the senders). Without a
+  // grant (tls_passthrough) nothing is limited.
+  using Grant = std::function<std::uint64_t(std::uint64_t want)>;
+  static constexpr std::chrono::milliseconds kThrottleRetry{50};
+  void setGrant(Grant grant);
+  [[nodiscard]] bool throttled() const { return throttled_; }
+
  private:
   enum class Side : std::uint8_t { kClient, kBackend };
   struct Chunk;
@@ -124,6 +145,13 @@ class TcpSplice : private TcpSpliceOutput {
   void end(TcpSpliceCallbacks::End how);
   void resume(Side source);
   [[nodiscard]] uv_stream_t* stream(Side side) const;
+  // Counts a read of `size` bytes from `from`, and takes it from the credit.
+  void spend(Side from, std::size_t size);
+  // Asks for credit; stops or restarts reading on both sides as it is spent or back.
+  void refillCredit();
+  static void onThrottleTimer(uv_timer_t* timer);
+  // Starts reading `side` unless backpressure, the budget or its EOF says not to.
+  void startReading(Side side);
 
   uv_tcp_t* client_;
   uv_alloc_cb client_alloc_;
@@ -139,6 +167,11 @@ class TcpSplice : private TcpSpliceOutput {
   std::array<std::size_t, 2> queued_{};  // bytes queued towards each side
   std::array<bool, 2> paused_{};         // reads stopped on each side (as a source)
   std::array<bool, 2> eof_{};            // each side sent EOF
+  Counts counts_;
+  Grant grant_;
+  std::int64_t credit_ = 0;  // bytes, with a grant
+  bool throttled_ = false;   // reads stopped on both sides: no credit
+  uv_timer_t* throttle_timer_ = nullptr;
   std::unique_ptr<std::array<std::byte, kBufferSize>> client_buffer_;
   std::unique_ptr<std::array<std::byte, kBufferSize>> backend_buffer_;
   // Outstanding write and connect requests hold this; cleared when the splice dies.

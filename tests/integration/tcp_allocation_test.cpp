@@ -7,7 +7,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "protocol/stun/byte_io.hpp"
 #include "tests/integration/server_fixture.hpp"
@@ -193,18 +195,189 @@ TEST_F(TcpAllocationTest, ErrorsFromConnectAndConnectionBind) {
       [](protocol::MessageBuilder& b) { b.addU32(attr::kConnectionId, 12345); });
   ASSERT_TRUE(unknown.has_value());
   EXPECT_EQ(unknown->code, 400);
-  // Over UDP, REQUESTED-TRANSPORT TCP stays 442; Connect on a UDP allocation is 400.
+  // RFC 6062 section 5.1: over UDP, REQUESTED-TRANSPORT TCP is 400; Connect on a UDP
+  // allocation is 400.
   TurnClient udp = client();
   ASSERT_TRUE(udp.challenge());
   const auto over_udp = udp.authenticatedRequest(
       Method::kAllocate,
       [](protocol::MessageBuilder& b) { b.addRequestedTransport(protocol::kProtocolTcp); });
   ASSERT_TRUE(over_udp.has_value());
-  EXPECT_EQ(over_udp->code, 442);
+  EXPECT_EQ(over_udp->code, 400);
   ASSERT_TRUE(allocated(udp));
   const auto on_udp = connect(udp, loopback(false, 9));
   ASSERT_TRUE(on_udp.has_value());
   EXPECT_EQ(on_udp->code, 400);
+}
+
+// Connect to `peer` and bind a data connection to it: the data connection and the peer's end.
+struct Spliced {
+  TurnClient data;
+  UniqueFd peer;
+};
+
+// Bytes that show where they were cut or reordered.
+Bytes pattern(std::size_t size, std::uint8_t seed) {
+  Bytes bytes(size);
+  for (std::size_t i = 0; i < size; ++i) {
+    bytes[i] = static_cast<std::byte>((i * 31 + seed + i / 251) & 0xFFU);
+  }
+  return bytes;
+}
+
+// Sends `bytes` on `from` (from a thread, as the relay may be slower than the socket buffers)
+// while reading them on `to`; true when they all arrived intact within `timeout`.
+bool pipeThrough(int from, int to, const Bytes& bytes, Millis timeout) {
+  bool sent = false;
+  std::thread writer([&] { sent = sendAll(from, bytes, timeout); });
+  const auto received = recvExactly(to, bytes.size(), timeout);
+  writer.join();
+  return sent && received == bytes;
+}
+
+// What TCP allocations relay is counted like UDP relaying: turnpike_relayed_bytes_total and
+// turnpike_relayed_packets_total under transport "tcp" (a read is a packet), and the
+// allocation's accounting line.
+TEST_F(TcpAllocationTest, SplicedBytesAreCountedInTheMetricsAndTheAccountingLine) {
+  TcpPeer peer;
+  ASSERT_TRUE(peer.valid());
+  TurnClient control = client(TurnTransport::kTcp);
+  ASSERT_TRUE(succeeded(allocateTcp(control), "Allocate TCP"));
+  const auto connected = connect(control, peer.endpoint());
+  ASSERT_TRUE(succeeded(connected, "Connect"));
+  UniqueFd from_relay = peer.accept();
+  ASSERT_TRUE(from_relay.valid());
+  auto data = bind(*connected->u32(attr::kConnectionId));
+  ASSERT_TRUE(data.has_value());
+
+  constexpr std::size_t kUp = 300'000;
+  constexpr std::size_t kDown = 123'457;
+  ASSERT_TRUE(pipeThrough(data->fd(), from_relay.get(), pattern(kUp, 1), 10'000ms));
+  ASSERT_TRUE(pipeThrough(from_relay.get(), data->fd(), pattern(kDown, 2), 10'000ms));
+  // Collected every 250 ms while the splice runs.
+  EXPECT_TRUE(metricReaches("turnpike_relayed_bytes_total",
+                            {R"(direction="to_peer")", R"(transport="tcp")"}, kUp));
+  EXPECT_TRUE(metricReaches("turnpike_relayed_bytes_total",
+                            {R"(direction="to_client")", R"(transport="tcp")"}, kDown));
+  const auto packets = scrapeMetric(httpServer(), "turnpike_relayed_packets_total",
+                                    {R"(direction="to_client")", R"(transport="tcp")"});
+  ASSERT_TRUE(packets.has_value());
+  EXPECT_GE(*packets, static_cast<double>(kDown / 16384));  // a read is at most 16 KiB
+  EXPECT_LE(*packets, static_cast<double>(kDown));
+
+  // Some more, then the allocation ends at once (the control connection closes): the last
+  // bytes are in the accounting line too.
+  ASSERT_TRUE(pipeThrough(data->fd(), from_relay.get(), pattern(1000, 3), 5000ms));
+  ::shutdown(control.fd(), SHUT_RDWR);
+  const std::string line = "to_peer_bytes=" + std::to_string(kUp + 1000) + " ";
+  const std::string down = "to_client_bytes=" + std::to_string(kDown) + " ";
+  EXPECT_TRUE(eventually([&] {
+    return countLinesWith(serverLog(), {"allocation ended user=alice client=tcp", line, down,
+                                        "reason=connection_closed"}) == 1;
+  })) << serverLog();
+  EXPECT_TRUE(metricReaches("turnpike_relayed_bytes_total",
+                            {R"(direction="to_peer")", R"(transport="tcp")"}, kUp + 1000));
+}
+
+// limits.bandwidth_per_allocation_bps applies to TCP relay bytes: the splice is throttled (it
+// stops reading while the bucket is empty), nothing is dropped. 64 KiB/s, the bucket starting
+// with one second's worth: 256 KiB take about 3 s and arrive intact.
+class TcpAllocationBandwidthTest : public TcpAllocationTest {
+ protected:
+  static constexpr std::uint64_t kBytesPerSecond = 64 * 1024;
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = TcpAllocationTest::options();
+    options.limits["bandwidth_per_allocation_bps"] = kBytesPerSecond * 8;
+    return options;
+  }
+};
+
+TEST_F(TcpAllocationBandwidthTest, SplicedBytesAreThrottledNotDropped) {
+  TcpPeer peer;
+  ASSERT_TRUE(peer.valid());
+  TurnClient control = client(TurnTransport::kTcp);
+  ASSERT_TRUE(succeeded(allocateTcp(control), "Allocate TCP"));
+  const auto connected = connect(control, peer.endpoint());
+  ASSERT_TRUE(succeeded(connected, "Connect"));
+  UniqueFd from_relay = peer.accept();
+  ASSERT_TRUE(from_relay.valid());
+  auto data = bind(*connected->u32(attr::kConnectionId));
+  ASSERT_TRUE(data.has_value());
+
+  const Bytes bytes = pattern(4 * kBytesPerSecond, 7);
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(pipeThrough(data->fd(), from_relay.get(), bytes, 15'000ms));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  // (256 - 64) KiB at 64 KiB/s; a read of up to 16 KiB may run ahead of the budget.
+  EXPECT_GE(elapsed, 2500ms);
+  EXPECT_LE(elapsed, 8000ms);
+  EXPECT_TRUE(eventually([&] {
+    return scrapeMetric(httpServer(), "turnpike_tcp_relay_throttled_total", {}).value_or(0) >= 1;
+  }));
+  EXPECT_EQ(scrapeMetric(httpServer(), "turnpike_relay_dropped_total", {R"(reason="bandwidth")"})
+                .value_or(0),
+            0);
+  // The other way shares the bucket, which is empty now: it is slowed too.
+  const auto back = std::chrono::steady_clock::now();
+  ASSERT_TRUE(pipeThrough(from_relay.get(), data->fd(), pattern(kBytesPerSecond, 8), 15'000ms));
+  EXPECT_GE(std::chrono::steady_clock::now() - back, 700ms);
+}
+
+// Peer connections hold file descriptors: they count toward limits.connections_total (not
+// connections_per_ip: a peer is not a client). Here 3: the control connection, one peer
+// connection and its data connection; a second Connect then gets 447, and a peer connecting
+// to the relayed address is closed, until a connection frees.
+class TcpAllocationConnectionsTotalTest : public TcpAllocationTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = TcpAllocationTest::options();
+    options.limits["connections_total"] = 3;
+    return options;
+  }
+};
+
+TEST_F(TcpAllocationConnectionsTotalTest, PeerConnectionsCountTowardConnectionsTotal) {
+  TcpPeer peer;
+  TcpPeer second_peer;
+  ASSERT_TRUE(peer.valid() && second_peer.valid());
+  TurnClient control = client(TurnTransport::kTcp);
+  const auto allocated = allocateTcp(control);
+  ASSERT_TRUE(succeeded(allocated, "Allocate TCP"));
+  const auto relayed = allocated->xorAddress(attr::kXorRelayedAddress);
+  ASSERT_TRUE(relayed.has_value());
+  const auto connected = connect(control, peer.endpoint());
+  ASSERT_TRUE(succeeded(connected, "Connect"));
+  UniqueFd from_relay = peer.accept();
+  ASSERT_TRUE(from_relay.valid());
+  auto data = bind(*connected->u32(attr::kConnectionId));
+  ASSERT_TRUE(data.has_value());
+  roundTrip(data->fd(), from_relay.get());
+
+  // Three connections held: no fourth, made or accepted.
+  const auto refused = connect(control, second_peer.endpoint());
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->code, 447);
+  EXPECT_FALSE(second_peer.accept(kNoReplyWindow).valid());
+  ASSERT_TRUE(succeeded(control.createPermission(loopback(false, 9)), "CreatePermission"));
+  {
+    const UniqueFd incoming = tcpConnect(*relayed);
+    ASSERT_TRUE(incoming.valid());
+    EXPECT_TRUE(waitForPeerClose(incoming.get()));
+    EXPECT_TRUE(tcpStaysQuiet(control.fd()));  // no ConnectionAttempt
+  }
+  EXPECT_TRUE(
+      metricReaches("turnpike_limit_rejections_total", {R"(limit="connections_total")"}, 2));
+
+  // The splice ending (both sides close) frees two, the data connection and its peer
+  // connection: Connect works again.
+  data.reset();
+  from_relay.reset();
+  EXPECT_TRUE(metricReaches("turnpike_tcp_peer_connections_active", {}, 0));
+  EXPECT_TRUE(eventually([&] {
+    const auto again = connect(control, second_peer.endpoint());
+    return again.has_value() && again->code == 0;
+  }));
+  EXPECT_TRUE(second_peer.accept().valid());
 }
 
 // The README: tcp_allocations needs a restart; a reload that turns it off says so and keeps it.

@@ -29,6 +29,7 @@
 
 #include "server/uv/loop.hpp"
 #include "server/uv/tcp.hpp"
+#include "server/uv/tcp_relay.hpp"
 
 namespace turnpike::server::uv {
 namespace {
@@ -213,6 +214,78 @@ TEST(TcpListenerTest, OutOfFdsWithNoSpareTheListenerPausesAndServesTheConnection
   EXPECT_EQ(callbacks.connections.size(), 1U);
   ::close(client);
   callbacks.connections.clear();
+  listener->reset();
+  loop.closeHandles();
+  EXPECT_EQ(loop.shutdown(), 0);
+}
+
+// RFC 6062 relay listeners accept with the same Acceptor, without a spare fd (one per TCP
+// allocation would double its fds): out of fds the listener pauses instead of spinning in
+// libuv's accept loop, and the peer that waited in the backlog is served once fds are back.
+struct PeersAccepted : TcpRelayCallbacks {
+  void onPeerAccepted(std::uint64_t tag, uv_tcp_t* handle,
+                      const protocol::Endpoint& /*peer*/) override {
+    tags.push_back(tag);
+    closeAndDelete(handle);
+  }
+  void onPeerConnected(std::uint32_t /*connection*/, bool /*connected*/) override {}
+  std::vector<std::uint64_t> tags;
+};
+
+// A TCP port on 127.0.0.1 that nothing listens on now.
+std::uint16_t freeTcpPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address = loopbackAddress(0);
+  socklen_t length = sizeof(address);
+  ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address));  // NOLINT
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);         // NOLINT
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+TEST(TcpRelayListenerTest, OutOfFdsTheRelayListenerPausesAndServesThePeerLater) {
+  skipWhenSanitized();
+  if (testing::Test::IsSkipped()) {
+    return;
+  }
+  Loop loop;
+  PeersAccepted callbacks;
+  const std::uint16_t port = freeTcpPort();
+  auto listener = TcpRelayListener::open(
+      loop, protocol::Endpoint{protocol::IpAddress::v4({127, 0, 0, 1}), port}, 42, callbacks);
+  ASSERT_TRUE(listener) << listener.error().toString();
+  const int peer = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(peer, 0);
+  {
+    FdExhaustion exhaustion;
+    // No libuv spare either (the state another thread can leave it in).
+    if (uv_loop_t* raw = loop.get(); raw->emfile_fd != -1) {
+      ::close(raw->emfile_fd);
+      raw->emfile_fd = -1;
+      exhaustion.fill();
+    }
+    const sockaddr_in address = loopbackAddress(port);
+    ASSERT_EQ(::connect(peer, reinterpret_cast<const sockaddr*>(&address),  // NOLINT
+                        sizeof(address)),
+              0)
+        << std::strerror(errno);
+    auto pass = std::async(std::launch::async, [&] { uv_run(loop.get(), UV_RUN_NOWAIT); });
+    const bool returned = pass.wait_for(2s) == std::future_status::ready;
+    if (!returned) {
+      exhaustion.release(8);  // lets the spinning accept() come to EAGAIN, so the thread ends
+    }
+    pass.wait();
+    ASSERT_TRUE(returned) << "the loop spun on accept() at EMFILE";
+    EXPECT_EQ((*listener)->pauses(), 1U);
+    EXPECT_TRUE(callbacks.tags.empty());
+  }
+  // With fds back, the pause ends and the peer that waited in the backlog is accepted.
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (callbacks.tags.empty() && std::chrono::steady_clock::now() < deadline) {
+    uv_run(loop.get(), UV_RUN_ONCE);
+  }
+  EXPECT_EQ(callbacks.tags, std::vector<std::uint64_t>{42});
+  ::close(peer);
   listener->reset();
   loop.closeHandles();
   EXPECT_EQ(loop.shutdown(), 0);

@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "auth/long_term_key.hpp"
@@ -116,6 +117,11 @@ class FakeRelaySockets final : public RelaySockets {
     binds.push_back({connection, data_connection});
   }
   void closePeer(std::uint32_t connection) override { closed_peers.push_back(connection); }
+  // What the "splice" of a bound connection relayed: handed over once, then zero.
+  TcpRelayCounts takePeerCounts(std::uint32_t connection) override {
+    ++count_takes;
+    return std::exchange(peer_counts[connection], {});
+  }
   // A reserved port is an open socket with tag 0 until adopted (the handle is its id).
   std::expected<std::uint64_t, RelayOpenError> reserve(const Endpoint& local) override {
     auto socket = open(local, 0, false);
@@ -147,6 +153,8 @@ class FakeRelaySockets final : public RelaySockets {
   std::vector<PeerConnect> connects;
   std::vector<PeerBind> binds;
   std::vector<std::uint32_t> closed_peers;
+  std::map<std::uint32_t, TcpRelayCounts> peer_counts;
+  int count_takes = 0;
 
  private:
   std::map<std::uint64_t, Endpoint> open_;
@@ -336,13 +344,19 @@ class FakeEvents final : public CoreEvents {
     std::uint64_t id = 0;
     AllocationEnd end = AllocationEnd::kExpired;
     MonotonicTime at;
+    // The accounting line's figures.
+    std::uint64_t bytes_to_peer = 0;
+    std::uint64_t packets_to_peer = 0;
+    std::uint64_t bytes_to_client = 0;
+    std::uint64_t packets_to_client = 0;
   };
   void onAllocationCreated(const Allocation& allocation) override {
     created.push_back(allocation.id);
   }
   void onAllocationEnded(const Allocation& allocation, AllocationEnd end,
                          MonotonicTime now) override {
-    ended.push_back({allocation.id, end, now});
+    ended.push_back({allocation.id, end, now, allocation.bytes_to_peer, allocation.packets_to_peer,
+                     allocation.bytes_to_client, allocation.packets_to_client});
   }
   void onRouteUp(const Allocation& allocation, const ChannelBinding& channel) override {
     routes.push_back("up " + std::to_string(allocation.id) + " " + std::to_string(channel.number) +

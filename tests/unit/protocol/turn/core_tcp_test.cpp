@@ -70,11 +70,12 @@ class CoreTcpTest : public CoreFixture {
 };
 
 TEST_F(CoreTcpTest, TcpAllocateNeedsATcpControlConnectionAndTheFeature) {
-  // Over UDP TCP stays 442.
-  EXPECT_EQ(errorCodeOf(exchange(
-                client, request(Method::kAllocate,
-                                [](MessageBuilder& b) { b.addRequestedTransport(kProtocolTcp); }))),
-            error::kUnsupportedTransportProtocol);
+  // RFC 6062 section 5.1: a control connection that is not TCP or TLS (UDP, DTLS) gets 400.
+  EXPECT_EQ(errorCodeOf(allocateTcp(client)), error::kBadRequest);
+  const ClientSource dtls{ClientTransport::kDtls, SocketRef{SocketRef::Kind::kConnection, 8},
+                          ep("198.51.100.7", 41008), server};
+  EXPECT_EQ(errorCodeOf(allocateTcp(dtls)), error::kBadRequest);
+  EXPECT_EQ(requests(RequestMethod::kAllocate, error::kBadRequest), 2U);
   // RFC 6062 section 5.1: no DONT-FRAGMENT, EVEN-PORT or RESERVATION-TOKEN.
   EXPECT_EQ(errorCodeOf(allocateTcp(
                 control, [](MessageBuilder& b) { b.addBytes(attr::kDontFragment, {}); })),
@@ -102,9 +103,11 @@ TEST_F(CoreTcpTest, TcpAllocateNeedsATcpControlConnectionAndTheFeature) {
   EXPECT_TRUE(allocationOf(control)->tcp);
   EXPECT_EQ(core->stats().tcp_allocations_active.get(), 1U);
 
-  // Off (the default), TCP gets 442 on a TCP connection too.
+  // Off (the default), the server does not relay TCP at all: 442 on a TCP connection and
+  // over UDP.
   makeCore(baseConfig());
   EXPECT_EQ(errorCodeOf(allocateTcp(tcpClient(3))), error::kUnsupportedTransportProtocol);
+  EXPECT_EQ(errorCodeOf(allocateTcp(udpClient(40001))), error::kUnsupportedTransportProtocol);
 }
 
 // The README: TCP allocations take relay ports and quotas as UDP ones do.
@@ -371,6 +374,95 @@ TEST_F(CoreTcpTest, PeerConnectionsEndWithTheAllocation) {
   outbox.clear();
   core->onPeerConnected(connecting, true, now, outbox);
   EXPECT_TRUE(outbox.entries().empty());
+}
+
+// What the adapter's splices relayed reaches the allocation's accounting (a read is a
+// "packet") and the relayed counters under the client's transport: when the adapter asks the
+// core to collect, when a data connection closes, and before the end is reported.
+TEST_F(CoreTcpTest, SplicedBytesCountInTheAccountingAndTheRelayedCounters) {
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  const std::uint32_t first = connectOk(peer);
+  ASSERT_EQ(errorCodeOf(connectionBind(data, first)), 0);
+  const std::uint32_t second = connectOk(peer2);
+  const ClientSource data2 = tcpClient(3, 41003);
+  ASSERT_EQ(errorCodeOf(connectionBind(data2, second)), 0);
+  const auto tcp = static_cast<std::size_t>(ClientTransport::kTcp);
+  auto relayed = [&](std::size_t direction) {
+    return std::pair{core->stats().relayed_bytes[direction][tcp].get(),
+                     core->stats().relayed_packets[direction][tcp].get()};
+  };
+
+  relays.peer_counts[first] = {1000, 3, 400, 2, 1};
+  relays.peer_counts[second] = {10, 1, 0, 0, 0};
+  core->collectTcpRelayed();
+  EXPECT_EQ(core->stats().tcp_throttled.get(), 1U);  // the splice stopped reading once
+  const Allocation* allocation = allocationOf(control);
+  ASSERT_NE(allocation, nullptr);
+  EXPECT_EQ(allocation->bytes_to_peer, 1010U);
+  EXPECT_EQ(allocation->packets_to_peer, 4U);
+  EXPECT_EQ(allocation->bytes_to_client, 400U);
+  EXPECT_EQ(allocation->packets_to_client, 2U);
+  EXPECT_EQ(relayed(0), (std::pair<std::uint64_t, std::uint64_t>{1010, 4}));
+  EXPECT_EQ(relayed(1), (std::pair<std::uint64_t, std::uint64_t>{400, 2}));
+
+  // A data connection closing: its splice's last bytes are taken before it is forgotten.
+  relays.peer_counts[second] = {0, 0, 5, 1};
+  core->onConnectionClosed(data2.socket, now);
+  EXPECT_EQ(allocation->bytes_to_client, 405U);
+  EXPECT_EQ(relayed(1), (std::pair<std::uint64_t, std::uint64_t>{405, 3}));
+
+  // The allocation ending: the accounting line has the rest.
+  relays.peer_counts[first] = {24, 1, 600, 4};
+  core->onConnectionClosed(control.socket, now);
+  ASSERT_EQ(events.ended.size(), 1U);
+  EXPECT_EQ(events.ended[0].bytes_to_peer, 1034U);
+  EXPECT_EQ(events.ended[0].packets_to_peer, 5U);
+  EXPECT_EQ(events.ended[0].bytes_to_client, 1005U);
+  EXPECT_EQ(events.ended[0].packets_to_client, 7U);
+  EXPECT_EQ(relayed(0), (std::pair<std::uint64_t, std::uint64_t>{1034, 5}));
+  EXPECT_EQ(relayed(1), (std::pair<std::uint64_t, std::uint64_t>{1005, 7}));
+}
+
+// limits.bandwidth_per_allocation_bps on a TCP allocation: its splices get credit from the
+// allocation's bucket (both ways together); when it is empty the grant is 0 (the splice stops
+// reading: throttled, nothing dropped) until time refills it. No limit: a large grant.
+TEST_F(CoreTcpTest, SplicesReadOnCreditFromTheBandwidthBucket) {
+  CoreConfig config = baseConfig();
+  config.tcp_allocations = true;
+  config.bandwidth_bytes_per_second = 1000;
+  makeCore(std::move(config));
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  const std::uint32_t id = connectOk(peer);
+  ASSERT_EQ(errorCodeOf(connectionBind(data, id)), 0);
+  // The bucket starts full: one second's worth.
+  EXPECT_EQ(core->grantTcpBandwidth(id, 600, now), 600U);
+  EXPECT_EQ(core->grantTcpBandwidth(id, 600, now), 400U);
+  EXPECT_EQ(core->grantTcpBandwidth(id, 600, now), 0U);
+  EXPECT_EQ(relayDrops(RelayDrop::kBandwidth), 0U);  // throttled, not dropped
+  now += std::chrono::milliseconds(250);
+  EXPECT_EQ(core->grantTcpBandwidth(id, 600, now), 250U);
+  // A connection the core forgot (its splice is closing) is not held back.
+  EXPECT_EQ(core->grantTcpBandwidth(id + 1, 600, now), Core::kUnlimitedTcpGrant);
+  // Without a limit (a reload took it away), a large grant: the splice rarely asks.
+  core->setLimits(baseConfig());
+  EXPECT_EQ(core->grantTcpBandwidth(id, 600, now), Core::kUnlimitedTcpGrant);
+}
+
+TEST_F(CoreTcpTest, SplicesReadOnCreditFromTheUsersBudget) {
+  CoreConfig config = baseConfig();
+  config.tcp_allocations = true;
+  config.user_bandwidth_bytes_per_second = 50000;  // leases of 1000 bytes (20 ms)
+  makeCore(std::move(config));
+  user_bandwidth.initial = 2500;  // alice's budget here, not refilled
+  ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+  const std::uint32_t id = connectOk(peer);
+  ASSERT_EQ(errorCodeOf(connectionBind(data, id)), 0);
+  std::uint64_t granted = 0;
+  for (int i = 0; i < 10; ++i) {
+    granted += core->grantTcpBandwidth(id, 600, now);
+  }
+  EXPECT_EQ(granted, 2500U);
+  EXPECT_EQ(user_bandwidth.budget["alice"], 0U);
 }
 
 TEST_F(CoreTcpTest, NoChannelsOrSendOnATcpAllocation) {
