@@ -92,9 +92,11 @@ TcpConnection::TcpConnection(uv_tcp_t* handle, TcpConnectionCallbacks& callbacks
 }
 
 TcpConnection::~TcpConnection() {
-  splice_.reset();  // while the client handle is open
-  uv_read_stop(asStream(handle_));
-  closeAndDelete(handle_);
+  splice_.reset();           // while the client handle is open
+  if (handle_ != nullptr) {  // null once detached
+    uv_read_stop(asStream(handle_));
+    closeAndDelete(handle_);
+  }
   closeAndDelete(handshake_timer_);
   SSL_CTX_free(pending_tls_context_);
 }
@@ -259,19 +261,65 @@ void TcpConnection::finishPreamble(bool tls) {
   stopHandshakeTimer();  // from here the owner's idle timeout applies
   SSL_CTX_free(std::exchange(pending_tls_context_, nullptr));
   callbacks_.onReady(*this);
-  while (!rest.empty() && !closed_) {
+  if (!closed_) {
+    receive(rest);
+  }
+  tls_buffer_.reset();  // plain TCP reads straight into the framer
+}
+
+void TcpConnection::receive(protocol::ConstBytes bytes) {
+  unfed_ = bytes;
+  while (!unfed_.empty() && !closed_ && phase_ == Phase::kStream) {
     const protocol::MutableBytes space = framer_.writableSpace();
     if (space.empty()) {
       close(CloseReason::kFramingError);
       break;
     }
-    const std::size_t n = std::min(space.size(), rest.size());
-    std::copy_n(rest.begin(), n, space.begin());
+    const std::size_t n = std::min(space.size(), unfed_.size());
+    std::copy_n(unfed_.begin(), n, space.begin());
     framer_.commit(n);
-    rest = rest.subspan(n);
+    unfed_ = unfed_.subspan(n);
     drainFrames();
   }
-  tls_buffer_.reset();  // plain TCP reads straight into the framer
+  unfed_ = {};
+}
+
+std::unique_ptr<TcpConnection> TcpConnection::adopt(uv_tcp_t* handle,
+                                                    TcpConnectionCallbacks& callbacks,
+                                                    const protocol::Endpoint& peer) {
+  auto connection = std::make_unique<TcpConnection>(handle, callbacks);
+  connection->peer_ = peer;
+  connection->adopted_ = true;
+  return connection;
+}
+
+std::expected<TcpConnection::Detached, UvError> TcpConnection::detach(
+    const protocol::Frame& frame) {
+  if (closed_ || tls_ != nullptr || phase_ != Phase::kStream || *queued_bytes_ != 0) {
+    return std::unexpected(UvError{"detach", UV_EINVAL});
+  }
+  uv_os_fd_t fd = -1;
+  if (const int rc = uv_fileno(asHandle(handle_), &fd); rc != 0) {
+    return std::unexpected(UvError{"uv_fileno", rc});
+  }
+  const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) {
+    return std::unexpected(UvError{"dup", -errno});
+  }
+  Detached detached{copy, {}};
+  const protocol::ConstBytes after = framer_.pending();
+  detached.unread.reserve(frame.bytes.size() + after.size());
+  detached.unread.insert(detached.unread.end(), frame.bytes.begin(), frame.bytes.end());
+  detached.unread.insert(detached.unread.end(), after.begin(), after.end());
+  detached.unread.insert(detached.unread.end(), unfed_.begin(), unfed_.end());
+  unfed_ = {};
+  closed_ = true;  // drainFrames stops; writes are dropped
+  uv_read_stop(asStream(handle_));
+  stopHandshakeTimer();
+  // Closing takes the fd out of this loop's epoll set (libuv deletes it explicitly, so the
+  // duplicate's registration in the other loop is not disturbed) and closes it.
+  closeAndDelete(std::exchange(handle_, nullptr));
+  return detached;
 }
 
 void TcpConnection::receiveClientHello(protocol::ConstBytes more) {
@@ -334,6 +382,8 @@ void TcpConnection::startSplice(const protocol::Endpoint& backend) {
 void TcpConnection::spliceTo(uv_tcp_t* peer) {
   const protocol::ConstBytes rest = framer_.pending();
   std::vector<std::byte> first(rest.begin(), rest.end());
+  first.insert(first.end(), unfed_.begin(), unfed_.end());  // receive() had not fed these yet
+  unfed_ = {};
   phase_ = Phase::kSplice;
   stopHandshakeTimer();
   splice_ = std::make_unique<TcpSplice>(handle_, onAlloc, onRead,

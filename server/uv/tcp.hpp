@@ -127,6 +127,32 @@ class TcpConnection : private TcpSpliceCallbacks {
   // Stops reading, closes the socket and reports onClosed (once).
   void close(CloseReason reason);
 
+  // RFC 6062 with several workers: a plain TCP connection handed to another worker's loop (a
+  // ConnectionBind whose CONNECTION-ID names a peer connection there). `fd` is a duplicate of
+  // the socket, owned by the holder; `unread` is what was read and not yet handled.
+  struct Detached {
+    int fd = -1;
+    std::vector<std::byte> unread;
+  };
+  // From inside onFrame(frame): stops reading, duplicates the socket, closes this handle (the
+  // duplicate keeps the socket open) and marks the connection closed without onClosed; the owner
+  // forgets it. `unread` is the frame and everything read after it. Only a plain TCP connection
+  // in its stream phase with no write queued can go (an error leaves it as it was). A TLS
+  // connection could go the same way with its tls::TlsSession (an SSL with memory BIOs, tied to
+  // no thread) and the framer's plaintext; not done: TCP allocations are plain TCP only.
+  [[nodiscard]] std::expected<Detached, UvError> detach(const protocol::Frame& frame);
+  // The other side: a plain TCP connection on `handle` (initialised on this loop and opened on a
+  // detached fd) whose client is `peer` (a PROXY header's, when there was one). start() it, then
+  // receive() the detached bytes.
+  [[nodiscard]] static std::unique_ptr<TcpConnection> adopt(uv_tcp_t* handle,
+                                                            TcpConnectionCallbacks& callbacks,
+                                                            const protocol::Endpoint& peer);
+  // Handles `bytes` as if just read from the socket: frames to the callbacks; what follows a
+  // frame that turned the connection into a splice goes to the peer. Plain TCP only.
+  void receive(protocol::ConstBytes bytes);
+  // Came from another worker (adopt()): it is not handed on again.
+  [[nodiscard]] bool adopted() const { return adopted_; }
+
   [[nodiscard]] const protocol::Endpoint& peer() const { return peer_; }
   [[nodiscard]] const protocol::Endpoint& local() const { return local_; }
   [[nodiscard]] bool closed() const { return closed_; }
@@ -195,6 +221,9 @@ class TcpConnection : private TcpSpliceCallbacks {
   // header of our own to a tls_passthrough backend); else local_ is.
   std::optional<protocol::Endpoint> proxied_destination_;
   bool closed_ = false;
+  bool adopted_ = false;
+  // receive(): the bytes not yet in the framer (spliceTo sends them on after the framer's).
+  protocol::ConstBytes unfed_;
   std::uint64_t id_ = 0;
   std::shared_ptr<std::size_t> queued_bytes_ = std::make_shared<std::size_t>(0);
   std::shared_ptr<const protocol::PassthroughRoutes> passthrough_;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Interop: RFC 6062 TCP allocations (tcp_allocations: true) against the real turnpike server on
-# 127.0.0.1.
+# 127.0.0.1, with two worker threads.
 #
 #   tcp_relay_test.sh /path/to/turnpike
 #
@@ -9,7 +9,10 @@
 #    address (so turnpike both connects out and accepts, and sends ConnectionAttempt), binds
 #    data connections with ConnectionBind and sends `-n` messages through them. Passes when
 #    uclient exits 0 having received every message ("Total lost packets 0") and prints no error
-#    line. (uclient -T takes no external peer: -e is ignored in this mode.)
+#    line. (uclient -T takes no external peer: -e is ignored in this mode.) With two workers,
+#    SO_REUSEPORT gives about every second data connection to the worker that does not hold its
+#    peer connection, which hands it over (turnpike_tcp_connection_handoffs_total): the run is
+#    repeated (at most UCLIENT_RUNS times, each ~1 in 16 without one) until one was.
 # 2. tcp_relay_echo.py (beside this script, on tests/support/turn_client.py): Allocate TCP,
 #    Connect to a TCP echo server on 127.0.0.1 (python3), ConnectionBind, then random payloads
 #    of 1 byte to 64 KiB as raw bytes on the data connection, each echoed byte-identical.
@@ -19,6 +22,7 @@
 set -euo pipefail
 
 readonly RUN_TIMEOUT=60  # seconds for one uclient run (a few seconds when all is well)
+readonly UCLIENT_RUNS=5
 readonly MESSAGES=20
 readonly USER_NAME=alice PASSWORD=wonderland
 
@@ -32,6 +36,7 @@ interop_setup "$@"
 
 write_config() {
   port=$(free_port)
+  http_port=$(free_port_besides "${port}")
   cat >"${workdir}/turnpike.yaml" <<EOF
 realm: turnpike.test
 listeners:
@@ -41,35 +46,56 @@ relay: {addresses: [127.0.0.1]}
 auth:
   users: {${USER_NAME}: ${PASSWORD}}
 peers: {allow: [127.0.0.0/8]}
-http: {port: 0}
+http: {address: 127.0.0.1, port: ${http_port}}
 drain: {timeout: 0}
-threads: 1
+threads: 2
 tcp_allocations: true
 EOF
 }
 
+# handoffs: turnpike_tcp_connection_handoffs_total from /metrics (python3: no curl dependency).
+handoffs() {
+  python3 - "${http_port}" <<'PYTHON'
+import re, sys, urllib.request
+with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5) as r:
+    text = r.read().decode()
+match = re.search(r"^turnpike_tcp_connection_handoffs_total (\S+)$", text, re.M)
+print(int(float(match.group(1))) if match else "missing")
+PYTHON
+}
+
 start_server write_config
 wait_for_tcp_listener "${port}"
+wait_for_tcp_listener "${http_port}"
 
 note "1. turnutils_uclient -T -n ${MESSAGES} -m 2 (client to client through two TCP relays)"
 uclient_log="${workdir}/uclient.log"
-if ! timeout "${RUN_TIMEOUT}" turnutils_uclient -T -n "${MESSAGES}" -m 2 -l 200 \
-  -u "${USER_NAME}" -w "${PASSWORD}" -p "${port}" 127.0.0.1 >"${uclient_log}" 2>&1; then
-  cat "${uclient_log}" >&2
-  fail "turnutils_uclient -T exited non-zero"
-fi
-grep -q "Total lost packets 0" "${uclient_log}" ||
-  { cat "${uclient_log}" >&2; fail "uclient -T lost packets"; }
-received=$(sed -n 's/.*tot_recv_msgs=\([0-9]*\).*/\1/p' "${uclient_log}" | tail -1)
-if [[ -z "${received}" || "${received}" -eq 0 ]]; then
-  cat "${uclient_log}" >&2
-  fail "uclient -T received no messages"
-fi
-if grep -Eiq "error|cannot|failure" "${uclient_log}"; then
-  cat "${uclient_log}" >&2
-  fail "uclient -T printed an error line"
-fi
-echo "uclient -T: ${received} messages received, none lost"
+for run in $(seq 1 "${UCLIENT_RUNS}"); do
+  if ! timeout "${RUN_TIMEOUT}" turnutils_uclient -T -n "${MESSAGES}" -m 2 -l 200 \
+    -u "${USER_NAME}" -w "${PASSWORD}" -p "${port}" 127.0.0.1 >"${uclient_log}" 2>&1; then
+    cat "${uclient_log}" >&2
+    fail "turnutils_uclient -T exited non-zero (run ${run})"
+  fi
+  grep -q "Total lost packets 0" "${uclient_log}" ||
+    { cat "${uclient_log}" >&2; fail "uclient -T lost packets (run ${run})"; }
+  received=$(sed -n 's/.*tot_recv_msgs=\([0-9]*\).*/\1/p' "${uclient_log}" | tail -1)
+  if [[ -z "${received}" || "${received}" -eq 0 ]]; then
+    cat "${uclient_log}" >&2
+    fail "uclient -T received no messages (run ${run})"
+  fi
+  if grep -Eiq "error|cannot|failure" "${uclient_log}"; then
+    cat "${uclient_log}" >&2
+    fail "uclient -T printed an error line (run ${run})"
+  fi
+  handed=$(handoffs)
+  [[ "${handed}" =~ ^[0-9]+$ ]] || fail "no turnpike_tcp_connection_handoffs_total in /metrics"
+  echo "uclient -T run ${run}: ${received} messages received, none lost;" \
+    "${handed} connections handed to the other worker so far"
+  if ((handed > 0)); then
+    break
+  fi
+done
+((handed > 0)) || fail "no ConnectionBind reached the other worker in ${UCLIENT_RUNS} uclient runs"
 
 note "2. tcp_relay_echo.py: Connect to a TCP echo peer, ConnectionBind, byte-identical echoes"
 timeout 60 python3 "${script_dir}/tcp_relay_echo.py" 127.0.0.1 "${port}" "${USER_NAME}" \
