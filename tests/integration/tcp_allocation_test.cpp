@@ -89,8 +89,8 @@ class TcpAllocationTest : public TurnTest {
     const auto bound = data.authenticatedRequest(
         Method::kConnectionBind,
         [&](protocol::MessageBuilder& b) { b.addU32(attr::kConnectionId, id); });
-    if (!succeeded(bound, "ConnectionBind")) {
-      ADD_FAILURE() << "ConnectionBind failed";
+    if (const auto ok = succeeded(bound, "ConnectionBind"); !ok) {
+      ADD_FAILURE() << ok.message();  // the error code, when it came
       return std::nullopt;
     }
     return data;
