@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "protocol/proxy/proxy_header.hpp"
 #include "protocol/stun/byte_io.hpp"
 #include "tests/integration/server_fixture.hpp"
 #include "tests/integration/turn_client.hpp"
@@ -271,6 +272,7 @@ class TcpAllocationAcrossWorkersTest : public TcpAllocationTest {
     TcpPeer listener;  // Connect: the peer's listening socket (kept for its port)
     UniqueFd peer;
     std::optional<TurnClient> data;
+    UniqueFd raw;  // a data connection the test writes itself
   };
   // Connect to a new peer, then ConnectionBind.
   void connectAndBind(TurnClient& control, Pair& pair) const {
@@ -343,6 +345,85 @@ TEST_F(TcpAllocationAcrossWorkersTest, AConnectionBindOnTheOtherWorkerIsHandedOv
   ::shutdown(control.fd(), SHUT_RDWR);
   EXPECT_TRUE(metricReaches("turnpike_tcp_allocations_active", {}, 0));
   EXPECT_TRUE(metricReaches("turnpike_tcp_connections_active", {R"(transport="tcp")"}, 0));
+}
+
+// Behind a proxy (proxy_protocol: true) with two workers: every connection starts with a PROXY
+// header naming the same client, and each data connection sends its header and an
+// authenticated ConnectionBind in one write (with the nonce the control connection learned,
+// which is bound to the client's address), so the worker that reads it hands the connection
+// over from the end of its preamble. The owner must see the header's client: with the socket's
+// address the nonce would not match.
+class TcpAllocationAcrossWorkersProxyTest : public TcpAllocationAcrossWorkersTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = TcpAllocationAcrossWorkersTest::options();
+    options.proxy_protocol = true;
+    return options;
+  }
+  [[nodiscard]] Bytes proxyHeader() const {
+    std::array<std::byte, 64> buffer{};
+    const auto n = protocol::writeProxyHeader(buffer, kClient, server());
+    EXPECT_TRUE(n.has_value());
+    return Bytes(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n.value_or(0)));
+  }
+  const Endpoint kClient{*protocol::IpAddress::parse("203.0.113.7"), 40000};
+};
+
+TEST_F(TcpAllocationAcrossWorkersProxyTest, TheHandedOverConnectionKeepsTheProxiedClient) {
+  const UniqueFd control_fd = tcpConnect(server());
+  ASSERT_TRUE(control_fd.valid());
+  ASSERT_TRUE(sendAll(control_fd.get(), proxyHeader()));
+  const int socket = control_fd.get();
+  TurnClient control(
+      server(),
+      StreamIo{[socket](ConstBytes data) { return sendAll(socket, data); },
+               [socket](std::size_t n, Millis timeout) { return recvExactly(socket, n, timeout); }},
+      kAlice);
+  ASSERT_TRUE(succeeded(allocateTcp(control), "Allocate TCP"));
+  std::vector<std::unique_ptr<Pair>> pairs;
+  int after_first_handoff = 0;
+  while (pairs.size() < 20 && after_first_handoff < 2) {
+    auto& pair = *pairs.emplace_back(std::make_unique<Pair>());
+    ASSERT_TRUE(pair.listener.valid());
+    const auto connected = connect(control, pair.listener.endpoint());
+    ASSERT_TRUE(succeeded(connected, "Connect"));
+    const auto id = connected->u32(attr::kConnectionId);
+    ASSERT_TRUE(id.has_value());
+    pair.peer = pair.listener.accept();
+    ASSERT_TRUE(pair.peer.valid());
+    pair.raw = tcpConnect(server());
+    ASSERT_TRUE(pair.raw.valid());
+    Bytes first = proxyHeader();
+    const Bytes bind = buildMessage(
+        randomTransactionId(),
+        [&](protocol::MessageBuilder& b) {
+          b.addU32(attr::kConnectionId, *id);
+          b.addText(attr::kUsername, kAlice.username);
+          b.addText(attr::kRealm, control.realm());
+          b.addText(attr::kNonce, control.nonce());
+          b.addMessageIntegrity(control.key());
+        },
+        protocol::messageType(Method::kConnectionBind, protocol::MessageClass::kRequest));
+    first.insert(first.end(), bind.begin(), bind.end());
+    ASSERT_TRUE(sendAll(pair.raw.get(), first));
+    const auto answer = recvStun(pair.raw.get());
+    ASSERT_TRUE(answer.has_value()) << "no answer to ConnectionBind " << pairs.size();
+    const auto message = parseReply(*answer);
+    ASSERT_TRUE(message.has_value());
+    const protocol::RawAttribute* error = message->find(attr::kErrorCode);
+    ASSERT_EQ(error, nullptr) << "ConnectionBind " << pairs.size() << ": error "
+                              << protocol::decodeErrorCode(message->value(*error))->code;
+    ASSERT_EQ(message->messageClass(), protocol::MessageClass::kSuccessResponse);
+    roundTrip(pair.raw.get(), pair.peer.get());
+    if (after_first_handoff > 0 || handoffs() > 0) {
+      ++after_first_handoff;
+    }
+  }
+  EXPECT_GT(handoffs(), 0) << "no ConnectionBind reached the other worker in " << pairs.size()
+                           << " connections";
+  for (const auto& pair : pairs) {
+    roundTrip(pair->raw.get(), pair->peer.get());
+  }
 }
 
 // Without peers.allow, loopback peers are denied (the built-in deny list): Connect gets 403.
