@@ -105,6 +105,7 @@ std::expected<void, std::string> Server::start() {
          "descriptors)");
   startFastPath();
   const std::size_t count = workerCountFor(config_.threads);
+  shared_->core_config.workers = count;  // RFC 6062 CONNECTION-IDs name their worker
   for (std::size_t i = 0; i < count; ++i) {
     auto worker = std::make_unique<Worker>(i, config_, *shared_, tls_context_, dtls_context_);
     if (auto opened = worker->open(); !opened) {
@@ -344,6 +345,7 @@ ServerTotals Server::totals() const {
     }
     totals.udp_datagrams_received += stats.udp_datagrams_received.get();
     totals.mobility_forwarded += stats.mobility_forwarded.get();
+    totals.tcp_handoffs += stats.tcp_handoffs.get();
     totals.dtls.hello_verify_sent += stats.dtls.hello_verify_sent.get();
     totals.dtls.handshakes_ok += stats.dtls.handshakes_ok.get();
     totals.dtls.handshakes_failed += stats.dtls.handshakes_failed.get();

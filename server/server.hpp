@@ -27,6 +27,7 @@ struct ServerTotals {
   std::array<std::uint64_t, 2> connections_active{};  // [0] tcp, [1] tls
   std::uint64_t udp_datagrams_received = 0;
   std::uint64_t mobility_forwarded = 0;
+  std::uint64_t tcp_handoffs = 0;  // RFC 6062 connections handed to another worker
   // dtls listeners (uv::DtlsStats, summed).
   struct Dtls {
     std::uint64_t hello_verify_sent = 0;

@@ -377,6 +377,10 @@ void Worker::onAccepted(std::unique_ptr<uv::TcpConnection> connection) {
     release(*connection);
     return;
   }
+  addConnection(std::move(connection));
+}
+
+void Worker::addConnection(std::shared_ptr<uv::TcpConnection> connection) {
   const std::uint64_t id = next_connection_id_++;
   connection->setId(id);
   idle_checks_.emplace_back(std::chrono::steady_clock::now() +
@@ -401,6 +405,10 @@ void Worker::onPassthrough(uv::TcpConnection& /*connection*/,
 }
 
 void Worker::onFrame(uv::TcpConnection& connection, const protocol::Frame& frame) {
+  // RFC 6062 with more than one worker: a ConnectionBind may belong to another one.
+  if (siblings_.size() > 1 && config_.tcp_allocations && handOffConnectionBind(connection, frame)) {
+    return;
+  }
   const protocol::ClientSource client{
       connection.isTls() ? protocol::ClientTransport::kTls : protocol::ClientTransport::kTcp,
       protocol::SocketRef{protocol::SocketRef::Kind::kConnection, connection.id()},
@@ -411,6 +419,10 @@ void Worker::onFrame(uv::TcpConnection& connection, const protocol::Frame& frame
 void Worker::onClosed(uv::TcpConnection& connection, uv::CloseReason reason) {
   stats_.tcp_closed[static_cast<std::size_t>(reason)].add();
   TP_LOG(kDebug, "tcp ", connection.peer().toString(), " closed: ", uv::toString(reason));
+  forgetConnection(connection);
+}
+
+void Worker::forgetConnection(uv::TcpConnection& connection) {
   core_.onConnectionClosed(
       protocol::SocketRef{protocol::SocketRef::Kind::kConnection, connection.id()},
       std::chrono::steady_clock::now());

@@ -54,6 +54,9 @@ struct WorkerStats {
   WorkerCounter udp_datagrams_received;
   // RFC 8016: client messages handed to the worker that holds their allocation.
   WorkerCounter mobility_forwarded;
+  // RFC 6062: client connections handed to the worker that holds a ConnectionBind's peer
+  // connection (counted by the worker that hands them over).
+  WorkerCounter tcp_handoffs;
   uv::DtlsStats dtls;  // dtls listeners
   // Allocate request in to its success response handed to the kernel.
   LatencyHistogram allocate_latency;
@@ -205,6 +208,35 @@ class Worker final : public uv::UdpSocketCallbacks,
   [[nodiscard]] bool admit(uv::TcpConnection& connection);
   // Gives back what admit() counted; nothing for a connection it did not admit.
   void release(uv::TcpConnection& connection);
+  // A started connection joins connections_ (an id, the idle check, connections_active).
+  void addConnection(std::shared_ptr<uv::TcpConnection> connection);
+  // The core and connections_ forget a connection that closed or went to another worker.
+  void forgetConnection(uv::TcpConnection& connection);
+
+  // RFC 6062 across workers (worker_tcp_relay.cpp). A ConnectionBind comes on a new connection,
+  // which SO_REUSEPORT may give to any worker; its CONNECTION-ID names the worker that holds the
+  // peer connection (protocol::Core::connectionIdWorker). The connection moves there whole: its
+  // socket (duplicated), the bytes read and not handled (the ConnectionBind and what follows),
+  // its client (a PROXY header's) and its place in limits.connections_*.
+  struct TcpHandover {
+    TcpHandover() = default;
+    TcpHandover(const TcpHandover&) = delete;
+    TcpHandover& operator=(const TcpHandover&) = delete;
+    // Not adopted (the owner's loop stopped, or uv_tcp_open failed): closes the socket and
+    // gives back its place in the limits. Runs on either thread.
+    ~TcpHandover();
+    int fd = -1;
+    std::vector<std::byte> unread;
+    protocol::Endpoint peer;
+    SharedConnections* admitted = nullptr;  // set while it holds a place in the limits
+    std::unique_ptr<tls::TlsSession> tls;   // a TLS connection's session
+  };
+  // In onFrame: true when `frame` is a ConnectionBind for another worker and the connection
+  // went there (it is closed here, without onClosed).
+  [[nodiscard]] bool handOffConnectionBind(uv::TcpConnection& connection,
+                                           const protocol::Frame& frame);
+  // On the owner's loop: the connection goes on here, starting with the bytes it brought.
+  void adoptConnection(TcpHandover& handover);
 
   std::size_t index_;
   const ServerConfig& config_;

@@ -1,10 +1,25 @@
 // RFC 6062 TCP allocations, the worker's side: listening relay sockets, peer connections and
 // the splice of a bound peer connection with the client's data connection. The core decides
 // (protocol/turn/core_tcp.cpp); this file only does what it is told and reports back.
+#include <unistd.h>
+
+#include "protocol/stun/attributes.hpp"
+#include "protocol/stun/message.hpp"
 #include "server/log.hpp"
+#include "server/tls/tls_session.hpp"
 #include "server/worker.hpp"
 
 namespace turnpike::server {
+namespace {
+
+// A ConnectionBind request (RFC 6062 section 6.1: method 0x00B, class request): two byte
+// compares, so that only those are parsed.
+bool looksLikeConnectionBind(const protocol::Frame& frame) {
+  return frame.kind == protocol::FrameKind::kStun && frame.bytes.size() >= 20 &&
+         frame.bytes[0] == std::byte{0x00} && frame.bytes[1] == std::byte{0x0B};
+}
+
+}  // namespace
 
 std::expected<protocol::SocketRef, protocol::RelayOpenError> Worker::openTcp(
     const protocol::Endpoint& local, std::uint64_t tag) {
@@ -142,6 +157,83 @@ protocol::TcpRelayCounts Worker::takePeerCounts(std::uint32_t connection) {
   const uv::TcpSplice::Counts counts = splice->takeCounts();
   return {counts.from_client_bytes, counts.from_client_reads, counts.from_backend_bytes,
           counts.from_backend_reads, counts.throttled};
+}
+
+Worker::TcpHandover::~TcpHandover() {
+  if (fd >= 0) {
+    ::close(fd);
+  }
+  if (admitted != nullptr) {
+    admitted->release(peer.address);
+  }
+}
+
+bool Worker::handOffConnectionBind(uv::TcpConnection& connection, const protocol::Frame& frame) {
+  // RFC 6062 section 5.4: a ConnectionBind comes on a new TCP connection, one without an
+  // allocation. One that came from another worker stays (its CONNECTION-ID was wrong there).
+  if (!looksLikeConnectionBind(frame) || connection.adopted() ||
+      core_.hasAllocationOnConnection(connection.id())) {
+    return false;
+  }
+  const auto message = protocol::Message::parse(frame.bytes);
+  const protocol::RawAttribute* attribute =
+      message ? message->find(protocol::attr::kConnectionId) : nullptr;
+  if (attribute == nullptr) {
+    return false;  // the core answers it
+  }
+  const auto id = protocol::decodeU32(message->value(*attribute));
+  if (!id) {
+    return false;
+  }
+  const std::size_t owner = protocol::Core::connectionIdWorker(*id, siblings_.size());
+  if (owner == index_) {
+    return false;
+  }
+  auto detached = connection.detach(frame);
+  if (!detached) {
+    TP_LOG(kDebug, "tcp ", connection.peer().toString(),
+           ": not handed over: ", detached.error().toString());
+    return false;  // answered here: 400
+  }
+  auto handover = std::make_shared<TcpHandover>();
+  handover->fd = detached->fd;
+  handover->unread = std::move(detached->unread);
+  handover->peer = connection.peer();
+  if (connection.admitted()) {
+    connection.setAdmitted(false);  // the place in the limits goes with it
+    handover->admitted = &shared_.connections;
+  }
+  stats_.tcp_handoffs.add();
+  TP_LOG(kDebug, "tcp ", connection.peer().toString(), ": ConnectionBind for worker ", owner,
+         ", connection handed over");
+  forgetConnection(connection);                 // from inside its callback: deleted later
+  handover->tls = connection.takeTlsSession();  // TLS: the session goes too (after the count)
+  Worker* target = siblings_[owner];
+  // Dropped when the owner's loop is stopping: the handover's destructor closes the socket.
+  (void)target->loop_.post([target, handover] { target->adoptConnection(*handover); });
+  return true;
+}
+
+void Worker::adoptConnection(TcpHandover& handover) {
+  auto* handle = new uv_tcp_t;
+  uv_tcp_init(loop_.get(), handle);
+  if (const int rc = uv_tcp_open(handle, handover.fd); rc != 0) {
+    TP_LOG(kDebug, "tcp ", handover.peer.toString(), ": adopt: ", uv_strerror(rc));
+    uv::closeAndDelete(handle);
+    return;  // the handover closes the socket
+  }
+  handover.fd = -1;  // the handle's now
+  std::shared_ptr<uv::TcpConnection> connection =
+      uv::TcpConnection::adopt(handle, *this, handover.peer, std::move(handover.tls));
+  connection->setAdmitted(std::exchange(handover.admitted, nullptr) != nullptr);
+  if (auto started = connection->start(); !started) {
+    TP_LOG(kDebug, "tcp ", handover.peer.toString(), ": ", started.error().toString());
+    release(*connection);
+    return;  // the destructor closes the socket
+  }
+  addConnection(connection);
+  // The ConnectionBind, answered and spliced here; `connection` holds it should it close.
+  connection->receive(handover.unread);
 }
 
 }  // namespace turnpike::server

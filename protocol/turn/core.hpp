@@ -85,6 +85,9 @@ struct CoreConfig {
   std::optional<std::array<std::byte, 32>> mobility_key;
   // This core's worker index, the top byte of its allocation ids (0 to 255).
   std::uint8_t worker = 0;
+  // How many workers there are: this core's RFC 6062 CONNECTION-IDs are `worker` modulo it
+  // (connectionIdWorker), so that a ConnectionBind reaching another worker is handed here.
+  std::size_t workers = 1;
   // Fleet: where new allocations go when CoreDependencies::load says this node is overloaded
   // (and where draining sends them when it is given no list of its own).
   AlternateServers cluster;
@@ -262,6 +265,11 @@ class Core {
   // The worker (CoreConfig::worker) whose core issued a MOBILITY-TICKET, read from the allocation
   // id it carries; nullopt when it is not a ticket's size. Unauthenticated: the owner checks it.
   [[nodiscard]] static std::optional<std::size_t> ticketWorker(ConstBytes ticket);
+  // The worker (CoreConfig::worker) whose core issued an RFC 6062 CONNECTION-ID, out of
+  // `workers`. Unauthenticated: that core checks the ConnectionBind.
+  [[nodiscard]] static std::size_t connectionIdWorker(std::uint32_t id, std::size_t workers) {
+    return workers <= 1 ? 0 : id % workers;
+  }
 
   struct SourceHash {
     std::size_t operator()(const ClientSource& source) const;

@@ -3,6 +3,7 @@
 // closePeer); the core decides, answers and keeps the state.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "protocol/turn/core.hpp"
 
@@ -19,11 +20,17 @@ TcpPeerConnection* findConnection(Allocation& allocation, std::uint32_t id) {
 }  // namespace
 
 std::uint32_t Core::newConnectionId() {
-  // Random, so that a client cannot guess another's (ConnectionBind also checks the user).
+  // Random, so that a client cannot guess another's (ConnectionBind also checks the user), and
+  // `worker` modulo the worker count (connectionIdWorker): the ConnectionBind comes on a new
+  // connection, which may reach another worker, and that one hands it here. With n workers an
+  // id keeps 32 - log2(n) random bits.
+  const std::uint64_t workers = std::max<std::uint64_t>(config_.workers, 1);
   for (;;) {
-    const auto id = static_cast<std::uint32_t>(deps_.random.next());
-    if (id != 0 && !tcp_connections_.contains(id)) {
-      return id;
+    const std::uint64_t random = static_cast<std::uint32_t>(deps_.random.next());
+    const std::uint64_t id = random - random % workers + config_.worker % workers;
+    if (id != 0 && id <= std::numeric_limits<std::uint32_t>::max() &&
+        !tcp_connections_.contains(static_cast<std::uint32_t>(id))) {
+      return static_cast<std::uint32_t>(id);
     }
   }
 }

@@ -202,8 +202,8 @@ struct ServerConfig {
   // off keeps the old behaviour. Needs threads: 1 (a ticket is valid on its issuing worker only).
   bool mobility = false;
   // RFC 6062 TCP allocations (REQUESTED-TRANSPORT TCP over a TCP control connection). Off by
-  // default (442). Needs threads: 1 (a ConnectionBind arrives on a new connection, which
-  // SO_REUSEPORT may hand to another worker than the allocation's).
+  // default (442). Any number of threads: a ConnectionBind's new connection, which
+  // SO_REUSEPORT may give to another worker, is handed to the one its CONNECTION-ID names.
   bool tcp_allocations = false;
   // stun:, turn: and turns: URIs the credential API hands out; empty = derived from the config.
   std::vector<std::string> public_uris;

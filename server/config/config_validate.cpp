@@ -403,13 +403,6 @@ Status validateThreads(const ServerConfig& config) {
   if (config.threads > kMaxThreads) {
     return fail("threads", "must be between 0 and 256, got " + std::to_string(config.threads));
   }
-  // RFC 6062: a ConnectionBind's new connection may land on another worker than its allocation.
-  if (config.tcp_allocations && config.threads != 1) {
-    return fail("tcp_allocations",
-                "needs threads: 1 (a ConnectionBind must reach the worker thread that holds "
-                "the allocation), got threads: " +
-                    std::to_string(config.threads));
-  }
   return {};
 }
 

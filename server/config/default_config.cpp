@@ -130,7 +130,7 @@ fast_path: off
 mobility: false
 
 # RFC 6062 TCP allocations: REQUESTED-TRANSPORT TCP over a plain TCP control connection gets a
-# TCP relay (Connect, ConnectionBind, ConnectionAttempt). Needs threads: 1. Off by default.
+# TCP relay (Connect, ConnectionBind, ConnectionAttempt). Off by default.
 tcp_allocations: false
 )yaml";
 

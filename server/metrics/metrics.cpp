@@ -99,6 +99,13 @@ std::string renderMetrics(const ServerTotals& totals, std::size_t workers, std::
              "moved client's new 5-tuple reached another worker).",
              MetricType::Counter,
              {metricSample(MetricType::Counter, static_cast<double>(totals.mobility_forwarded))}));
+  families.push_back(
+      family("turnpike_tcp_connection_handoffs_total",
+             "TCP client connections handed to the worker thread that holds the peer connection "
+             "their ConnectionBind names (RFC 6062: SO_REUSEPORT gave the new connection to "
+             "another worker).",
+             MetricType::Counter,
+             {metricSample(MetricType::Counter, static_cast<double>(totals.tcp_handoffs))}));
   families.push_back(family(
       "turnpike_tcp_connections_accepted_total", "TCP connections accepted.", MetricType::Counter,
       {metricSample(MetricType::Counter, static_cast<double>(totals.tcp_accepted))}));

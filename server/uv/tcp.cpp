@@ -92,9 +92,11 @@ TcpConnection::TcpConnection(uv_tcp_t* handle, TcpConnectionCallbacks& callbacks
 }
 
 TcpConnection::~TcpConnection() {
-  splice_.reset();  // while the client handle is open
-  uv_read_stop(asStream(handle_));
-  closeAndDelete(handle_);
+  splice_.reset();           // while the client handle is open
+  if (handle_ != nullptr) {  // null once detached
+    uv_read_stop(asStream(handle_));
+    closeAndDelete(handle_);
+  }
   closeAndDelete(handshake_timer_);
   SSL_CTX_free(pending_tls_context_);
 }
@@ -259,19 +261,85 @@ void TcpConnection::finishPreamble(bool tls) {
   stopHandshakeTimer();  // from here the owner's idle timeout applies
   SSL_CTX_free(std::exchange(pending_tls_context_, nullptr));
   callbacks_.onReady(*this);
-  while (!rest.empty() && !closed_) {
+  if (!closed_) {
+    receive(rest);
+  }
+  tls_buffer_.reset();  // plain TCP reads straight into the framer
+}
+
+void TcpConnection::receive(protocol::ConstBytes bytes) {
+  unfed_ = bytes;
+  while (!unfed_.empty() && !closed_ && phase_ == Phase::kStream) {
     const protocol::MutableBytes space = framer_.writableSpace();
     if (space.empty()) {
       close(CloseReason::kFramingError);
       break;
     }
-    const std::size_t n = std::min(space.size(), rest.size());
-    std::copy_n(rest.begin(), n, space.begin());
+    const std::size_t n = std::min(space.size(), unfed_.size());
+    std::copy_n(unfed_.begin(), n, space.begin());
     framer_.commit(n);
-    rest = rest.subspan(n);
+    unfed_ = unfed_.subspan(n);
     drainFrames();
   }
-  tls_buffer_.reset();  // plain TCP reads straight into the framer
+  unfed_ = {};
+  if (tls_ != nullptr && !closed_ && phase_ == Phase::kStream && tls_->hasBufferedInput()) {
+    receiveTls({});  // records that came with the bytes (a splice decrypts them itself)
+  }
+}
+
+std::unique_ptr<TcpConnection> TcpConnection::adopt(uv_tcp_t* handle,
+                                                    TcpConnectionCallbacks& callbacks,
+                                                    const protocol::Endpoint& peer,
+                                                    std::unique_ptr<tls::TlsSession> tls) {
+  auto connection = std::make_unique<TcpConnection>(handle, callbacks);
+  connection->peer_ = peer;
+  connection->adopted_ = true;
+  if (tls != nullptr) {
+    connection->tls_ = std::move(tls);
+    connection->tls_buffer_ = std::make_unique<std::array<std::byte, kTlsReadBufferSize>>();
+  }
+  return connection;
+}
+
+std::unique_ptr<tls::TlsSession> TcpConnection::takeTlsSession() {
+  if (!closed_ || tls_ == nullptr) {
+    return nullptr;
+  }
+  tls_detached_ = true;
+  return std::move(tls_);
+}
+
+std::expected<TcpConnection::Detached, UvError> TcpConnection::detach(
+    const protocol::Frame& frame) {
+  if (tls_ != nullptr && !closed_) {
+    flushTls();  // what the session has to say goes out from here, before the socket moves
+  }
+  if (closed_ || phase_ != Phase::kStream || *queued_bytes_ != 0 ||
+      (tls_ != nullptr && (!tls_->handshakeDone() || tls_->pendingCiphertext() != 0))) {
+    return std::unexpected(UvError{"detach", UV_EINVAL});
+  }
+  uv_os_fd_t fd = -1;
+  if (const int rc = uv_fileno(asHandle(handle_), &fd); rc != 0) {
+    return std::unexpected(UvError{"uv_fileno", rc});
+  }
+  const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) {
+    return std::unexpected(UvError{"dup", -errno});
+  }
+  Detached detached{copy, {}};
+  const protocol::ConstBytes after = framer_.pending();
+  detached.unread.reserve(frame.bytes.size() + after.size());
+  detached.unread.insert(detached.unread.end(), frame.bytes.begin(), frame.bytes.end());
+  detached.unread.insert(detached.unread.end(), after.begin(), after.end());
+  detached.unread.insert(detached.unread.end(), unfed_.begin(), unfed_.end());
+  unfed_ = {};
+  closed_ = true;  // drainFrames stops; writes are dropped
+  uv_read_stop(asStream(handle_));
+  stopHandshakeTimer();
+  // Closing takes the fd out of this loop's epoll set (libuv deletes it explicitly, so the
+  // duplicate's registration in the other loop is not disturbed) and closes it.
+  closeAndDelete(std::exchange(handle_, nullptr));
+  return detached;
 }
 
 void TcpConnection::receiveClientHello(protocol::ConstBytes more) {
@@ -334,6 +402,8 @@ void TcpConnection::startSplice(const protocol::Endpoint& backend) {
 void TcpConnection::spliceTo(uv_tcp_t* peer) {
   const protocol::ConstBytes rest = framer_.pending();
   std::vector<std::byte> first(rest.begin(), rest.end());
+  first.insert(first.end(), unfed_.begin(), unfed_.end());  // receive() had not fed these yet
+  unfed_ = {};
   phase_ = Phase::kSplice;
   stopHandshakeTimer();
   splice_ = std::make_unique<TcpSplice>(handle_, onAlloc, onRead,
@@ -385,13 +455,16 @@ void TcpConnection::receiveTls(protocol::ConstBytes ciphertext) {
     } else {
       framer_.commit(*read);
       drainFrames();
-      if (phase_ == Phase::kSplice) {
-        break;  // RFC 6062: the splice decrypts the rest (spliceTo)
+      if (phase_ == Phase::kSplice || tls_ == nullptr) {
+        break;  // RFC 6062: the splice decrypts the rest (spliceTo), or another worker does
       }
       if (!tls_->hasBufferedInput()) {
         break;  // saves an SSL_read that would only want more (one per message)
       }
     }
+  }
+  if (tls_ == nullptr) {
+    return;  // handed to another worker with its session (detach, takeTlsSession)
   }
   if (handshake_timer_ != nullptr && tls_->handshakeDone()) {
     stopHandshakeTimer();

@@ -130,10 +130,40 @@ class TcpConnection : private TcpSpliceCallbacks {
   // Stops reading, closes the socket and reports onClosed (once).
   void close(CloseReason reason);
 
+  // RFC 6062 with several workers: a TCP or TLS connection handed to another worker's loop (a
+  // ConnectionBind whose CONNECTION-ID names a peer connection there). `fd` is a duplicate of
+  // the socket, owned by the holder; `unread` is what was read and not yet handled (over TLS,
+  // plaintext: records not yet decrypted stay in the session, see takeTlsSession).
+  struct Detached {
+    int fd = -1;
+    std::vector<std::byte> unread;
+  };
+  // From inside onFrame(frame): stops reading, duplicates the socket, closes this handle (the
+  // duplicate keeps the socket open) and marks the connection closed without onClosed; the owner
+  // forgets it. `unread` is the frame and everything read after it. Only a connection in its
+  // stream phase (over TLS: handshake done) with no write queued can go (an error leaves it as it
+  // was).
+  [[nodiscard]] std::expected<Detached, UvError> detach(const protocol::Frame& frame);
+  // After detach(): the TLS session (an SSL with memory BIOs, tied to no thread), for adopt() on
+  // the other loop; null for plain TCP. isTls() stays as it was.
+  [[nodiscard]] std::unique_ptr<tls::TlsSession> takeTlsSession();
+  // The other side: a connection on `handle` (initialised on this loop and opened on a detached
+  // fd) whose client is `peer` (a PROXY header's, when there was one), TLS when `tls` is a
+  // detached session. start() it, then receive() the detached bytes.
+  [[nodiscard]] static std::unique_ptr<TcpConnection> adopt(
+      uv_tcp_t* handle, TcpConnectionCallbacks& callbacks, const protocol::Endpoint& peer,
+      std::unique_ptr<tls::TlsSession> tls = nullptr);
+  // Handles `bytes` as if just read from the socket (over TLS: as if just decrypted, and then
+  // the records the session still holds): frames to the callbacks; what follows a frame that
+  // turned the connection into a splice goes to the peer.
+  void receive(protocol::ConstBytes bytes);
+  // Came from another worker (adopt()): it is not handed on again.
+  [[nodiscard]] bool adopted() const { return adopted_; }
+
   [[nodiscard]] const protocol::Endpoint& peer() const { return peer_; }
   [[nodiscard]] const protocol::Endpoint& local() const { return local_; }
   [[nodiscard]] bool closed() const { return closed_; }
-  [[nodiscard]] bool isTls() const { return tls_ != nullptr; }
+  [[nodiscard]] bool isTls() const { return tls_ != nullptr || tls_detached_; }
   // The preamble is read: the transport is known (and reported by onReady, unless at once).
   [[nodiscard]] bool ready() const { return phase_ == Phase::kStream || phase_ == Phase::kSplice; }
   // A spliced connection moved bytes since the last call (the owner's idle check).
@@ -200,6 +230,10 @@ class TcpConnection : private TcpSpliceCallbacks {
   // header of our own to a tls_passthrough backend); else local_ is.
   std::optional<protocol::Endpoint> proxied_destination_;
   bool closed_ = false;
+  bool adopted_ = false;
+  bool tls_detached_ = false;  // takeTlsSession() took tls_
+  // receive(): the bytes not yet in the framer (spliceTo sends them on after the framer's).
+  protocol::ConstBytes unfed_;
   std::uint64_t id_ = 0;
   std::shared_ptr<std::size_t> queued_bytes_ = std::make_shared<std::size_t>(0);
   std::shared_ptr<const protocol::PassthroughRoutes> passthrough_;

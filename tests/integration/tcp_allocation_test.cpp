@@ -1,8 +1,8 @@
-// RFC 6062 TCP allocations against the real server (tcp_allocations: true, threads: 1): a TCP
-// control connection allocates with REQUESTED-TRANSPORT TCP; Connect reaches a TCP peer on the
-// loopback and ConnectionBind on a second connection carries raw bytes both ways; a peer that
-// connects to the relayed address is announced with ConnectionAttempt; the peer policy and
-// connection failures get their error codes.
+// RFC 6062 TCP allocations against the real server (tcp_allocations: true, threads: 1; 2 for the
+// handover between workers): a TCP control connection allocates with REQUESTED-TRANSPORT TCP;
+// Connect reaches a TCP peer on the loopback and ConnectionBind on a second connection carries
+// raw bytes both ways; a peer that connects to the relayed address is announced with
+// ConnectionAttempt; the peer policy and connection failures get their error codes.
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "protocol/proxy/proxy_header.hpp"
 #include "protocol/stun/byte_io.hpp"
 #include "tests/integration/server_fixture.hpp"
 #include "tests/integration/tcp_allocation_support.hpp"
@@ -26,7 +27,7 @@ class TcpAllocationTest : public TurnTest {
  protected:
   [[nodiscard]] ServerOptions options() const override {
     ServerOptions options = TurnTest::options();
-    options.threads = 1;  // tcp_allocations needs one worker (config validation)
+    options.threads = 1;  // every connection on one worker (TcpAllocationAcrossWorkersTest: 2)
     options.extra_yaml += "tcp_allocations: true\n";
     options.http = true;  // the turnpike_tcp_* metrics
     return options;
@@ -64,8 +65,8 @@ class TcpAllocationTest : public TurnTest {
     const auto bound = data.authenticatedRequest(
         Method::kConnectionBind,
         [&](protocol::MessageBuilder& b) { b.addU32(attr::kConnectionId, id); });
-    if (!succeeded(bound, "ConnectionBind")) {
-      ADD_FAILURE() << "ConnectionBind failed";
+    if (const auto ok = succeeded(bound, "ConnectionBind"); !ok) {
+      ADD_FAILURE() << ok.message();  // the error code, when it came
       return std::nullopt;
     }
     return data;
@@ -393,6 +394,182 @@ TEST_F(TcpAllocationTest, AReloadThatTurnsItOffSaysItNeedsARestart) {
       << serverLog();
   TurnClient control = client(TurnTransport::kTcp);
   EXPECT_TRUE(succeeded(allocateTcp(control), "Allocate TCP after the reload"));
+}
+
+// Two workers: SO_REUSEPORT picks one per new connection, so about every second data
+// connection reaches the worker that does not hold the allocation, which hands it over before
+// the ConnectionBind is answered (turnpike_tcp_connection_handoffs_total). Data connections are
+// made in turn by Connect and by a peer connecting to the relayed address (ConnectionAttempt),
+// each to its own peer port, until one was handed over and two more were made (bounded: 20,
+// each 1 in 2); every pair then carries bytes both ways, the connection count stays right, and
+// closing ends them all.
+class TcpAllocationAcrossWorkersTest : public TcpAllocationTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = TcpAllocationTest::options();
+    options.threads = 2;
+    return options;
+  }
+  [[nodiscard]] double handoffs() const {
+    return scrapeMetric(httpServer(), "turnpike_tcp_connection_handoffs_total").value_or(0.0);
+  }
+  // A bound pair: the client's data connection and the peer's end of the peer connection.
+  struct Pair {
+    TcpPeer listener;  // Connect: the peer's listening socket (kept for its port)
+    UniqueFd peer;
+    std::optional<TurnClient> data;
+    UniqueFd raw;  // a data connection the test writes itself
+  };
+  // Connect to a new peer, then ConnectionBind.
+  void connectAndBind(TurnClient& control, Pair& pair) const {
+    ASSERT_TRUE(pair.listener.valid());
+    const auto connected = connect(control, pair.listener.endpoint());
+    ASSERT_TRUE(succeeded(connected, "Connect"));
+    const auto id = connected->u32(attr::kConnectionId);
+    ASSERT_TRUE(id.has_value());
+    pair.peer = pair.listener.accept();
+    ASSERT_TRUE(pair.peer.valid());
+    pair.data = bind(*id);
+  }
+  // A peer connects to the relayed address; the ConnectionAttempt's id, then ConnectionBind.
+  void acceptAndBind(TurnClient& control, const Endpoint& relayed, Pair& pair) const {
+    pair.peer = tcpConnect(relayed);
+    ASSERT_TRUE(pair.peer.valid());
+    const auto attempt = recvStun(control.fd());
+    ASSERT_TRUE(attempt.has_value());
+    const auto message = parseReply(*attempt);
+    ASSERT_TRUE(message.has_value());
+    ASSERT_TRUE(message->isMethod(Method::kConnectionAttempt));
+    const auto id = TurnResponse{*attempt, message->type(), 0}.u32(attr::kConnectionId);
+    ASSERT_TRUE(id.has_value());
+    pair.data = bind(*id);
+  }
+};
+
+TEST_F(TcpAllocationAcrossWorkersTest, AConnectionBindOnTheOtherWorkerIsHandedOver) {
+  TurnClient control = client(TurnTransport::kTcp);
+  const auto allocated = allocateTcp(control);
+  ASSERT_TRUE(succeeded(allocated, "Allocate TCP"));
+  const auto relayed = allocated->xorAddress(attr::kXorRelayedAddress);
+  ASSERT_TRUE(relayed.has_value());
+  ASSERT_TRUE(succeeded(control.createPermission(loopback(false, 9)), "CreatePermission"));
+  std::vector<std::unique_ptr<Pair>> pairs;
+  int after_first_handoff = 0;
+  while (pairs.size() < 20 && after_first_handoff < 3) {
+    auto& pair = *pairs.emplace_back(std::make_unique<Pair>());
+    if (pairs.size() % 2 == 1) {
+      connectAndBind(control, pair);
+    } else {
+      acceptAndBind(control, *relayed, pair);
+    }
+    ASSERT_TRUE(pair.data.has_value()) << "data connection " << pairs.size();
+    roundTrip(pair.data->fd(), pair.peer.get());
+    if (after_first_handoff > 0 || handoffs() > 0) {
+      ++after_first_handoff;
+    }
+  }
+  EXPECT_GT(handoffs(), 0) << "no ConnectionBind reached the other worker in " << pairs.size()
+                           << " connections";
+  // Every pair still relays, whichever worker read its ConnectionBind.
+  for (const auto& pair : pairs) {
+    roundTrip(pair->data->fd(), pair->peer.get());
+  }
+  // A handed-over connection is counted once: the control and the data connections.
+  const auto count = static_cast<double>(pairs.size());
+  EXPECT_TRUE(metricReaches("turnpike_tcp_connections_active", {R"(transport="tcp")"}, 1 + count));
+  EXPECT_TRUE(metricReaches("turnpike_tcp_peer_connections_active", {}, count));
+  EXPECT_TRUE(metricReaches("turnpike_requests_total",
+                            {R"(method="connection_bind")", R"(result="success")"}, count));
+  // The client's FIN reaches the peer (a half close), and once the peer closes too the peer
+  // connection ends, on either worker.
+  for (const auto& pair : pairs) {
+    ::shutdown(pair->data->fd(), SHUT_RDWR);
+    EXPECT_TRUE(waitForPeerClose(pair->peer.get()));
+    pair->peer.reset();
+  }
+  EXPECT_TRUE(metricReaches("turnpike_tcp_peer_connections_active", {}, 0));
+  ::shutdown(control.fd(), SHUT_RDWR);
+  EXPECT_TRUE(metricReaches("turnpike_tcp_allocations_active", {}, 0));
+  EXPECT_TRUE(metricReaches("turnpike_tcp_connections_active", {R"(transport="tcp")"}, 0));
+}
+
+// Behind a proxy (proxy_protocol: true) with two workers: every connection starts with a PROXY
+// header naming the same client, and each data connection sends its header and an
+// authenticated ConnectionBind in one write (with the nonce the control connection learned,
+// which is bound to the client's address), so the worker that reads it hands the connection
+// over from the end of its preamble. The owner must see the header's client: with the socket's
+// address the nonce would not match.
+class TcpAllocationAcrossWorkersProxyTest : public TcpAllocationAcrossWorkersTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = TcpAllocationAcrossWorkersTest::options();
+    options.proxy_protocol = true;
+    return options;
+  }
+  [[nodiscard]] Bytes proxyHeader() const {
+    std::array<std::byte, 64> buffer{};
+    const auto n = protocol::writeProxyHeader(buffer, kClient, server());
+    EXPECT_TRUE(n.has_value());
+    return Bytes(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n.value_or(0)));
+  }
+  const Endpoint kClient{*protocol::IpAddress::parse("203.0.113.7"), 40000};
+};
+
+TEST_F(TcpAllocationAcrossWorkersProxyTest, TheHandedOverConnectionKeepsTheProxiedClient) {
+  const UniqueFd control_fd = tcpConnect(server());
+  ASSERT_TRUE(control_fd.valid());
+  ASSERT_TRUE(sendAll(control_fd.get(), proxyHeader()));
+  const int socket = control_fd.get();
+  TurnClient control(
+      server(),
+      StreamIo{[socket](ConstBytes data) { return sendAll(socket, data); },
+               [socket](std::size_t n, Millis timeout) { return recvExactly(socket, n, timeout); }},
+      kAlice);
+  ASSERT_TRUE(succeeded(allocateTcp(control), "Allocate TCP"));
+  std::vector<std::unique_ptr<Pair>> pairs;
+  int after_first_handoff = 0;
+  while (pairs.size() < 20 && after_first_handoff < 2) {
+    auto& pair = *pairs.emplace_back(std::make_unique<Pair>());
+    ASSERT_TRUE(pair.listener.valid());
+    const auto connected = connect(control, pair.listener.endpoint());
+    ASSERT_TRUE(succeeded(connected, "Connect"));
+    const auto id = connected->u32(attr::kConnectionId);
+    ASSERT_TRUE(id.has_value());
+    pair.peer = pair.listener.accept();
+    ASSERT_TRUE(pair.peer.valid());
+    pair.raw = tcpConnect(server());
+    ASSERT_TRUE(pair.raw.valid());
+    Bytes first = proxyHeader();
+    const Bytes bind = buildMessage(
+        randomTransactionId(),
+        [&](protocol::MessageBuilder& b) {
+          b.addU32(attr::kConnectionId, *id);
+          b.addText(attr::kUsername, kAlice.username);
+          b.addText(attr::kRealm, control.realm());
+          b.addText(attr::kNonce, control.nonce());
+          b.addMessageIntegrity(control.key());
+        },
+        protocol::messageType(Method::kConnectionBind, protocol::MessageClass::kRequest));
+    first.insert(first.end(), bind.begin(), bind.end());
+    ASSERT_TRUE(sendAll(pair.raw.get(), first));
+    const auto answer = recvStun(pair.raw.get());
+    ASSERT_TRUE(answer.has_value()) << "no answer to ConnectionBind " << pairs.size();
+    const auto message = parseReply(*answer);
+    ASSERT_TRUE(message.has_value());
+    const protocol::RawAttribute* error = message->find(attr::kErrorCode);
+    ASSERT_EQ(error, nullptr) << "ConnectionBind " << pairs.size() << ": error "
+                              << protocol::decodeErrorCode(message->value(*error))->code;
+    ASSERT_EQ(message->messageClass(), protocol::MessageClass::kSuccessResponse);
+    roundTrip(pair.raw.get(), pair.peer.get());
+    if (after_first_handoff > 0 || handoffs() > 0) {
+      ++after_first_handoff;
+    }
+  }
+  EXPECT_GT(handoffs(), 0) << "no ConnectionBind reached the other worker in " << pairs.size()
+                           << " connections";
+  for (const auto& pair : pairs) {
+    roundTrip(pair->raw.get(), pair->peer.get());
+  }
 }
 
 // Without peers.allow, loopback peers are denied (the built-in deny list): Connect gets 403.

@@ -1,9 +1,10 @@
 // RFC 6062 TCP allocations over TLS against the real server (a tls listener, tcp_allocations:
-// true, threads: 1): the control connection and the data connections are TLS. Connect reaches a
-// TCP peer on the loopback and a ConnectionBind'ed TLS connection carries the peer's bytes both
-// ways (decrypted for the peer, TLS records for the client), 100 KiB in one go included; a peer
-// that connects in is announced with ConnectionAttempt over TLS; closing either side is passed on
-// (the peer's FIN as close_notify, the client's close_notify as a FIN).
+// true, threads: 1, and 2 for the handover of a TLS data connection between workers): the control
+// connection and the data connections are TLS. Connect reaches a TCP peer on the loopback and a
+// ConnectionBind'ed TLS connection carries the peer's bytes both ways (decrypted for the peer, TLS
+// records for the client), 100 KiB in one go included; a peer that connects in is announced with
+// ConnectionAttempt over TLS; closing either side is passed on (the peer's FIN as close_notify, the
+// client's close_notify as a FIN).
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
@@ -31,7 +32,7 @@ class TcpAllocationTlsTest : public TurnTest {
  protected:
   [[nodiscard]] ServerOptions options() const override {
     ServerOptions options = TurnTest::options();
-    options.threads = 1;  // tcp_allocations needs one worker (config validation)
+    options.threads = 1;  // every connection on one worker (TcpAllocationTlsAcrossWorkersTest: 2)
     options.tls = true;
     options.extra_yaml += "tcp_allocations: true\n";
     options.http = true;
@@ -96,6 +97,43 @@ class TcpAllocationTlsTest : public TurnTest {
     return connected;
   }
 
+  // ConnectionBind for `id` on a new TLS connection, with bytes right behind it in the same TLS
+  // record and in the next record, sent in one segment (corked) so the server reads them at
+  // once: they must reach `peer` after the answer, first and in order.
+  [[nodiscard]] TlsTurn pipelinedBind(std::uint32_t id, int peer) const {
+    TlsTurn data = tlsTurn();
+    const TurnClient& turn = *data.turn;
+    const auth::Md5Key key = turn.key();
+    Bytes first = buildMessage(
+        randomTransactionId(),
+        [&](MessageBuilder& b) {
+          b.addU32(attr::kConnectionId, id);
+          b.addText(attr::kUsername, kAlice.username);
+          b.addText(attr::kRealm, turn.realm());
+          b.addText(attr::kNonce, turn.nonce());
+          b.addMessageIntegrity(key);
+        },
+        messageType(Method::kConnectionBind, MessageClass::kRequest));
+    const Bytes same_record = text("in the ConnectionBind's record;");
+    const Bytes next_record = text("in the record after it");
+    first.insert(first.end(), same_record.begin(), same_record.end());
+    const int on = 1;
+    const int off = 0;
+    EXPECT_EQ(::setsockopt(data.tls->fd(), IPPROTO_TCP, TCP_CORK, &on, sizeof(on)), 0);
+    EXPECT_TRUE(data.tls->write(first));        // one record
+    EXPECT_TRUE(data.tls->write(next_record));  // another
+    EXPECT_EQ(::setsockopt(data.tls->fd(), IPPROTO_TCP, TCP_CORK, &off, sizeof(off)), 0);
+    const auto answer = data.tls->readStun();
+    const auto message = answer ? parseReply(*answer) : std::nullopt;
+    EXPECT_TRUE(message.has_value()) << data.tls->error();
+    EXPECT_EQ(message ? message->type() : 0,
+              messageType(Method::kConnectionBind, MessageClass::kSuccessResponse));
+    Bytes expected = same_record;
+    expected.insert(expected.end(), next_record.begin(), next_record.end());
+    EXPECT_EQ(recvExactly(peer, expected.size()), expected);
+    return data;
+  }
+
   // Bytes both ways between a TLS data connection and the peer's connection.
   static void roundTrip(TlsClient& data, int peer, const Bytes& up, const Bytes& down) {
     ASSERT_TRUE(data.write(up)) << data.error();
@@ -144,40 +182,8 @@ TEST_F(TcpAllocationTlsTest, BytesRightBehindTheConnectionBindGoToThePeerFirst) 
   Connected connected = allocateAndConnect(peer);
   ASSERT_NE(connected.id, 0U);
   ASSERT_TRUE(connected.from_relay.valid());
-
-  TlsTurn data = tlsTurn();
-  const TurnClient& turn = *data.turn;
-  const auth::Md5Key key = turn.key();
-  const protocol::TransactionId transaction = randomTransactionId();
-  Bytes request = buildMessage(
-      transaction,
-      [&](MessageBuilder& b) {
-        b.addU32(attr::kConnectionId, connected.id);
-        b.addText(attr::kUsername, kAlice.username);
-        b.addText(attr::kRealm, turn.realm());
-        b.addText(attr::kNonce, turn.nonce());
-        b.addMessageIntegrity(key);
-      },
-      messageType(Method::kConnectionBind, MessageClass::kRequest));
-  const Bytes same_record = text("in the ConnectionBind's record;");
-  const Bytes next_record = text("in the record after it");
-  Bytes first = request;
-  first.insert(first.end(), same_record.begin(), same_record.end());
-  // Corked: both records leave in one segment, so that the server reads them at once.
-  const int on = 1;
-  const int off = 0;
-  ASSERT_EQ(::setsockopt(data.tls->fd(), IPPROTO_TCP, TCP_CORK, &on, sizeof(on)), 0);
-  ASSERT_TRUE(data.tls->write(first));        // one record
-  ASSERT_TRUE(data.tls->write(next_record));  // another
-  ASSERT_EQ(::setsockopt(data.tls->fd(), IPPROTO_TCP, TCP_CORK, &off, sizeof(off)), 0);
-  const auto answer = data.tls->readStun();
-  ASSERT_TRUE(answer.has_value()) << data.tls->error();
-  const auto message = parseReply(*answer);
-  ASSERT_TRUE(message.has_value());
-  EXPECT_EQ(message->type(), messageType(Method::kConnectionBind, MessageClass::kSuccessResponse));
-  Bytes expected = same_record;
-  expected.insert(expected.end(), next_record.begin(), next_record.end());
-  EXPECT_EQ(recvExactly(connected.from_relay.get(), expected.size()), expected);
+  TlsTurn data = pipelinedBind(connected.id, connected.from_relay.get());
+  ASSERT_FALSE(HasFailure());
   roundTrip(*data.tls, connected.from_relay.get(), text("then"), text("as usual"));
 }
 
@@ -269,6 +275,55 @@ TEST_F(TcpAllocationTlsTest, TheClientsCloseNotifyIsAFinForThePeer) {
 
 // An auto listener (TCP and TLS on one port): its TLS connections are TLS control and data
 // connections like a tls listener's.
+// Two workers: SO_REUSEPORT hands about every second data connection to the worker that does not
+// hold the allocation, which hands it over with its TLS session (and the records the session
+// already holds) before the ConnectionBind is answered. Pairs are made until one was handed over
+// and two more were made (bounded: 20, each 1 in 2); each gets bytes right behind its
+// ConnectionBind, and every pair relays both ways afterwards.
+class TcpAllocationTlsAcrossWorkersTest : public TcpAllocationTlsTest {
+ protected:
+  [[nodiscard]] ServerOptions options() const override {
+    ServerOptions options = TcpAllocationTlsTest::options();
+    options.threads = 2;
+    return options;
+  }
+};
+
+TEST_F(TcpAllocationTlsAcrossWorkersTest, ATlsConnectionBindOnTheOtherWorkerIsHandedOver) {
+  TlsTurn control = tlsTurn();
+  ASSERT_TRUE(succeeded(allocateTcp(*control.turn), "Allocate TCP over TLS"));
+  struct Pair {
+    TcpPeer listener;
+    UniqueFd peer;
+    TlsTurn data;
+  };
+  const auto handoffs = [&] {
+    return scrapeMetric(httpServer(), "turnpike_tcp_connection_handoffs_total").value_or(0.0);
+  };
+  std::vector<std::unique_ptr<Pair>> pairs;
+  int after_first_handoff = 0;
+  while (pairs.size() < 20 && after_first_handoff < 3) {
+    Pair& pair = *pairs.emplace_back(std::make_unique<Pair>());
+    ASSERT_TRUE(pair.listener.valid());
+    const auto id = connectTo(*control.turn, pair.listener.endpoint());
+    ASSERT_TRUE(id.has_value());
+    pair.peer = pair.listener.accept();
+    ASSERT_TRUE(pair.peer.valid());
+    pair.data = pipelinedBind(*id, pair.peer.get());
+    ASSERT_FALSE(HasFailure()) << "data connection " << pairs.size();
+    if (after_first_handoff > 0 || handoffs() > 0) {
+      ++after_first_handoff;
+    }
+  }
+  EXPECT_GT(handoffs(), 0) << "no ConnectionBind reached the other worker in " << pairs.size()
+                           << " connections";
+  for (const auto& pair : pairs) {
+    roundTrip(*pair->data.tls, pair->peer.get(), text("up, over TLS"), text("down, in a record"));
+  }
+  EXPECT_TRUE(
+      metricReaches("turnpike_tcp_peer_connections_active", static_cast<double>(pairs.size())));
+}
+
 class TcpAllocationAutoTest : public TcpAllocationTlsTest {
  protected:
   [[nodiscard]] ServerOptions options() const override {

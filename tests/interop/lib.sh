@@ -118,10 +118,15 @@ random_free_port() {
 # client socket or relay can take them between picking and binding.
 free_port() { random_free_port 20000 32767; }
 
-free_port_besides() {
-  local port
+free_port_besides() {  # free_port_besides PORT...: a free port that is none of PORT...
+  local port taken
   port=$(free_port)
-  [[ "${port}" != "$1" ]] || port=$(($1 + 1))
+  for _ in 1 2 3 4 5 6 7 8; do
+    taken=0
+    for other in "$@"; do [[ "${port}" != "${other}" ]] || taken=1; done
+    ((taken)) || break
+    port=$((port + 1))
+  done
   echo "${port}"
 }
 

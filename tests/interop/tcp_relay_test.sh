@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Interop: RFC 6062 TCP allocations (tcp_allocations: true) against the real turnpike server on
-# 127.0.0.1.
+# 127.0.0.1, with two worker threads.
 #
 #   tcp_relay_test.sh /path/to/turnpike
 #
@@ -9,7 +9,10 @@
 #    address (so turnpike both connects out and accepts, and sends ConnectionAttempt), binds
 #    data connections with ConnectionBind and sends `-n` messages through them. Passes when
 #    uclient exits 0 having received every message ("Total lost packets 0") and prints no error
-#    line. (uclient -T takes no external peer: -e is ignored in this mode.)
+#    line. (uclient -T takes no external peer: -e is ignored in this mode.) With two workers,
+#    SO_REUSEPORT gives about every second data connection to the worker that does not hold its
+#    peer connection, which hands it over (turnpike_tcp_connection_handoffs_total): the run is
+#    repeated (at most UCLIENT_RUNS times, each ~1 in 16 without one) until one was.
 # 2. tcp_relay_echo.py (beside this script, on tests/support/turn_client.py): Allocate TCP,
 #    Connect to a TCP echo server on 127.0.0.1 (python3), ConnectionBind, then random payloads
 #    of 1 byte to 64 KiB as raw bytes on the data connection, each echoed byte-identical.
@@ -25,6 +28,7 @@ set -euo pipefail
 
 readonly RUN_TIMEOUT=60  # seconds for one uclient run (a few seconds when all is well)
 readonly MESSAGES=20
+readonly UCLIENT_RUNS=5
 readonly USER_NAME=alice PASSWORD=wonderland
 
 script_dir=$(cd "$(dirname "$0")" && pwd)
@@ -39,6 +43,7 @@ interop_setup "$@"
 write_config() {
   port=$(free_port)
   tls_port=$(free_port_besides "${port}")
+  http_port=$(free_port_besides "${port}" "${tls_port}")
   cat >"${workdir}/turnpike.yaml" <<EOF
 realm: turnpike.test
 listeners:
@@ -50,9 +55,9 @@ relay: {addresses: [127.0.0.1]}
 auth:
   users: {${USER_NAME}: ${PASSWORD}}
 peers: {allow: [127.0.0.0/8]}
-http: {port: 0}
+http: {address: 127.0.0.1, port: ${http_port}}
 drain: {timeout: 0}
-threads: 1
+threads: 2
 tcp_allocations: true
 EOF
 }
@@ -61,6 +66,18 @@ make_test_certificate
 start_server write_config
 wait_for_tcp_listener "${port}"
 wait_for_tcp_listener "${tls_port}"
+wait_for_tcp_listener "${http_port}"
+
+# handoffs: turnpike_tcp_connection_handoffs_total from /metrics (python3: no curl dependency).
+handoffs() {
+  python3 - "${http_port}" <<'PYTHON'
+import re, sys, urllib.request
+with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5) as r:
+    text = r.read().decode()
+match = re.search(r"^turnpike_tcp_connection_handoffs_total (\S+)$", text, re.M)
+print(int(float(match.group(1))) if match else "missing")
+PYTHON
+}
 
 # uclient_tcp_relay NAME FLAGS...: one uclient -T run (NAME: tcp or tls) that must lose nothing
 # and print no error.
@@ -102,7 +119,16 @@ uclient_tcp_relay() {
 }
 
 note "1. turnutils_uclient -T -n ${MESSAGES} -m 2 (client to client through two TCP relays)"
-uclient_tcp_relay tcp -p "${port}"
+for run in $(seq 1 "${UCLIENT_RUNS}"); do
+  uclient_tcp_relay tcp -p "${port}"
+  handed=$(handoffs)
+  [[ "${handed}" =~ ^[0-9]+$ ]] || fail "no turnpike_tcp_connection_handoffs_total in /metrics"
+  echo "run ${run}: ${handed} connections handed to the other worker so far"
+  if ((handed > 0)); then
+    break
+  fi
+done
+((handed > 0)) || fail "no ConnectionBind reached the other worker in ${UCLIENT_RUNS} uclient runs"
 
 note "2. tcp_relay_echo.py: Connect to a TCP echo peer, ConnectionBind, byte-identical echoes"
 timeout 60 python3 "${script_dir}/tcp_relay_echo.py" 127.0.0.1 "${port}" "${USER_NAME}" \

@@ -672,7 +672,6 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"ThreadsTooMany", "threads: 257\n", "threads"},
         ErrorCase{"MobilityNotBool", "threads: 1\nmobility: yes\n", "mobility"},
         ErrorCase{"TcpAllocationsNotBool", "threads: 1\ntcp_allocations: 1\n", "tcp_allocations"},
-        ErrorCase{"TcpAllocationsNeedOneThread", "tcp_allocations: true\n", "tcp_allocations"},
         ErrorCase{"TcpConnectionsZero", "limits: {tcp_connections_per_allocation: 0}\n",
                   "limits.tcp_connections_per_allocation"},
         ErrorCase{"TcpConnectionsTooMany", "limits: {tcp_connections_per_allocation: 4097}\n",
@@ -848,13 +847,15 @@ TEST(ConfigHttpSelftest, OffByDefaultOnWhenTrue) {
   EXPECT_TRUE(loadOk("http: {selftest: true}\n").http.selftest);
 }
 
-TEST(ConfigTcpAllocations, OffByDefaultOnWithOneThread) {
+TEST(ConfigTcpAllocations, OffByDefaultOnWithAnyNumberOfThreads) {
   EXPECT_FALSE(loadOk("").tcp_allocations);
   EXPECT_EQ(loadOk("").limits.tcp_connections_per_allocation, 32U);
   const ServerConfig config =
       loadOk("threads: 1\ntcp_allocations: true\nlimits: {tcp_connections_per_allocation: 5}\n");
   EXPECT_TRUE(config.tcp_allocations);
   EXPECT_EQ(config.limits.tcp_connections_per_allocation, 5U);
+  EXPECT_TRUE(loadOk("tcp_allocations: true\n").tcp_allocations);  // threads: 0, one per core
+  EXPECT_TRUE(loadOk("threads: 4\ntcp_allocations: true\n").tcp_allocations);
 }
 
 TEST(ConfigMobility, OffByDefaultOnWithAnyNumberOfThreads) {

@@ -312,6 +312,48 @@ TEST_F(CoreTcpTest, PeerConnectionNeedsAPermissionThenGetsAConnectionAttempt) {
   EXPECT_EQ(relays.binds[0].connection, *id);
 }
 
+// With several workers a CONNECTION-ID names the one that issued it (the id modulo the worker
+// count, connectionIdWorker): the server hands a ConnectionBind that reaches another worker
+// there. The ids stay random otherwise; the ones random draws would give past 2^32 are redrawn.
+TEST_F(CoreTcpTest, ConnectionIdsNameTheirWorker) {
+  struct Case {
+    std::uint8_t worker;
+    std::size_t workers;
+    std::uint64_t draw;  // the random value behind the first id
+  };
+  for (const Case& c : {Case{0, 1, 0x12345678}, Case{1, 2, 0x12345678}, Case{2, 3, 0x10},
+                        Case{5, 7, 0xFFFFFFFF}, Case{0, 4, 0}}) {
+    SCOPED_TRACE(testing::Message() << "worker " << int{c.worker} << " of " << c.workers);
+    CoreConfig config = baseConfig();
+    config.tcp_allocations = true;
+    config.worker = c.worker;
+    config.workers = c.workers;
+    makeCore(std::move(config));
+    relays.connects.clear();
+    ASSERT_EQ(errorCodeOf(allocateTcp(control)), 0);
+    const Endpoint caller = ep("192.0.2.5", 45000);
+    ASSERT_EQ(errorCodeOf(createPermission(control, {caller})), 0);
+    std::vector<std::uint32_t> ids;
+    random.queued = {c.draw};  // the Connect's id
+    ids.push_back(connectOk(peer));
+    for (std::uint16_t port = 45000; port < 45004; ++port) {  // ConnectionAttempts
+      outbox.clear();
+      const auto id = core->onPeerAccepted(tagOf(control), ep("192.0.2.5", port), now, outbox);
+      ASSERT_TRUE(id.has_value());
+      ids.push_back(*id);
+    }
+    if (c.workers == 1) {
+      EXPECT_EQ(ids.front(), 0x12345678U);  // one worker: the random draw as it is
+    }
+    for (const std::uint32_t id : ids) {
+      EXPECT_NE(id, 0U);
+      EXPECT_EQ(Core::connectionIdWorker(id, c.workers), c.worker) << id;
+    }
+    std::ranges::sort(ids);
+    EXPECT_EQ(std::ranges::adjacent_find(ids), ids.end());
+  }
+}
+
 // limits.tcp_connections_per_allocation counts accepted peer connections too (a peer over it is
 // closed), and a reload (setLimits) changes it for allocations that exist.
 TEST_F(CoreTcpTest, ThePeerConnectionCapRefusesPeersThatConnectAndIsReloadable) {
