@@ -199,9 +199,10 @@ struct ServerConfig {
   // RFC 8016 mobility: Allocate with MOBILITY-TICKET gets a ticket, and a Refresh with it from a
   // new UDP address/port, by the same user, moves the allocation there. Off by default: a
   // stolen ticket alone is useless (the Refresh must be authenticated as the same user), but
-  // off keeps the old behaviour. Needs threads: 1 (a ticket is valid on its issuing worker only).
+  // off keeps the old behaviour. Any number of threads: a moved client's messages go to the worker
+  // that holds the allocation.
   bool mobility = false;
-  // RFC 6062 TCP allocations (REQUESTED-TRANSPORT TCP over a TCP control connection). Off by
+  // RFC 6062 TCP allocations (REQUESTED-TRANSPORT TCP over a TCP or TLS control connection). Off by
   // default (442). Any number of threads: a ConnectionBind's new connection, which
   // SO_REUSEPORT may give to another worker, is handed to the one its CONNECTION-ID names.
   bool tcp_allocations = false;
