@@ -89,7 +89,7 @@ class TcpAllocationTlsTest : public TurnTest {
     UniqueFd from_relay;
   };
   [[nodiscard]] Connected allocateAndConnect(const TcpPeer& peer) const {
-    Connected connected{tlsTurn()};
+    Connected connected{tlsTurn(), 0, {}};
     EXPECT_TRUE(succeeded(allocateTcp(*connected.control.turn), "Allocate TCP over TLS"));
     connected.id = connectTo(*connected.control.turn, peer.endpoint()).value_or(0);
     connected.from_relay = peer.accept();
@@ -97,6 +97,19 @@ class TcpAllocationTlsTest : public TurnTest {
     return connected;
   }
 
+  // allocateAndConnect, then ConnectionBind on a new TLS connection: a bound pair to relay over.
+  struct Bound {
+    Connected connected;
+    TlsTurn data;
+  };
+  [[nodiscard]] Bound allocateConnectAndBind(const TcpPeer& peer) const {
+    Bound bound{allocateAndConnect(peer), {}};
+    EXPECT_NE(bound.connected.id, 0U);
+    if (bound.connected.id != 0 && bound.connected.from_relay.valid()) {
+      bound.data = bind(bound.connected.id);
+    }
+    return bound;
+  }
   // ConnectionBind for `id` on a new TLS connection, with bytes right behind it in the same TLS
   // record and in the next record, sent in one segment (corked) so the server reads them at
   // once: they must reach `peer` after the answer, first and in order.
@@ -156,10 +169,7 @@ class TcpAllocationTlsTest : public TurnTest {
 TEST_F(TcpAllocationTlsTest, ConnectAndConnectionBindOverTlsRelayBytesBothWays) {
   TcpPeer peer;
   ASSERT_TRUE(peer.valid());
-  Connected connected = allocateAndConnect(peer);
-  ASSERT_NE(connected.id, 0U);
-  ASSERT_TRUE(connected.from_relay.valid());
-  TlsTurn data = bind(connected.id);
+  auto [connected, data] = allocateConnectAndBind(peer);
   ASSERT_FALSE(HasFailure());
   roundTrip(*data.tls, connected.from_relay.get(), text("hello peer, over TLS"),
             text("hello client, in a TLS record"));
@@ -226,10 +236,7 @@ TEST_F(TcpAllocationTlsTest, APeerThatConnectsInIsAnnouncedOverTls) {
 TEST_F(TcpAllocationTlsTest, ThePeerClosingSendsTheClientACloseNotify) {
   TcpPeer peer;
   ASSERT_TRUE(peer.valid());
-  Connected connected = allocateAndConnect(peer);
-  ASSERT_NE(connected.id, 0U);
-  ASSERT_TRUE(connected.from_relay.valid());
-  TlsTurn data = bind(connected.id);
+  auto [connected, data] = allocateConnectAndBind(peer);
   ASSERT_FALSE(HasFailure());
   roundTrip(*data.tls, connected.from_relay.get(), text("up"), text("last words"));
 
@@ -253,10 +260,7 @@ TEST_F(TcpAllocationTlsTest, ThePeerClosingSendsTheClientACloseNotify) {
 TEST_F(TcpAllocationTlsTest, TheClientsCloseNotifyIsAFinForThePeer) {
   TcpPeer peer;
   ASSERT_TRUE(peer.valid());
-  Connected connected = allocateAndConnect(peer);
-  ASSERT_NE(connected.id, 0U);
-  ASSERT_TRUE(connected.from_relay.valid());
-  TlsTurn data = bind(connected.id);
+  auto [connected, data] = allocateConnectAndBind(peer);
   ASSERT_FALSE(HasFailure());
   roundTrip(*data.tls, connected.from_relay.get(), text("up"), text("down"));
 
@@ -336,10 +340,7 @@ class TcpAllocationAutoTest : public TcpAllocationTlsTest {
 TEST_F(TcpAllocationAutoTest, TlsConnectionsOnAnAutoListenerRelayBytesBothWays) {
   TcpPeer peer;
   ASSERT_TRUE(peer.valid());
-  Connected connected = allocateAndConnect(peer);
-  ASSERT_NE(connected.id, 0U);
-  ASSERT_TRUE(connected.from_relay.valid());
-  TlsTurn data = bind(connected.id);
+  auto [connected, data] = allocateConnectAndBind(peer);
   ASSERT_FALSE(HasFailure());
   roundTrip(*data.tls, connected.from_relay.get(), patternPayload(100 * 1024, 4),
             patternPayload(100 * 1024, 5));
