@@ -157,8 +157,7 @@ void Core::onPeerDatagram(std::uint64_t tag, const Endpoint& peer, ConstBytes by
     return;
   }
   // DTLS carries one message per record, as UDP does: no padding (RFC 7350 section 4).
-  const bool stream = allocation.source.transport == ClientTransport::kTcp ||
-                      allocation.source.transport == ClientTransport::kTls;
+  const bool stream = isStream(allocation.source.transport);
   if (const ChannelBinding* channel = allocation.channelByPeer(peer, now)) {
     // ChannelData: 4-byte header, payload, and padding to 4 bytes on streams (section 12.5).
     writeChannelDataHeader(entry->head_buffer, channel->number,

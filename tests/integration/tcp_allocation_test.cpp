@@ -71,6 +71,35 @@ class TcpAllocationTest : public TurnTest {
     }
     return data;
   }
+  // A TCP control connection with a TCP allocation, Connected to `peer`, and the data connection
+  // ConnectionBind'ed to it: a bound pair to relay over (nullopt, with a failure, when a step
+  // failed).
+  struct Bound {
+    TurnClient control;
+    UniqueFd from_relay;  // the peer's end of the relay's connection
+    TurnClient data;
+  };
+  [[nodiscard]] std::optional<Bound> allocateConnectAndBind(const TcpPeer& peer) const {
+    TurnClient control = client(TurnTransport::kTcp);
+    const auto connected = succeeded(allocateTcp(control), "Allocate TCP")
+                               ? connect(control, peer.endpoint())
+                               : std::nullopt;
+    const auto id = connected ? connected->u32(attr::kConnectionId) : std::nullopt;
+    if (!succeeded(connected, "Connect") || !id) {
+      ADD_FAILURE() << "no TCP allocation connected to " << peer.endpoint().toString();
+      return std::nullopt;
+    }
+    UniqueFd from_relay = peer.accept();
+    if (!from_relay.valid()) {
+      ADD_FAILURE() << "the peer saw no connection";
+      return std::nullopt;
+    }
+    auto data = bind(*id);
+    if (!data) {
+      return std::nullopt;
+    }
+    return Bound{std::move(control), std::move(from_relay), std::move(*data)};
+  }
   // Raw bytes both ways between the data connection and the peer's connection.
   static void roundTrip(int data, int peer) {
     const Bytes up = text("hello peer, from the client");
@@ -242,19 +271,14 @@ bool pipeThrough(int from, int to, const Bytes& bytes, Millis timeout) {
 TEST_F(TcpAllocationTest, SplicedBytesAreCountedInTheMetricsAndTheAccountingLine) {
   TcpPeer peer;
   ASSERT_TRUE(peer.valid());
-  TurnClient control = client(TurnTransport::kTcp);
-  ASSERT_TRUE(succeeded(allocateTcp(control), "Allocate TCP"));
-  const auto connected = connect(control, peer.endpoint());
-  ASSERT_TRUE(succeeded(connected, "Connect"));
-  UniqueFd from_relay = peer.accept();
-  ASSERT_TRUE(from_relay.valid());
-  auto data = bind(*connected->u32(attr::kConnectionId));
-  ASSERT_TRUE(data.has_value());
+  auto bound = allocateConnectAndBind(peer);
+  ASSERT_TRUE(bound.has_value());
+  auto& [control, from_relay, data] = *bound;
 
   constexpr std::size_t kUp = 300'000;
   constexpr std::size_t kDown = 123'457;
-  ASSERT_TRUE(pipeThrough(data->fd(), from_relay.get(), pattern(kUp, 1), 10'000ms));
-  ASSERT_TRUE(pipeThrough(from_relay.get(), data->fd(), pattern(kDown, 2), 10'000ms));
+  ASSERT_TRUE(pipeThrough(data.fd(), from_relay.get(), pattern(kUp, 1), 10'000ms));
+  ASSERT_TRUE(pipeThrough(from_relay.get(), data.fd(), pattern(kDown, 2), 10'000ms));
   // Collected every 250 ms while the splice runs.
   EXPECT_TRUE(metricReaches("turnpike_relayed_bytes_total",
                             {R"(direction="to_peer")", R"(transport="tcp")"}, kUp));
@@ -268,7 +292,7 @@ TEST_F(TcpAllocationTest, SplicedBytesAreCountedInTheMetricsAndTheAccountingLine
 
   // Some more, then the allocation ends at once (the control connection closes): the last
   // bytes are in the accounting line too.
-  ASSERT_TRUE(pipeThrough(data->fd(), from_relay.get(), pattern(1000, 3), 5000ms));
+  ASSERT_TRUE(pipeThrough(data.fd(), from_relay.get(), pattern(1000, 3), 5000ms));
   ::shutdown(control.fd(), SHUT_RDWR);
   const std::string line = "to_peer_bytes=" + std::to_string(kUp + 1000) + " ";
   const std::string down = "to_client_bytes=" + std::to_string(kDown) + " ";
@@ -296,18 +320,13 @@ class TcpAllocationBandwidthTest : public TcpAllocationTest {
 TEST_F(TcpAllocationBandwidthTest, SplicedBytesAreThrottledNotDropped) {
   TcpPeer peer;
   ASSERT_TRUE(peer.valid());
-  TurnClient control = client(TurnTransport::kTcp);
-  ASSERT_TRUE(succeeded(allocateTcp(control), "Allocate TCP"));
-  const auto connected = connect(control, peer.endpoint());
-  ASSERT_TRUE(succeeded(connected, "Connect"));
-  UniqueFd from_relay = peer.accept();
-  ASSERT_TRUE(from_relay.valid());
-  auto data = bind(*connected->u32(attr::kConnectionId));
-  ASSERT_TRUE(data.has_value());
+  auto bound = allocateConnectAndBind(peer);
+  ASSERT_TRUE(bound.has_value());
+  auto& [control, from_relay, data] = *bound;
 
   const Bytes bytes = pattern(4 * kBytesPerSecond, 7);
   const auto start = std::chrono::steady_clock::now();
-  ASSERT_TRUE(pipeThrough(data->fd(), from_relay.get(), bytes, 15'000ms));
+  ASSERT_TRUE(pipeThrough(data.fd(), from_relay.get(), bytes, 15'000ms));
   const auto elapsed = std::chrono::steady_clock::now() - start;
   // (256 - 64) KiB at 64 KiB/s; a read of up to 16 KiB may run ahead of the budget.
   EXPECT_GE(elapsed, 2500ms);
@@ -320,7 +339,7 @@ TEST_F(TcpAllocationBandwidthTest, SplicedBytesAreThrottledNotDropped) {
             0);
   // The other way shares the bucket, which is empty now: it is slowed too.
   const auto back = std::chrono::steady_clock::now();
-  ASSERT_TRUE(pipeThrough(from_relay.get(), data->fd(), pattern(kBytesPerSecond, 8), 15'000ms));
+  ASSERT_TRUE(pipeThrough(from_relay.get(), data.fd(), pattern(kBytesPerSecond, 8), 15'000ms));
   EXPECT_GE(std::chrono::steady_clock::now() - back, 700ms);
 }
 
