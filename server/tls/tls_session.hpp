@@ -59,6 +59,17 @@ class TlsSession {
   // handshake is done and the session has not failed (the peer's close_notify is no failure).
   void sendCloseNotify();
 
+  // Hands the pending ciphertext to `sink` (a callable taking ConstBytes and returning whether
+  // to go on) in pieces of at most scratch.size() bytes, copied through scratch.
+  template <typename Sink>
+  void drainCiphertext(protocol::MutableBytes scratch, Sink&& sink) {
+    while (pendingCiphertext() > 0) {
+      const std::size_t taken = takeCiphertext(scratch);
+      if (taken == 0 || !sink(protocol::ConstBytes(scratch.first(taken)))) {
+        return;
+      }
+    }
+  }
   [[nodiscard]] bool handshakeDone() const;
   // Received bytes not yet returned by readPlaintext: decrypted ones, or ciphertext (perhaps not a
   // whole record). False means another readPlaintext would only say it needs more.

@@ -482,10 +482,13 @@ void TcpConnection::receiveTls(protocol::ConstBytes ciphertext) {
 }
 
 void TcpConnection::flushTls() {
-  const protocol::MutableBytes scratch = *tls_buffer_;
-  while (!closed_ && tls_->pendingCiphertext() > 0) {
-    send(scratch.first(tls_->takeCiphertext(scratch)));
+  if (closed_) {
+    return;
   }
+  tls_->drainCiphertext(*tls_buffer_, [this](protocol::ConstBytes records) {
+    send(records);
+    return !closed_;
+  });
 }
 
 void TcpConnection::drainFrames() {

@@ -39,14 +39,10 @@ void TlsSpliceCodec::backendEnded(TcpSpliceOutput& out) {
 }
 
 void TlsSpliceCodec::flush(TcpSpliceOutput& out) {
-  const protocol::MutableBytes scratch = *scratch_;
-  while (session_.pendingCiphertext() > 0) {
-    const std::size_t taken = session_.takeCiphertext(scratch);
-    if (taken == 0) {
-      return;
-    }
-    out.toClient(scratch.first(taken));
-  }
+  session_.drainCiphertext(*scratch_, [&](protocol::ConstBytes records) {
+    out.toClient(records);
+    return true;
+  });
 }
 
 }  // namespace turnpike::server::uv
