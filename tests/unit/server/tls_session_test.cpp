@@ -22,14 +22,8 @@
 namespace turnpike::server::tls {
 namespace {
 
-class TlsSessionTest : public ::testing::Test {
+class TlsSessionTest : public TlsFilesTest {
  protected:
-  static void SetUpTestSuite() { files_ = new Files(); }
-  static void TearDownTestSuite() {
-    delete files_;
-    files_ = nullptr;
-  }
-
   void SetUp() override {
     ASSERT_TRUE(files_->error.empty()) << files_->error;
     auto loaded = TlsContext::load(serverConfig());
@@ -63,12 +57,9 @@ class TlsSessionTest : public ::testing::Test {
     ASSERT_TRUE(plaintext.empty());
   }
 
-  static Files* files_;
   std::shared_ptr<TlsContext> server_context_;
   ClientContext client_context_;
 };
-
-Files* TlsSessionTest::files_ = nullptr;
 
 // ---- Handshake ----
 

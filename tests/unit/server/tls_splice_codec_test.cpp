@@ -30,14 +30,8 @@ class Captured final : public uv::TcpSpliceOutput {
   Bytes backend;
 };
 
-class TlsSpliceCodecTest : public ::testing::Test {
+class TlsSpliceCodecTest : public TlsFilesTest {
  protected:
-  static void SetUpTestSuite() { files_ = new Files(); }
-  static void TearDownTestSuite() {
-    delete files_;
-    files_ = nullptr;
-  }
-
   void SetUp() override {
     ASSERT_TRUE(files_->error.empty()) << files_->error;
     auto loaded =
@@ -59,7 +53,6 @@ class TlsSpliceCodecTest : public ::testing::Test {
   }
   void TearDown() override { ERR_clear_error(); }
 
-  static Files* files_;
   std::shared_ptr<TlsContext> context_;
   ClientContext client_context_;
   std::unique_ptr<TlsSession> server_;
@@ -67,8 +60,6 @@ class TlsSpliceCodecTest : public ::testing::Test {
   std::unique_ptr<uv::TlsSpliceCodec> codec_;
   Captured out_;
 };
-
-Files* TlsSpliceCodecTest::files_ = nullptr;
 
 // The TLS record headers in `stream`: {content type, length}.
 std::vector<std::pair<int, std::size_t>> records(ConstBytes stream) {

@@ -71,6 +71,17 @@ class Files {
   std::string error;
 };
 
+// A test suite whose tests share one Files (made once per suite).
+class TlsFilesTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { files_ = new Files(); }
+  static void TearDownTestSuite() {
+    delete files_;
+    files_ = nullptr;
+  }
+  static inline Files* files_ = nullptr;
+};
+
 struct ClientContextFree {
   void operator()(SSL_CTX* context) const { SSL_CTX_free(context); }
 };

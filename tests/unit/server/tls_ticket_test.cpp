@@ -123,14 +123,8 @@ std::string ticketOf(const SSL_SESSION* session) {
   return ticket == nullptr ? std::string() : std::string(ticket, ticket + length);
 }
 
-class TlsTicketTest : public ::testing::Test {
+class TlsTicketTest : public TlsFilesTest {
  protected:
-  static void SetUpTestSuite() { files_ = new Files(); }
-  static void TearDownTestSuite() {
-    delete files_;
-    files_ = nullptr;
-  }
-
   void SetUp() override {
     ASSERT_TRUE(files_->error.empty()) << files_->error;
     auto loaded = TlsContext::load(config(), clock_.function());
@@ -186,12 +180,9 @@ class TlsTicketTest : public ::testing::Test {
     return result;
   }
 
-  static Files* files_;
   FakeClock clock_;
   std::shared_ptr<TlsContext> context_;
 };
-
-Files* TlsTicketTest::files_ = nullptr;
 
 class TlsTicketVersionTest : public TlsTicketTest, public ::testing::WithParamInterface<int> {};
 
