@@ -308,15 +308,14 @@ void Worker::onDatagram(uv::UdpSocket& socket, protocol::ConstBytes data,
       protocol::SocketRef{protocol::SocketRef::Kind::kListener, listenerIndex(socket)}, source,
       socket.localEndpoint()};
   // RFC 8016 with more than one worker: a moved client may belong to another one.
-  if (siblings_.size() > 1 && config_.mobility &&
-      forwardToOwner(client, data, std::chrono::steady_clock::now())) {
+  if (siblings_.size() > 1 && config_.mobility && forwardToOwner(client, data, loop_.readyTime())) {
     return;
   }
-  handleClientMessage(client, data);
+  handleClientMessage(client, data, loop_.readyTime());
 }
 
-void Worker::handleClientMessage(const protocol::ClientSource& client, protocol::ConstBytes bytes) {
-  const auto start = std::chrono::steady_clock::now();
+void Worker::handleClientMessage(const protocol::ClientSource& client, protocol::ConstBytes bytes,
+                                 protocol::MonotonicTime start) {
   makeRoom();
   if (client.transport == protocol::ClientTransport::kUdp && isChannelData(bytes)) {
     // Relayed data from a UDP client lies in the loop's receive slots until the iteration ends:
@@ -339,7 +338,7 @@ void Worker::RelaySlot::onDatagram(uv::UdpSocket& /*socket*/, protocol::ConstByt
                                    const protocol::Endpoint& source) {
   // Sent at the end of the loop iteration (Loop::setFlushHook), batched with the others.
   worker.makeRoom();
-  worker.core_.onPeerDatagram(tag, source, data, std::chrono::steady_clock::now(), worker.outbox_);
+  worker.core_.onPeerDatagram(tag, source, data, worker.loop_.readyTime(), worker.outbox_);
 }
 
 bool Worker::admit(uv::TcpConnection& connection) {
@@ -413,7 +412,7 @@ void Worker::onFrame(uv::TcpConnection& connection, const protocol::Frame& frame
       connection.isTls() ? protocol::ClientTransport::kTls : protocol::ClientTransport::kTcp,
       protocol::SocketRef{protocol::SocketRef::Kind::kConnection, connection.id()},
       connection.peer(), connection.local()};
-  handleClientMessage(client, frame.bytes);
+  handleClientMessage(client, frame.bytes, std::chrono::steady_clock::now());
 }
 
 void Worker::onClosed(uv::TcpConnection& connection, uv::CloseReason reason) {
@@ -706,7 +705,9 @@ void Worker::onDtlsMessage(uv::DtlsListener& listener, std::uint64_t id,
       protocol::ClientTransport::kDtls,
       protocol::SocketRef{protocol::SocketRef::Kind::kConnection, id}, client,
       listener.localEndpoint()};
-  handleClientMessage(source, message);  // answered at once: `message` is the listener's buffer
+  handleClientMessage(
+      source, message,
+      std::chrono::steady_clock::now());  // answered at once: `message` is the listener's buffer
 }
 
 void Worker::onDtlsClosed(uv::DtlsListener& /*listener*/, std::uint64_t id,

@@ -192,7 +192,8 @@ class Worker final : public uv::UdpSocketCallbacks,
   void sweepIdleDtls(std::uint64_t id, protocol::MonotonicTime now);
   [[nodiscard]] std::expected<void, std::string> openDtls(const protocol::Endpoint& local);
   // Hands a client message to the core and sends the answers; times Allocate requests.
-  void handleClientMessage(const protocol::ClientSource& client, protocol::ConstBytes bytes);
+  void handleClientMessage(const protocol::ClientSource& client, protocol::ConstBytes bytes,
+                           protocol::MonotonicTime start);
   // RFC 8016 across workers (worker_mobility.cpp). SO_REUSEPORT hands a moved client's new
   // 5-tuple to any worker; the allocation stays with the worker that holds it. A Refresh with a
   // MOBILITY-TICKET of another worker's allocation, and every later message from that 5-tuple,

@@ -68,7 +68,7 @@ bool Worker::forwardToOwner(const protocol::ClientSource& client, protocol::Cons
   // (flush), before the copy goes.
   (void)target->loop_.post(
       [target, client, bytes = std::vector<std::byte>(data.begin(), data.end())] {
-        target->handleClientMessage(client, bytes);
+        target->handleClientMessage(client, bytes, std::chrono::steady_clock::now());
         target->flush();
       });
   return true;

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -124,17 +125,31 @@ void Loop::forget(const Watcher& watcher) {
 }
 
 void Loop::dispatchReady() {
-  const int count =
-      ::epoll_wait(epoll_fd_, ready_.data(), static_cast<int>(ready_.size()), /*timeout=*/0);
-  ready_count_ = count > 0 ? static_cast<std::size_t>(count) : 0;
-  for (ready_next_ = 0; ready_next_ < ready_count_;) {
-    const epoll_event& event = ready_[ready_next_++];
-    if (auto* watcher = static_cast<Watcher*>(event.data.ptr); watcher != nullptr) {
-      watcher->onReady(event.events);
+  // Rounds until nothing is ready, so that what one wake-up read goes out in one flush (Worker:
+  // fewer, fuller sendmmsg calls, and the receivers woken fewer times). Another round only while
+  // this dispatch has read fewer than kRoundsUntil datagrams: the loop's other handles (streams,
+  // timers) wait for that many datagrams more than they did for one round, at most.
+  dispatched_ = 0;
+  for (std::size_t round = 0; round < kMaxReadyRounds; ++round) {
+    // syscall(): glibc's epoll_wait is a cancellation point, which costs two calls around it.
+    // epoll_pwait with no signal mask is epoll_wait on every architecture (arm64 has only it).
+    const long count = ::syscall(SYS_epoll_pwait, epoll_fd_, ready_.data(),
+                                 static_cast<int>(ready_.size()), /*timeout=*/0, nullptr, 0);
+    ready_time_ = std::chrono::steady_clock::now();
+    ready_count_ = count > 0 ? static_cast<std::size_t>(count) : 0;
+    for (ready_next_ = 0; ready_next_ < ready_count_;) {
+      const epoll_event& event = ready_[ready_next_++];
+      if (auto* watcher = static_cast<Watcher*>(event.data.ptr); watcher != nullptr) {
+        watcher->onReady(event.events);
+      }
+    }
+    const bool idle = ready_count_ == 0;
+    ready_count_ = 0;
+    ready_next_ = 0;
+    if (idle || dispatched_ >= kRoundsUntil) {
+      return;
     }
   }
-  ready_count_ = 0;
-  ready_next_ = 0;
 }
 
 std::span<mmsghdr> Loop::reserveSlots(std::size_t wanted) {
@@ -151,6 +166,7 @@ void Loop::commitSlots(std::size_t used) {
     slot_headers_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
   }
   slots_used_ += used;
+  dispatched_ += used;
 }
 
 void Loop::flushAndRecycle() {

@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -47,6 +48,10 @@ class Loop {
   };
   // Events for one wake-up of the readiness set; more wait for the next iteration.
   static constexpr std::size_t kReadyBatch = 256;
+  // One dispatch reads the readiness set up to this many times, while it finds something ready
+  // and has received fewer than kRoundsUntil datagrams (dispatchReady).
+  static constexpr std::size_t kMaxReadyRounds = 16;
+  static constexpr std::size_t kRoundsUntil = 192;
 
   Loop();
   ~Loop();
@@ -54,6 +59,9 @@ class Loop {
   Loop& operator=(const Loop&) = delete;
 
   [[nodiscard]] uv_loop_t* get() { return loop_.get(); }
+  // The time the readiness set was last read: for what Watcher::onReady does, one clock read
+  // per wake-up instead of one per datagram. Not later than the reads it covers.
+  [[nodiscard]] std::chrono::steady_clock::time_point readyTime() const { return ready_time_; }
   // recvmmsg headers for `wanted` free receive slots, contiguous (each header's iovec is its slot,
   // its msg_name a source address buffer: built once, not per read); runs the flush hook and
   // recycles every slot first when fewer are left. Call only outside datagram callbacks (before
@@ -119,6 +127,8 @@ class Loop {
   std::size_t ready_count_ = 0;  // events read by the dispatch running now
   std::size_t ready_next_ = 0;   // the next of them to hand out
   std::size_t watchers_ = 0;     // watch() calls not yet forgotten
+  std::size_t dispatched_ = 0;   // datagrams received by the dispatch running now
+  std::chrono::steady_clock::time_point ready_time_{};
   std::vector<std::shared_ptr<void>> graveyard_;
   std::mutex tasks_mutex_;  // guards tasks_, tasks_closed_ and sending on async_
   std::vector<std::function<void()>> tasks_;

@@ -1,6 +1,7 @@
 #include "server/uv/udp_socket.hpp"
 
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -85,8 +86,10 @@ void UdpSocket::receive() {
   // One call per wake-up: the poll is level-triggered, so what is left is read on the next
   // iteration, after other sockets had their turn and the queued sends went out.
   const std::span<mmsghdr> messages = loop_.reserveSlots(kReceiveBatch);
-  const int count = ::recvmmsg(fd_, messages.data(), static_cast<unsigned>(messages.size()),
-                               MSG_DONTWAIT, nullptr);
+  // syscall(): glibc's recvmmsg and sendmmsg are cancellation points, which costs two calls
+  // around each (about 1% of the relay path's CPU). Nothing here is ever cancelled.
+  const long count = ::syscall(SYS_recvmmsg, fd_, messages.data(),
+                               static_cast<unsigned>(messages.size()), MSG_DONTWAIT, nullptr);
   ++counters_.receive_calls;
   if (count <= 0) {
     return;  // EAGAIN (another worker's socket took it), EINTR, or a transient ICMP error
@@ -152,8 +155,8 @@ void UdpSocket::send(std::span<const Outgoing> datagrams) {
     }
     std::size_t done = 0;
     while (done < count) {
-      const int sent =
-          ::sendmmsg(fd_, &messages[done], static_cast<unsigned>(count - done), MSG_DONTWAIT);
+      const long sent = ::syscall(SYS_sendmmsg, fd_, &messages[done],
+                                  static_cast<unsigned>(count - done), MSG_DONTWAIT);
       ++counters_.send_calls;
       if (sent > 0) {
         counters_.sent += static_cast<std::uint64_t>(sent);

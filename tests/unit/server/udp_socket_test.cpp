@@ -193,6 +193,79 @@ TEST_F(UdpSocketTest, ASocketDestroyedInAnotherSocketsCallbackGetsNoEventItWasDu
   EXPECT_TRUE(socket_a == nullptr || socket_b == nullptr);
 }
 
+// Datagrams read in one dispatch of the readiness set, as the flush hook sees them.
+struct FlushSizes {
+  explicit FlushSizes(Loop& loop, Received& received) {
+    loop.setFlushHook([this, &received] {
+      if (!received.views.empty()) {
+        sizes.push_back(received.views.size());
+      }
+      received.views.clear();
+    });
+  }
+  std::vector<std::size_t> sizes;
+};
+
+// A burst waiting in the socket is read in rounds (one recvmmsg each) until the dispatch has
+// read Loop::kRoundsUntil datagrams, then flushed; the rest waits for the next iteration, after
+// the loop's other handles had their turn.
+TEST_F(UdpSocketTest, ABurstIsReadInRoundsUpToABoundAndThenFlushed) {
+  constexpr std::size_t kCount = 250;
+  for (std::size_t i = 0; i < kCount; ++i) {
+    peer_.sendTo(socket_->localEndpoint(), "burst " + std::to_string(i));
+  }
+  FlushSizes flushes(loop_, received_);
+  std::size_t total = 0;
+  for (int pass = 0; pass < 100 && total < kCount; ++pass) {
+    uv_run(loop_.get(), UV_RUN_NOWAIT);
+    total = 0;
+    for (const std::size_t size : flushes.sizes) {
+      total += size;
+    }
+  }
+  ASSERT_EQ(total, kCount) << "the kernel dropped some of the burst";
+  constexpr std::size_t kBatch = UdpSocket::kReceiveBatch;
+  const std::size_t first = (Loop::kRoundsUntil + kBatch - 1) / kBatch * kBatch;
+  ASSERT_GE(flushes.sizes.size(), 2U);
+  EXPECT_EQ(flushes.sizes[0], first);
+  EXPECT_EQ(flushes.sizes[1], kCount - first);
+}
+
+// A datagram that arrives while the dispatch runs (here: sent by the callback itself, so the
+// socket is ready again in every round) is read in the same dispatch and flushed with the rest,
+// for at most Loop::kMaxReadyRounds rounds.
+TEST_F(UdpSocketTest, DatagramsArrivingDuringADispatchAreFlushedWithItUpToARoundLimit) {
+  static constexpr std::size_t kLimit = 3 * Loop::kMaxReadyRounds;
+  struct Echo : Received {
+    void onDatagram(UdpSocket& socket, protocol::ConstBytes data,
+                    const protocol::Endpoint& source) override {
+      Received::onDatagram(socket, data, source);
+      if (++count < kLimit) {
+        peer->sendTo(socket.localEndpoint(), "again");  // loopback: ready before sendto returns
+      }
+    }
+    const Peer* peer = nullptr;
+    std::size_t count = 0;
+  };
+  Echo echo;
+  echo.peer = &peer_;
+  auto opened = UdpSocket::open(loop_, kLoopbackAnyPort, echo, {.reuse_port = false});
+  ASSERT_TRUE(opened.has_value());
+  const std::unique_ptr<UdpSocket> socket = std::move(*opened);
+  FlushSizes flushes(loop_, echo);
+  const auto before = std::chrono::steady_clock::now();
+  peer_.sendTo(socket->localEndpoint(), "first");
+  for (int pass = 0; pass < 100 && echo.count < kLimit; ++pass) {
+    uv_run(loop_.get(), UV_RUN_NOWAIT);
+  }
+  ASSERT_EQ(echo.count, kLimit);
+  ASSERT_GE(flushes.sizes.size(), 1U);
+  EXPECT_EQ(flushes.sizes[0], Loop::kMaxReadyRounds) << "one datagram per round";
+  // The time the callbacks see is the dispatch's, taken after the datagram was sent.
+  EXPECT_GE(loop_.readyTime(), before);
+  EXPECT_LE(loop_.readyTime(), std::chrono::steady_clock::now());
+}
+
 // The loop's readiness set keeps the loop running while a socket is watched, as a uv_poll_t
 // per socket did, and not after the last one is gone.
 TEST(UdpSocketLoopTest, AWatchedSocketKeepsTheLoopRunningAndTheLastOneGoneLetsItEnd) {
