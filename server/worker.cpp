@@ -705,9 +705,9 @@ void Worker::onDtlsMessage(uv::DtlsListener& listener, std::uint64_t id,
       protocol::ClientTransport::kDtls,
       protocol::SocketRef{protocol::SocketRef::Kind::kConnection, id}, client,
       listener.localEndpoint()};
-  handleClientMessage(
-      source, message,
-      std::chrono::steady_clock::now());  // answered at once: `message` is the listener's buffer
+  // Answered at once: `message` is the listener's buffer. Records come out of a datagram the
+  // listener's socket read in this round of the loop's dispatch.
+  handleClientMessage(source, message, loop_.readyTime());
 }
 
 void Worker::onDtlsClosed(uv::DtlsListener& /*listener*/, std::uint64_t id,

@@ -135,18 +135,20 @@ void Loop::dispatchReady() {
     // epoll_pwait with no signal mask is epoll_wait on every architecture (arm64 has only it).
     const long count = ::syscall(SYS_epoll_pwait, epoll_fd_, ready_.data(),
                                  static_cast<int>(ready_.size()), /*timeout=*/0, nullptr, 0);
+    if (count <= 0) {
+      return;  // nothing (more) ready; EINTR is a round with nothing either
+    }
     ready_time_ = std::chrono::steady_clock::now();
-    ready_count_ = count > 0 ? static_cast<std::size_t>(count) : 0;
+    ready_count_ = static_cast<std::size_t>(count);
     for (ready_next_ = 0; ready_next_ < ready_count_;) {
       const epoll_event& event = ready_[ready_next_++];
       if (auto* watcher = static_cast<Watcher*>(event.data.ptr); watcher != nullptr) {
         watcher->onReady(event.events);
       }
     }
-    const bool idle = ready_count_ == 0;
     ready_count_ = 0;
     ready_next_ = 0;
-    if (idle || dispatched_ >= kRoundsUntil) {
+    if (dispatched_ >= kRoundsUntil) {
       return;
     }
   }

@@ -46,7 +46,7 @@ class Loop {
    protected:
     ~Watcher() = default;
   };
-  // Events for one wake-up of the readiness set; more wait for the next iteration.
+  // Events for one round of a dispatch (dispatchReady); more wait for the next round.
   static constexpr std::size_t kReadyBatch = 256;
   // One dispatch reads the readiness set up to this many times, while it finds something ready
   // and has received fewer than kRoundsUntil datagrams (dispatchReady).
@@ -59,8 +59,8 @@ class Loop {
   Loop& operator=(const Loop&) = delete;
 
   [[nodiscard]] uv_loop_t* get() { return loop_.get(); }
-  // The time the readiness set was last read: for what Watcher::onReady does, one clock read
-  // per wake-up instead of one per datagram. Not later than the reads it covers.
+  // The time the readiness set last reported something: for what Watcher::onReady does, one
+  // clock read per round instead of one per datagram. Not later than the reads it covers.
   [[nodiscard]] std::chrono::steady_clock::time_point readyTime() const { return ready_time_; }
   // recvmmsg headers for `wanted` free receive slots, contiguous (each header's iovec is its slot,
   // its msg_name a source address buffer: built once, not per read); runs the flush hook and

@@ -83,8 +83,8 @@ void UdpSocket::onReady(std::uint32_t events) {
 }
 
 void UdpSocket::receive() {
-  // One call per wake-up: the poll is level-triggered, so what is left is read on the next
-  // iteration, after other sockets had their turn and the queued sends went out.
+  // One call per round of the loop's dispatch: the poll is level-triggered, so what is left is
+  // read in the next round, after the other ready sockets had their turn.
   const std::span<mmsghdr> messages = loop_.reserveSlots(kReceiveBatch);
   // syscall(): glibc's recvmmsg and sendmmsg are cancellation points, which costs two calls
   // around each (about 1% of the relay path's CPU). Nothing here is ever cancelled.
